@@ -17,7 +17,7 @@ export function runCases(title: string, cases: BenchCase[]): BenchResult[] {
   const suite = new Benchmark.Suite(title);
   for (const c of cases) suite.add(c.name, c.fn, { minSamples: 20, maxTime: 2 });
   suite.on('cycle', (ev: Benchmark.Event) => {
-    const b = ev.target as Benchmark;
+    const b = ev.target as unknown as Benchmark;
     const c = cases.find((x) => x.name === b.name)!;
     const ns = (b.stats.mean * 1e9) / c.perCall;
     results.push({ name: c.name, nsPerPacket: ns, rme: b.stats.rme, samples: b.stats.sample.length });
