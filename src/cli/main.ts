@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+// weft's command line: one entry point, one module per command.
+
+import { UsageError, RuntimeError } from '../config/errors.js';
+import { PcapFormatError } from '../io/pcap-read.js';
+import { replayCommand, REPLAY_HELP } from './replay.js';
+
+const HELP = `weft — a userspace VXLAN tunnel endpoint (RFC 7348)
+
+Usage: weft <command> [options]
+
+Commands:
+  replay   run a pcap through the data path (--decap or --encap)
+  help     this text, or 'weft help <command>'
+
+'weft <command> --help' describes each command.`;
+
+const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
+  replay: { run: replayCommand, help: REPLAY_HELP },
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === '-h' || cmd === '--help') {
+    process.stdout.write(HELP + '\n');
+    return cmd === undefined ? 2 : 0;
+  }
+  if (cmd === 'help') {
+    const c = rest[0] ? COMMANDS[rest[0]] : undefined;
+    if (rest[0] && !c) throw new UsageError(`no command '${rest[0]}'; commands: ${Object.keys(COMMANDS).join(', ')}`);
+    process.stdout.write((c ? c.help : HELP) + '\n');
+    return 0;
+  }
+  const c = COMMANDS[cmd];
+  if (!c) throw new UsageError(`no command '${cmd}'; commands: ${Object.keys(COMMANDS).join(', ')} (weft --help)`);
+  return c.run(rest);
+}
+
+function isParseArgsError(e: unknown): e is Error {
+  const code = (e as { code?: unknown } | null)?.code;
+  return e instanceof Error && typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (e: unknown) => {
+    if (e instanceof UsageError || isParseArgsError(e)) {
+      process.stderr.write(`weft: ${(e as Error).message}\n`);
+      process.exitCode = 2;
+    } else if (e instanceof RuntimeError || e instanceof PcapFormatError || (e as NodeJS.ErrnoException)?.syscall) {
+      process.stderr.write(`weft: ${(e as Error).message}\n`);
+      process.exitCode = 1;
+    } else {
+      // A bug: keep the stack so it can be reported.
+      process.stderr.write(`weft: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

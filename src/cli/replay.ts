@@ -1,0 +1,122 @@
+// `weft replay`: a pcap through the same data path the daemon runs.
+
+import { parseArgs } from 'node:util';
+import { UsageError } from '../config/errors.js';
+import { parseVni, parsePort, parseIp, parseStatic, DEFAULT_PORT } from '../config/values.js';
+import { replayDecap, replayEncap, type ReplayResult, type ReplayEndpoints } from '../io/replay-io.js';
+import { formatMac } from '../wire/mac.js';
+
+export const REPLAY_HELP = `Usage:
+  weft replay --decap IN.pcap OUT.pcap [--vni N] [--port N] [--ignore-reserved]
+  weft replay --encap IN.pcap OUT.pcap --local IP --peer IP [--peer IP …]
+              [--vni N] [--port N] [--static MAC=IP …]
+
+Runs a classic pcap (Ethernet link type) through weft's data path, the same
+code the daemon runs, and writes the result as classic pcap.
+
+  --decap            IN holds outer frames (Ethernet/IPv4 or IPv6/UDP/VXLAN);
+                     OUT gets the inner frames that pass decap, in order,
+                     byte-exact. Datagrams not sent to --port are skipped and
+                     counted.
+  --encap            IN holds inner Ethernet frames; OUT gets one outer frame
+                     (Ethernet/IP/UDP/VXLAN, valid IPv4 header and UDP
+                     checksums) per datagram sent: a flooded frame yields one
+                     per peer.
+  --vni N            VXLAN network identifier, 0–16777215 (default 1)
+  --port N           UDP destination port (default 8472, as Linux and flannel;
+                     4789 is the IANA port)
+  --local IP         underlay source address (encap)
+  --peer IP          a flood-list VTEP (encap; repeatable; same family as --local)
+  --static MAC=IP    pin MAC to the VTEP at IP (repeatable)
+  --ignore-reserved  accept datagrams with reserved VXLAN bits set, as RFC 7348
+                     §5 asks; by default they are dropped, as Linux does
+  -h, --help         this text
+
+The summary (stderr) counts every outcome by name and lists the forwarding
+table at the end. UDP source ports are a hash of the inner flow, in
+32768–60999 (Linux's default range). On a terminal, progress is shown.
+
+Exit status: 0 done, 1 the input could not be read, 2 bad usage.`;
+
+export async function replayCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      decap: { type: 'boolean' },
+      encap: { type: 'boolean' },
+      vni: { type: 'string' },
+      port: { type: 'string' },
+      local: { type: 'string' },
+      peer: { type: 'string', multiple: true },
+      static: { type: 'string', multiple: true },
+      'ignore-reserved': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(REPLAY_HELP + '\n');
+    return 0;
+  }
+  if (values.decap === values.encap) throw new UsageError('replay: give exactly one of --decap or --encap (see weft replay --help)');
+  if (positionals.length !== 2) throw new UsageError('replay: give an input and an output pcap: weft replay --decap IN.pcap OUT.pcap');
+  const [input, output] = positionals;
+  const ep: ReplayEndpoints = {
+    vni: values.vni !== undefined ? parseVni(values.vni) : 1,
+    port: values.port !== undefined ? parsePort(values.port) : DEFAULT_PORT,
+    peers: [],
+    statics: [],
+  };
+  const peers = values.peer ?? [];
+  for (const s of values.static ?? []) {
+    const st = parseStatic(s);
+    ep.statics.push({ mac: st.mac, ip: st.ip });
+  }
+  if (values.encap) {
+    if (!values.local) throw new UsageError('replay --encap: --local IP is required (the underlay source address)');
+    const local = parseIp(values.local, '--local');
+    if (peers.length === 0 && ep.statics.length === 0) throw new UsageError('replay --encap: give at least one --peer IP (or --static MAC=IP)');
+    for (const p of peers) {
+      const pp = parseIp(p, '--peer');
+      if (pp.family !== local.family) throw new UsageError(`--peer ${p}: IPv${pp.family}, but --local is IPv${local.family}; use one family`);
+      ep.peers.push(pp.ip);
+    }
+    for (const s of ep.statics) {
+      if (parseIp(s.ip, '--static').family !== local.family) throw new UsageError(`--static ${formatMac(s.mac)}=${s.ip}: address family differs from --local`);
+    }
+    ep.local = local.ip;
+  } else if (peers.length > 0 || values.local) {
+    throw new UsageError('replay --decap: --peer and --local are for --encap; decap learns its peers from the capture');
+  }
+
+  const dpOpts = { strictReserved: !values['ignore-reserved'] };
+  const tty = process.stderr.isTTY === true;
+  let last = 0;
+  const progress = tty ? (n: number, bytes: number) => {
+    const now = Date.now();
+    if (now - last < 200) return;
+    last = now;
+    process.stderr.write(`\rreplay: ${n} records, ${(bytes / 1e6).toFixed(1)} MB`);
+  } : undefined;
+  const r = values.decap
+    ? await replayDecap(input, output, ep, dpOpts, progress)
+    : await replayEncap(input, output, ep, dpOpts, progress);
+  if (tty) process.stderr.write('\r\x1b[K');
+  process.stderr.write(summary(values.decap ? 'decap' : 'encap', input, output, r));
+  return 0;
+}
+
+export function summary(mode: string, input: string, output: string, r: ReplayResult): string {
+  const lines = [`replay ${mode}: ${r.recordsIn} records from ${input}, ${r.recordsOut} written to ${output}`];
+  const outer = Object.entries(r.outer).filter(([, n]) => n !== 0);
+  if (outer.length) lines.push('  outer:');
+  for (const [k, n] of outer) lines.push(`    ${k.padEnd(26)} ${n}`);
+  lines.push('  data path:');
+  for (const [k, n] of Object.entries(r.dp.counters.nonZero())) lines.push(`    ${k.padEnd(26)} ${n}`);
+  lines.push(`  forwarding table (${r.dp.fdb.size} entries):`);
+  r.dp.fdb.forEach((vni, mac, peer, isStatic) => {
+    lines.push(`    ${formatMac(mac)} dst ${r.dp.peers.ipString(peer)} vni ${vni} ${isStatic ? 'static' : 'learned'}`);
+  });
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,93 @@
+// Batch containers: many packets in one slab, described by parallel typed
+// arrays. Every data-path call takes and fills these, so one call moves many
+// packets and nothing is allocated per packet.
+//
+// Ownership: a batch's slab belongs to whoever filled it until the call that
+// consumes it returns. Views handed on (offsets into the slab) are valid only
+// until the slab is refilled. No stage keeps a reference past its call.
+
+/** Bytes reserved in front of every frame read from the TAP: room for the
+ * VXLAN header written in place (8) and, for the replay twin, the outer
+ * Ethernet + IPv6 + UDP headers (14 + 40 + 8). Rounded up to keep the frame
+ * 8-byte aligned. */
+export const HEADROOM = 72;
+
+/** Ethernet frames in a slab, each at `off[i]` for `len[i]` bytes. */
+export class FrameBatch {
+  buf: Buffer;
+  count = 0;
+  readonly capacity: number;
+  readonly off: Int32Array;
+  readonly len: Int32Array;
+  /** For decap output: the VNI each frame arrived on. */
+  readonly vni: Int32Array;
+  /** For decap output: the index of the datagram each frame came from. */
+  readonly from: Int32Array;
+
+  constructor(capacity: number, buf: Buffer = Buffer.alloc(0)) {
+    this.capacity = capacity;
+    this.buf = buf;
+    this.off = new Int32Array(capacity);
+    this.len = new Int32Array(capacity);
+    this.vni = new Int32Array(capacity);
+    this.from = new Int32Array(capacity);
+  }
+
+  push(off: number, len: number, vni = 0, from = 0): void {
+    const i = this.count++;
+    this.off[i] = off;
+    this.len[i] = len;
+    this.vni[i] = vni;
+    this.from[i] = from;
+  }
+}
+
+/**
+ * UDP payloads (VXLAN datagrams) in a slab, with each datagram's underlay
+ * source. The address is four 32-bit words, IPv4 mapped as ::ffff:a.b.c.d
+ * (the same form the peer table keys on), so nothing is parsed into strings.
+ */
+export class DatagramBatch {
+  buf: Buffer;
+  count = 0;
+  readonly capacity: number;
+  readonly off: Int32Array;
+  readonly len: Int32Array;
+  readonly srcAddr: Uint32Array;
+  readonly srcPort: Uint16Array;
+
+  constructor(capacity: number, buf: Buffer = Buffer.alloc(0)) {
+    this.capacity = capacity;
+    this.buf = buf;
+    this.off = new Int32Array(capacity);
+    this.len = new Int32Array(capacity);
+    this.srcAddr = new Uint32Array(capacity * 4);
+    this.srcPort = new Uint16Array(capacity);
+  }
+}
+
+/**
+ * What encap produces: datagrams to send, each a view (`off`, `len`) of a
+ * VXLAN payload in the frames' slab and the peer id it goes to. A flooded
+ * frame appears once per peer, all entries sharing the same bytes.
+ */
+export class SendList {
+  count = 0;
+  readonly capacity: number;
+  readonly off: Int32Array;
+  readonly len: Int32Array;
+  readonly peer: Int32Array;
+  /** UDP source port chosen from the inner flow (RFC 7348 §5). */
+  readonly srcPort: Uint16Array;
+  /** Index of the frame in the input batch each entry came from. */
+  readonly from: Int32Array;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+    this.from = new Int32Array(capacity);
+    this.off = new Int32Array(capacity);
+    this.len = new Int32Array(capacity);
+    this.peer = new Int32Array(capacity);
+    this.srcPort = new Uint16Array(capacity);
+  }
+}

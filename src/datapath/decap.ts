@@ -1,0 +1,73 @@
+// Decap: a batch of UDP payloads with their underlay sources → validated
+// inner Ethernet frames (views into the same slab) and learning. Stage 1 of
+// the wire → TAP direction; see datapath.ts for the whole journey.
+//
+// Checks, in order, each with its own counted drop reason:
+//   1. length: VXLAN header + an Ethernet header          rx_drop_too_short
+//   2. RFC 7348 §5: I flag set                             rx_drop_no_i_flag
+//   3. RFC 7348 §5: reserved bits zero (Linux; optional)   rx_drop_reserved_bits
+//   4. VNI configured here                                 rx_drop_unknown_vni
+//   5. inner source MAC unicast and non-zero               rx_drop_bad_src_mac
+//   6. inner source MAC not one of ours (a loop)           rx_drop_own_mac
+//   7. learning: source MAC → source VTEP                  rx_drop_static_conflict,
+//                                                          rx_drop_fdb_full,
+//                                                          rx_drop_peer_table_full
+// Nothing here can throw: every read is behind the length check of step 1,
+// and the tables have fixed capacity.
+//
+// Learning records the datagram's source IP with the VNI's configured
+// destination port, not the datagram's source port: VTEPs (Linux among them)
+// send from a per-flow source port (RFC 7348 §5) but listen on the VXLAN
+// port, so the source port is not where replies go.
+
+import type { Datapath } from './datapath.js';
+import type { DatagramBatch, FrameBatch } from './batch.js';
+import { C } from './counters.js';
+import { VXLAN_HEADER_LEN, VXLAN_FLAG_I } from '../wire/vxlan.js';
+import { ETH_HEADER_LEN } from '../wire/ethernet.js';
+import { LEARN_NEW, LEARN_MOVED, LEARN_STATIC_CONFLICT, LEARN_FULL } from '../fdb/fdb.js';
+
+export function decapBatch(dp: Datapath, dgrams: DatagramBatch, out: FrameBatch, nowMs: number): void {
+  const c = dp.counters.v;
+  const b = dgrams.buf;
+  const fdb = dp.fdb;
+  const peers = dp.peers;
+  const strict = dp.strictReserved;
+  if (out.capacity < dgrams.count) throw new RangeError(`decap: output batch holds ${out.capacity}, input has ${dgrams.count}`);
+  out.buf = b;
+  out.count = 0;
+  for (let i = 0; i < dgrams.count; i++) {
+    const off = dgrams.off[i];
+    const len = dgrams.len[i];
+    c[C.rx_datagrams]++;
+    if (len < VXLAN_HEADER_LEN + ETH_HEADER_LEN || off + len > b.length) { c[C.rx_drop_too_short]++; continue; }
+    const flags = b[off];
+    if ((flags & VXLAN_FLAG_I) === 0) { c[C.rx_drop_no_i_flag]++; continue; }
+    if (strict && ((flags & ~VXLAN_FLAG_I) | b[off + 1] | b[off + 2] | b[off + 3] | b[off + 7]) !== 0) {
+      c[C.rx_drop_reserved_bits]++; continue;
+    }
+    const vni = (b[off + 4] << 16) | (b[off + 5] << 8) | b[off + 6];
+    const v = dp.vnis.get(vni);
+    if (v === undefined) { c[C.rx_drop_unknown_vni]++; continue; }
+
+    const eth = off + VXLAN_HEADER_LEN;
+    const s = eth + 6; // inner source MAC
+    const hi = (b[s] << 8) | b[s + 1];
+    const lo = ((b[s + 2] << 24) | (b[s + 3] << 16) | (b[s + 4] << 8) | b[s + 5]) >>> 0;
+    if ((b[s] & 1) !== 0 || (hi === 0 && lo === 0)) { c[C.rx_drop_bad_src_mac]++; continue; }
+    if (v.isLocalMac(hi, lo)) { c[C.rx_drop_own_mac]++; continue; }
+
+    const a = i * 4;
+    const peer = peers.intern(dgrams.srcAddr[a], dgrams.srcAddr[a + 1], dgrams.srcAddr[a + 2], dgrams.srcAddr[a + 3], v.port);
+    if (peer < 0) { c[C.rx_drop_peer_table_full]++; continue; }
+    const r = fdb.learn(vni, b, s, peer, nowMs);
+    if (r === LEARN_STATIC_CONFLICT) { peers.releaseIfUnused(peer); c[C.rx_drop_static_conflict]++; continue; }
+    if (r === LEARN_FULL) { peers.releaseIfUnused(peer); c[C.rx_drop_fdb_full]++; continue; }
+    if (r === LEARN_NEW) c[C.fdb_learned]++;
+    else if (r === LEARN_MOVED) c[C.fdb_moved]++;
+
+    c[C.rx_frames]++;
+    c[C.rx_bytes] += len - VXLAN_HEADER_LEN;
+    out.push(eth, len - VXLAN_HEADER_LEN, vni, i);
+  }
+}

@@ -1,0 +1,81 @@
+// Encap: a batch of Ethernet frames from the TAP → VXLAN payloads and the
+// VTEPs they go to. Stage 1 of the TAP → wire direction; see datapath.ts for
+// the whole journey.
+//
+// Each frame sits in its slab with at least 8 bytes free in front of it
+// (HEADROOM). The VXLAN header is written into those bytes, so the payload
+// handed to the socket is (off - 8, len + 8) of the same slab: the frame is
+// never copied. A flooded frame yields one send-list entry per peer, all
+// pointing at the same bytes (head-end replication without copies).
+
+import type { Datapath } from './datapath.js';
+import type { FrameBatch, SendList } from './batch.js';
+import type { VniState } from './vni.js';
+import { C } from './counters.js';
+import { VXLAN_HEADER_LEN, VXLAN_FLAG_I } from '../wire/vxlan.js';
+import { ETH_HEADER_LEN } from '../wire/ethernet.js';
+import { flowSourcePort } from './flowhash.js';
+
+export function encapBatch(dp: Datapath, v: VniState, frames: FrameBatch, out: SendList): void {
+  const c = dp.counters.v;
+  const fdb = dp.fdb;
+  const b = frames.buf;
+  const vni = v.vni;
+  out.count = 0;
+  for (let i = 0; i < frames.count; i++) {
+    const off = frames.off[i];
+    const len = frames.len[i];
+    c[C.tx_frames]++;
+    c[C.tx_bytes] += len;
+    if (len < ETH_HEADER_LEN) { c[C.tx_drop_too_short]++; continue; }
+    if (len > v.maxFrameLen) { c[C.tx_drop_too_big]++; continue; }
+    if (off < VXLAN_HEADER_LEN) { c[C.tx_drop_no_headroom]++; continue; }
+
+    // Destination: a known unicast MAC goes to its one VTEP; broadcast,
+    // multicast (I/G bit set) and unknown unicast go to the flood list.
+    let peer = -1;
+    if ((b[off] & 1) === 0) peer = fdb.lookup(vni, b, off);
+    if (peer < 0 && v.flood.count === 0) { c[C.tx_drop_no_destination]++; continue; }
+
+    // RFC 7348 §5: I flag set, VNI, every reserved bit zero.
+    const h = off - VXLAN_HEADER_LEN;
+    b[h] = VXLAN_FLAG_I; b[h + 1] = 0; b[h + 2] = 0; b[h + 3] = 0;
+    b[h + 4] = vni >>> 16; b[h + 5] = vni >>> 8; b[h + 6] = vni; b[h + 7] = 0;
+    const sport = flowSourcePort(b, off, len);
+    const plen = len + VXLAN_HEADER_LEN;
+
+    if (peer >= 0) {
+      if (out.count === out.capacity) { c[C.tx_drop_send_full]++; continue; }
+      push(out, h, plen, peer, sport, i);
+      c[C.tx_unicast]++;
+      c[C.tx_datagrams]++;
+      continue;
+    }
+
+    // Split horizon: a frame whose source MAC we learned behind some VTEP
+    // came from there (looped back through a bridge on this host); flooding
+    // it back would echo the sender's own broadcast to it.
+    const origin = fdb.lookup(vni, b, off + 6);
+    const ids = v.flood.ids;
+    let copies = 0;
+    for (let k = 0; k < v.flood.count; k++) {
+      const p = ids[k];
+      if (p === origin) continue;
+      if (out.count === out.capacity) { c[C.tx_drop_send_full]++; break; }
+      push(out, h, plen, p, sport, i);
+      copies++;
+    }
+    c[C.tx_flooded]++;
+    c[C.tx_flood_copies] += copies;
+    c[C.tx_datagrams] += copies;
+  }
+}
+
+function push(out: SendList, off: number, len: number, peer: number, sport: number, from: number): void {
+  const j = out.count++;
+  out.from[j] = from;
+  out.off[j] = off;
+  out.len[j] = len;
+  out.peer[j] = peer;
+  out.srcPort[j] = sport;
+}
