@@ -28,6 +28,7 @@
 // (see mac.ts), protocol addresses as unsigned 32-bit numbers; only
 // `read()`/`write()` deal in strings.
 
+import { HeaderView } from './view.js';
 import { ETHERTYPE_IPV4 } from './ethernet.js';
 import { ipv4At, ipv4ToNumber, numberToIpv4, writeIpv4 } from './ipv4.js';
 import { copyMac, formatMac, macAt, macHiAt, macLoAt, parseMac, writeMac, writeMacHiLo } from './mac.js';
@@ -52,21 +53,7 @@ export interface ArpFields {
   tpa: string;
 }
 
-export class ArpView {
-  buf: Buffer;
-  off: number;
-
-  constructor(buf: Buffer = EMPTY, off = 0) {
-    this.buf = buf;
-    this.off = off;
-  }
-
-  /** Points the view at another packet; no allocation. */
-  bind(buf: Buffer, off: number): this {
-    this.buf = buf;
-    this.off = off;
-    return this;
-  }
+export class ArpView extends HeaderView {
 
   /** True when `len` bytes from `off` hold a whole Ethernet/IPv4 ARP packet. */
   checkLen(len: number): boolean {
@@ -146,4 +133,3 @@ export class ArpView {
   }
 }
 
-const EMPTY = Buffer.alloc(0);

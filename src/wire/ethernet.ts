@@ -29,6 +29,7 @@
 // shows its second tag as `innerEtherType() === ETHERTYPE_VLAN`; weft bridges
 // such frames without looking further.
 
+import { HeaderView } from './view.js';
 import { copyMac, formatMac, macAt, macHiAt, macLoAt, parseMac, writeMac, writeMacHiLo } from './mac.js';
 
 /** Destination, source, EtherType (RFC 894). */
@@ -72,21 +73,7 @@ export function ethernetHeaderLen(f: EthernetFields): number {
   return f.vlan ? ETH_HEADER_LEN + ETH_VLAN_TAG_LEN : ETH_HEADER_LEN;
 }
 
-export class EthernetView {
-  buf: Buffer;
-  off: number;
-
-  constructor(buf: Buffer = EMPTY, off = 0) {
-    this.buf = buf;
-    this.off = off;
-  }
-
-  /** Points the view at another frame; no allocation. */
-  bind(buf: Buffer, off: number): this {
-    this.buf = buf;
-    this.off = off;
-    return this;
-  }
+export class EthernetView extends HeaderView {
 
   /** True when `len` bytes from `off` hold a whole header, tag included when the TPID says tagged. */
   checkLen(len: number): boolean {
@@ -197,4 +184,3 @@ export class EthernetView {
   }
 }
 
-const EMPTY = Buffer.alloc(0);

@@ -32,6 +32,7 @@
 // up to `off + totalLength()`. The header checksum is a separate question,
 // `checksumOk()`, so callers that trust the kernel can skip it.
 
+import { HeaderView } from './view.js';
 import { fold, ipv4HeaderChecksum, sum16 } from './checksum.js';
 import { isIPv4 } from 'node:net';
 
@@ -71,21 +72,7 @@ export interface Ipv4Fields {
   dst: string;
 }
 
-export class Ipv4View {
-  buf: Buffer;
-  off: number;
-
-  constructor(buf: Buffer = EMPTY, off = 0) {
-    this.buf = buf;
-    this.off = off;
-  }
-
-  /** Points the view at another header; no allocation. */
-  bind(buf: Buffer, off: number): this {
-    this.buf = buf;
-    this.off = off;
-    return this;
-  }
+export class Ipv4View extends HeaderView {
 
   /** True when `len` bytes from `off` hold the fixed header and all IHL bytes (RFC 791 §3.1). */
   checkLen(len: number): boolean {
@@ -242,4 +229,3 @@ export function writeIpv4(b: Buffer, o: number, v: number): void {
   b[o] = v >>> 24; b[o + 1] = v >>> 16; b[o + 2] = v >>> 8; b[o + 3] = v;
 }
 
-const EMPTY = Buffer.alloc(0);

@@ -36,6 +36,7 @@
 // payload. Extension headers are not walked here: `nextHeader()` is just the
 // field. Jumbograms (RFC 2675, Payload Length 0) are not supported.
 
+import { HeaderView } from './view.js';
 import { isIPv6 } from 'node:net';
 import { ipv4ToNumber } from './ipv4.js';
 
@@ -56,21 +57,7 @@ export interface Ipv6Fields {
   dst: string;
 }
 
-export class Ipv6View {
-  buf: Buffer;
-  off: number;
-
-  constructor(buf: Buffer = EMPTY, off = 0) {
-    this.buf = buf;
-    this.off = off;
-  }
-
-  /** Points the view at another header; no allocation. */
-  bind(buf: Buffer, off: number): this {
-    this.buf = buf;
-    this.off = off;
-    return this;
-  }
+export class Ipv6View extends HeaderView {
 
   /** True when `len` bytes from `off` hold the whole fixed header. */
   checkLen(len: number): boolean {
@@ -239,4 +226,3 @@ function copy16(b: Buffer, o: number, from: Buffer, fromOff: number): void {
   for (let i = 0; i < IPV6_ADDR_LEN; i++) b[o + i] = from[fromOff + i];
 }
 
-const EMPTY = Buffer.alloc(0);

@@ -18,6 +18,7 @@
 // buffer). Call them only after `isValid(len)`, which adds RFC 768's
 // 8 ≤ Length ≤ len, or they sum past the datagram.
 
+import { HeaderView } from './view.js';
 import { l4Checksum, pseudoSumV4, pseudoSumV6, udpChecksumField, verifies } from './checksum.js';
 import { IPPROTO_UDP } from './ipv4.js';
 
@@ -32,21 +33,7 @@ export interface UdpFields {
   checksum: number;
 }
 
-export class UdpView {
-  buf: Buffer;
-  off: number;
-
-  constructor(buf: Buffer = EMPTY, off = 0) {
-    this.buf = buf;
-    this.off = off;
-  }
-
-  /** Points the view at another header; no allocation. */
-  bind(buf: Buffer, off: number): this {
-    this.buf = buf;
-    this.off = off;
-    return this;
-  }
+export class UdpView extends HeaderView {
 
   /** True when `len` bytes from `off` hold a whole header. */
   checkLen(len: number): boolean {
@@ -130,4 +117,3 @@ export class UdpView {
   }
 }
 
-const EMPTY = Buffer.alloc(0);

@@ -12,6 +12,8 @@
 // is the one length gate, measured from `off`. After it returns true every
 // accessor stays inside the buffer.
 
+import { HeaderView } from './view.js';
+
 /** Length of the VXLAN header in bytes (RFC 7348 §5). */
 export const VXLAN_HEADER_LEN = 8;
 /** The I flag: "MUST be set to 1 for a valid VXLAN Network ID (VNI)" (RFC 7348 §5). */
@@ -32,21 +34,7 @@ export interface VxlanFields {
   reserved2: number;
 }
 
-export class VxlanView {
-  buf: Buffer;
-  off: number;
-
-  constructor(buf: Buffer = EMPTY, off = 0) {
-    this.buf = buf;
-    this.off = off;
-  }
-
-  /** Points the view at another header; no allocation. */
-  bind(buf: Buffer, off: number): this {
-    this.buf = buf;
-    this.off = off;
-    return this;
-  }
+export class VxlanView extends HeaderView {
 
   /** True when `len` bytes from `off` hold a whole header. */
   checkLen(len: number): boolean {
@@ -107,4 +95,3 @@ export class VxlanView {
   }
 }
 
-const EMPTY = Buffer.alloc(0);

@@ -6,6 +6,7 @@ import {
 } from '../../src/fdb/fdb.js';
 import { PeerTable } from '../../src/fdb/peers.js';
 import { parseMac, formatMac, writeMac } from '../../src/wire/mac.js';
+import { rng } from '../helpers/frames.js';
 
 // The hot-path calls read the MAC from a frame; put it where a source MAC
 // sits (offset 6) so every row also checks reading at a non-zero offset.
@@ -218,7 +219,7 @@ test('peer refcounts: the FDB holds peers; ageing frees them and their ids are r
 interface ModelEntry { peer: number; isStatic: boolean; seen: number }
 
 function modelTest(seed: number, ops: number, maxEntries: number, macsPerVni: number, initialCapacity?: number): void {
-  const rnd = mulberry32(seed);
+  const rnd = rng(seed);
   const peers = new PeerTable(8);
   const ids = [0, 1, 2, 3, 4].map((i) => peers.intern(0, 0, 0xffff, 0xc6120000 + i, 8472));
   for (const id of ids) peers.ref(id);
@@ -316,16 +317,5 @@ test('1,000,000 entries: all found, memory under 64 MB; 1,000 entries under 200 
   assert.ok(small.memoryBytes() < 200 * 1024, `${small.memoryBytes()} bytes`);
 });
 
-/** A small seeded PRNG, so a failure replays exactly. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test.run();

@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PeerTable } from '../../src/fdb/peers.js';
 import { hex } from '../helpers/bytes.js';
+import { rng } from '../helpers/frames.js';
 
 // Text in → how the table stores and shows it.
 const ADDRS: Array<{ ip: string; port: number; v4: boolean; words: number[]; bytes: string; shown: string }> = [
@@ -124,7 +125,7 @@ test('refcounts: freed at 0, id reused; releaseIfUnused only frees unreferenced 
 // (a Map) and the table get the same random interns and releases; every 500
 // operations every peer the model holds must be found under its id.
 test('random intern/release against a Map model (seeded)', () => {
-  const rnd = mulberry32(7);
+  const rnd = rng(7);
   const CAP = 200;
   const t = new PeerTable(CAP);
   const model = new Map<number, number>(); // address key → id
@@ -158,16 +159,5 @@ test('random intern/release against a Map model (seeded)', () => {
   }
 });
 
-/** A small seeded PRNG, so a failure replays exactly. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test.run();
