@@ -31,11 +31,21 @@ function findTests(dir: string): string[] {
 
 interface FileResult { total: number; passed: number; skipped: number; code: number | null }
 
+// Live tests run in a private network namespace of their own (unshare
+// --net), so even a mistake in one cannot touch the root namespace; the
+// hosts they build are further namespaces made with scripts/rig.sh.
+function commandFor(file: string): [string, string[]] {
+  const node: [string, string[]] = [process.execPath, ['--enable-source-maps', file]];
+  if (!file.includes(`${join('dist', 'test', 'live')}`)) return node;
+  return ['unshare', ['--net', '--', node[0], ...node[1]]];
+}
+
 function runFile(file: string): Promise<FileResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--enable-source-maps', file], {
+    const [cmd, args] = commandFor(file);
+    const child = spawn(cmd, args, {
       stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
+      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', WEFT_IN_UNSHARE: cmd === 'unshare' ? '1' : process.env.WEFT_IN_UNSHARE ?? '' },
     });
     let out = '';
     child.stdout.on('data', (d: Buffer) => { out += d.toString(); process.stdout.write(d); });

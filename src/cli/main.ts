@@ -4,18 +4,21 @@
 import { UsageError, RuntimeError } from '../config/errors.js';
 import { PcapFormatError } from '../io/pcap-read.js';
 import { replayCommand, REPLAY_HELP } from './replay.js';
+import { runCommand, RUN_HELP } from './run.js';
 
 const HELP = `weft — a userspace VXLAN tunnel endpoint (RFC 7348)
 
 Usage: weft <command> [options]
 
 Commands:
+  run      run a VXLAN tunnel endpoint on a TAP device (needs root)
   replay   run a pcap through the data path (--decap or --encap)
   help     this text, or 'weft help <command>'
 
 'weft <command> --help' describes each command.`;
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
+  run: { run: runCommand, help: RUN_HELP },
   replay: { run: replayCommand, help: REPLAY_HELP },
 };
 

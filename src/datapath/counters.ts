@@ -16,6 +16,7 @@ export const COUNTER_NAMES = [
   'tx_drop_no_headroom',  // no room in front for the VXLAN header (caller bug)
   'tx_drop_no_destination', // unknown/BUM destination and an empty flood list
   'tx_drop_send_full',    // send list full (caller passed a too small list)
+  'tx_drop_socket',       // the UDP socket refused a datagram (buffer full, no route)
   // Decap (wire → TAP).
   'rx_datagrams',         // datagrams offered to decap
   'rx_frames',            // inner frames delivered
@@ -29,6 +30,9 @@ export const COUNTER_NAMES = [
   'rx_drop_static_conflict', // inner source MAC pinned to another VTEP
   'rx_drop_fdb_full',     // new MAC and the table is at its cap
   'rx_drop_peer_table_full', // new underlay source and the peer table is full
+  'rx_drop_truncated',    // larger than the receive slot (cut by the socket)
+  'rx_drop_tap_full',     // the TAP queue refused a frame
+  'rx_csum_completed',    // inner TCP/UDP checksum left "partial" by the sender: handed to the kernel to complete
   // Forwarding table events seen by decap.
   'fdb_learned',
   'fdb_moved',

@@ -3,7 +3,8 @@
 // the wire → TAP direction; see datapath.ts for the whole journey.
 //
 // Checks, in order, each with its own counted drop reason:
-//   1. length: VXLAN header + an Ethernet header          rx_drop_too_short
+//   1. length: VXLAN header + an Ethernet header          rx_drop_too_short,
+//                                                          rx_drop_truncated
 //   2. RFC 7348 §5: I flag set                             rx_drop_no_i_flag
 //   3. RFC 7348 §5: reserved bits zero (Linux; optional)   rx_drop_reserved_bits
 //   4. VNI configured here                                 rx_drop_unknown_vni
@@ -40,6 +41,8 @@ export function decapBatch(dp: Datapath, dgrams: DatagramBatch, out: FrameBatch,
     const off = dgrams.off[i];
     const len = dgrams.len[i];
     c[C.rx_datagrams]++;
+    // The socket reports a datagram longer than its slot as -1.
+    if (len < 0) { c[C.rx_drop_truncated]++; continue; }
     if (len < VXLAN_HEADER_LEN + ETH_HEADER_LEN || off + len > b.length) { c[C.rx_drop_too_short]++; continue; }
     const flags = b[off];
     if ((flags & VXLAN_FLAG_I) === 0) { c[C.rx_drop_no_i_flag]++; continue; }

@@ -1,0 +1,153 @@
+// `weft run`: the daemon. Opens the UDP socket and the TAP, configures the
+// TAP, and forwards until SIGINT/SIGTERM.
+
+import { parseArgs } from 'node:util';
+import { resolveRunConfig, readConfigFile, type RunConfig, type RunInput } from '../config/run-config.js';
+import { RuntimeError, UsageError } from '../config/errors.js';
+import { Datapath } from '../datapath/datapath.js';
+import { Forwarder } from '../datapath/forwarder.js';
+import { Tap } from '../io/tap.js';
+import { UdpSocket } from '../io/udp.js';
+import { configureTap, underlayMtu } from '../io/link.js';
+import { formatMac } from '../wire/mac.js';
+
+export const RUN_HELP = `Usage: weft run [--config FILE] [options]
+
+Runs a VXLAN tunnel endpoint: frames from the TAP device go out as VXLAN
+(RFC 7348) over UDP to the VTEP that has the destination MAC (or to every
+--peer for broadcast, multicast and unknown destinations); VXLAN datagrams
+that arrive are checked, their source MAC is learned, and the inner frames
+are written into the TAP. Needs root (CAP_NET_ADMIN).
+
+Options (a --config JSON file takes the same names, e.g.
+{"vni": 1, "peer": ["198.18.0.2"], "address": "10.244.1.1/24"};
+flags override it):
+  --tap NAME           TAP device to create (default weft0); removed on exit
+  --vni N              VXLAN network identifier, 0–16777215 (default 1)
+  --port N             UDP port to listen on and send to (default 8472, as
+                       Linux and flannel; 4789 is the IANA port)
+  --local IP           underlay address to bind and send from (default: any
+                       address of the peers' family)
+  --peer IP[:PORT]     a VTEP to flood broadcast/multicast/unknown frames to
+                       (repeatable; the kernel's all-zeros fdb entry)
+  --address CIDR       assign this address to the TAP (e.g. 10.244.1.1/24)
+  --mac MAC            the TAP's MAC (default: derived from host, --local,
+                       --tap and --vni, so it is the same after a restart)
+  --mtu N              the TAP's MTU (default: underlay MTU − 50 for IPv4,
+                       − 70 for IPv6)
+  --fdb-ageing S       forget a learned MAC S seconds after its last frame
+                       (default 300)
+  --fdb-max N          most forwarding-table entries (default 65536); when
+                       full, frames from new MACs are dropped and counted
+  --static MAC=IP      pin MAC to the VTEP at IP (repeatable)
+  --ignore-reserved    accept datagrams with reserved VXLAN bits set (RFC
+                       7348 §5); by default they are dropped, as Linux does
+  --batch N            packets per system call (default 64)
+  -h, --help           this text
+
+Signals: SIGINT/SIGTERM stop it (the TAP is removed); SIGUSR1 writes the
+counters and the forwarding table as one JSON line to stderr (also written
+at exit).
+
+Exit status: 0 stopped by a signal, 1 runtime failure (no privilege, port
+in use, …), 2 bad usage or configuration.`;
+
+export function parseRunArgs(argv: string[]): RunConfig | null {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      config: { type: 'string' },
+      tap: { type: 'string' }, vni: { type: 'string' }, port: { type: 'string' }, local: { type: 'string' },
+      peer: { type: 'string', multiple: true }, address: { type: 'string' }, mac: { type: 'string' },
+      mtu: { type: 'string' }, 'fdb-ageing': { type: 'string' }, 'fdb-max': { type: 'string' },
+      static: { type: 'string', multiple: true }, 'ignore-reserved': { type: 'boolean' }, batch: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return null;
+  if (positionals.length) throw new UsageError(`run: unexpected argument '${positionals[0]}' (see weft run --help)`);
+  const fromFile: RunInput = values.config ? readConfigFile(values.config) : {};
+  const { config: _c, help: _h, ...flags } = values;
+  const merged: RunInput = { ...fromFile };
+  for (const [k, v] of Object.entries(flags)) if (v !== undefined) (merged as Record<string, unknown>)[k] = v;
+  return resolveRunConfig(merged);
+}
+
+function status(dp: Datapath, cfg: RunConfig, tap: string): string {
+  const fdb: { mac: string; dst: string; vni: number; state: string; ageS?: number }[] = [];
+  const now = performance.now();
+  dp.fdb.forEach((vni, mac, peer, isStatic, seen) => {
+    fdb.push({ mac: formatMac(mac), dst: dp.peers.ipString(peer), vni, state: isStatic ? 'static' : 'learned', ...(isStatic ? {} : { ageS: Math.round((now - seen) / 1000) }) });
+  });
+  return JSON.stringify({ event: 'status', tap, vni: cfg.vni, counters: dp.counters.snapshot(), fdb });
+}
+
+function openErr(e: unknown): never {
+  const err = e as NodeJS.ErrnoException;
+  if (err && typeof err.code === 'string' && err.message) throw new RuntimeError(err.message);
+  throw e;
+}
+
+export async function runCommand(argv: string[]): Promise<number> {
+  const cfg = parseRunArgs(argv);
+  if (!cfg) {
+    process.stdout.write(RUN_HELP + '\n');
+    return 0;
+  }
+  const under = underlayMtu(cfg.local, cfg.peers[0]?.ip ?? null);
+  const overhead = cfg.family === 6 ? 70 : 50;
+  const mtu = cfg.mtu ?? (under ? under - overhead : 1500 - overhead);
+
+  const dp = new Datapath({ fdbMax: cfg.fdbMax, fdbAgeingMs: cfg.fdbAgeingS * 1000, strictReserved: !cfg.ignoreReserved });
+  const v = dp.addVni(cfg.vni, { port: cfg.port, maxFrameLen: mtu + 14 + 4 });
+  v.addLocalMac(cfg.mac);
+  for (const p of cfg.peers) dp.addFloodPeer(v, p.ip, p.port);
+  for (const s of cfg.statics) dp.addStatic(v, s.mac, s.ip);
+
+  let udp: UdpSocket;
+  try {
+    udp = new UdpSocket({ family: cfg.family, address: cfg.local ?? (cfg.family === 6 ? '::' : '0.0.0.0'), port: cfg.port, batch: cfg.batch });
+  } catch (e) { openErr(e); }
+  let tap: Tap;
+  try {
+    tap = new Tap(cfg.tap, cfg.batch, mtu);
+  } catch (e) {
+    udp.close();
+    openErr(e);
+  }
+  try {
+    configureTap(tap.name, cfg.mac, mtu, cfg.address);
+  } catch (e) {
+    tap.close();
+    udp.close();
+    throw e;
+  }
+
+  const fwd = new Forwarder(dp, v, tap, udp, { batch: cfg.batch });
+  fwd.start();
+  const where = cfg.family === 6 ? `[${cfg.local ?? '::'}]:${udp.port}` : `${cfg.local ?? '0.0.0.0'}:${udp.port}`;
+  process.stderr.write(
+    `weft: listening on udp ${where}, tap ${tap.name} mac ${formatMac(cfg.mac)} mtu ${mtu}` +
+    `${cfg.address ? ` address ${cfg.address.ip}/${cfg.address.prefix}` : ''}, vni ${cfg.vni}, ` +
+    `peers ${cfg.peers.length ? cfg.peers.map((p) => `${p.ip}:${p.port}`).join(' ') : 'none (learning only)'}\n`,
+  );
+
+  return new Promise<number>((resolve) => {
+    const onUsr1 = () => process.stderr.write(status(dp, cfg, tap.name) + '\n');
+    let stopping = false;
+    const stop = (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      fwd.stop();
+      process.stderr.write(status(dp, cfg, tap.name) + '\n');
+      process.stderr.write(`weft: stopped by ${sig}; tap ${tap.name} removed\n`);
+      process.off('SIGUSR1', onUsr1);
+      resolve(0);
+    };
+    process.on('SIGUSR1', onUsr1);
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}

@@ -1,0 +1,95 @@
+// The forwarding loop: the one place where I/O meets the data path. It reads
+// like the two journeys in datapath.ts.
+//
+//   TAP readable  → tap.read(frames) → encap → udp.send(sends)
+//   UDP readable  → udp.recv(dgrams) → decap → vnet headers → tap.write(inner)
+//
+// Each readiness callback moves at most MAX_BATCHES_PER_WAKE batches and then
+// returns to the event loop, so one busy direction cannot starve the other
+// (readiness is level-triggered: the callback comes straight back if more is
+// waiting). Learned entries age on a timer, driven by a monotonic clock.
+
+import type { Datapath } from './datapath.js';
+import type { VniState } from './vni.js';
+import { DatagramBatch, FrameBatch, SendList } from './batch.js';
+import { C } from './counters.js';
+import { writeVnetHeaders } from './vnet.js';
+import type { FramePort, DatagramPort } from '../io/ports.js';
+
+const MAX_BATCHES_PER_WAKE = 8;
+
+export interface ForwarderOptions {
+  batch?: number;
+  /** How often learned entries are aged (default: a tenth of the ageing time, 1–30 s). */
+  ageEveryMs?: number;
+  /** Clock in ms, monotonic; an argument so tests can drive it. */
+  now?: () => number;
+}
+
+export class Forwarder {
+  private readonly frames: FrameBatch;
+  private readonly sends: SendList;
+  private readonly dgrams: DatagramBatch;
+  private readonly inner: FrameBatch;
+  private readonly now: () => number;
+  private ageTimer: NodeJS.Timeout | null = null;
+  private readonly ageEveryMs: number;
+
+  constructor(
+    private readonly dp: Datapath,
+    private readonly v: VniState,
+    private readonly tap: FramePort,
+    private readonly udp: DatagramPort,
+    opts: ForwarderOptions = {},
+  ) {
+    const batch = opts.batch ?? 64;
+    this.frames = new FrameBatch(batch);
+    // A flooded frame becomes one datagram per peer.
+    this.sends = new SendList(batch * Math.max(1, v.flood.count + 1));
+    this.dgrams = new DatagramBatch(batch);
+    this.inner = new FrameBatch(batch);
+    this.now = opts.now ?? (() => performance.now());
+    this.ageEveryMs = opts.ageEveryMs ?? Math.min(30_000, Math.max(1000, dp.fdb.ageingMs / 10));
+  }
+
+  start(): void {
+    this.tap.onReadable(() => this.tapToWire());
+    this.udp.onReadable(() => this.wireToTap());
+    this.ageTimer = setInterval(() => this.dp.fdb.age(this.now()), this.ageEveryMs);
+    this.ageTimer.unref();
+  }
+
+  /** TAP → wire: read frames, encapsulate, send. */
+  tapToWire(): void {
+    const c = this.dp.counters.v;
+    for (let k = 0; k < MAX_BATCHES_PER_WAKE; k++) {
+      const n = this.tap.read(this.frames);
+      if (n === 0) return;
+      this.dp.encap(this.v, this.frames, this.sends);
+      const sent = this.udp.send(this.sends, this.dp.peers, this.frames.buf);
+      if (sent < this.sends.count) c[C.tx_drop_socket] += this.sends.count - sent;
+      if (n < this.frames.capacity) return;
+    }
+  }
+
+  /** wire → TAP: receive datagrams, decapsulate and learn, write inner frames. */
+  wireToTap(): void {
+    const c = this.dp.counters.v;
+    for (let k = 0; k < MAX_BATCHES_PER_WAKE; k++) {
+      const n = this.udp.recv(this.dgrams);
+      if (n === 0) return;
+      this.dp.decap(this.dgrams, this.inner, this.now());
+      c[C.rx_csum_completed] += writeVnetHeaders(this.inner);
+      const written = this.tap.write(this.inner);
+      if (written < this.inner.count) c[C.rx_drop_tap_full] += this.inner.count - written;
+      if (n < this.dgrams.capacity) return;
+    }
+  }
+
+  stop(): void {
+    if (this.ageTimer) clearInterval(this.ageTimer);
+    this.ageTimer = null;
+    this.tap.close();
+    this.udp.close();
+  }
+}

@@ -1,0 +1,47 @@
+// Configuring links with iproute2 at start-up: the TAP's MAC, MTU, address
+// and state, and the underlay's MTU. These run once, not per packet, and
+// `ip` is on every Linux host weft runs on; its own error text is passed on.
+
+import { execFileSync } from 'node:child_process';
+import { RuntimeError } from '../config/errors.js';
+import { formatMac } from '../wire/mac.js';
+
+function ip(args: string[]): string {
+  try {
+    return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    const err = e as { code?: string; stderr?: string };
+    if (err.code === 'ENOENT') throw new RuntimeError('the ip command is missing: install iproute2 (apt-get install iproute2)');
+    throw new RuntimeError(`ip ${args.join(' ')}: ${(err.stderr ?? String(e)).trim().split('\n')[0]}`);
+  }
+}
+
+export function configureTap(name: string, mac: number, mtu: number, address: { ip: string; prefix: number } | null): void {
+  ip(['link', 'set', 'dev', name, 'address', formatMac(mac), 'mtu', String(mtu)]);
+  if (address) ip(['addr', 'add', `${address.ip}/${address.prefix}`, 'dev', name]);
+  ip(['link', 'set', 'dev', name, 'up']);
+}
+
+interface IpAddrInfo { ifname: string; mtu: number; addr_info?: { local: string }[] }
+
+/**
+ * MTU of the underlay interface: the one holding `local`, or else the one
+ * the route to `towards` leaves by, or else the default route's. null when
+ * none is found.
+ */
+export function underlayMtu(local: string | null, towards: string | null): number | null {
+  try {
+    const links = JSON.parse(ip(['-j', 'addr', 'show'])) as IpAddrInfo[];
+    if (local) {
+      const l = links.find((x) => x.addr_info?.some((a) => a.local === local));
+      if (l) return l.mtu;
+    }
+    const dest = towards ?? '198.18.0.1';
+    const r = JSON.parse(ip(['-j', 'route', 'get', dest])) as { dev?: string }[];
+    const dev = r[0]?.dev;
+    const l = links.find((x) => x.ifname === dev);
+    return l ? l.mtu : null;
+  } catch {
+    return null;
+  }
+}

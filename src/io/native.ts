@@ -1,0 +1,184 @@
+// weft's native addon (src/native): batched system calls for the TAP device
+// and the UDP socket, and a watcher that says when an fd is readable. It is
+// built by `npm ci` (the package's install script runs node-gyp) and loaded
+// on first use, so commands that need no device (`weft replay`, `--help`)
+// run without it.
+//
+// The contract every batch call shares:
+//
+//   - Packets live in one caller-owned slab (a Buffer). Packet i is at
+//     `offs[i]`; its length is in `lens[i]`. Reads get room for `maxLen`
+//     bytes at each offset. The addon checks every offset and length against
+//     the slab before any system call and throws a RangeError if one does
+//     not fit; it never writes outside the slab.
+//   - A call moves as much of the batch as the kernel takes without
+//     blocking and returns the count. Nothing is allocated per packet.
+//   - A system call that fails throws an Error with `code` (the errno's
+//     name, 'EPERM'), `errno` (negative, as in Node's own errors), `syscall`
+//     and a message meant for the user.
+//   - IP addresses are four 32-bit words in host byte order: IPv6 word by
+//     word, IPv4 mapped as 0, 0, 0xffff, a.b.c.d (198.18.0.2 → 0xc6120002 in
+//     word 3), the form the peer table keys on. Ports are plain numbers.
+
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** A running watcher, as returned by pollStart. */
+export type PollHandle = object;
+
+export interface UdpOpenOptions {
+  /** SO_REUSEPORT, so several sockets (or processes) share the port. */
+  reusePort?: boolean;
+  /** Receive buffer in bytes; forced past net.core.rmem_max when running as root. */
+  rcvbuf?: number;
+  /** Send buffer in bytes; forced past net.core.wmem_max when running as root. */
+  sndbuf?: number;
+}
+
+export interface Native {
+  /** The addon's version. */
+  readonly version: string;
+
+  /** tapOpen flag: a virtio-net header in front of every frame (IFF_VNET_HDR). */
+  readonly TAP_VNET_HDR: number;
+  /** tapOpen flag: one of several queues of the same TAP (IFF_MULTI_QUEUE). */
+  readonly TAP_MULTI_QUEUE: number;
+
+  /** tapSetOffload bits (linux/if_tun.h): what weft can take in frames it
+   * *reads* (partial checksums, TSO/UFO/USO super-frames), so the kernel
+   * may hand it such frames instead of finishing them first. */
+  readonly TUN_F_CSUM: number;
+  readonly TUN_F_TSO4: number;
+  readonly TUN_F_TSO6: number;
+  readonly TUN_F_TSO_ECN: number;
+  readonly TUN_F_UFO: number;
+  readonly TUN_F_USO4: number;
+  readonly TUN_F_USO6: number;
+
+  /**
+   * Opens the TAP `name` (created if missing; the empty string lets the
+   * kernel pick tapN) in non-blocking mode, without packet information.
+   * Returns the fd and the device's name. The device is not persistent: it
+   * disappears when the last fd on it is closed.
+   *
+   * Errors: no /dev/net/tun (ENOENT); not root (EPERM); a name of more than
+   * 15 characters or with '/', ':' or white space (EINVAL, checked before
+   * the kernel could cut the name short); the name taken (EBUSY when a TAP
+   * of that name is in use, EINVAL when the name belongs to another kind of
+   * device).
+   */
+  tapOpen(name: string, flags: number): { fd: number; name: string };
+
+  /** TUNSETOFFLOAD with TUN_F_* bits; 0 turns every offload off. */
+  tapSetOffload(fd: number, tunFlags: number): void;
+
+  /** TUNSETVNETHDRSZ: the virtio-net header's size (10, or 12 with
+   * num_buffers). Only meaningful with TAP_VNET_HDR. */
+  tapSetVnetHdrSize(fd: number, size: number): void;
+
+  /**
+   * Reads up to `max` frames: frame i goes to slab[offs[i]…] with room for
+   * `maxLen` bytes and `lens[i]` gets its length (with TAP_VNET_HDR the
+   * virtio-net header comes first and counts in the length). Returns the
+   * count, 0 when nothing is waiting. `maxLen` must cover the largest frame
+   * the device can deliver. An error after some frames ends the batch and
+   * is thrown by the next call.
+   */
+  tapRead(fd: number, slab: Buffer, offs: Int32Array, lens: Int32Array, max: number, maxLen: number): number;
+
+  /**
+   * Writes frames 0…count-1, frame i being `lens[i]` bytes at slab[offs[i]]
+   * (with TAP_VNET_HDR, starting with its virtio-net header). Returns how
+   * many were written; the rest were not. It stops at EAGAIN, or at a frame
+   * the kernel refuses (EINVAL: too short, a bad virtio-net header), which
+   * throws when it is the first of the call: a caller that wants to drop it
+   * and go on calls again with the arrays' subarray(1).
+   */
+  tapWrite(fd: number, slab: Buffer, offs: Int32Array, lens: Int32Array, count: number): number;
+
+  /**
+   * Opens a non-blocking UDP socket of `family` bound to `address`:`port`
+   * (port 0: any free port). Returns the fd and the bound port.
+   *
+   * Errors: EADDRINUSE (another socket has the port; both must set
+   * reusePort to share it), EADDRNOTAVAIL (`address` is not this host's),
+   * EINVAL (`address` does not parse as an address of `family`).
+   */
+  udpOpen(family: 4 | 6, address: string, port: number, opts: UdpOpenOptions): { fd: number; port: number };
+
+  /**
+   * recvmmsg: up to `max` datagrams. Datagram i goes to slab[offs[i]…] with
+   * room for `maxLen` bytes; `lens[i]` gets its length, or -1 when it was
+   * longer than `maxLen` (truncated: the caller counts and drops it), and
+   * srcAddr[4i…4i+3] / srcPort[i] its source. Returns the count, 0 when
+   * nothing is waiting.
+   */
+  udpRecv(fd: number, slab: Buffer, offs: Int32Array, lens: Int32Array, maxLen: number,
+    srcAddr: Uint32Array, srcPort: Uint16Array, max: number): number;
+
+  /**
+   * sendmmsg: datagram i is `lens[i]` bytes at slab[offs[i]], to
+   * dstAddr[4i…4i+3] / dstPort[i]. Sends in order and returns how many were
+   * sent. A datagram the kernel refuses on its own account (ENETUNREACH,
+   * EHOSTUNREACH, EMSGSIZE, EINVAL for port 0, EPERM from a firewall, an
+   * IPv6 destination on an IPv4 socket…) is skipped, counted by adding 1 to
+   * errors[0], and sending goes on. It stops early only when the socket
+   * buffer is full (EAGAIN): then the datagrams from index
+   * (returned + the rise in errors[0]) on were not tried.
+   */
+  udpSend(fd: number, slab: Buffer, offs: Int32Array, lens: Int32Array,
+    dstAddr: Uint32Array, dstPort: Uint16Array, count: number, errors: Int32Array): number;
+
+  /**
+   * Calls `cb()` from the event loop whenever `fd` is readable (level-
+   * triggered: again on the next turn if the fd was not drained). The
+   * watcher keeps the process alive until pollStop. If watching fails (the
+   * fd reports an error, e.g. its TAP device was deleted), `cb(err)` is
+   * called once and watching stops; pollStop still releases it. An exception
+   * thrown by `cb` goes to process 'uncaughtException'.
+   */
+  pollStart(fd: number, cb: (err?: Error) => void): PollHandle;
+
+  /** Stops the watcher; `cb` is not called again. Idempotent. Call it before
+   * closing the fd. */
+  pollStop(handle: PollHandle): void;
+
+  /** close(2). */
+  close(fd: number): void;
+}
+
+/** Where node-gyp puts the addon, relative to the repository root. */
+const ADDON = 'src/native/build/Release/weft_native.node';
+
+/** The repository root: the nearest directory above this file that holds
+ * src/native/binding.gyp. Works from dist/src/io/ (compiled) and src/io/. */
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'src/native/binding.gyp'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) return resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+    dir = up;
+  }
+}
+
+let loaded: Native | null = null;
+
+/** The addon, loaded on first use. Throws when it has not been built. */
+export function native(): Native {
+  if (loaded) return loaded;
+  const path = join(repoRoot(), ADDON);
+  if (!existsSync(path)) {
+    throw new Error("weft's native addon is not built: run npm ci (needs g++, make, python3)");
+  }
+  const require = createRequire(import.meta.url);
+  try {
+    loaded = require(path) as Native;
+  } catch (e) {
+    throw new Error(`weft's native addon (${path}) does not load: rebuild it with npm ci (needs g++, make, python3): ${(e as Error).message}`,
+      { cause: e });
+  }
+  return loaded;
+}

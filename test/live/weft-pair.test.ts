@@ -1,0 +1,66 @@
+// weft ↔ weft on a two-host rig: ping both ways, a 20 MB TCP transfer whose
+// checksum matches on arrival, learning on both sides, clean stop.
+//
+//   h1: weft0 10.244.0.1/24 ── weft ── 198.18.0.1 ══ switch ══ 198.18.0.2 ── weft ── weft0 10.244.0.2/24 :h2
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { join } from 'node:path';
+import { Rig, ping, weftStatus, stopWeft, waitFor, type Proc } from '../helpers/rig.js';
+import { ROOT } from '../helpers/paths.js';
+
+const XFER = join(ROOT, 'dist/test/helpers/xfer.js');
+let rig: Rig;
+let w1: Proc, w2: Proc;
+
+test.before(async () => {
+  rig = Rig.up(2);
+  w1 = await rig.weft(1, ['--local', '198.18.0.1', '--peer', '198.18.0.2', '--address', '10.244.0.1/24', '--mac', '02:00:0a:f4:00:01']);
+  w2 = await rig.weft(2, ['--local', '198.18.0.2', '--peer', '198.18.0.1', '--address', '10.244.0.2/24', '--mac', '02:00:0a:f4:00:02']);
+});
+test.after(() => rig.down());
+
+test('the TAP exists with the configured MAC, MTU underlay−50 and address', () => {
+  const link = rig.exec(1, ['ip', '-j', 'addr', 'show', 'dev', 'weft0']);
+  const j = JSON.parse(link)[0];
+  assert.is(j.address, '02:00:0a:f4:00:01');
+  assert.is(j.mtu, 1450);
+  assert.ok(j.addr_info.some((a: { local: string }) => a.local === '10.244.0.1'));
+});
+
+test('ping both ways', () => {
+  assert.is(ping(rig, 1, '10.244.0.2').received, 3);
+  assert.is(ping(rig, 2, '10.244.0.1').received, 3);
+});
+
+test('each side learned the other VTEP MAC → underlay address', async () => {
+  const s1 = await weftStatus(w1);
+  const s2 = await weftStatus(w2);
+  assert.ok(s1.fdb.some((e) => e.mac === '02:00:0a:f4:00:02' && e.dst === '198.18.0.2' && e.state === 'learned'), JSON.stringify(s1.fdb));
+  assert.ok(s2.fdb.some((e) => e.mac === '02:00:0a:f4:00:01' && e.dst === '198.18.0.1'), JSON.stringify(s2.fdb));
+  assert.ok(s1.counters.tx_unicast > 0);
+});
+
+test('a 20 MB TCP transfer arrives intact, both directions', async () => {
+  for (const [from, to] of [[1, 2], [2, 1]] as const) {
+    const srv = rig.spawn(to, [process.execPath, XFER, 'serve', `10.244.0.${to}`, '5001']);
+    await waitFor(() => /listening/.test(srv.stderr()), 5000, 'xfer server');
+    const sent = rig.exec(from, [process.execPath, XFER, 'send', `10.244.0.${to}`, '5001', String(20 << 20)], 70_000).trim();
+    await srv.exited;
+    const got = srv.stdout().trim();
+    assert.is(got, sent, `${from}→${to}: ${got} vs ${sent}`);
+    assert.match(sent, new RegExp(`^${20 << 20} [0-9a-f]{64}$`));
+  }
+});
+
+test('SIGTERM stops weft within 1 s, exit 0, TAP removed', async () => {
+  const t0 = Date.now();
+  const code = await stopWeft(w1, 1000);
+  assert.is(code, 0);
+  assert.ok(Date.now() - t0 < 1000);
+  const r = rig.try(1, ['ip', 'link', 'show', 'weft0']);
+  assert.is.not(r.status, 0);
+  assert.match(w1.stderr(), /stopped by SIGTERM/);
+});
+
+test.run();
