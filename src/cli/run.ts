@@ -125,7 +125,8 @@ export async function runCommand(argv: string[]): Promise<number> {
     throw e;
   }
 
-  const fwd = new Forwarder(dp, v, tap, udp, { batch: cfg.batch });
+  let fatal: ((err: Error, port: 'tap' | 'udp') => void) | null = null;
+  const fwd = new Forwarder(dp, v, tap, udp, { batch: cfg.batch, onFatal: (err, port) => fatal?.(err, port) });
   fwd.start();
   const where = cfg.family === 6 ? `[${cfg.local ?? '::'}]:${udp.port}` : `${cfg.local ?? '0.0.0.0'}:${udp.port}`;
   process.stderr.write(
@@ -149,5 +150,14 @@ export async function runCommand(argv: string[]): Promise<number> {
     process.on('SIGUSR1', onUsr1);
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
+    fatal = (err, port) => {
+      if (stopping) return;
+      stopping = true;
+      process.stderr.write(status(dp, cfg, tap.name) + '\n');
+      const what = port === 'tap' ? `the TAP ${tap.name} failed (deleted?)` : 'the UDP socket failed';
+      process.stderr.write(`weft: ${what}: ${err.message}; stopping\n`);
+      process.off('SIGUSR1', onUsr1);
+      resolve(1);
+    };
   });
 }

@@ -31,7 +31,7 @@ export const COUNTER_NAMES = [
   'rx_drop_fdb_full',     // new MAC and the table is at its cap
   'rx_drop_peer_table_full', // new underlay source and the peer table is full
   'rx_drop_truncated',    // larger than the receive slot (cut by the socket)
-  'rx_drop_tap_full',     // the TAP queue refused a frame
+  'rx_drop_tap',          // the TAP did not take a frame (queue full, or refused)
   'rx_csum_completed',    // inner TCP/UDP checksum left "partial" by the sender: handed to the kernel to complete
   // Forwarding table events seen by decap.
   'fdb_learned',

@@ -24,6 +24,8 @@ export interface ForwarderOptions {
   ageEveryMs?: number;
   /** Clock in ms, monotonic; an argument so tests can drive it. */
   now?: () => number;
+  /** A port failed for good (e.g. the TAP was deleted): the loop has stopped. */
+  onFatal?: (err: Error, port: 'tap' | 'udp') => void;
 }
 
 export class Forwarder {
@@ -34,6 +36,8 @@ export class Forwarder {
   private readonly now: () => number;
   private ageTimer: NodeJS.Timeout | null = null;
   private readonly ageEveryMs: number;
+  private readonly onFatal: (err: Error, port: 'tap' | 'udp') => void;
+  private stopped = false;
 
   constructor(
     private readonly dp: Datapath,
@@ -50,13 +54,28 @@ export class Forwarder {
     this.inner = new FrameBatch(batch);
     this.now = opts.now ?? (() => performance.now());
     this.ageEveryMs = opts.ageEveryMs ?? Math.min(30_000, Math.max(1000, dp.fdb.ageingMs / 10));
+    this.onFatal = opts.onFatal ?? ((err) => { throw err; });
   }
 
   start(): void {
-    this.tap.onReadable(() => this.tapToWire());
-    this.udp.onReadable(() => this.wireToTap());
+    // A readiness error or a failing system call (the device deleted, the
+    // socket closed under us) ends the loop and is reported once; it never
+    // escapes as an uncaught exception.
+    this.tap.onReadable((err?: Error) => this.guard('tap', err, () => this.tapToWire()));
+    this.udp.onReadable((err?: Error) => this.guard('udp', err, () => this.wireToTap()));
     this.ageTimer = setInterval(() => this.dp.fdb.age(this.now()), this.ageEveryMs);
     this.ageTimer.unref();
+  }
+
+  private guard(port: 'tap' | 'udp', err: Error | undefined, fn: () => void): void {
+    if (this.stopped) return;
+    try {
+      if (err) throw err;
+      fn();
+    } catch (e) {
+      this.stop();
+      this.onFatal(e as Error, port);
+    }
   }
 
   /** TAP → wire: read frames, encapsulate, send. */
@@ -81,12 +100,14 @@ export class Forwarder {
       this.dp.decap(this.dgrams, this.inner, this.now());
       c[C.rx_csum_completed] += writeVnetHeaders(this.inner);
       const written = this.tap.write(this.inner);
-      if (written < this.inner.count) c[C.rx_drop_tap_full] += this.inner.count - written;
+      if (written < this.inner.count) c[C.rx_drop_tap] += this.inner.count - written;
       if (n < this.dgrams.capacity) return;
     }
   }
 
   stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
     if (this.ageTimer) clearInterval(this.ageTimer);
     this.ageTimer = null;
     this.tap.close();

@@ -82,9 +82,11 @@ export interface Native {
    * Reads up to `max` frames: frame i goes to slab[offs[i]…] with room for
    * `maxLen` bytes and `lens[i]` gets its length (with TAP_VNET_HDR the
    * virtio-net header comes first and counts in the length). Returns the
-   * count, 0 when nothing is waiting. `maxLen` must cover the largest frame
-   * the device can deliver. An error after some frames ends the batch and
-   * is thrown by the next call.
+   * count, 0 when nothing is waiting. The kernel cuts a longer frame to
+   * `maxLen` without saying so, so `maxLen` must cover the largest frame
+   * the device can deliver (MTU + 14, + the header; 64 KiB with GSO
+   * offloads); with TAP_VNET_HDR a `maxLen` below the header size is EINVAL.
+   * An error after some frames ends the batch and is thrown by the next call.
    */
   tapRead(fd: number, slab: Buffer, offs: Int32Array, lens: Int32Array, max: number, maxLen: number): number;
 

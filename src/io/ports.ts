@@ -19,8 +19,8 @@ export interface FramePort {
    * of it that the port may overwrite. Returns how many were accepted.
    */
   write(batch: FrameBatch): number;
-  /** Calls `cb` whenever frames may be waiting (level-triggered). */
-  onReadable(cb: () => void): void;
+  /** Calls `cb` whenever frames may be waiting (level-triggered), or once with an error when the device fails. */
+  onReadable(cb: (err?: Error) => void): void;
   close(): void;
 }
 
@@ -30,6 +30,6 @@ export interface DatagramPort {
   recv(batch: DatagramBatch): number;
   /** Sends every entry of `list` to its peer; returns how many the kernel took. */
   send(list: SendList, peers: PeerTable, slab: Buffer): number;
-  onReadable(cb: () => void): void;
+  onReadable(cb: (err?: Error) => void): void;
   close(): void;
 }

@@ -70,10 +70,32 @@ export class Tap implements FramePort {
       offs[i] = batch.off[i] - VNET_HDR_LEN;
       lens[i] = batch.len[i] + VNET_HDR_LEN;
     }
-    return native().tapWrite(this.fd, batch.buf, offs, lens, batch.count);
+    // tapWrite stops at EAGAIN (the queue is full: drop the rest) or at a
+    // frame the kernel refuses (it throws when that frame is the first of
+    // the call: skip it and go on). Either way the caller counts what was not written.
+    const n = batch.count;
+    let i = 0, written = 0;
+    while (i < n) {
+      let k: number;
+      try {
+        k = native().tapWrite(this.fd, batch.buf, i === 0 ? offs : offs.subarray(i), i === 0 ? lens : lens.subarray(i), n - i);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') break;
+        this.refused++;
+        i++;
+        continue;
+      }
+      if (k === 0) break;
+      written += k;
+      i += k;
+    }
+    return written;
   }
 
-  onReadable(cb: () => void): void {
+  /** Frames the kernel refused (not a queue-full drop); for diagnosis. */
+  refused = 0;
+
+  onReadable(cb: (err?: Error) => void): void {
     this.poll = native().pollStart(this.fd, cb);
   }
 

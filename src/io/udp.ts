@@ -83,7 +83,7 @@ export class UdpSocket implements DatagramPort {
     return sent;
   }
 
-  onReadable(cb: () => void): void {
+  onReadable(cb: (err?: Error) => void): void {
     this.poll = native().pollStart(this.fd, cb);
   }
 

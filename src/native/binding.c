@@ -17,7 +17,10 @@
  * - pollStart wraps a uv_poll_t. The handle outlives pollStop until libuv's
  *   close callback frees it; the JavaScript object returned by pollStart
  *   only holds a token that forgets the handle when it is stopped, so a
- *   second pollStop, or one after the object's handle was freed, is safe.
+ *   second pollStop, or one after the handle was freed, is safe.
+ * - A worker thread may end with a watcher still running. An async cleanup
+ *   hook closes it then, and Node waits for the close callback before it
+ *   unloads the addon: a callback into unloaded code would crash.
  */
 #define NAPI_VERSION 8
 #define _GNU_SOURCE
@@ -569,34 +572,42 @@ struct weft_poll {
   napi_env env;
   napi_ref cb;
   napi_async_context ctx;
+  napi_async_cleanup_hook_handle teardown;
   weft_poll_token *token;    /* NULL once the JavaScript handle is gone */
   int fd;
+  bool released;
 };
 
 /* Tells pollStop a handle came from pollStart. */
 static const napi_type_tag POLL_TAG = { 0x77656674706f6c6cULL, 0x9d2c5680f3a1b7e4ULL };
 
+/* The last step: libuv is done with the handle. Removing the teardown hook
+ * tells Node, if the environment is ending, that this addon's code will not
+ * run again for this watcher, so the library may be unloaded. */
 static void poll_closed(uv_handle_t *h) {
-  free(h);
+  weft_poll *p = (weft_poll *)h;
+  if (p->teardown != NULL) napi_remove_async_cleanup_hook(p->teardown);
+  free(p);
 }
-
-static void poll_cleanup(void *arg);
 
 /* Stops watching and releases everything; the struct itself is freed by
  * libuv's close callback, after the loop is done with it. */
-static void poll_release(weft_poll *p, bool from_cleanup_hook) {
+static void poll_release(weft_poll *p) {
+  p->released = true;
   uv_poll_stop(&p->handle);
   napi_delete_reference(p->env, p->cb);
   napi_async_destroy(p->env, p->ctx);
-  if (!from_cleanup_hook) napi_remove_env_cleanup_hook(p->env, poll_cleanup, p);
   if (p->token != NULL) p->token->poll = NULL;
   uv_close((uv_handle_t *)&p->handle, poll_closed);
 }
 
-/* The environment is going away (a worker ends) with the watcher running:
- * release it so the loop can close. */
-static void poll_cleanup(void *arg) {
-  poll_release(arg, true);
+/* The environment is ending (a worker stops) with the watcher running.
+ * Node waits for poll_closed before it unloads the addon, whose code the
+ * close callback is. */
+static void poll_teardown(napi_async_cleanup_hook_handle hook, void *arg) {
+  (void)hook;
+  weft_poll *p = arg;
+  if (!p->released) poll_release(p);
 }
 
 static void token_finalize(napi_env env, void *data, void *hint) {
@@ -696,7 +707,7 @@ static napi_value poll_start(napi_env env, napi_callback_info info) {
   napi_create_string_utf8(env, "weft:poll", NAPI_AUTO_LENGTH, &resource_name);
   napi_create_reference(env, argv[1], 1, &p->cb);
   napi_async_init(env, NULL, resource_name, &p->ctx);
-  napi_add_env_cleanup_hook(env, poll_cleanup, p);
+  napi_add_async_cleanup_hook(env, poll_teardown, p, &p->teardown);
   napi_type_tag_object(env, handle, &POLL_TAG);
   tok->poll = p;
   p->token = tok;
@@ -716,7 +727,7 @@ static napi_value poll_stop(napi_env env, napi_callback_info info) {
     return NULL;
   }
   weft_poll_token *tok;
-  if (napi_unwrap(env, argv[0], (void **)&tok) == napi_ok && tok->poll != NULL) poll_release(tok->poll, false);
+  if (napi_unwrap(env, argv[0], (void **)&tok) == napi_ok && tok->poll != NULL) poll_release(tok->poll);
   return undefined_value(env);
 }
 

@@ -80,4 +80,31 @@ test('weft run: usage errors exit 2 and missing privilege/ports exit 1, each wit
   }
 });
 
+test('the TAP deleted under a running weft: it notices, says so, and exits 1', async () => {
+  const rig = Rig.up(1);
+  try {
+    const w = await rig.weft(1, ['--local', '198.18.0.1', '--peer', '198.18.0.2', '--address', '10.244.0.1/24']);
+    rig.exec(1, ['ip', 'link', 'del', 'weft0']);
+    const t = new Promise<string>((r) => setTimeout(() => r('timeout'), 3000));
+    const code = await Promise.race([w.exited, t]);
+    assert.is(code, 1, w.stderr());
+    assert.match(w.stderr(), /weft: the TAP weft0 failed \(deleted\?\)/);
+  } finally {
+    rig.down();
+  }
+});
+
+test('weft run without CAP_NET_ADMIN (root with every capability dropped) exits 1 saying how to fix it', async () => {
+  const rig = Rig.up(1);
+  try {
+    const { WEFT } = await import('../helpers/paths.js');
+    const r = rig.try(1, ['setpriv', '--bounding-set=-all', '--inh-caps=-all', process.execPath, WEFT, 'run', '--port', '4789', '--peer', '198.18.0.2']);
+    assert.is(r.status, 1, r.err);
+    assert.match(r.err, /CAP_NET_ADMIN: run as root/);
+    assert.is(r.err.trim().split('\n').length, 1, r.err);
+  } finally {
+    rig.down();
+  }
+});
+
 test.run();
