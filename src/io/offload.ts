@@ -1,0 +1,320 @@
+// TCP segmentation and coalescing at the TAP, so the host's stack and weft
+// exchange 64 KiB super-frames instead of one frame per MTU.
+//
+// Design notes. With TUNSETOFFLOAD(CSUM | TSO4 | TSO6) the kernel hands the
+// TAP's reader TCP super-frames (up to 64 KiB) with a virtio-net header
+// saying how to cut them (gso_size) and where the unfinished checksum is;
+// and it accepts such super-frames written back, cutting or delivering them
+// itself. This file is the only place that knows that:
+//
+//   read:  segmentTcp() cuts a super-frame into MSS-sized frames, each with
+//          its own IP length/ID/checksum and TCP sequence/flags/checksum,
+//          laid out back to back with 8 bytes free before each, so that
+//          after encap the VXLAN datagrams are contiguous and equal-sized —
+//          exactly what one UDP GSO send needs (io/udp.ts).
+//   write: TcpCoalescer glues consecutive in-order segments of one flow
+//          (what UDP GRO delivers in one read) back into one super-frame
+//          with a GSO virtio-net header: one TAP write instead of ~45.
+//
+// Every other frame passes through with a plain header; a "partial" inner
+// checksum from a kernel peer is marked for completion (datapath/vnet.ts).
+// The data path (encap/decap) never sees a virtio-net header.
+//
+// Nothing trusts the header's hdr_len: header lengths come from the packet.
+
+import { csumImpl } from './csum.js';
+import { pseudoSumV4, pseudoSumV6 } from '../wire/checksum.js';
+import { writeVnetHeader, VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../datapath/vnet.js';
+
+// virtio spec §5.1.6: gso_type values.
+export const VIRTIO_NET_HDR_GSO_NONE = 0;
+export const VIRTIO_NET_HDR_GSO_TCPV4 = 1;
+export const VIRTIO_NET_HDR_GSO_TCPV6 = 4;
+export const VIRTIO_NET_HDR_GSO_ECN = 0x80;
+
+const TCP_FIN = 0x01, TCP_SYN = 0x02, TCP_RST = 0x04, TCP_PSH = 0x08, TCP_URG = 0x20, TCP_ECE = 0x40, TCP_CWR = 0x80;
+
+/** Outcome of reading one frame from the TAP. */
+export const SEG_BAD = -1;
+
+function u16(b: Buffer, o: number): number { return (b[o] << 8) | b[o + 1]; }
+function put16(b: Buffer, o: number, v: number): void { b[o] = v >>> 8; b[o + 1] = v; }
+function finish(s: number): number { return ~s & 0xffff; }
+
+/**
+ * Completes a checksum the kernel left partial (VIRTIO_NET_HDR_F_NEEDS_CSUM)
+ * on a frame that is not a super-frame: sum from csumStart to the end, store
+ * at csumStart + csumOffset. Returns false if the offsets do not fit.
+ */
+export function completeChecksum(b: Buffer, off: number, len: number, csumStart: number, csumOffset: number): boolean {
+  const at = off + csumStart + csumOffset;
+  if (csumStart >= len || at + 2 > off + len) return false;
+  const csum = csumImpl();
+  put16(b, at, finish(csum(b, off + csumStart, len - csumStart, 0)));
+  return true;
+}
+
+/**
+ * Cuts the TCP super-frame at `src` (`len` bytes, Ethernet first) into
+ * segments of at most `mss` payload bytes, written to `dst` from `dstOff`:
+ * segment k starts at dstOff + gap + k * stride with `gap` bytes free before
+ * it (for the VXLAN header), and reports each segment to `emit(off, len)`.
+ * Returns the bytes used in `dst`, or SEG_BAD for a frame that is not a TCP
+ * super-frame we can cut (counted by the caller). `v6` says which IP.
+ */
+export function segmentTcp(
+  b: Buffer, src: number, len: number, mss: number, v6: boolean,
+  dst: Buffer, dstOff: number, dstRoom: number, gap: number,
+  emit: (off: number, len: number) => void,
+): number {
+  const end = src + len;
+  if (len < 14 || mss <= 0) return SEG_BAD;
+  const type = u16(b, src + 12);
+  const l3 = src + 14;
+  let l4: number;
+  if (!v6) {
+    if (type !== 0x0800 || l3 + 20 > end) return SEG_BAD;
+    const ihl = (b[l3] & 0x0f) * 4;
+    if (ihl < 20 || b[l3 + 9] !== 6) return SEG_BAD;
+    l4 = l3 + ihl;
+  } else {
+    if (type !== 0x86dd || l3 + 40 > end || b[l3 + 6] !== 6) return SEG_BAD;
+    l4 = l3 + 40;
+  }
+  if (l4 + 20 > end) return SEG_BAD;
+  const thl = (b[l4 + 12] >>> 4) * 4;
+  const hdr = l4 + thl - src;  // Ethernet + IP + TCP headers
+  if (thl < 20 || src + hdr > end) return SEG_BAD;
+  const payload = len - hdr;
+  if (payload <= 0) return SEG_BAD;
+  const n = Math.ceil(payload / mss);
+  const stride = gap + hdr + mss;
+  if (n * stride > dstRoom) return SEG_BAD;
+
+  const csum = csumImpl();
+  const seq0 = ((b[l4 + 4] << 24) | (b[l4 + 5] << 16) | (b[l4 + 6] << 8) | b[l4 + 7]) >>> 0;
+  const flags0 = b[l4 + 13];
+  const id0 = v6 ? 0 : u16(b, l3 + 4);
+  const l3rel = l3 - src, l4rel = l4 - src;
+  for (let k = 0; k < n; k++) {
+    const seg = dstOff + k * stride + gap;
+    const plen = k === n - 1 ? payload - k * mss : mss;
+    b.copy(dst, seg, src, src + hdr);
+    b.copy(dst, seg + hdr, src + hdr + k * mss, src + hdr + k * mss + plen);
+    const ip = seg + l3rel, tcp = seg + l4rel;
+    const l4len = thl + plen;
+    if (!v6) {
+      // RFC 791: total length, a fresh ID per segment, header checksum.
+      put16(dst, ip + 2, l4rel - l3rel + l4len);
+      put16(dst, ip + 4, (id0 + k) & 0xffff);
+      put16(dst, ip + 10, 0);
+      put16(dst, ip + 10, finish(csum(dst, ip, l4rel - l3rel, 0)));
+    } else {
+      put16(dst, ip + 4, l4len);
+    }
+    // RFC 9293: sequence numbers advance by the payload before this segment;
+    // FIN and PSH belong to the last segment, CWR to the first (as Linux's
+    // tcp_gso_segment does).
+    const seq = (seq0 + k * mss) >>> 0;
+    dst[tcp + 4] = seq >>> 24; dst[tcp + 5] = seq >>> 16; dst[tcp + 6] = seq >>> 8; dst[tcp + 7] = seq;
+    let fl = flags0;
+    if (k !== n - 1) fl &= ~(TCP_FIN | TCP_PSH);
+    if (k !== 0) fl &= ~TCP_CWR;
+    dst[tcp + 13] = fl;
+    put16(dst, tcp + 16, 0);
+    const pseudo = v6 ? pseudoSumV6(dst, ip + 8, ip + 24, 6, l4len) : pseudoSumV4(dst, ip + 12, ip + 16, 6, l4len);
+    put16(dst, tcp + 16, finish(csum(dst, tcp, l4len, pseudo)));
+    emit(seg, hdr + plen);
+  }
+  return n * stride;
+}
+
+/**
+ * Coalesces in-order TCP segments into super-frames for a TAP write.
+ * Frames are added one at a time with `add`; each lands in `out` (a slab the
+ * caller owns) with a virtio-net header in front, and `frames` lists them
+ * (offset of the header, length including it) in arrival order.
+ *
+ * A segment joins the frame before it when both are TCP over untagged
+ * IPv4 (no options) or IPv6 (no extension headers), of the same flow, with
+ * identical headers apart from lengths, IP ID, checksums and the sequence
+ * number; the sequence continues exactly; the previous segment had the
+ * same size as the first (only the last may be shorter) and no PSH; and
+ * neither carries SYN, FIN, RST, URG, ECE or CWR. Linux's own GRO applies
+ * the same rules (tcp_gro_receive), so what the host sees is what it would
+ * have built itself.
+ */
+export class TcpCoalescer {
+  /** Output frames: offset of the virtio-net header in `out`, and length with it. */
+  readonly offs: Int32Array;
+  readonly lens: Int32Array;
+  count = 0;
+  used = 0;
+  /** Segments merged into an earlier frame (a write saved each). */
+  merged = 0;
+  /** Frames whose partial checksum was marked for completion. */
+  csumMarked = 0;
+  // The open super-frame, if any.
+  private open = -1;        // index in offs
+  private openL3 = 0;       // offset of IP header in out
+  private openL4 = 0;
+  private openHdr = 0;      // Ethernet+IP+TCP header length
+  private openV6 = false;
+  private openMss = 0;
+  private openSegs = 0;
+  private nextSeq = 0;
+  private lastShort = false;
+  private lastPsh = false;
+  private readonly maxBytes: number;
+
+  constructor(readonly out: Buffer, capacity: number, maxBytes = 65535) {
+    this.offs = new Int32Array(capacity);
+    this.lens = new Int32Array(capacity);
+    this.maxBytes = maxBytes;
+  }
+
+  reset(): void {
+    this.closeOpen();
+    this.count = 0;
+    this.used = 0;
+  }
+
+  /** Adds the frame at b[off], len bytes. Returns false when out or the list is full. */
+  add(b: Buffer, off: number, len: number): boolean {
+    if (this.tryMerge(b, off, len)) return true;
+    this.closeOpen();
+    if (this.count === this.offs.length || this.used + VNET_HDR_LEN + len > this.out.length) return false;
+    const h = this.used;
+    b.copy(this.out, h + VNET_HDR_LEN, off, off + len);
+    const i = this.count++;
+    this.offs[i] = h;
+    this.lens[i] = VNET_HDR_LEN + len;
+    this.used = h + VNET_HDR_LEN + len;
+    if (this.startable(h + VNET_HDR_LEN, len)) {
+      this.open = i;
+      this.out.fill(0, h, h + VNET_HDR_LEN);
+    } else if (writeVnetHeader(this.out, h + VNET_HDR_LEN, len)) {
+      this.csumMarked++;
+    }
+    return true;
+  }
+
+  /** Can the frame at out[f] start a super-frame? Sets the open state if so. */
+  private startable(f: number, len: number): boolean {
+    const o = this.out;
+    const end = f + len;
+    const type = u16(o, f + 12);
+    let l3 = f + 14, l4: number, v6: boolean;
+    if (type === 0x0800) {
+      if (l3 + 20 > end || o[l3] !== 0x45 || o[l3 + 9] !== 6) return false;
+      if ((o[l3 + 6] & 0x3f) !== 0 || o[l3 + 7] !== 0) return false; // fragment
+      if (l3 + u16(o, l3 + 2) !== end) return false;                 // padding or truncation
+      l4 = l3 + 20; v6 = false;
+    } else if (type === 0x86dd) {
+      if (l3 + 40 > end || o[l3 + 6] !== 6) return false;
+      if (l3 + 40 + u16(o, l3 + 4) !== end) return false;
+      l4 = l3 + 40; v6 = true;
+    } else {
+      return false;
+    }
+    if (l4 + 20 > end) return false;
+    const thl = (o[l4 + 12] >>> 4) * 4;
+    const flags = o[l4 + 13];
+    if (thl < 20 || l4 + thl >= end) return false;                   // no payload
+    if (flags & (TCP_SYN | TCP_FIN | TCP_RST | TCP_URG | TCP_ECE | TCP_CWR)) return false;
+    this.openL3 = l3; this.openL4 = l4; this.openV6 = v6;
+    this.openHdr = l4 + thl - f;
+    this.openMss = len - this.openHdr;
+    this.openSegs = 1;
+    this.nextSeq = (this.seqAt(o, l4) + this.openMss) >>> 0;
+    this.lastShort = false;
+    this.lastPsh = (flags & TCP_PSH) !== 0;
+    return true;
+  }
+
+  private seqAt(b: Buffer, l4: number): number {
+    return ((b[l4 + 4] << 24) | (b[l4 + 5] << 16) | (b[l4 + 6] << 8) | b[l4 + 7]) >>> 0;
+  }
+
+  private tryMerge(b: Buffer, off: number, len: number): boolean {
+    if (this.open < 0 || this.lastShort || this.lastPsh) return false;
+    const o = this.out;
+    const hdr = this.openHdr;
+    const plen = len - hdr;
+    if (plen <= 0 || plen > this.openMss) return false;
+    if (this.lens[this.open] + plen > this.maxBytes + VNET_HDR_LEN) return false;
+    if (this.used + plen > o.length) return false;
+    const f = this.offs[this.open] + VNET_HDR_LEN;
+    const l3rel = this.openL3 - f, l4rel = this.openL4 - f;
+    const l3 = off + l3rel, l4 = off + l4rel;
+    // Ethernet header, and the IP header but for length, ID and checksum.
+    for (let i = 0; i < 14; i++) if (b[off + i] !== o[f + i]) return false;
+    if (!this.openV6) {
+      if (b[l3] !== 0x45 || u16(b, l3 + 2) !== len - 14) return false;
+      if (b[l3 + 1] !== o[this.openL3 + 1] || b[l3 + 6] !== o[this.openL3 + 6] || b[l3 + 7] !== o[this.openL3 + 7]) return false;
+      for (let i = 8; i < 10; i++) if (b[l3 + i] !== o[this.openL3 + i]) return false;
+      for (let i = 12; i < 20; i++) if (b[l3 + i] !== o[this.openL3 + i]) return false;
+    } else {
+      if (u16(b, l3 + 4) !== len - 54) return false;
+      for (let i = 0; i < 4; i++) if (b[l3 + i] !== o[this.openL3 + i]) return false;
+      for (let i = 6; i < 40; i++) if (b[l3 + i] !== o[this.openL3 + i]) return false;
+    }
+    // TCP: ports, ack, offset, flags (PSH may end the run), window, options.
+    if (this.seqAt(b, l4) !== this.nextSeq) return false;
+    const thl = hdr - (l4rel);
+    for (let i = 0; i < 4; i++) if (b[l4 + i] !== o[this.openL4 + i]) return false;
+    for (let i = 8; i < 13; i++) if (b[l4 + i] !== o[this.openL4 + i]) return false;
+    const fl = b[l4 + 13];
+    if ((fl & ~TCP_PSH) !== (o[this.openL4 + 13] & ~TCP_PSH)) return false;
+    for (let i = 14; i < 16; i++) if (b[l4 + i] !== o[this.openL4 + i]) return false;
+    for (let i = 20; i < thl; i++) if (b[l4 + i] !== o[this.openL4 + i]) return false;
+
+    b.copy(o, this.used, off + hdr, off + len);
+    this.used += plen;
+    this.lens[this.open] += plen;
+    this.openSegs++;
+    this.merged++;
+    this.nextSeq = (this.nextSeq + plen) >>> 0;
+    if (plen < this.openMss) this.lastShort = true;
+    if (fl & TCP_PSH) { o[this.openL4 + 13] |= TCP_PSH; this.lastPsh = true; }
+    return true;
+  }
+
+  /** Finishes the open super-frame: lengths, checksums and its GSO header. */
+  private closeOpen(): void {
+    const i = this.open;
+    if (i < 0) return;
+    this.open = -1;
+    const o = this.out;
+    const h = this.offs[i];
+    const f = h + VNET_HDR_LEN;
+    const len = this.lens[i] - VNET_HDR_LEN;
+    const l3 = this.openL3, l4 = this.openL4;
+    const l4len = len - (l4 - f);
+    if (!this.openV6) {
+      put16(o, l3 + 2, len - 14);
+      put16(o, l3 + 10, 0);
+      put16(o, l3 + 10, finish(csumImpl()(o, l3, 20, 0)));
+    } else {
+      put16(o, l3 + 4, l4len);
+    }
+    // The TCP checksum is left for the kernel: the field holds the
+    // pseudo-header sum (NEEDS_CSUM), as Linux's own GRO output would.
+    const pseudo = this.openV6 ? pseudoSumV6(o, l3 + 8, l3 + 24, 6, l4len) : pseudoSumV4(o, l3 + 12, l3 + 16, 6, l4len);
+    let p = pseudo;
+    while (p > 0xffff) p = (p & 0xffff) + (p >>> 16);
+    put16(o, l4 + 16, p);
+    o.fill(0, h, f);
+    o[h] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    if (this.openSegs > 1) {
+      o[h + 1] = this.openV6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+      o.writeUInt16LE(this.openHdr, h + 2);     // hdr_len
+      o.writeUInt16LE(this.openMss, h + 4);     // gso_size
+    }
+    o.writeUInt16LE(l4 - f, h + 6);             // csum_start
+    o.writeUInt16LE(16, h + 8);                 // csum_offset: TCP checksum
+  }
+
+  /** Closes the open super-frame; call before writing `offs`/`lens`. */
+  flush(): void { this.closeOpen(); }
+}
