@@ -43,6 +43,9 @@ flags override it):
   --ignore-reserved    accept datagrams with reserved VXLAN bits set (RFC
                        7348 §5); by default they are dropped, as Linux does
   --batch N            packets per system call (default 64)
+  --no-offload         no TSO/GSO/GRO: one frame per MTU through the TAP and
+                       the socket (slower; for kernels without them, or to
+                       compare)
   -h, --help           this text
 
 Signals: SIGINT/SIGTERM stop it (the TAP is removed); SIGUSR1 writes the
@@ -63,6 +66,7 @@ export function parseRunArgs(argv: string[]): RunConfig | null {
       peer: { type: 'string', multiple: true }, address: { type: 'string' }, mac: { type: 'string' },
       mtu: { type: 'string' }, 'fdb-ageing': { type: 'string' }, 'fdb-max': { type: 'string' },
       static: { type: 'string', multiple: true }, 'ignore-reserved': { type: 'boolean' }, batch: { type: 'string' },
+      'no-offload': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -75,13 +79,17 @@ export function parseRunArgs(argv: string[]): RunConfig | null {
   return resolveRunConfig(merged);
 }
 
-function status(dp: Datapath, cfg: RunConfig, tap: string): string {
+function status(dp: Datapath, cfg: RunConfig, tap: string, io?: { tap: Tap; udp: UdpSocket }): string {
   const fdb: { mac: string; dst: string; vni: number; state: string; ageS?: number }[] = [];
   const now = performance.now();
   dp.fdb.forEach((vni, mac, peer, isStatic, seen) => {
     fdb.push({ mac: formatMac(mac), dst: dp.peers.ipString(peer), vni, state: isStatic ? 'static' : 'learned', ...(isStatic ? {} : { ageS: Math.round((now - seen) / 1000) }) });
   });
-  return JSON.stringify({ event: 'status', tap, vni: cfg.vni, counters: dp.counters.snapshot(), fdb });
+  const offload = io ? {
+    tso: io.tap.offload, gso: io.udp.gso, gro: io.udp.gro, ...io.tap.stats,
+    gsoMessages: io.udp.gsoMessages, gsoDatagrams: io.udp.gsoDatagrams, groMessages: io.udp.groMessages, groDatagrams: io.udp.groDatagrams,
+  } : undefined;
+  return JSON.stringify({ event: 'status', tap, vni: cfg.vni, counters: dp.counters.snapshot(), offload, fdb });
 }
 
 function openErr(e: unknown): never {
@@ -106,13 +114,16 @@ export async function runCommand(argv: string[]): Promise<number> {
   for (const p of cfg.peers) dp.addFloodPeer(v, p.ip, p.port);
   for (const s of cfg.statics) dp.addStatic(v, s.mac, s.ip);
 
+  // With offloads, one TAP read yields up to 64 segments per super-frame and
+  // one UDP read up to 64 datagrams per coalesced message: size batches for that.
+  const frameBatch = Tap.batchFor(cfg.batch, !cfg.noOffload);
   let udp: UdpSocket;
   try {
-    udp = new UdpSocket({ family: cfg.family, address: cfg.local ?? (cfg.family === 6 ? '::' : '0.0.0.0'), port: cfg.port, batch: cfg.batch });
+    udp = new UdpSocket({ family: cfg.family, address: cfg.local ?? (cfg.family === 6 ? '::' : '0.0.0.0'), port: cfg.port, batch: frameBatch, offload: !cfg.noOffload });
   } catch (e) { openErr(e); }
   let tap: Tap;
   try {
-    tap = new Tap(cfg.tap, cfg.batch, mtu);
+    tap = new Tap({ name: cfg.tap, batch: frameBatch, mtu, offload: !cfg.noOffload });
   } catch (e) {
     udp.close();
     openErr(e);
@@ -126,23 +137,24 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
 
   let fatal: ((err: Error, port: 'tap' | 'udp') => void) | null = null;
-  const fwd = new Forwarder(dp, v, tap, udp, { batch: cfg.batch, onFatal: (err, port) => fatal?.(err, port) });
+  const fwd = new Forwarder(dp, v, tap, udp, { batch: frameBatch, onFatal: (err, port) => fatal?.(err, port) });
   fwd.start();
   const where = cfg.family === 6 ? `[${cfg.local ?? '::'}]:${udp.port}` : `${cfg.local ?? '0.0.0.0'}:${udp.port}`;
   process.stderr.write(
     `weft: listening on udp ${where}, tap ${tap.name} mac ${formatMac(cfg.mac)} mtu ${mtu}` +
     `${cfg.address ? ` address ${cfg.address.ip}/${cfg.address.prefix}` : ''}, vni ${cfg.vni}, ` +
-    `peers ${cfg.peers.length ? cfg.peers.map((p) => `${p.ip}:${p.port}`).join(' ') : 'none (learning only)'}\n`,
+    `peers ${cfg.peers.length ? cfg.peers.map((p) => `${p.ip}:${p.port}`).join(' ') : 'none (learning only)'}, ` +
+    `offload ${[tap.offload ? 'tso' : '', udp.gso ? 'gso' : '', udp.gro ? 'gro' : ''].filter(Boolean).join('+') || 'off'}\n`,
   );
 
   return new Promise<number>((resolve) => {
-    const onUsr1 = () => process.stderr.write(status(dp, cfg, tap.name) + '\n');
+    const onUsr1 = () => process.stderr.write(status(dp, cfg, tap.name, { tap, udp }) + '\n');
     let stopping = false;
     const stop = (sig: string) => {
       if (stopping) return;
       stopping = true;
       fwd.stop();
-      process.stderr.write(status(dp, cfg, tap.name) + '\n');
+      process.stderr.write(status(dp, cfg, tap.name, { tap, udp }) + '\n');
       process.stderr.write(`weft: stopped by ${sig}; tap ${tap.name} removed\n`);
       process.off('SIGUSR1', onUsr1);
       resolve(0);
@@ -153,7 +165,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     fatal = (err, port) => {
       if (stopping) return;
       stopping = true;
-      process.stderr.write(status(dp, cfg, tap.name) + '\n');
+      process.stderr.write(status(dp, cfg, tap.name, { tap, udp }) + '\n');
       const what = port === 'tap' ? `the TAP ${tap.name} failed (deleted?)` : 'the UDP socket failed';
       process.stderr.write(`weft: ${what}: ${err.message}; stopping\n`);
       process.off('SIGUSR1', onUsr1);

@@ -25,19 +25,20 @@ export interface RunConfig {
   statics: { mac: number; ip: string }[];
   ignoreReserved: boolean;
   batch: number;
+  noOffload: boolean;
 }
 
 /** What a user may set, by flag name (the JSON file uses the same names). */
 export interface RunInput {
   tap?: string; vni?: string; port?: string; local?: string; peer?: string[]; address?: string;
   mac?: string; mtu?: string; 'fdb-ageing'?: string; 'fdb-max'?: string; static?: string[];
-  'ignore-reserved'?: boolean; batch?: string;
+  'ignore-reserved'?: boolean; batch?: string; 'no-offload'?: boolean;
 }
 
 const FILE_KEYS: Record<string, 'string' | 'number' | 'string[]' | 'boolean'> = {
   tap: 'string', vni: 'number', port: 'number', local: 'string', peer: 'string[]', address: 'string',
   mac: 'string', mtu: 'number', 'fdb-ageing': 'number', 'fdb-max': 'number', static: 'string[]',
-  'ignore-reserved': 'boolean', batch: 'number',
+  'ignore-reserved': 'boolean', batch: 'number', 'no-offload': 'boolean',
 };
 
 /** Reads the JSON config file into flag-shaped strings, checking names and types. */
@@ -110,5 +111,6 @@ export function resolveRunConfig(input: RunInput): RunConfig {
     statics,
     ignoreReserved: input['ignore-reserved'] ?? false,
     batch: input.batch !== undefined ? parseIntIn('--batch', input.batch, 1, 1024) : 64,
+    noOffload: input['no-offload'] ?? false,
   };
 }

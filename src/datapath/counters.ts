@@ -32,7 +32,6 @@ export const COUNTER_NAMES = [
   'rx_drop_peer_table_full', // new underlay source and the peer table is full
   'rx_drop_truncated',    // larger than the receive slot (cut by the socket)
   'rx_drop_tap',          // the TAP did not take a frame (queue full, or refused)
-  'rx_csum_completed',    // inner TCP/UDP checksum left "partial" by the sender: handed to the kernel to complete
   // Forwarding table events seen by decap.
   'fdb_learned',
   'fdb_moved',

@@ -2,7 +2,7 @@
 // like the two journeys in datapath.ts.
 //
 //   TAP readable  → tap.read(frames) → encap → udp.send(sends)
-//   UDP readable  → udp.recv(dgrams) → decap → vnet headers → tap.write(inner)
+//   UDP readable  → udp.recv(dgrams) → decap → tap.write(inner)
 //
 // Each readiness callback moves at most MAX_BATCHES_PER_WAKE batches and then
 // returns to the event loop, so one busy direction cannot starve the other
@@ -13,7 +13,6 @@ import type { Datapath } from './datapath.js';
 import type { VniState } from './vni.js';
 import { DatagramBatch, FrameBatch, SendList } from './batch.js';
 import { C } from './counters.js';
-import { writeVnetHeaders } from './vnet.js';
 import type { FramePort, DatagramPort } from '../io/ports.js';
 
 const MAX_BATCHES_PER_WAKE = 8;
@@ -48,8 +47,8 @@ export class Forwarder {
   ) {
     const batch = opts.batch ?? 64;
     this.frames = new FrameBatch(batch);
-    // A flooded frame becomes one datagram per peer.
-    this.sends = new SendList(batch * Math.max(1, v.flood.count + 1));
+    // A flooded frame becomes one datagram per peer (peers added later too: room for 8).
+    this.sends = new SendList(batch * Math.max(8, v.flood.count + 1));
     this.dgrams = new DatagramBatch(batch);
     this.inner = new FrameBatch(batch);
     this.now = opts.now ?? (() => performance.now());
@@ -98,7 +97,6 @@ export class Forwarder {
       const n = this.udp.recv(this.dgrams);
       if (n === 0) return;
       this.dp.decap(this.dgrams, this.inner, this.now());
-      c[C.rx_csum_completed] += writeVnetHeaders(this.inner);
       const written = this.tap.write(this.inner);
       if (written < this.inner.count) c[C.rx_drop_tap] += this.inner.count - written;
       if (n < this.dgrams.capacity) return;

@@ -167,7 +167,13 @@ export class TcpCoalescer {
   private lastPsh = false;
   private readonly maxBytes: number;
 
-  constructor(readonly out: Buffer, capacity: number, maxBytes = 65535) {
+  /**
+   * `merge` false: every frame alone (partial checksums still marked).
+   * `mtu`: the TAP's MTU; a lone TCP frame larger than it (a kernel peer's
+   * super-frame, delivered whole by the socket) is sent with GSO metadata
+   * so the host can still cut it if it forwards it.
+   */
+  constructor(readonly out: Buffer, capacity: number, private readonly merge = true, private readonly mtu = 65535, maxBytes = 65535) {
     this.offs = new Int32Array(capacity);
     this.lens = new Int32Array(capacity);
     this.maxBytes = maxBytes;
@@ -190,7 +196,7 @@ export class TcpCoalescer {
     this.offs[i] = h;
     this.lens[i] = VNET_HDR_LEN + len;
     this.used = h + VNET_HDR_LEN + len;
-    if (this.startable(h + VNET_HDR_LEN, len)) {
+    if (this.merge && this.startable(h + VNET_HDR_LEN, len)) {
       this.open = i;
       this.out.fill(0, h, h + VNET_HDR_LEN);
     } else if (writeVnetHeader(this.out, h + VNET_HDR_LEN, len)) {
@@ -306,10 +312,12 @@ export class TcpCoalescer {
     put16(o, l4 + 16, p);
     o.fill(0, h, f);
     o[h] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-    if (this.openSegs > 1) {
+    const ipHdr = this.openHdr - 14;
+    if (this.openSegs > 1 || len - 14 > this.mtu) {
       o[h + 1] = this.openV6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
       o.writeUInt16LE(this.openHdr, h + 2);     // hdr_len
-      o.writeUInt16LE(this.openMss, h + 4);     // gso_size
+      // gso_size: the segments' size, or for a lone super-frame what fits the MTU.
+      o.writeUInt16LE(this.openSegs > 1 ? this.openMss : Math.max(1, this.mtu - ipHdr), h + 4);
     }
     o.writeUInt16LE(l4 - f, h + 6);             // csum_start
     o.writeUInt16LE(16, h + 8);                 // csum_offset: TCP checksum

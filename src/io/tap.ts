@@ -1,10 +1,16 @@
 // The TAP device: frames between the host's network stack and weft.
 //
-// Opened with IFF_VNET_HDR so that frames written towards the host can carry
-// "complete this checksum" (see datapath/vnet.ts). No offloads are enabled
-// (TUNSETOFFLOAD 0), so frames read from the host arrive with complete
-// checksums and no GSO, and their virtio-net header is all zeros: it is read
-// into the headroom and ignored.
+// Opened with IFF_VNET_HDR: every frame carries a virtio-net header, which
+// is how the kernel and weft tell each other about unfinished checksums and
+// TCP super-frames. With offloads on (the default; TUNSETOFFLOAD CSUM|TSO4|
+// TSO6) the host hands weft TCP super-frames of up to 64 KiB, which read()
+// cuts into MTU-sized frames (offload.ts), and write() glues in-order TCP
+// segments back into super-frames, so the host's stack handles one 64 KiB
+// frame where it would otherwise handle ~45. With offloads off (older
+// kernels, or --no-offload) frames are plain, one per MTU.
+//
+// The data path sees only ordinary Ethernet frames, each with HEADROOM (or,
+// for cut segments, 8) bytes free in front. The virtio-net header stays here.
 //
 // The device is not persistent: it disappears when its file descriptor is
 // closed, so a crashed weft leaves no device behind.
@@ -12,76 +18,161 @@
 import { native } from './native.js';
 import { HEADROOM } from '../datapath/batch.js';
 import type { FrameBatch } from '../datapath/batch.js';
-import { VNET_HDR_LEN } from '../datapath/vnet.js';
+import { VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../datapath/vnet.js';
+import { segmentTcp, completeChecksum, TcpCoalescer, VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6 } from './offload.js';
 import type { FramePort } from './ports.js';
 
-/** Largest frame read from the TAP: a 64 KiB MTU plus the Ethernet header. */
+/** Largest frame read from the TAP: a 64 KiB super-frame plus the Ethernet header. */
 const MAX_FRAME = 65535 + 14;
+/** Most segments one super-frame may be cut into (64 KiB at an MSS of ~1 KiB). */
+const MAX_SEGS = 64;
+/** Room for one super-frame's segments: payload plus a header and gap per segment. */
+const SPLIT_ROOM = MAX_FRAME + MAX_SEGS * (8 + 14 + 60 + 60);
+
+export interface TapStats {
+  /** Super-frames read and cut into segments. */
+  superFramesIn: number;
+  /** Segments made from them. */
+  segmentsOut: number;
+  /** Frames whose partial checksum weft completed on read. */
+  csumCompletedIn: number;
+  /** Frames read that could not be used (a GSO type weft did not ask for, a bad super-frame). */
+  badIn: number;
+  /** Segments merged into a super-frame on write. */
+  coalesced: number;
+  /** Frames written with a partial checksum marked for the kernel to complete. */
+  csumMarkedOut: number;
+  /** Frames the kernel refused on write (not queue-full drops). */
+  refused: number;
+}
+
+export interface TapOptions {
+  name: string;
+  mtu: number;
+  /** Frames per batch the data path handles; reads are sized to fit it. */
+  batch: number;
+  /** Ask for TSO/checksum offload (default true; falls back when refused). */
+  offload?: boolean;
+}
 
 export class Tap implements FramePort {
   readonly fd: number;
   readonly name: string;
+  /** Whether the kernel took the offload flags. */
+  readonly offload: boolean;
+  readonly stats: TapStats = { superFramesIn: 0, segmentsOut: 0, csumCompletedIn: 0, badIn: 0, coalesced: 0, csumMarkedOut: 0, refused: 0 };
   private readonly slab: Buffer;
-  private readonly slot: number;
+  private readonly rawSlot: number;
+  private readonly rawMax: number;
+  private readonly splitBase: number;
   private readonly maxLen: number;
-  private readonly woffs: Int32Array;
-  private readonly wlens: Int32Array;
+  private readonly rawOffs: Int32Array;
+  private readonly rawLens: Int32Array;
+  private readonly coalescer: TcpCoalescer;
+  private cur: FrameBatch | null = null;
+  private readonly emit = (off: number, len: number): void => {
+    const b = this.cur!;
+    if (b.count < b.capacity) b.push(off, len);
+  };
   private poll: object | null = null;
   private closed = false;
 
-  /** Opens (creates) the TAP `name`; batches of up to `batch` frames of at most `mtu` + 14 bytes. */
-  constructor(name: string, batch: number, mtu: number) {
-    const t = native().tapOpen(name, native().TAP_VNET_HDR);
+  constructor(o: TapOptions) {
+    const n = native();
+    const t = n.tapOpen(o.name, n.TAP_VNET_HDR);
     this.fd = t.fd;
     this.name = t.name;
-    native().tapSetVnetHdrSize(this.fd, VNET_HDR_LEN);
-    native().tapSetOffload(this.fd, 0);
-    this.maxLen = Math.min(MAX_FRAME, mtu + 14) + VNET_HDR_LEN;
-    // Each slot: headroom, the vnet header inside it, then the frame.
-    this.slot = (HEADROOM + this.maxLen + 63) & ~63;
-    this.slab = Buffer.alloc(this.slot * batch);
-    this.woffs = new Int32Array(batch);
-    this.wlens = new Int32Array(batch);
+    let offload = false;
+    try {
+      n.tapSetVnetHdrSize(this.fd, VNET_HDR_LEN);
+      if (o.offload !== false) {
+        n.tapSetOffload(this.fd, n.TUN_F_CSUM | n.TUN_F_TSO4 | n.TUN_F_TSO6);
+        offload = true;
+      } else {
+        n.tapSetOffload(this.fd, 0);
+      }
+    } catch {
+      // An older kernel without TSO on TAP: plain frames, one per MTU.
+      n.tapSetOffload(this.fd, 0);
+    }
+    this.offload = offload;
+    this.maxLen = (offload ? MAX_FRAME : Math.min(MAX_FRAME, o.mtu + 14)) + VNET_HDR_LEN;
+    this.rawSlot = (HEADROOM + this.maxLen + 63) & ~63;
+    // Read few enough frames that their segments fit the data path's batch.
+    this.rawMax = offload ? Math.max(1, Math.floor(o.batch / MAX_SEGS)) : o.batch;
+    this.splitBase = this.rawSlot * this.rawMax;
+    this.slab = Buffer.alloc(this.splitBase + (offload ? SPLIT_ROOM * this.rawMax : 0));
+    this.rawOffs = new Int32Array(this.rawMax);
+    this.rawLens = new Int32Array(this.rawMax);
+    for (let i = 0; i < this.rawMax; i++) this.rawOffs[i] = i * this.rawSlot + HEADROOM - VNET_HDR_LEN;
+    // Writes: every frame is copied behind a fresh header; TCP runs are merged.
+    this.coalescer = new TcpCoalescer(Buffer.alloc(o.batch * (Math.min(MAX_FRAME, o.mtu + 14) + VNET_HDR_LEN + 64)), o.batch, offload, o.mtu);
+  }
+
+  /** Frames the data path should size its batches for. */
+  static batchFor(batch: number, offload: boolean): number {
+    return offload ? Math.max(batch, MAX_SEGS) * 2 : batch;
   }
 
   read(batch: FrameBatch): number {
-    const n = batch.capacity;
-    const offs = batch.off;
-    for (let i = 0; i < n; i++) offs[i] = i * this.slot + HEADROOM - VNET_HDR_LEN;
-    const got = native().tapRead(this.fd, this.slab, offs, batch.len, n, this.maxLen);
-    batch.buf = this.slab;
-    let k = 0;
+    const s = this.slab;
+    const got = native().tapRead(this.fd, s, this.rawOffs, this.rawLens, this.rawMax, this.maxLen);
+    batch.buf = s;
+    batch.count = 0;
+    this.cur = batch;
+    let split = this.splitBase;
     for (let i = 0; i < got; i++) {
-      const len = batch.len[i] - VNET_HDR_LEN;
+      const h = this.rawOffs[i];
+      const f = h + VNET_HDR_LEN;
+      const len = this.rawLens[i] - VNET_HDR_LEN;
       if (len <= 0) continue;
-      offs[k] = offs[i] + VNET_HDR_LEN;
-      batch.len[k] = len;
-      k++;
+      const gso = s[h + 1] & 0x7f;
+      if (gso === VIRTIO_NET_HDR_GSO_NONE) {
+        if ((s[h] & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0) {
+          if (!completeChecksum(s, f, len, s.readUInt16LE(h + 6), s.readUInt16LE(h + 8))) { this.stats.badIn++; continue; }
+          this.stats.csumCompletedIn++;
+        }
+        if (batch.count < batch.capacity) batch.push(f, len);
+        continue;
+      }
+      if (gso !== VIRTIO_NET_HDR_GSO_TCPV4 && gso !== VIRTIO_NET_HDR_GSO_TCPV6) { this.stats.badIn++; continue; }
+      const before = batch.count;
+      const used = segmentTcp(s, f, len, s.readUInt16LE(h + 4), gso === VIRTIO_NET_HDR_GSO_TCPV6,
+        s, split, s.length - split, 8, this.emit);
+      if (used < 0) { this.stats.badIn++; continue; }
+      split += used;
+      this.stats.superFramesIn++;
+      this.stats.segmentsOut += batch.count - before;
     }
-    batch.count = k;
-    return k;
+    this.cur = null;
+    return batch.count;
   }
 
   write(batch: FrameBatch): number {
-    if (batch.count === 0) return 0;
-    const offs = this.woffs.length >= batch.count ? this.woffs : new Int32Array(batch.count);
-    const lens = this.wlens.length >= batch.count ? this.wlens : new Int32Array(batch.count);
+    const c = this.coalescer;
+    c.reset();
+    const m0 = c.merged, k0 = c.csumMarked;
+    let taken = 0;
     for (let i = 0; i < batch.count; i++) {
-      offs[i] = batch.off[i] - VNET_HDR_LEN;
-      lens[i] = batch.len[i] + VNET_HDR_LEN;
+      if (!c.add(batch.buf, batch.off[i], batch.len[i])) break;
+      taken++;
     }
+    c.flush();
+    this.stats.coalesced += c.merged - m0;
+    this.stats.csumMarkedOut += c.csumMarked - k0;
     // tapWrite stops at EAGAIN (the queue is full: drop the rest) or at a
     // frame the kernel refuses (it throws when that frame is the first of
-    // the call: skip it and go on). Either way the caller counts what was not written.
-    const n = batch.count;
+    // the call: skip it and go on). Either way the caller counts what was
+    // not written; merged segments count as written with their frame.
+    const n = c.count;
     let i = 0, written = 0;
     while (i < n) {
       let k: number;
       try {
-        k = native().tapWrite(this.fd, batch.buf, i === 0 ? offs : offs.subarray(i), i === 0 ? lens : lens.subarray(i), n - i);
+        k = native().tapWrite(this.fd, c.out, i === 0 ? c.offs : c.offs.subarray(i), i === 0 ? c.lens : c.lens.subarray(i), n - i);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'EAGAIN') break;
-        this.refused++;
+        this.stats.refused++;
         i++;
         continue;
       }
@@ -89,11 +180,9 @@ export class Tap implements FramePort {
       written += k;
       i += k;
     }
-    return written;
+    // Report in input frames: everything taken was written unless the queue filled.
+    return i >= n ? taken : Math.min(taken, written);
   }
-
-  /** Frames the kernel refused (not a queue-full drop); for diagnosis. */
-  refused = 0;
 
   onReadable(cb: (err?: Error) => void): void {
     this.poll = native().pollStart(this.fd, cb);

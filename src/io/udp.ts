@@ -1,6 +1,17 @@
 // The underlay UDP socket, owned by the native addon so that a whole batch
 // moves per system call (recvmmsg / sendmmsg) and datagrams land in one slab
 // that is reused, instead of a Buffer per datagram as with node:dgram.
+//
+// With offloads (the default where the kernel has them):
+//   send: consecutive send-list entries to the same peer that sit back to
+//         back in memory with equal lengths (what TSO segmentation plus
+//         encap produce) go out as ONE message with UDP_SEGMENT: the kernel
+//         carries it as one 64 KiB unit as far as it can and cuts it into
+//         datagrams at the last moment (UDP GSO).
+//   recv: UDP_GRO lets the kernel hand over many same-size datagrams from
+//         one sender as one message and the size to cut it by; recv() cuts
+//         it back into datagram entries, so decap sees ordinary datagrams.
+// Without them, every datagram is its own message (still batched).
 
 import { native } from './native.js';
 import { HEADROOM } from '../datapath/batch.js';
@@ -10,77 +21,193 @@ import type { DatagramPort } from './ports.js';
 
 /** Largest UDP payload; a larger one cannot arrive. */
 const MAX_DATAGRAM = 65535;
+/** The kernel's limit on segments in one UDP GSO send (UDP_MAX_SEGMENTS). */
+const GSO_MAX_SEGS = 64;
+/** Largest GSO message: the UDP length field's limit less IPv6 + UDP headers. */
+const GSO_MAX_BYTES = 65535 - 48;
 
 export interface UdpOptions {
   family: 4 | 6;
   address: string;
   port: number;
+  /** Datagrams per batch the data path handles. */
   batch: number;
   /** Largest datagram accepted; longer ones are counted as truncated. */
   maxLen?: number;
   reusePort?: boolean;
+  /** Use UDP GSO/GRO when the kernel has them (default true). */
+  offload?: boolean;
+}
+
+interface GsoNative {
+  udpSendGso(fd: number, slab: Buffer, offs: Int32Array, lens: Int32Array, segs: Int32Array, dstAddr: Uint32Array, dstPort: Uint16Array, count: number, errors: Int32Array): number;
+  udpGsoSupported(fd: number): boolean;
+  udpSetGro(fd: number, on: boolean): boolean;
+  udpRecv(fd: number, slab: Buffer, offs: Int32Array, lens: Int32Array, maxLen: number, srcAddr: Uint32Array, srcPort: Uint16Array, max: number, segs?: Int32Array): number;
 }
 
 export class UdpSocket implements DatagramPort {
   readonly fd: number;
   readonly port: number;
   readonly family: 4 | 6;
+  /** UDP_SEGMENT on send / UDP_GRO on receive, as the kernel allowed. */
+  readonly gso: boolean;
+  readonly gro: boolean;
+  /** Messages sent with UDP_SEGMENT, and datagrams they carried. */
+  gsoMessages = 0;
+  gsoDatagrams = 0;
+  /** Coalesced messages received, and datagrams cut from them. */
+  groMessages = 0;
+  groDatagrams = 0;
   private readonly slab: Buffer;
   private readonly slot: number;
   private readonly maxLen: number;
+  private readonly msgMax: number;
+  private readonly roffs: Int32Array;
+  private readonly rlens: Int32Array;
+  private readonly rsegs: Int32Array;
+  private readonly raddr: Uint32Array;
+  private readonly rport: Uint16Array;
+  private readonly soffs: Int32Array;
+  private readonly slens: Int32Array;
+  private readonly ssegs: Int32Array;
   private readonly dstAddr: Uint32Array;
   private readonly dstPort: Uint16Array;
   private readonly errors = new Int32Array(1);
-  /** Datagrams the kernel refused to send (buffer full, no route); read and reset by the loop. */
-  sendErrors = 0;
   private poll: object | null = null;
   private closed = false;
 
   constructor(o: UdpOptions) {
-    const s = native().udpOpen(o.family, o.address, o.port, { reusePort: o.reusePort ?? false, rcvbuf: 4 << 20, sndbuf: 4 << 20 });
+    const n = native() as unknown as GsoNative & ReturnType<typeof native>;
+    const s = n.udpOpen(o.family, o.address, o.port, { reusePort: o.reusePort ?? false, rcvbuf: 8 << 20, sndbuf: 8 << 20 });
     this.fd = s.fd;
     this.port = s.port;
     this.family = o.family;
-    this.maxLen = Math.min(MAX_DATAGRAM, o.maxLen ?? MAX_DATAGRAM);
+    const want = o.offload !== false;
+    this.gso = want && typeof n.udpSendGso === 'function' && n.udpGsoSupported(this.fd);
+    this.gro = want && typeof n.udpSetGro === 'function' && n.udpSetGro(this.fd, true);
+    // With GRO a message holds up to 64 KiB of datagrams; read few enough
+    // messages that the datagrams cut from them fit the batch.
+    this.maxLen = this.gro ? MAX_DATAGRAM : Math.min(MAX_DATAGRAM, o.maxLen ?? MAX_DATAGRAM);
+    this.msgMax = this.gro ? Math.max(1, Math.floor(o.batch / GSO_MAX_SEGS)) : o.batch;
     this.slot = (HEADROOM + this.maxLen + 63) & ~63;
-    this.slab = Buffer.alloc(this.slot * o.batch);
-    this.dstAddr = new Uint32Array(o.batch * 4 * 8);
-    this.dstPort = new Uint16Array(o.batch * 8);
+    this.slab = Buffer.alloc(this.slot * this.msgMax);
+    this.roffs = new Int32Array(this.msgMax);
+    this.rlens = new Int32Array(this.msgMax);
+    this.rsegs = new Int32Array(this.msgMax);
+    this.raddr = new Uint32Array(this.msgMax * 4);
+    this.rport = new Uint16Array(this.msgMax);
+    for (let i = 0; i < this.msgMax; i++) this.roffs[i] = i * this.slot + HEADROOM;
+    const sendMax = o.batch * 8;
+    this.soffs = new Int32Array(sendMax);
+    this.slens = new Int32Array(sendMax);
+    this.ssegs = new Int32Array(sendMax);
+    this.dstAddr = new Uint32Array(sendMax * 4);
+    this.dstPort = new Uint16Array(sendMax);
   }
 
   recv(batch: DatagramBatch): number {
-    const n = batch.capacity;
-    for (let i = 0; i < n; i++) batch.off[i] = i * this.slot + HEADROOM;
+    const n = native() as unknown as GsoNative;
     batch.buf = this.slab;
-    const got = native().udpRecv(this.fd, this.slab, batch.off, batch.len, this.maxLen, batch.srcAddr, batch.srcPort, n);
-    batch.count = got;
-    return got;
+    const got = this.gro
+      ? n.udpRecv(this.fd, this.slab, this.roffs, this.rlens, this.maxLen, this.raddr, this.rport, this.msgMax, this.rsegs)
+      : n.udpRecv(this.fd, this.slab, this.roffs, this.rlens, this.maxLen, this.raddr, this.rport, this.msgMax);
+    let k = 0;
+    for (let i = 0; i < got; i++) {
+      const off = this.roffs[i], len = this.rlens[i];
+      const seg = this.gro ? this.rsegs[i] : 0;
+      const a0 = this.raddr[i * 4], a1 = this.raddr[i * 4 + 1], a2 = this.raddr[i * 4 + 2], a3 = this.raddr[i * 4 + 3];
+      const port = this.rport[i];
+      if (seg > 0 && len > seg) this.groMessages++;
+      // A coalesced message is datagrams of `seg` bytes back to back, the last shorter.
+      const step = seg > 0 && len > seg ? seg : len;
+      for (let at = 0; at < len || (len <= 0 && at === 0); at += Math.max(step, 1)) {
+        if (k === batch.capacity) break;
+        batch.off[k] = off + at;
+        batch.len[k] = len <= 0 ? len : Math.min(step, len - at);
+        const a = k * 4;
+        batch.srcAddr[a] = a0; batch.srcAddr[a + 1] = a1; batch.srcAddr[a + 2] = a2; batch.srcAddr[a + 3] = a3;
+        batch.srcPort[k] = port;
+        k++;
+        if (len <= 0) break;
+      }
+      if (seg > 0 && len > seg) this.groDatagrams += Math.ceil(len / seg);
+    }
+    batch.count = k;
+    return k;
   }
 
   send(list: SendList, peers: PeerTable, slab: Buffer): number {
+    return this.gso ? this.sendGso(list, peers, slab) : this.sendEach(list, peers, slab);
+  }
+
+  /** One message per datagram. */
+  private sendEach(list: SendList, peers: PeerTable, slab: Buffer): number {
     const n = list.count;
-    if (n === 0) return 0;
-    const addr = this.dstAddr, port = this.dstPort;
-    // Resolve peer ids to addresses, in chunks the preallocated arrays hold.
     let sent = 0;
-    const chunk = port.length;
-    for (let start = 0; start < n; start += chunk) {
-      const m = Math.min(chunk, n - start);
+    for (let start = 0; start < n; start += this.soffs.length) {
+      const m = Math.min(this.soffs.length, n - start);
       for (let j = 0; j < m; j++) {
-        const p = list.peer[start + j];
-        const a = j * 4;
-        addr[a] = peers.word(p, 0); addr[a + 1] = peers.word(p, 1);
-        addr[a + 2] = peers.word(p, 2); addr[a + 3] = peers.word(p, 3);
-        port[j] = peers.port(p);
+        this.soffs[j] = list.off[start + j];
+        this.slens[j] = list.len[start + j];
+        this.setDst(j, peers, list.peer[start + j]);
       }
       this.errors[0] = 0;
-      const whole = start === 0 && m === n;
-      const offs = whole ? list.off : list.off.subarray(start, start + m);
-      const lens = whole ? list.len : list.len.subarray(start, start + m);
-      sent += native().udpSend(this.fd, slab, offs, lens, addr, port, m, this.errors);
-      this.sendErrors += this.errors[0];
+      sent += native().udpSend(this.fd, slab, this.soffs, this.slens, this.dstAddr, this.dstPort, m, this.errors);
     }
     return sent;
+  }
+
+  /**
+   * Groups runs of adjacent, equal-length datagrams to one peer (only the
+   * last may be shorter) into UDP_SEGMENT messages. Returns datagrams sent;
+   * a message the kernel refuses counts as one lost datagram (which ones it
+   * refused is not reported), and at a full socket the rest is dropped.
+   */
+  private sendGso(list: SendList, peers: PeerTable, slab: Buffer): number {
+    const n = list.count;
+    const nat = native() as unknown as GsoNative;
+    let sent = 0;
+    let j = 0;
+    while (j < n) {
+      let m = 0;
+      while (j < n && m < this.soffs.length) {
+        const peer = list.peer[j], off = list.off[j], seg = list.len[j];
+        let total = seg, count = 1, k = j + 1;
+        while (k < n && count < GSO_MAX_SEGS && list.peer[k] === peer && list.off[k] === off + total
+          && list.len[k] <= seg && total + list.len[k] <= GSO_MAX_BYTES) {
+          const last = list.len[k] < seg;
+          total += list.len[k];
+          count++;
+          k++;
+          if (last) break;
+        }
+        this.soffs[m] = off;
+        this.slens[m] = total;
+        this.ssegs[m] = count > 1 ? seg : 0;
+        this.setDst(m, peers, peer);
+        m++;
+        j = k;
+      }
+      this.errors[0] = 0;
+      const ok = nat.udpSendGso(this.fd, slab, this.soffs, this.slens, this.ssegs, this.dstAddr, this.dstPort, m, this.errors);
+      const done = ok + this.errors[0];
+      for (let q = 0; q < done; q++) {
+        const d = this.ssegs[q] > 0 ? Math.ceil(this.slens[q] / this.ssegs[q]) : 1;
+        sent += d;
+        if (d > 1) { this.gsoMessages++; this.gsoDatagrams += d; }
+      }
+      sent -= this.errors[0];
+      if (done < m) break;
+    }
+    return sent;
+  }
+
+  private setDst(j: number, peers: PeerTable, p: number): void {
+    const a = j * 4;
+    this.dstAddr[a] = peers.word(p, 0); this.dstAddr[a + 1] = peers.word(p, 1);
+    this.dstAddr[a + 2] = peers.word(p, 2); this.dstAddr[a + 3] = peers.word(p, 3);
+    this.dstPort[j] = peers.port(p);
   }
 
   onReadable(cb: (err?: Error) => void): void {

@@ -51,6 +51,11 @@ test('a 20 MB TCP transfer arrives intact, both directions', async () => {
     assert.is(got, sent, `${from}→${to}: ${got} vs ${sent}`);
     assert.match(sent, new RegExp(`^${20 << 20} [0-9a-f]{64}$`));
   }
+  // Offloads did the work: TSO cut, UDP GSO out, UDP GRO in, segments merged for the TAP.
+  for (const w of [w1, w2]) {
+    const o = (await weftStatus(w) as unknown as { offload: Record<string, number> }).offload;
+    assert.ok(o.superFramesIn > 0 && o.gsoMessages > 0 && o.groMessages > 0 && o.coalesced > 0, JSON.stringify(o));
+  }
 });
 
 test('SIGTERM stops weft within 1 s, exit 0, TAP removed', async () => {
