@@ -12,10 +12,13 @@ export interface BenchCase {
 
 export interface BenchResult { name: string; nsPerPacket: number; rme: number; samples: number }
 
+// `npm run bench -- --quick` sets WEFT_BENCH_QUICK: fewer, shorter samples.
+const QUICK = process.env.WEFT_BENCH_QUICK === '1';
+
 export function runCases(title: string, cases: BenchCase[]): BenchResult[] {
   const results: BenchResult[] = [];
   const suite = new Benchmark.Suite(title);
-  for (const c of cases) suite.add(c.name, c.fn, { minSamples: 20, maxTime: 2 });
+  for (const c of cases) suite.add(c.name, c.fn, QUICK ? { minSamples: 5, maxTime: 0.5 } : { minSamples: 20, maxTime: 2 });
   suite.on('cycle', (ev: Benchmark.Event) => {
     const b = ev.target as unknown as Benchmark;
     const c = cases.find((x) => x.name === b.name)!;

@@ -1,16 +1,69 @@
-// `npm run bench`: runs every bench/*.bench.js in its own process, so one
-// benchmark's heap does not colour the next one's numbers.
-import { spawnSync } from 'node:child_process';
+// `npm run bench`: first the micro-benchmarks, every bench/*.bench.js in its
+// own process so that one benchmark's heap does not colour the next one's
+// numbers; then the live benchmark (throughput.js: iperf3 through weft and
+// through the kernel's vxlan device), inside `unshare --net` as the live
+// tests are, so that even a mistake in it cannot touch the root namespace.
+//
+// Usage: npm run bench -- [--only micro|live] [--quick] [--reps N] [--seconds S] [--cases a,b] [name …]
+//   name …   run only the micro-benchmark files whose name contains one
+//   --quick  shorter micro-benchmarks, and the live one at 1 × 3 s
+
+import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const only = process.argv.slice(2);
+
+let a;
+try {
+  a = parseArgs({
+    allowPositionals: true,
+    options: {
+      only: { type: 'string' }, quick: { type: 'boolean' },
+      reps: { type: 'string' }, seconds: { type: 'string' }, cases: { type: 'string' },
+    },
+  });
+} catch (e) {
+  process.stderr.write(`bench: ${(e as Error).message}\n`);
+  process.exit(2);
+}
+const { values: v, positionals: names } = a;
+if (v.only !== undefined && v.only !== 'micro' && v.only !== 'live') {
+  process.stderr.write(`bench: --only takes micro or live, not '${v.only}'\n`);
+  process.exit(2);
+}
+
+// The child handles Ctrl-C itself (it is in our process group and gets the
+// same SIGINT); we only wait for it to finish cleaning up, and pass SIGTERM on.
+let current: ReturnType<typeof spawn> | null = null;
+process.on('SIGINT', () => {});
+process.on('SIGTERM', () => { if (current?.pid) process.kill(current.pid, 'SIGTERM'); });
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  return new Promise((res) => {
+    const child = spawn(cmd, args, { stdio: 'inherit', env });
+    current = child;
+    child.on('error', (e) => { process.stderr.write(`bench: ${cmd}: ${e.message}\n`); res(1); });
+    child.on('close', (code) => { current = null; res(code ?? 1); });
+  });
+}
+
 let failed = 0;
-for (const f of readdirSync(here).filter((n) => n.endsWith('.bench.js')).sort()) {
-  if (only.length && !only.some((s) => f.includes(s))) continue;
-  const r = spawnSync(process.execPath, ['--expose-gc', join(here, f)], { stdio: 'inherit' });
-  if (r.status !== 0) failed++;
+if (v.only !== 'live') {
+  const env = v.quick ? { ...process.env, WEFT_BENCH_QUICK: '1' } : process.env;
+  for (const f of readdirSync(here).filter((n) => n.endsWith('.bench.js')).sort()) {
+    if (names.length && !names.some((s) => f.includes(s))) continue;
+    if (await run(process.execPath, ['--expose-gc', join(here, f)], env)) failed++;
+  }
+}
+if (v.only !== 'micro') {
+  const args = [join(here, 'throughput.js')];
+  if (v.quick) args.push('--quick');
+  for (const k of ['reps', 'seconds', 'cases'] as const) if (v[k] !== undefined) args.push(`--${k}`, v[k]);
+  // unshare needs root; without it throughput.js itself says what is missing.
+  const wrap = process.getuid?.() === 0 && spawnSync('sh', ['-c', 'command -v unshare'], { stdio: 'ignore' }).status === 0;
+  if (await (wrap ? run('unshare', ['--net', '--', process.execPath, ...args]) : run(process.execPath, args))) failed++;
 }
 process.exitCode = failed ? 1 : 0;
