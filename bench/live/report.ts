@@ -135,7 +135,7 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
  * mark at 50 % of the kernel's median, the issue's target.
  */
 export function chart(h: Heading, sums: CaseSummary[]): string {
-  const W = 820, left = 240, barW = 440, rowH = 74, top = 70;
+  const W = 860, left = 240, barW = 400, rowH = 74, top = 70;
   const H = top + sums.length * rowH + 34;
   const colour: Record<Tunnel, string> = { kernel: '#8a8f98', weft: '#2a7ab9' };
   const out: string[] = [
