@@ -1,5 +1,6 @@
 // weft's native addon (src/native): batched system calls for the TAP device
-// and the UDP socket, and a watcher that says when an fd is readable. It is
+// and the UDP socket (with GSO out and GRO in), the Internet checksum, and a
+// watcher that says when an fd is readable. It is
 // built by `npm ci` (the package's install script runs node-gyp) and loaded
 // on first use, so commands that need no device (`weft replay`, `--help`)
 // run without it.
@@ -116,9 +117,18 @@ export interface Native {
    * longer than `maxLen` (truncated: the caller counts and drops it), and
    * srcAddr[4i…4i+3] / srcPort[i] its source. Returns the count, 0 when
    * nothing is waiting.
+   *
+   * With `segs` (room for `max`), each message's control data is read too:
+   * on a socket with udpSetGro(fd, true), message i may be several
+   * datagrams of one flow coalesced by the kernel, and then segs[i] is
+   * their size: datagrams of segs[i] bytes back to back, the last one
+   * shorter or equal. segs[i] is 0 when message i is one datagram. A
+   * coalesced message can hold up to 65535 bytes: give `maxLen` (and every
+   * slot) that much, or it comes back truncated (-1). Without `segs` no
+   * control data is read; only a GRO socket needs it.
    */
   udpRecv(fd: number, slab: Buffer, offs: Int32Array, lens: Int32Array, maxLen: number,
-    srcAddr: Uint32Array, srcPort: Uint16Array, max: number): number;
+    srcAddr: Uint32Array, srcPort: Uint16Array, max: number, segs?: Int32Array): number;
 
   /**
    * sendmmsg: datagram i is `lens[i]` bytes at slab[offs[i]], to
@@ -132,6 +142,51 @@ export interface Native {
    */
   udpSend(fd: number, slab: Buffer, offs: Int32Array, lens: Int32Array,
     dstAddr: Uint32Array, dstPort: Uint16Array, count: number, errors: Int32Array): number;
+
+  /**
+   * udpSend with UDP GSO: when 0 < segs[i] < lens[i], message i is handed
+   * to the kernel whole (one trip through the stack) and leaves as
+   * datagrams of segs[i] bytes, the last one shorter or equal, all to
+   * dstAddr[4i…] / dstPort[i]; otherwise it is one datagram. The return
+   * value and errors[0] count MESSAGES, with udpSend's rules. Besides
+   * udpSend's refusals, the kernel refuses a GSO message of more than
+   * UDP_MAX_SEGMENTS (64; 128 on recent kernels) segments or one whose
+   * segment does not fit the path MTU (EINVAL), and one routed through
+   * IPsec or a device that cannot offload UDP checksums (EIO): those are
+   * skipped and counted too, so a caller that sees them can fall back to
+   * udpSend.
+   * A message carries at most 65507 (IPv4) or 65527 (IPv6) bytes.
+   * Throws RangeError when a segs[i] (i < count) is outside 0…65535 or
+   * `segs` is shorter than `count`. Check udpGsoSupported first.
+   */
+  udpSendGso(fd: number, slab: Buffer, offs: Int32Array, lens: Int32Array, segs: Int32Array,
+    dstAddr: Uint32Array, dstPort: Uint16Array, count: number, errors: Int32Array): number;
+
+  /** Whether the kernel does UDP GSO (udpSendGso): Linux 4.18 and later.
+   * Probes getsockopt(SOL_UDP, UDP_SEGMENT) on `fd`, a UDP socket. */
+  udpGsoSupported(fd: number): boolean;
+
+  /**
+   * setsockopt(SOL_UDP, UDP_GRO): with `on`, the kernel may coalesce
+   * datagrams of one flow into one message for this socket, and udpRecv
+   * must then be given `segs` to know how to split them. Returns false when
+   * the kernel does not know the option (before Linux 5.0), true when done.
+   */
+  udpSetGro(fd: number, on: boolean): boolean;
+
+  /**
+   * RFC 1071 one's-complement sum of the 16-bit big-endian words of
+   * buf[off…off+len) (words counted from `off`, whatever its parity; an odd
+   * last byte is the high byte of a zero-padded word, §4.1), plus `initial`
+   * (a partial sum of up to 32 bits, as src/wire/checksum.ts makes them).
+   * Returns the sum folded to 16 bits but NOT complemented, so it chains as
+   * `initial` of the next call and `~x & 0xffff` is the checksum field;
+   * equal to fold(sum16(buf, off, len, initial)). Throws RangeError when
+   * the range does not fit in `buf` or `initial` is outside 0…2^32-1.
+   * Worth it from a few hundred bytes: below that the call costs more than
+   * the TypeScript loop.
+   */
+  csum(buf: Buffer, off: number, len: number, initial: number): number;
 
   /**
    * Calls `cb()` from the event loop whenever `fd` is readable (level-

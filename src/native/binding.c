@@ -1,7 +1,8 @@
 /*
  * The Node-API glue for weft's native addon: argument checks, errors a user
  * can act on, and the readable-fd watcher. The system calls themselves are
- * in tap.c and udp.c; src/io/native.ts describes the JavaScript side.
+ * in tap.c and udp.c, the checksum loop in csum.c; src/io/native.ts
+ * describes the JavaScript side.
  *
  * Design notes
  *
@@ -36,6 +37,7 @@
 #include <unistd.h>
 #include <netinet/in.h>
 
+#include "csum.h"
 #include "tap.h"
 #include "udp.h"
 
@@ -486,18 +488,19 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* udpRecv(fd, slab, offs, lens, maxLen, srcAddr, srcPort, max) → count */
+/* udpRecv(fd, slab, offs, lens, maxLen, srcAddr, srcPort, max[, segs]) → count */
 static napi_value udp_recv(napi_env env, napi_callback_info info) {
   static const char fn[] = "udpRecv";
-  napi_value argv[8];
+  napi_value argv[9];
   int fd;
   uint8_t *slab;
-  size_t slab_len, n_offs, n_lens, n_addr, n_port;
-  int32_t *offs, *lens;
+  size_t slab_len, n_offs, n_lens, n_addr, n_port, n_segs = 0;
+  int32_t *offs, *lens, *segs = NULL;
   uint32_t *src_addr;
   uint16_t *src_port;
   int64_t max_len, max;
-  if (!get_args(env, info, 8, argv) || !arg_fd(env, argv[0], fn, &fd) ||
+  napi_valuetype t;
+  if (!get_args(env, info, 9, argv) || !arg_fd(env, argv[0], fn, &fd) ||
       !arg_buffer(env, argv[1], fn, "slab", &slab, &slab_len) ||
       !arg_typed(env, argv[2], fn, "offs", napi_int32_array, "an Int32Array", (void **)&offs, &n_offs) ||
       !arg_typed(env, argv[3], fn, "lens", napi_int32_array, "an Int32Array", (void **)&lens, &n_lens) ||
@@ -505,13 +508,17 @@ static napi_value udp_recv(napi_env env, napi_callback_info info) {
       !arg_typed(env, argv[5], fn, "srcAddr", napi_uint32_array, "a Uint32Array", (void **)&src_addr, &n_addr) ||
       !arg_typed(env, argv[6], fn, "srcPort", napi_uint16_array, "a Uint16Array", (void **)&src_port, &n_port) ||
       !arg_int(env, argv[7], fn, "max", 0, INT32_MAX, &max) ||
+      napi_typeof(env, argv[8], &t) != napi_ok ||
+      (t != napi_undefined &&
+       (!arg_typed(env, argv[8], fn, "segs", napi_int32_array, "an Int32Array or undefined", (void **)&segs, &n_segs) ||
+        !check_room(env, fn, "max", max, "segs", n_segs))) ||
       !check_room(env, fn, "max", max, "offs", n_offs) ||
       !check_room(env, fn, "max", max, "lens", n_lens) ||
       !check_room(env, fn, "4 * max", 4 * max, "srcAddr", n_addr) ||
       !check_room(env, fn, "max", max, "srcPort", n_port) ||
       !check_slots(env, fn, "datagram", slab_len, offs, NULL, max_len, max)) return NULL;
 
-  int r = weft_udp_recv(fd, slab, offs, lens, (int)max_len, src_addr, src_port, (int)max);
+  int r = weft_udp_recv(fd, slab, offs, lens, (int)max_len, src_addr, src_port, segs, (int)max);
   if (r < 0) {
     char what[MSG_LEN];
     snprintf(what, sizeof what, "receiving UDP datagrams (fd %d) failed", fd);
@@ -521,33 +528,38 @@ static napi_value udp_recv(napi_env env, napi_callback_info info) {
   return int_value(env, r);
 }
 
-/* udpSend(fd, slab, offs, lens, dstAddr, dstPort, count, errors) → sent */
-static napi_value udp_send(napi_env env, napi_callback_info info) {
-  static const char fn[] = "udpSend";
-  napi_value argv[8];
+/* What udpSend and udpSendGso share: the arguments besides segs. */
+struct send_args {
   int fd;
   uint8_t *slab;
-  size_t slab_len, n_offs, n_lens, n_addr, n_port, n_err;
   int32_t *offs, *lens, *errors;
   uint32_t *dst_addr;
   uint16_t *dst_port;
   int64_t count;
-  if (!get_args(env, info, 8, argv) || !arg_fd(env, argv[0], fn, &fd) ||
-      !arg_buffer(env, argv[1], fn, "slab", &slab, &slab_len) ||
-      !arg_typed(env, argv[2], fn, "offs", napi_int32_array, "an Int32Array", (void **)&offs, &n_offs) ||
-      !arg_typed(env, argv[3], fn, "lens", napi_int32_array, "an Int32Array", (void **)&lens, &n_lens) ||
-      !arg_typed(env, argv[4], fn, "dstAddr", napi_uint32_array, "a Uint32Array", (void **)&dst_addr, &n_addr) ||
-      !arg_typed(env, argv[5], fn, "dstPort", napi_uint16_array, "a Uint16Array", (void **)&dst_port, &n_port) ||
-      !arg_int(env, argv[6], fn, "count", 0, INT32_MAX, &count) ||
-      !arg_typed(env, argv[7], fn, "errors", napi_int32_array, "an Int32Array", (void **)&errors, &n_err) ||
-      !check_room(env, fn, "count", count, "offs", n_offs) ||
-      !check_room(env, fn, "count", count, "lens", n_lens) ||
-      !check_room(env, fn, "4 * count", 4 * count, "dstAddr", n_addr) ||
-      !check_room(env, fn, "count", count, "dstPort", n_port) ||
-      !check_room(env, fn, "1", 1, "errors", n_err) ||
-      !check_slots(env, fn, "datagram", slab_len, offs, lens, 0, count)) return NULL;
+};
 
-  int r = weft_udp_send(fd, slab, offs, lens, dst_addr, dst_port, (int)count, errors);
+/* Reads (fd, slab, offs, lens, <skip>, dstAddr, dstPort, count, errors)
+ * from `argv`, `skip` being 1 when a segs argument sits after lens. */
+static bool send_args(napi_env env, const char *fn, napi_value *argv, int skip, struct send_args *a) {
+  size_t slab_len, n_offs, n_lens, n_addr, n_port, n_err;
+  napi_value *rest = argv + 4 + skip;
+  return arg_fd(env, argv[0], fn, &a->fd) &&
+      arg_buffer(env, argv[1], fn, "slab", &a->slab, &slab_len) &&
+      arg_typed(env, argv[2], fn, "offs", napi_int32_array, "an Int32Array", (void **)&a->offs, &n_offs) &&
+      arg_typed(env, argv[3], fn, "lens", napi_int32_array, "an Int32Array", (void **)&a->lens, &n_lens) &&
+      arg_typed(env, rest[0], fn, "dstAddr", napi_uint32_array, "a Uint32Array", (void **)&a->dst_addr, &n_addr) &&
+      arg_typed(env, rest[1], fn, "dstPort", napi_uint16_array, "a Uint16Array", (void **)&a->dst_port, &n_port) &&
+      arg_int(env, rest[2], fn, "count", 0, INT32_MAX, &a->count) &&
+      arg_typed(env, rest[3], fn, "errors", napi_int32_array, "an Int32Array", (void **)&a->errors, &n_err) &&
+      check_room(env, fn, "count", a->count, "offs", n_offs) &&
+      check_room(env, fn, "count", a->count, "lens", n_lens) &&
+      check_room(env, fn, "4 * count", 4 * a->count, "dstAddr", n_addr) &&
+      check_room(env, fn, "count", a->count, "dstPort", n_port) &&
+      check_room(env, fn, "1", 1, "errors", n_err) &&
+      check_slots(env, fn, "datagram", slab_len, a->offs, a->lens, 0, a->count);
+}
+
+static napi_value send_result(napi_env env, int fd, int r) {
   if (r < 0) {
     char what[MSG_LEN];
     snprintf(what, sizeof what, "sending UDP datagrams (fd %d) failed", fd);
@@ -555,6 +567,107 @@ static napi_value udp_send(napi_env env, napi_callback_info info) {
     return NULL;
   }
   return int_value(env, r);
+}
+
+/* udpSend(fd, slab, offs, lens, dstAddr, dstPort, count, errors) → sent */
+static napi_value udp_send(napi_env env, napi_callback_info info) {
+  napi_value argv[8];
+  struct send_args a;
+  if (!get_args(env, info, 8, argv) || !send_args(env, "udpSend", argv, 0, &a)) return NULL;
+  int r = weft_udp_send(a.fd, a.slab, a.offs, a.lens, a.dst_addr, a.dst_port, (int)a.count, a.errors);
+  return send_result(env, a.fd, r);
+}
+
+/* udpSendGso(fd, slab, offs, lens, segs, dstAddr, dstPort, count, errors) → sent */
+static napi_value udp_send_gso(napi_env env, napi_callback_info info) {
+  static const char fn[] = "udpSendGso";
+  napi_value argv[9];
+  struct send_args a;
+  int32_t *segs;
+  size_t n_segs;
+  if (!get_args(env, info, 9, argv) || !send_args(env, fn, argv, 1, &a) ||
+      !arg_typed(env, argv[4], fn, "segs", napi_int32_array, "an Int32Array", (void **)&segs, &n_segs) ||
+      !check_room(env, fn, "count", a.count, "segs", n_segs)) return NULL;
+  for (int64_t i = 0; i < a.count; i++) {
+    if (segs[i] < 0 || segs[i] > 65535) {
+      char msg[MSG_LEN];
+      snprintf(msg, sizeof msg, "%s: segs[%" PRId64 "] is %d: a segment size is from 1 to 65535, "
+               "or 0 to send the message as one datagram", fn, i, segs[i]);
+      throw_range(env, msg);
+      return NULL;
+    }
+  }
+  int r = weft_udp_send_gso(a.fd, a.slab, a.offs, a.lens, segs, a.dst_addr, a.dst_port, (int)a.count, a.errors);
+  return send_result(env, a.fd, r);
+}
+
+static napi_value bool_value(napi_env env, bool b) {
+  napi_value v;
+  napi_get_boolean(env, b, &v);
+  return v;
+}
+
+/* udpGsoSupported(fd) → boolean */
+static napi_value udp_gso_supported(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int fd;
+  if (!get_args(env, info, 1, argv) || !arg_fd(env, argv[0], "udpGsoSupported", &fd)) return NULL;
+  int r = weft_udp_gso_supported(fd);
+  if (r < 0) {
+    char what[MSG_LEN];
+    snprintf(what, sizeof what, "asking fd %d for UDP GSO (getsockopt UDP_SEGMENT) failed", fd);
+    throw_errno_what(env, -r, "getsockopt", what);
+    return NULL;
+  }
+  return bool_value(env, r == 1);
+}
+
+/* udpSetGro(fd, on) → boolean */
+static napi_value udp_set_gro(napi_env env, napi_callback_info info) {
+  static const char fn[] = "udpSetGro";
+  napi_value argv[2];
+  int fd;
+  bool on;
+  if (!get_args(env, info, 2, argv) || !arg_fd(env, argv[0], fn, &fd)) return NULL;
+  if (napi_get_value_bool(env, argv[1], &on) != napi_ok) {
+    throw_type(env, fn, "on", "a boolean");
+    return NULL;
+  }
+  int r = weft_udp_set_gro(fd, on);
+  if (r < 0) {
+    char what[MSG_LEN];
+    snprintf(what, sizeof what, "turning UDP GRO %s (setsockopt UDP_GRO, fd %d) failed", on ? "on" : "off", fd);
+    throw_errno_what(env, -r, "setsockopt", what);
+    return NULL;
+  }
+  return bool_value(env, r == 1);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Checksum                                                                  */
+
+/* csum(buf, off, len, initial) → the folded, uncomplemented sum */
+static napi_value csum(napi_env env, napi_callback_info info) {
+  static const char fn[] = "csum";
+  napi_value argv[4];
+  uint8_t *buf;
+  size_t buf_len;
+  int64_t off, len, initial;
+  if (!get_args(env, info, 4, argv) ||
+      !arg_buffer(env, argv[0], fn, "buf", &buf, &buf_len) ||
+      !arg_int(env, argv[1], fn, "off", 0, INT64_C(1) << 53, &off) ||
+      !arg_int(env, argv[2], fn, "len", 0, INT64_C(1) << 53, &len) ||
+      !arg_int(env, argv[3], fn, "initial", 0, UINT32_MAX, &initial)) return NULL;
+  if ((uint64_t)(off + len) > buf_len) {
+    char msg[MSG_LEN];
+    snprintf(msg, sizeof msg, "%s: %" PRId64 " bytes at offset %" PRId64 " do not fit in the %zu-byte buffer",
+             fn, len, off, buf_len);
+    throw_range(env, msg);
+    return NULL;
+  }
+  napi_value v;
+  napi_create_uint32(env, weft_csum(buf + off, (size_t)len, (uint32_t)initial), &v);
+  return v;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -782,6 +895,10 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     method("udpOpen", udp_open),
     method("udpRecv", udp_recv),
     method("udpSend", udp_send),
+    method("udpSendGso", udp_send_gso),
+    method("udpGsoSupported", udp_gso_supported),
+    method("udpSetGro", udp_set_gro),
+    method("csum", csum),
     method("pollStart", poll_start),
     method("pollStop", poll_stop),
     method("close", close_fd),

@@ -1,6 +1,7 @@
 /*
  * UDP socket system calls, without Node-API: open and bind a socket, and
- * move batches of datagrams with recvmmsg / sendmmsg.
+ * move batches of datagrams with recvmmsg / sendmmsg, optionally as GSO
+ * super-datagrams out and GRO-coalesced ones in.
  *
  * Addresses cross this interface as four 32-bit words in host byte order,
  * the form weft's peer table keys on: an IPv6 address word by word, an IPv4
@@ -17,7 +18,8 @@
 #include <stdint.h>
 
 /* Messages per recvmmsg / sendmmsg call. Larger batches take several calls.
- * The message headers live on the stack (about 110 bytes per message). */
+ * The message headers live on the stack (about 130 bytes per message with
+ * their control buffers, 34 KiB in all). */
 #define WEFT_MMSG_MAX 256
 
 struct weft_udp_opts {
@@ -54,9 +56,14 @@ int weft_udp_open(int family, const char *address, int port, const struct weft_u
  * longer than `max_len` (truncated); src_addr[4i..4i+3] and src_port[i] its
  * source. Returns the count, 0 when nothing is waiting. An error after at
  * least one datagram ends the batch and is reported by the next call.
+ *
+ * With `segs` (NULL: no control data is read), segs[i] gets the segment
+ * size when message i is several datagrams of one flow that GRO coalesced
+ * (see weft_udp_set_gro): datagrams of segs[i] bytes back to back, the last
+ * one shorter or equal. It is 0 when the message is a single datagram.
  */
 int weft_udp_recv(int fd, uint8_t *slab, const int32_t *offs, int32_t *lens, int max_len,
-                  uint32_t *src_addr, uint16_t *src_port, int max);
+                  uint32_t *src_addr, uint16_t *src_port, int32_t *segs, int max);
 
 /*
  * sendmmsg: datagram i is lens[i] bytes at slab + offs[i], to
@@ -72,5 +79,29 @@ int weft_udp_recv(int fd, uint8_t *slab, const int32_t *offs, int32_t *lens, int
  */
 int weft_udp_send(int fd, const uint8_t *slab, const int32_t *offs, const int32_t *lens,
                   const uint32_t *dst_addr, const uint16_t *dst_port, int count, int32_t *errors);
+
+/*
+ * weft_udp_send with UDP GSO: when 0 < segs[i] < lens[i], message i goes
+ * out with a UDP_SEGMENT control message and the kernel (or the NIC) cuts
+ * it into datagrams of segs[i] bytes, the last one shorter or equal, all to
+ * the same destination. Other messages are sent as one datagram each. The
+ * count returned and *errors are in messages, as for weft_udp_send. A GSO
+ * message the kernel refuses (more than UDP_MAX_SEGMENTS segments or a
+ * segment larger than the path MTU: EINVAL; a route through IPsec or a
+ * device that cannot offload the UDP checksum: EIO) is skipped and counted
+ * like any refused datagram.
+ */
+int weft_udp_send_gso(int fd, const uint8_t *slab, const int32_t *offs, const int32_t *lens,
+                      const int32_t *segs, const uint32_t *dst_addr, const uint16_t *dst_port,
+                      int count, int32_t *errors);
+
+/* 1 when the kernel knows UDP GSO (getsockopt UDP_SEGMENT succeeds: Linux
+ * 4.18 and later), 0 when it does not (ENOPROTOOPT), -errno otherwise. */
+int weft_udp_gso_supported(int fd);
+
+/* setsockopt UDP_GRO: `on` lets the kernel hand this socket coalesced
+ * datagrams (Linux 5.0 and later). 1 when done, 0 when the kernel does not
+ * know the option (ENOPROTOOPT), -errno otherwise. */
+int weft_udp_set_gro(int fd, int on);
 
 #endif

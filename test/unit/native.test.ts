@@ -7,7 +7,7 @@
 //
 //   this process (private netns)
 //   ┌───────────────────────────────────────────────────────┐
-//   │  lo: 127.0.0.1, ::1 ── UDP sockets (udpOpen/Send/Recv) │
+//   │  lo: 127.0.0.1, ::1 ── UDP sockets (plain, GSO, GRO)   │
 //   │                                                        │
 //   │  wt0: 10.244.9.1/24 ── kernel stack answers ARP, ping  │
 //   │   ║ TAP fd                                             │
@@ -23,7 +23,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readlinkSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { native, type Native } from '../../src/io/native.js';
-import { sum16, finish } from '../../src/wire/checksum.js';
+import { sum16, fold, finish } from '../../src/wire/checksum.js';
 import { requireRoot, requireTool } from '../helpers/require.js';
 
 const IN_NETNS = 'WEFT_IN_UNSHARE';
@@ -586,6 +586,231 @@ test('udpOpen: a port in use, shared with reusePort, and addresses not of this h
 });
 
 // ---------------------------------------------------------------------------
+// UDP GSO and GRO
+//
+// Loopback takes GSO messages whole: to a socket without GRO the kernel cuts
+// them into datagrams on delivery, to one with GRO it hands the message over
+// as it is, with its segment size.
+
+const GSO_SEG = 1400;
+
+/** `len` bytes that differ from datagram to datagram, so order shows. */
+function pattern(len: number, salt: number): Buffer {
+  const b = Buffer.alloc(len);
+  for (let i = 0; i < len; i++) b[i] = (i * 31 + (i >>> 8) * 7 + salt) & 0xff;
+  return b;
+}
+
+/** `msg` cut as GSO cuts it: pieces of `seg` bytes, the last shorter. */
+function segments(msg: Buffer, seg: number): Buffer[] {
+  if (seg <= 0 || seg >= msg.length) return [msg];
+  const out: Buffer[] = [];
+  for (let at = 0; at < msg.length; at += seg) out.push(msg.subarray(at, Math.min(at + seg, msg.length)));
+  return out;
+}
+
+/**
+ * Receives `want` messages (each slot `maxLen` bytes, segs read when
+ * `withSegs`), checking their source port; returns copies and their segs.
+ */
+async function recvMessages(n: Native, fd: number, want: number, maxLen: number, fromPort: number,
+  withSegs: boolean): Promise<{ msgs: Buffer[]; segs: number[] }> {
+  const BATCH = 64;
+  const r = slots(BATCH, maxLen);
+  const srcAddr = new Uint32Array(BATCH * 4);
+  const srcPort = new Uint16Array(BATCH);
+  const segs = new Int32Array(BATCH).fill(-7);
+  const out = { msgs: [] as Buffer[], segs: [] as number[] };
+  await whileReadable(fd, () => {
+    const k = withSegs
+      ? n.udpRecv(fd, r.slab, r.offs, r.lens, maxLen, srcAddr, srcPort, BATCH, segs)
+      : n.udpRecv(fd, r.slab, r.offs, r.lens, maxLen, srcAddr, srcPort, BATCH);
+    for (let i = 0; i < k; i++) {
+      assert.ok(r.lens[i] >= 0, `message ${out.msgs.length} was truncated`);
+      assert.is(srcPort[i], fromPort, `message ${out.msgs.length}: source port`);
+      out.msgs.push(Buffer.from(r.slab.subarray(r.offs[i], r.offs[i] + r.lens[i])));
+      out.segs.push(segs[i]);
+    }
+    return out.msgs.length >= want;
+  });
+  assert.is(out.msgs.length, want, 'message count');
+  return out;
+}
+
+/** Destination arrays: every message to `words`:`port`. */
+function dests(count: number, words: number[], port: number): { addr: Uint32Array; port: Uint16Array } {
+  const addr = new Uint32Array(4 * count);
+  for (let i = 0; i < count; i++) addr.set(words, 4 * i);
+  return { addr, port: new Uint16Array(count).fill(port) };
+}
+
+test('udpGsoSupported and udpSetGro: this kernel has both, on IPv4 and IPv6 sockets', () => {
+  const n = inNetns();
+  const a = n.udpOpen(4, '127.0.0.1', 0, {});
+  const b = n.udpOpen(6, '::1', 0, {});
+  try {
+    for (const fd of [a.fd, b.fd]) {
+      assert.is(n.udpGsoSupported(fd), true);
+      assert.is(n.udpSetGro(fd, true), true);
+      assert.is(n.udpSetGro(fd, false), true);
+    }
+    assert.is(thrown(() => n.udpGsoSupported(100000)).code, 'EBADF');
+    assert.is(thrown(() => n.udpSetGro(100000, true)).code, 'EBADF');
+    assert.instance(thrown(() => (n as unknown as { udpSetGro(fd: number, on: unknown): boolean }).udpSetGro(a.fd, 1)), TypeError);
+  } finally {
+    n.close(a.fd);
+    n.close(b.fd);
+  }
+});
+
+for (const [family, address, words] of [[4, '127.0.0.1', [0, 0, 0xffff, 0x7f000001]], [6, '::1', [0, 0, 0, 1]]] as const) {
+  test(`udpSendGso over ${address}: one 65000-byte message arrives as 1400-byte datagrams, in order`, async () => {
+    const n = inNetns();
+    const rx = n.udpOpen(family, address, 0, { rcvbuf: 4 << 20 });
+    const tx = n.udpOpen(family, address, 0, {});
+    try {
+      const msg = pattern(65000, 1);
+      const w = pack([msg]);
+      const d = dests(1, [...words], rx.port);
+      const errors = new Int32Array(1);
+      assert.is(n.udpSendGso(tx.fd, w.slab, w.offs, w.lens, new Int32Array([GSO_SEG]), d.addr, d.port, 1, errors), 1,
+        'one message sent');
+      assert.is(errors[0], 0);
+      const want = Math.ceil(msg.length / GSO_SEG);   // 47: 46 of 1400, one of 600
+      const got = await recvMessages(n, rx.fd, want, 2048, tx.port, true);
+      got.msgs.forEach((b, i) => assert.is(b.length, i < want - 1 ? GSO_SEG : msg.length - (want - 1) * GSO_SEG, `datagram ${i}: length`));
+      assert.ok(Buffer.concat(got.msgs).equals(msg), 'the datagrams are the message, in order');
+      assert.equal(got.segs, new Array(want).fill(0), 'without GRO every message is one datagram');
+    } finally {
+      n.close(rx.fd);
+      n.close(tx.fd);
+    }
+  });
+}
+
+test('udpSendGso to a GRO socket: fewer, coalesced messages with segs 1400 that split back into the bytes sent', async () => {
+  const n = inNetns();
+  const rx = n.udpOpen(4, '127.0.0.1', 0, { rcvbuf: 4 << 20 });
+  const tx = n.udpOpen(4, '127.0.0.1', 0, {});
+  try {
+    assert.is(n.udpSetGro(rx.fd, true), true);
+    const sent = [pattern(65000, 2), pattern(30000, 3)];
+    const w = pack(sent);
+    const d = dests(2, [0, 0, 0xffff, 0x7f000001], rx.port);
+    const errors = new Int32Array(1);
+    assert.is(n.udpSendGso(tx.fd, w.slab, w.offs, w.lens, new Int32Array([GSO_SEG, GSO_SEG]), d.addr, d.port, 2, errors), 2);
+    assert.is(errors[0], 0);
+
+    const datagrams = sent.reduce((k, m) => k + Math.ceil(m.length / GSO_SEG), 0);   // 47 + 22
+    const got: Buffer[] = [];
+    const msgs: Buffer[] = [];
+    const segs: number[] = [];
+    const BATCH = 4;
+    const r = slots(BATCH, 65535);
+    const seg = new Int32Array(BATCH);
+    await whileReadable(rx.fd, () => {
+      const k = n.udpRecv(rx.fd, r.slab, r.offs, r.lens, 65535, new Uint32Array(4 * BATCH), new Uint16Array(BATCH), BATCH, seg);
+      for (let i = 0; i < k; i++) {
+        const m = Buffer.from(r.slab.subarray(r.offs[i], r.offs[i] + r.lens[i]));
+        msgs.push(m);
+        segs.push(seg[i]);
+        got.push(...segments(m, seg[i]));
+      }
+      return got.length >= datagrams;
+    });
+    assert.ok(msgs.length < datagrams, `${msgs.length} messages for ${datagrams} datagrams`);
+    assert.equal(segs, new Array(msgs.length).fill(GSO_SEG), 'each message says it holds 1400-byte datagrams');
+    assert.is(got.length, datagrams);
+    assert.ok(Buffer.concat(got).equals(Buffer.concat(sent)), 'split, they are the bytes sent, in order');
+    got.forEach((b, i) => assert.ok(b.length <= GSO_SEG, `datagram ${i}: ${b.length} bytes`));
+  } finally {
+    n.close(rx.fd);
+    n.close(tx.fd);
+  }
+});
+
+test('udpSendGso: a batch mixing GSO and plain messages, and a GSO message the kernel refuses', async () => {
+  const n = inNetns();
+  const rx = n.udpOpen(4, '127.0.0.1', 0, { rcvbuf: 4 << 20 });
+  const tx = n.udpOpen(4, '127.0.0.1', 0, {});
+  try {
+    // [payload, segs, refused?]
+    const rows: [Buffer, number, boolean][] = [
+      [pattern(10000, 10), 1000, false],   // GSO: 10 datagrams of 1000
+      [pattern(500, 11), 0, false],        // plain
+      [pattern(800, 12), 800, false],      // segs = length: one datagram, no GSO
+      [pattern(300, 13), 1400, false],     // segs > length: one datagram
+      [pattern(20000, 14), 50, true],      // 400 segments: past UDP_MAX_SEGMENTS (EINVAL)
+      [pattern(3000, 15), 1400, false],    // GSO: 1400, 1400, 200
+      [Buffer.alloc(0), 0, false],         // an empty datagram
+      [pattern(1401, 16), 1400, false],    // GSO: 1400, 1
+    ];
+    const w = pack(rows.map((r) => r[0]));
+    const d = dests(rows.length, [0, 0, 0xffff, 0x7f000001], rx.port);
+    const errors = new Int32Array([5]);
+    const sent = n.udpSendGso(tx.fd, w.slab, w.offs, w.lens, new Int32Array(rows.map((r) => r[1])), d.addr, d.port, rows.length, errors);
+    assert.is(sent, rows.filter((r) => !r[2]).length, 'messages sent');
+    assert.is(errors[0], 6, 'one refused, added to what errors[0] held');
+
+    const want = rows.filter((r) => !r[2]).flatMap((r) => segments(r[0], r[1]));
+    const got = await recvMessages(n, rx.fd, want.length, 2048, tx.port, false);
+    got.msgs.forEach((b, i) => assert.ok(b.equals(want[i]), `datagram ${i}: ${b.length} bytes, want ${want[i].length}`));
+    assert.is(n.udpRecv(rx.fd, Buffer.alloc(2048), new Int32Array(1), new Int32Array(1), 2048, new Uint32Array(4), new Uint16Array(1), 1), 0,
+      'nothing more waiting');
+
+    // udpSendGso with no segs set is udpSend.
+    const one = pack([Buffer.from('plain')]);
+    assert.is(n.udpSendGso(tx.fd, one.slab, one.offs, one.lens, new Int32Array(1), d.addr, d.port, 1, errors), 1);
+    const last = await recvMessages(n, rx.fd, 1, 2048, tx.port, true);
+    assert.is(last.msgs[0].toString(), 'plain');
+    assert.equal(last.segs, [0]);
+  } finally {
+    n.close(rx.fd);
+    n.close(tx.fd);
+  }
+});
+
+test('udpSendGso and udpRecv segs: bad segment sizes and short arrays throw before any system call', () => {
+  const n = inNetns();
+  const rx = n.udpOpen(4, '127.0.0.1', 0, {});
+  const tx = n.udpOpen(4, '127.0.0.1', 0, {});
+  try {
+    const slab = Buffer.alloc(4000, 0x5a);
+    const offs = new Int32Array([0, 2000]);
+    const lens = new Int32Array([2000, 2000]);
+    const d = dests(2, [0, 0, 0xffff, 0x7f000001], rx.port);
+    const errors = new Int32Array(1);
+    const send = (segs: Int32Array, count = 2) => () => n.udpSendGso(tx.fd, slab, offs, lens, segs, d.addr, d.port, count, errors);
+    const cases: [string, () => unknown][] = [
+      ['segs -1', send(new Int32Array([1000, -1]))],
+      ['segs 65536', send(new Int32Array([65536, 1000]))],
+      ['segs shorter than count', send(new Int32Array([1000]))],
+      ['lens past the slab', () => n.udpSendGso(tx.fd, slab, offs, new Int32Array([2000, 2001]), new Int32Array(2), d.addr, d.port, 2, errors)],
+      ['udpRecv segs shorter than max', () => n.udpRecv(rx.fd, slab, offs, lens, 2000, new Uint32Array(8), new Uint16Array(2), 2, new Int32Array(1))],
+    ];
+    for (const [name, fn] of cases) {
+      const e = thrown(fn);
+      assert.instance(e, RangeError, name);
+      assert.is(e.code, 'ERR_OUT_OF_RANGE', name);
+    }
+    assert.is(thrown(send(new Int32Array([1000, 70000]))).message,
+      'udpSendGso: segs[1] is 70000: a segment size is from 1 to 65535, or 0 to send the message as one datagram');
+    // The segs entries past count are not looked at; 65535 is a size.
+    assert.is(n.udpSendGso(tx.fd, slab, offs, lens, new Int32Array([65535, -1]), d.addr, d.port, 1, errors), 1);
+
+    const any = n as unknown as Record<string, (...a: unknown[]) => unknown>;
+    assert.instance(thrown(() => any.udpSendGso(tx.fd, slab, offs, lens, new Uint16Array(2), d.addr, d.port, 2, errors)), TypeError);
+    assert.instance(thrown(() => any.udpRecv(rx.fd, slab, offs, lens, 2000, new Uint32Array(8), new Uint16Array(2), 2, new Uint32Array(2))), TypeError);
+    assert.instance(thrown(() => any.udpRecv(rx.fd, slab, offs, lens, 2000, new Uint32Array(8), new Uint16Array(2), 2, null)), TypeError);
+    assert.ok(slab.every((b) => b === 0x5a), 'the slab was not touched');
+    assert.is(errors[0], 0);
+  } finally {
+    n.close(rx.fd);
+    n.close(tx.fd);
+  }
+});
+
+// ---------------------------------------------------------------------------
 // Argument checks
 
 test('offsets and lengths outside the slab throw RangeError before any system call', () => {
@@ -643,6 +868,95 @@ test('wrong argument types throw TypeError', () => {
   for (const [name, fn] of cases) assert.instance(thrown(fn), TypeError, name);
   assert.instance(thrown(() => n.close(-1)), RangeError);
   assert.is(thrown(() => n.close(100000)).code, 'EBADF');
+});
+
+// ---------------------------------------------------------------------------
+// The Internet checksum (csum): no device, no namespace needed
+
+/** xorshift32: the same cases on every run. */
+function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13; x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5; x >>>= 0;
+    return x;
+  };
+}
+
+test('csum: RFC 1071 §3 example, odd last byte, chaining, and the fold of all ones and all zeros', () => {
+  const n = native();
+  // RFC 1071 §3: 00 01 f2 03 f4 f5 f6 f7 sums to ddf2.
+  const rfc = Buffer.from('0001f203f4f5f6f7', 'hex');
+  assert.is(n.csum(rfc, 0, 8, 0), 0xddf2);
+  // Words count from `off`: at offset 1 they are 01f2 03f4 f5f6, then f7 00.
+  assert.is(n.csum(rfc, 1, 7, 0), fold(0x01f2 + 0x03f4 + 0xf5f6 + 0xf700));
+  // Chaining two pieces (even first length) is the sum of the whole.
+  assert.is(n.csum(rfc, 4, 4, n.csum(rfc, 0, 4, 0)), 0xddf2);
+  assert.is(n.csum(rfc, 0, 0, 0x1234), 0x1234);
+  assert.is(n.csum(rfc, 0, 0, 0xffffffff), 0xffff);
+  // The IPv4 header of RFC 1071's cousin example: its checksum field is b861.
+  const ip4 = Buffer.from('450000730000400040110000c0a80001c0a800c7', 'hex');
+  assert.is(~n.csum(ip4, 0, 20, 0) & 0xffff, 0xb861);
+  // All zeros stay 0 (not 0xffff); all ones fold to 0xffff, however long;
+  // an odd last 0xff is the word ff00, which adds nothing else.
+  assert.is(n.csum(Buffer.alloc(70001), 0, 70001, 0), 0);
+  assert.is(n.csum(Buffer.alloc(70001, 0xff), 1, 70000, 0), 0xffff);
+  assert.is(n.csum(Buffer.alloc(70001, 0xff), 0, 70000, 0xffffffff), 0xffff);
+  assert.is(n.csum(Buffer.alloc(70001, 0xff), 0, 70001, 0), 0xff00);
+});
+
+test('csum equals fold(sum16(…)) on 10,000 random ranges: odd offsets, empty, 64 KiB and more', () => {
+  const n = native();
+  const next = rng(0x5eed);
+  const buf = Buffer.alloc(140_000);
+  for (let i = 0; i < buf.length; i++) buf[i] = next() & 0xff;
+  // Runs of 0xff here and there: the most carries.
+  buf.fill(0xff, 1000, 5000);
+  buf.fill(0xff, 70_000, 140_000);
+  const lengths = [0, 1, 2, 3, 4, 5, 7, 31, 32, 33, 1500, 65535, 65536, 65537, 70000];
+  let odd = 0, big = 0;
+  for (let c = 0; c < 10_000; c++) {
+    const pick = next() % 100;
+    const len = c < lengths.length * 4 ? lengths[c % lengths.length]
+      : pick < 40 ? next() % 65
+      : pick < 80 ? next() % 2000
+      : pick < 95 ? next() % 9001
+      : 65535 + next() % 5000;
+    const off = c < lengths.length ? 0 : next() % (buf.length - len + 1);
+    const kind = next() % 3;
+    const initial = kind === 0 ? 0 : kind === 1 ? next() & 0xffff : next();
+    const want = fold(sum16(buf, off, len, initial));
+    const got = n.csum(buf, off, len, initial);
+    if (got !== want) assert.unreachable(`case ${c}: off ${off} len ${len} initial ${initial}: ${got} != ${want}`);
+    if (off & 1) odd++;
+    if (len >= 65535) big++;
+  }
+  assert.ok(odd > 4000 && big > 300, `odd offsets: ${odd}, 64 KiB and more: ${big}`);
+});
+
+test('csum: a range outside the buffer or a bad initial throws RangeError', () => {
+  const n = native();
+  const b = Buffer.alloc(100);
+  const cases: [string, () => unknown][] = [
+    ['past the end', () => n.csum(b, 50, 51, 0)],
+    ['offset past the end', () => n.csum(b, 101, 0, 0)],
+    ['negative offset', () => n.csum(b, -1, 10, 0)],
+    ['negative length', () => n.csum(b, 0, -1, 0)],
+    ['fractional length', () => n.csum(b, 0, 1.5, 0)],
+    ['initial ≥ 2^32', () => n.csum(b, 0, 10, 2 ** 32)],
+    ['negative initial', () => n.csum(b, 0, 10, -1)],
+  ];
+  for (const [name, fn] of cases) {
+    const e = thrown(fn);
+    assert.instance(e, RangeError, name);
+    assert.is(e.code, 'ERR_OUT_OF_RANGE', name);
+  }
+  assert.is(thrown(() => n.csum(b, 50, 51, 0)).message, 'csum: 51 bytes at offset 50 do not fit in the 100-byte buffer');
+  assert.is(n.csum(b, 100, 0, 7), 7, 'an empty range at the very end is fine');
+  const any = n as unknown as Record<string, (...a: unknown[]) => unknown>;
+  assert.instance(thrown(() => any.csum('not a buffer', 0, 2, 0)), TypeError);
+  assert.instance(thrown(() => any.csum(b, '0', 2, 0)), TypeError);
 });
 
 // ---------------------------------------------------------------------------
