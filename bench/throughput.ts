@@ -21,7 +21,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, release } from 'node:os';
+import { availableParallelism, cpus, loadavg, release } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CASES, parseReport, type LoadCase } from './live/iperf.js';
@@ -189,6 +189,9 @@ async function main(rig: Rig, o: Options): Promise<number> {
     weftCommit: firstLine('git', ['describe', '--always', '--dirty']),
   };
 
+  // iperf3 and both tunnels share the CPUs: anything else running skews both sides.
+  const load = loadavg()[0];
+  if (load > heading.cpus / 2) progress(`live: warning: the machine is busy (load average ${load.toFixed(1)} on ${heading.cpus} CPUs); numbers will be noisy\n`);
   progress(`live: building rig ${rig.name} (2 hosts)…\n`);
   rig.up();
   addKernelVxlan(rig, 1, 2);
@@ -238,7 +241,7 @@ async function main(rig: Rig, o: Options): Promise<number> {
     started: started.toISOString(),
     finished: new Date().toISOString(),
     config: { reps: o.reps, seconds: o.seconds, cases: o.cases, weft: { vni: 1, port: 8472, overlay: '10.244.0.0/24' }, kernel: { vni: 2, port: 4789, overlay: '10.244.1.0/24' } },
-    host: { ...heading, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version },
+    host: { ...heading, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version, loadAverageAtStart: load },
     summary: sums,
     weft: { peakRssBytes: rss, idleCpuS },
     runs,
