@@ -10,6 +10,8 @@ import { Tap } from '../io/tap.js';
 import { UdpSocket } from '../io/udp.js';
 import { configureTap, underlayMtu } from '../io/link.js';
 import { formatMac } from '../wire/mac.js';
+import { CONTROL_HELP, CONTROL_OPTIONS, resolveControlConfig, type ControlConfig } from '../config/control-config.js';
+import { prepareControl, type ControlPlane } from '../control/control-plane.js';
 
 export const RUN_HELP = `Usage: weft run [--config FILE] [options]
 
@@ -48,6 +50,8 @@ flags override it):
                        compare)
   -h, --help           this text
 
+${CONTROL_HELP}
+
 Signals: SIGINT/SIGTERM stop it (the TAP is removed); SIGUSR1 writes the
 counters and the forwarding table as one JSON line to stderr (also written
 at exit).
@@ -55,7 +59,10 @@ at exit).
 Exit status: 0 stopped by a signal, 1 runtime failure (no privilege, port
 in use, …), 2 bad usage or configuration.`;
 
-export function parseRunArgs(argv: string[]): RunConfig | null {
+/** The run configuration, and the control plane's when a lease store was given. */
+export type RunArgs = RunConfig & { control: ControlConfig | null };
+
+export function parseRunArgs(argv: string[]): RunArgs | null {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -67,6 +74,7 @@ export function parseRunArgs(argv: string[]): RunConfig | null {
       mtu: { type: 'string' }, 'fdb-ageing': { type: 'string' }, 'fdb-max': { type: 'string' },
       static: { type: 'string', multiple: true }, 'ignore-reserved': { type: 'boolean' }, batch: { type: 'string' },
       'no-offload': { type: 'boolean' },
+      ...CONTROL_OPTIONS,
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -76,8 +84,12 @@ export function parseRunArgs(argv: string[]): RunConfig | null {
   const { config: _c, help: _h, ...flags } = values;
   const merged: RunInput = { ...fromFile };
   for (const [k, v] of Object.entries(flags)) if (v !== undefined) (merged as Record<string, unknown>)[k] = v;
-  return resolveRunConfig(merged);
+  const control = resolveControlConfig(merged as RunInput & Record<string, unknown>);
+  return { ...resolveRunConfig(merged), control };
 }
+
+/** The running control plane, if any: its leases go into the status line. */
+let activeControl: ControlPlane | null = null;
 
 function status(dp: Datapath, cfg: RunConfig, tap: string, io?: { tap: Tap; udp: UdpSocket }): string {
   const fdb: { mac: string; dst: string; vni: number; state: string; ageS?: number }[] = [];
@@ -89,7 +101,7 @@ function status(dp: Datapath, cfg: RunConfig, tap: string, io?: { tap: Tap; udp:
     tso: io.tap.offload, gso: io.udp.gso, gro: io.udp.gro, ...io.tap.stats,
     gsoMessages: io.udp.gsoMessages, gsoDatagrams: io.udp.gsoDatagrams, groMessages: io.udp.groMessages, groDatagrams: io.udp.groDatagrams,
   } : undefined;
-  return JSON.stringify({ event: 'status', tap, vni: cfg.vni, counters: dp.counters.snapshot(), offload, fdb });
+  return JSON.stringify({ event: 'status', tap, vni: cfg.vni, counters: dp.counters.snapshot(), ...(activeControl ? { control: activeControl.status() } : {}), offload, fdb });
 }
 
 function openErr(e: unknown): never {
@@ -104,6 +116,23 @@ export async function runCommand(argv: string[]): Promise<number> {
     process.stdout.write(RUN_HELP + '\n');
     return 0;
   }
+  // With a lease store, the control plane decides the VNI, port, MTU, and the
+  // TAP's address and MAC before anything is opened (control/control-plane.ts).
+  const control = cfg.control
+    ? await prepareControl(cfg.control, { tap: cfg.tap, local: cfg.local, mac: cfg.macDerived ? null : cfg.mac }, (l) => process.stderr.write(l + '\n'))
+    : null;
+  if (control) {
+    Object.assign(cfg, { vni: control.conf.vni, port: control.conf.port, mtu: control.host.mtu, address: control.address, mac: control.host.mac, local: control.host.bindIp });
+  }
+  try {
+    return await runDaemon(cfg, control);
+  } catch (e) {
+    control?.shutdown();
+    throw e;
+  }
+}
+
+async function runDaemon(cfg: RunArgs, control: ControlPlane | null): Promise<number> {
   const under = underlayMtu(cfg.local, cfg.peers[0]?.ip ?? null);
   const overhead = cfg.family === 6 ? 70 : 50;
   const mtu = cfg.mtu ?? (under ? under - overhead : 1500 - overhead);
@@ -139,11 +168,20 @@ export async function runCommand(argv: string[]): Promise<number> {
   let fatal: ((err: Error, port: 'tap' | 'udp') => void) | null = null;
   const fwd = new Forwarder(dp, v, tap, udp, { batch: frameBatch, onFatal: (err, port) => fatal?.(err, port) });
   fwd.start();
+  if (control) {
+    activeControl = control;
+    try {
+      await control.start(dp, v, tap.name);
+    } catch (e) {
+      fwd.stop();
+      throw e;
+    }
+  }
   const where = cfg.family === 6 ? `[${cfg.local ?? '::'}]:${udp.port}` : `${cfg.local ?? '0.0.0.0'}:${udp.port}`;
   process.stderr.write(
     `weft: listening on udp ${where}, tap ${tap.name} mac ${formatMac(cfg.mac)} mtu ${mtu}` +
     `${cfg.address ? ` address ${cfg.address.ip}/${cfg.address.prefix}` : ''}, vni ${cfg.vni}, ` +
-    `peers ${cfg.peers.length ? cfg.peers.map((p) => `${p.ip}:${p.port}`).join(' ') : 'none (learning only)'}, ` +
+    `peers ${cfg.peers.length ? cfg.peers.map((p) => `${p.ip}:${p.port}`).join(' ') : (control ? 'from leases' : 'none (learning only)')}, ` +
     `offload ${[tap.offload ? 'tso' : '', udp.gso ? 'gso' : '', udp.gro ? 'gro' : ''].filter(Boolean).join('+') || 'off'}\n`,
   );
 
@@ -153,6 +191,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     const stop = (sig: string) => {
       if (stopping) return;
       stopping = true;
+      control?.shutdown();
       fwd.stop();
       process.stderr.write(status(dp, cfg, tap.name, { tap, udp }) + '\n');
       process.stderr.write(`weft: stopped by ${sig}; tap ${tap.name} removed\n`);
@@ -162,10 +201,23 @@ export async function runCommand(argv: string[]): Promise<number> {
     process.on('SIGUSR1', onUsr1);
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
+    if (control) {
+      control.onLost = (why) => {
+        if (stopping) return;
+        stopping = true;
+        control.shutdown();
+        fwd.stop();
+        process.stderr.write(status(dp, cfg, tap.name) + '\n');
+        process.stderr.write(`weft: ${why}; stopping\n`);
+        process.off('SIGUSR1', onUsr1);
+        resolve(1);
+      };
+    }
     fatal = (err, port) => {
       if (stopping) return;
       stopping = true;
       process.stderr.write(status(dp, cfg, tap.name, { tap, udp }) + '\n');
+      control?.shutdown();
       const what = port === 'tap' ? `the TAP ${tap.name} failed (deleted?)` : 'the UDP socket failed';
       process.stderr.write(`weft: ${what}: ${err.message}; stopping\n`);
       process.off('SIGUSR1', onUsr1);

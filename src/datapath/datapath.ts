@@ -84,6 +84,14 @@ export class Datapath {
     }
   }
 
+  /**
+   * Removes `mac` on `v` from the forwarding table (a control-plane lease
+   * went away); a learned entry for it goes too. False if there was none.
+   */
+  removeStatic(v: VniState, mac: number): boolean {
+    return this.fdb.remove(v.vni, mac);
+  }
+
   encap(v: VniState, frames: FrameBatch, out: SendList): void {
     encapBatch(this, v, frames, out);
   }

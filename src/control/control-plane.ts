@@ -1,0 +1,234 @@
+// The control plane inside `weft run`, in the order it runs:
+//
+//   prepareControl (before any device exists)
+//     1. open the store (file or etcd) and read net-conf.json (from
+//        --net-config-path or `<prefix>/config`): VNI, port, MTU;
+//     2. work out our public IP and a VTEP MAC that is the same after every
+//        restart (stableMac of host, public IP, TAP name and VNI);
+//     3. take a lease (allocate.ts): ours from before, the subnet-file's, or
+//        a random free one. The daemon then opens the TAP with the subnet's
+//        network address as /32 and the MTU, and starts forwarding.
+//   start (TAP up, forwarder running)
+//     4. write subnet.env;
+//     5. list the leases and program every remote one (reconcile.ts), then
+//        watch for changes from the listed revision;
+//     6. renew our lease RENEW_MARGIN before it lapses.
+//   shutdown
+//     7. stop watching, remove every route, neighbour and forwarding entry
+//        programmed, and keep the lease, so a restart gets the same subnet
+//        back at once.
+//
+// If our own lease disappears from the store (deleted by an operator, or
+// lapsed while we could not renew), weft stops with an error, as flanneld
+// does: carrying on would route a subnet another host may now hold.
+// While the store is unreachable nothing is removed: existing traffic keeps
+// flowing, and the first snapshot after the outage is diffed in.
+
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { UsageError } from '../config/errors.js';
+import { stableMac } from '../config/run-config.js';
+import type { ControlConfig } from '../config/control-config.js';
+import type { Datapath } from '../datapath/datapath.js';
+import type { VniState } from '../datapath/vni.js';
+import { underlayMtu } from '../io/link.js';
+import { formatMac } from '../wire/mac.js';
+import { acquireLease, renewDelayMs, renewLease } from './allocate.js';
+import { LEASE_TTL_MS } from './defaults.js';
+import { FileStore } from './file-store.js';
+import { LiveHostOps, interfaceAddress } from './host.js';
+import { formatIp4, formatSubnet, sameSubnet } from './ip4.js';
+import { parseNetConf, type NetConf } from './net-conf.js';
+import { LeaseTracker, Reconciler, type HostOps, type LeaseChange } from './reconcile.js';
+import type { LeaseStore, StoredLease, StoreWatch, WatchEvent } from './store.js';
+import { readPreviousSubnet, subnetEnv, writeSubnetEnv } from './subnet-env.js';
+
+/** Retry a failed renewal this often. */
+const RENEW_RETRY_MS = 60_000;
+/** VXLAN over IPv4: outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14. */
+const VXLAN_OVERHEAD = 50;
+
+export interface RunSide {
+  tap: string;
+  local: string | null;
+  /** The --mac the user gave, or null to derive one. */
+  mac: number | null;
+}
+
+/** Steps 1–3: everything the daemon needs to know before it opens devices. */
+export async function prepareControl(ctl: ControlConfig, run: RunSide, log: (line: string) => void): Promise<ControlPlane> {
+  const store: LeaseStore = ctl.store.kind === 'file'
+    ? new FileStore(ctl.store.path)
+    : new (await import('./etcd-store.js')).EtcdStore(ctl.store.endpoints, ctl.store.prefix);
+  try {
+    const conf = await readNetConf(store, ctl);
+    const ifaceIp = ctl.iface ? interfaceAddress(ctl.iface) : null;
+    const bindIp = run.local ?? ifaceIp;
+    const publicIp = ctl.publicIp ?? bindIp ?? interfaceAddress(null);
+    const mac = run.mac ?? stableMac(`${hostname()}/${publicIp}/${run.tap}/${conf.vni}`);
+    const under = underlayMtu(bindIp ?? publicIp, null);
+    const mtu = conf.mtu ?? (under ?? 1500) - VXLAN_OVERHEAD;
+    const own = await acquireLease(store, {
+      conf,
+      attrs: { publicIp, backendType: 'vxlan', vni: conf.vni, vtepMac: mac },
+      previous: readPreviousSubnet(ctl.subnetFile),
+      log,
+    });
+    log(`weft: lease ${formatSubnet(own.subnet)} in ${formatSubnet(conf.network)} from ${store.describe} (public ip ${publicIp}, vtep mac ${formatMac(mac)})`);
+    return new ControlPlane(store, ctl, conf, own, { publicIp, bindIp, mac, mtu }, log);
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+}
+
+async function readNetConf(store: LeaseStore, ctl: ControlConfig): Promise<NetConf> {
+  if (ctl.netConfigPath) {
+    let text: string;
+    try {
+      text = readFileSync(ctl.netConfigPath, 'utf8');
+    } catch (e) {
+      throw new UsageError(`--net-config-path ${ctl.netConfigPath}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+    return parseNetConf(text, ctl.netConfigPath);
+  }
+  const text = await store.getConfig();
+  const where = ctl.store.kind === 'etcd' ? `${ctl.store.prefix}/config` : `${ctl.store.path} "config"`;
+  if (text === null) {
+    throw new UsageError(ctl.store.kind === 'etcd'
+      ? `no network configuration at ${where}: etcdctl put ${where} '{"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}', or pass --net-config-path`
+      : `no network configuration in ${ctl.store.path}: pass --net-config-path FILE (net-conf.json)`);
+  }
+  return parseNetConf(text, where);
+}
+
+export class ControlPlane {
+  /** Called once if our lease is lost; the daemon stops. */
+  onLost: (why: string) => void = () => {};
+  private tracker: LeaseTracker;
+  private reconciler: Reconciler | null = null;
+  private watch: StoreWatch | null = null;
+  private renewTimer: NodeJS.Timeout | null = null;
+  private chain: Promise<void> = Promise.resolve();
+  private outage = false;
+  private stopped = false;
+
+  constructor(
+    readonly store: LeaseStore,
+    readonly ctl: ControlConfig,
+    readonly conf: NetConf,
+    public own: StoredLease,
+    readonly host: { publicIp: string; bindIp: string | null; mac: number; mtu: number },
+    private readonly log: (line: string) => void,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.tracker = new LeaseTracker(own.subnet, conf.network, conf.vni, log);
+  }
+
+  /** What the daemon's run configuration becomes. */
+  get address(): { ip: string; prefix: number; family: 4 } {
+    return { ip: formatIp4(this.own.subnet.ip), prefix: 32, family: 4 };
+  }
+
+  /** Steps 4–6. `ops` defaults to the live host (weft's FDB + ip). */
+  async start(dp: Datapath, v: VniState, tap: string, ops: HostOps = new LiveHostOps(dp, v)): Promise<void> {
+    writeSubnetEnv(this.ctl.subnetFile, subnetEnv(this.conf.network, this.own.subnet, this.host.mtu, false));
+    this.reconciler = new Reconciler(ops, tap, this.log);
+    const { leases, revision } = await this.store.list();
+    await this.enqueue(this.tracker.apply({ type: 'snapshot', leases, revision }));
+    this.watch = this.store.watch(revision, (e) => this.onEvent(e));
+    this.scheduleRenew(renewDelayMs(this.own.expiresMs, this.now(), this.ctl.renewMarginMs));
+    this.log(`weft: ${this.tracker.known.size} remote lease${this.tracker.known.size === 1 ? '' : 's'} programmed; watching ${this.store.describe}`);
+  }
+
+  /** Step 7, synchronous so that it can run from a signal handler before the TAP closes. */
+  shutdown(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.watch?.close();
+    if (this.renewTimer) clearTimeout(this.renewTimer);
+    if (this.reconciler) this.reconciler.clearSync();
+    void this.store.close();
+  }
+
+  /** For the SIGUSR1 status line. */
+  status(): object {
+    return {
+      subnet: formatSubnet(this.own.subnet), publicIp: this.host.publicIp, vtepMac: formatMac(this.host.mac), store: this.store.describe,
+      storeReachable: !this.outage,
+      leases: [...this.tracker.known.values()].map((l) => ({ subnet: formatSubnet(l.subnet), publicIp: l.publicIp, vtepMac: formatMac(l.vtepMac) })),
+    };
+  }
+
+  private onEvent(e: WatchEvent): void {
+    if (this.stopped) return;
+    if (e.type === 'outage') {
+      this.outage = true;
+      this.log(`weft: lease store unreachable (${e.reason}); keeping ${this.tracker.known.size} remote leases programmed, retrying`);
+      return;
+    }
+    if (this.lostOwn(e)) return;
+    const changes = this.tracker.apply(e);
+    if (e.type === 'snapshot' && this.outage) {
+      this.outage = false;
+      this.log(`weft: lease store reachable again; resynced (${changes.length} change${changes.length === 1 ? '' : 's'}, ${this.tracker.known.size} remote leases)`);
+    }
+    void this.enqueue(changes);
+  }
+
+  /** True (and stops) when the event says our lease is gone or someone else's now. */
+  private lostOwn(e: WatchEvent): boolean {
+    const mine = this.own.subnet;
+    let why: string | null = null;
+    if (e.type === 'delete' && sameSubnet(e.subnet, mine)) why = 'was deleted from the store';
+    if (e.type === 'put' && sameSubnet(e.lease.subnet, mine) && e.lease.value !== this.own.value) why = 'was taken over by another host';
+    if (e.type === 'snapshot') {
+      const l = e.leases.find((x) => sameSubnet(x.subnet, mine));
+      if (!l) why = 'is no longer in the store';
+      else if (l.value !== this.own.value) why = 'was taken over by another host';
+    }
+    if (e.type === 'put' && sameSubnet(e.lease.subnet, mine) && !why) this.own = { ...this.own, revision: e.lease.revision };
+    if (!why) return false;
+    this.lose(`our lease ${formatSubnet(mine)} ${why}; restart weft to take a lease again`);
+    return true;
+  }
+
+  private lose(why: string): void {
+    if (this.stopped) return;
+    this.onLost(why);
+  }
+
+  private enqueue(changes: LeaseChange[]): Promise<void> {
+    if (changes.length === 0) return this.chain;
+    this.chain = this.chain.then(() => (this.stopped ? undefined : this.reconciler!.apply(changes)));
+    return this.chain;
+  }
+
+  private scheduleRenew(delayMs: number): void {
+    if (this.stopped) return;
+    this.renewTimer = setTimeout(() => void this.renew(), Math.min(delayMs, 2 ** 31 - 1));
+    this.renewTimer.unref();
+  }
+
+  private async renew(): Promise<void> {
+    let got: StoredLease | null;
+    try {
+      got = await renewLease(this.store, this.own, LEASE_TTL_MS);
+    } catch (e) {
+      if (this.now() >= this.own.expiresMs && this.own.expiresMs > 0) {
+        this.lose(`our lease ${formatSubnet(this.own.subnet)} lapsed: could not renew it (${(e as Error).message})`);
+        return;
+      }
+      this.log(`weft: could not renew our lease ${formatSubnet(this.own.subnet)} (${(e as Error).message}); retrying in ${RENEW_RETRY_MS / 1000} s`);
+      this.scheduleRenew(RENEW_RETRY_MS);
+      return;
+    }
+    if (!got) {
+      this.lose(`our lease ${formatSubnet(this.own.subnet)} is gone or held by another host; restart weft to take a lease again`);
+      return;
+    }
+    this.own = got;
+    this.log(`weft: renewed lease ${formatSubnet(got.subnet)} until ${new Date(got.expiresMs).toISOString()}`);
+    this.scheduleRenew(renewDelayMs(got.expiresMs, this.now(), this.ctl.renewMarginMs));
+  }
+}

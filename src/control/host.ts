@@ -1,0 +1,106 @@
+// The live HostOps: forwarding entries go into weft's own table, neighbour
+// entries and routes into the kernel through one `ip -batch` per change set
+// (one process, however many leases changed; asynchronous, so the forwarding
+// loop keeps running meanwhile). Also the start-up questions about this host:
+// which address is ours (--iface, or the default route's interface).
+
+import { execFile, execFileSync } from 'node:child_process';
+import { isIP } from 'node:net';
+import { RuntimeError, UsageError } from '../config/errors.js';
+import type { Datapath } from '../datapath/datapath.js';
+import type { VniState } from '../datapath/vni.js';
+import type { HostOps } from './reconcile.js';
+
+const IP_BATCH_TIMEOUT_MS = 10_000;
+
+export class LiveHostOps implements HostOps {
+  constructor(private readonly dp: Datapath, private readonly v: VniState) {}
+
+  fdbAdd(mac: number, ip: string): void {
+    this.dp.addStatic(this.v, mac, ip);
+  }
+
+  fdbRemove(mac: number): void {
+    this.dp.removeStatic(this.v, mac);
+  }
+
+  ip(cmds: string[]): Promise<{ cmd: string; error: string }[]> {
+    return runIpBatch(cmds);
+  }
+
+  ipSync(cmds: string[]): { cmd: string; error: string }[] {
+    if (cmds.length === 0) return [];
+    try {
+      execFileSync('ip', ['-force', '-batch', '-'], { input: cmds.join('\n') + '\n', timeout: IP_BATCH_TIMEOUT_MS, stdio: ['pipe', 'ignore', 'pipe'] });
+      return [];
+    } catch (e) {
+      const err = e as { stderr?: Buffer; message: string };
+      return batchFailures(cmds, String(err.stderr ?? ''), err.message);
+    }
+  }
+}
+
+/**
+ * Runs commands through `ip -force -batch -` (every line is tried, failures
+ * reported as "Command failed -:N" after their message), and resolves with
+ * the failed lines and their messages.
+ */
+export function runIpBatch(cmds: string[]): Promise<{ cmd: string; error: string }[]> {
+  if (cmds.length === 0) return Promise.resolve([]);
+  return new Promise((resolve) => {
+    const child = execFile('ip', ['-force', '-batch', '-'], { timeout: IP_BATCH_TIMEOUT_MS, encoding: 'utf8' }, (err, _out, stderr) => {
+      if (!err) return resolve([]);
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return resolve(cmds.map((cmd) => ({ cmd, error: 'the ip command is missing: apt-get install iproute2' })));
+      resolve(batchFailures(cmds, String(stderr), err.message));
+    });
+    child.stdin!.end(cmds.join('\n') + '\n');
+  });
+}
+
+/** `ip -batch`'s stderr: each failure's message lines, then "Command failed -:N". */
+function batchFailures(cmds: string[], stderr: string, fallback: string): { cmd: string; error: string }[] {
+  const failed: { cmd: string; error: string }[] = [];
+  let msg: string[] = [];
+  for (const line of stderr.split('\n')) {
+    const m = /^Command failed -:(\d+)/.exec(line);
+    if (m) {
+      failed.push({ cmd: cmds[Number(m[1]) - 1] ?? `line ${m[1]}`, error: msg.join('; ') || 'failed' });
+      msg = [];
+    } else if (line.trim()) {
+      msg.push(line.trim());
+    }
+  }
+  if (failed.length === 0) failed.push({ cmd: cmds.join('; '), error: (stderr.trim() || fallback).split('\n')[0] });
+  return failed;
+}
+
+function ipJson<T>(args: string[]): T {
+  try {
+    return JSON.parse(execFileSync('ip', ['-j', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as T;
+  } catch (e) {
+    const err = e as { code?: string; stderr?: string };
+    if (err.code === 'ENOENT') throw new RuntimeError('the ip command is missing: install iproute2 (apt-get install iproute2)');
+    throw new RuntimeError(`ip ${args.join(' ')}: ${(err.stderr ?? String(e)).trim().split('\n')[0]}`);
+  }
+}
+
+interface AddrInfo { ifname: string; mtu: number; addr_info?: { family: string; local: string; scope?: string }[] }
+
+/**
+ * This host's underlay address as flanneld picks it: --iface names an
+ * interface (its first global IPv4 address) or is an address itself; without
+ * it, the interface of the default route.
+ */
+export function interfaceAddress(iface: string | null): string {
+  if (iface && isIP(iface) === 4) return iface;
+  let dev = iface;
+  if (!dev) {
+    const routes = ipJson<{ dev?: string }[]>(['-4', 'route', 'show', 'default']);
+    dev = routes[0]?.dev ?? null;
+    if (!dev) throw new UsageError('no default route to tell this host\'s address by: pass --public-ip, --iface or --local');
+  }
+  const links = ipJson<AddrInfo[]>(['-4', 'addr', 'show', 'dev', dev]);
+  const a = links[0]?.addr_info?.find((x) => x.family === 'inet' && x.scope !== 'host');
+  if (!a) throw new UsageError(`--iface ${dev}: no IPv4 address on that interface`);
+  return a.local;
+}

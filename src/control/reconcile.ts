@@ -1,0 +1,203 @@
+// From leases to host state. Two steps, each testable without root:
+//
+//   watch events ──LeaseTracker──▶ add/remove of remote leases ──Reconciler──▶ FDB + neighbour + route
+//
+// LeaseTracker keeps the set of remote leases it has seen. Events change it
+// one at a time; a snapshot (a watcher that fell behind, or a store back from
+// an outage) is diffed against it, so the layers below only ever see adds and
+// removes. Our own lease, leases of other backends or VNIs, and leases that
+// overlap our subnet are left out (and said so once).
+//
+// Reconciler programs what flannel's vxlan backend programs for each remote
+// lease (pkg/backend/vxlan/vxlan_network.go), in this order, and undoes it in
+// reverse:
+//   1. forwarding entry: remote VtepMAC → its PublicIP, static (never aged),
+//      in weft's own table (the kernel's `bridge fdb … permanent` for flannel.1);
+//   2. neighbour: the remote subnet's network address → VtepMAC, `nud
+//      permanent` on the TAP;
+//   3. route: the remote subnet via that address, `onlink`, dev the TAP.
+// The route is what makes the kernel send, so it goes last on add and first
+// on remove: no packet is routed towards a lease whose MAC or VTEP is not in
+// place yet.
+//
+// Why a permanent neighbour entry rather than answering ARP inside weft:
+// it is what flanneld installs, so a weft host and a flannel host hold the
+// same kernel state and the same `ip neigh` shows it; the kernel then never
+// ARPs for a remote gateway at all, so no broadcast crosses the overlay and
+// weft's flood list can stay empty; and the data path stays a pure VXLAN
+// forwarder with no ARP parsing or reply building on the hot path. The price
+// is kernel state that must be removed again — done on lease removal and at
+// shutdown, and the kernel drops it anyway when weft's TAP goes away.
+
+import { formatMac } from '../wire/mac.js';
+import { contains, formatIp4, formatSubnet, overlaps, subnetKey, type Subnet } from './ip4.js';
+import { decodeAttrs } from './lease.js';
+import type { StoredLease, WatchEvent } from './store.js';
+
+export interface RemoteLease {
+  subnet: Subnet;
+  publicIp: string;
+  vtepMac: number;
+  revision: number;
+}
+
+export type LeaseChange =
+  | { type: 'add'; lease: RemoteLease; old: RemoteLease | null }
+  | { type: 'remove'; lease: RemoteLease };
+
+export class LeaseTracker {
+  readonly known = new Map<string, RemoteLease>();
+  private readonly skipped = new Map<string, number>(); // key → revision already reported
+
+  constructor(
+    private readonly own: Subnet,
+    private readonly network: Subnet,
+    private readonly vni: number,
+    private readonly log: (line: string) => void = () => {},
+  ) {}
+
+  /** Applies one watch event; returns what changed, removes first. */
+  apply(e: WatchEvent): LeaseChange[] {
+    switch (e.type) {
+      case 'put': {
+        const r = this.accept(e.lease);
+        return r ? this.set(r) : this.drop(subnetKey(e.lease.subnet));
+      }
+      case 'delete':
+        return this.drop(subnetKey(e.subnet));
+      case 'snapshot': {
+        const next = new Map<string, RemoteLease>();
+        for (const l of e.leases) {
+          const r = this.accept(l);
+          if (r) next.set(subnetKey(r.subnet), r);
+        }
+        const out: LeaseChange[] = [];
+        for (const k of [...this.known.keys()]) if (!next.has(k)) out.push(...this.drop(k));
+        for (const r of next.values()) out.push(...this.set(r));
+        return out;
+      }
+      case 'outage':
+        return [];
+    }
+  }
+
+  private set(r: RemoteLease): LeaseChange[] {
+    const k = subnetKey(r.subnet);
+    const old = this.known.get(k) ?? null;
+    if (old && old.publicIp === r.publicIp && old.vtepMac === r.vtepMac) {
+      old.revision = r.revision;
+      return [];
+    }
+    this.known.set(k, r);
+    return [{ type: 'add', lease: r, old }];
+  }
+
+  private drop(k: string): LeaseChange[] {
+    const old = this.known.get(k);
+    if (!old) return [];
+    this.known.delete(k);
+    return [{ type: 'remove', lease: old }];
+  }
+
+  /** The lease as a remote VTEP to program, or null (ours, or not usable: said once per revision). */
+  private accept(l: StoredLease): RemoteLease | null {
+    if (l.subnet.ip === this.own.ip && l.subnet.len === this.own.len) return null;
+    const skip = (why: string): null => {
+      const k = subnetKey(l.subnet);
+      if (this.skipped.get(k) !== l.revision) {
+        this.skipped.set(k, l.revision);
+        this.log(`weft: ignoring lease ${formatSubnet(l.subnet)}: ${why}`);
+      }
+      return null;
+    };
+    if (overlaps(l.subnet, this.own)) return skip(`it overlaps our subnet ${formatSubnet(this.own)}`);
+    if (!contains(this.network, l.subnet)) return skip(`it is outside the network ${formatSubnet(this.network)}`);
+    const a = decodeAttrs(l.value);
+    if (typeof a === 'string') return skip(a);
+    if (a.backendType !== 'vxlan') return skip(`backend "${a.backendType}", not vxlan`);
+    if (a.vni !== this.vni) return skip(`VNI ${a.vni}, ours is ${this.vni}`);
+    return { subnet: l.subnet, publicIp: a.publicIp, vtepMac: a.vtepMac!, revision: l.revision };
+  }
+}
+
+/** What the reconciler changes on the host. The live one is in host.ts; tests use a recording twin. */
+export interface HostOps {
+  /** Pins `mac` to the VTEP at `ip` in weft's forwarding table (static, never aged). */
+  fdbAdd(mac: number, ip: string): void;
+  fdbRemove(mac: number): void;
+  /** Runs `ip` commands (iproute2 batch syntax) in order; resolves with the ones that failed. */
+  ip(cmds: string[]): Promise<{ cmd: string; error: string }[]>;
+  /** The same, blocking: for shutdown, which must finish before the TAP closes. */
+  ipSync(cmds: string[]): { cmd: string; error: string }[];
+}
+
+/** Errors that mean "already gone" when removing. */
+const GONE = /No such process|No such file|Cannot find device|does not exist|not found/i;
+
+export class Reconciler {
+  readonly programmed = new Map<string, RemoteLease>();
+
+  constructor(
+    private readonly ops: HostOps,
+    private readonly tap: string,
+    private readonly log: (line: string) => void = () => {},
+  ) {}
+
+  /** Programs a batch of changes: one `ip` batch for all of them. */
+  async apply(changes: LeaseChange[]): Promise<void> {
+    if (changes.length === 0) return;
+    const { cmds, after } = this.plan(changes);
+    this.report(await this.ops.ip(cmds));
+    for (const fn of after) fn();
+  }
+
+  /** Removes everything programmed (shutdown). The leases stay in the store. */
+  clearSync(): void {
+    const { cmds, after } = this.plan([...this.programmed.values()].map((lease) => ({ type: 'remove' as const, lease })));
+    this.report(this.ops.ipSync(cmds));
+    for (const fn of after) fn();
+  }
+
+  private plan(changes: LeaseChange[]): { cmds: string[]; after: (() => void)[] } {
+    const cmds: string[] = [];
+    const after: (() => void)[] = [];
+    for (const c of changes) {
+      const l = c.lease, k = subnetKey(l.subnet);
+      if (c.type === 'add') {
+        // 1. forwarding entry first (it replaces any older one for this MAC) …
+        this.ops.fdbAdd(l.vtepMac, l.publicIp);
+        if (c.old && c.old.vtepMac !== l.vtepMac) after.push(() => this.ops.fdbRemove(c.old!.vtepMac));
+        // 2. and 3. then neighbour and route.
+        cmds.push(...addCmds(l, this.tap));
+        this.programmed.set(k, l);
+        this.log(`weft: lease ${formatSubnet(l.subnet)} → vtep ${formatMac(l.vtepMac)} at ${l.publicIp}${c.old ? ' (changed)' : ''}`);
+      } else {
+        cmds.push(...removeCmds(l, this.tap));
+        after.push(() => this.ops.fdbRemove(l.vtepMac));
+        this.programmed.delete(k);
+        this.log(`weft: lease ${formatSubnet(l.subnet)} removed`);
+      }
+    }
+    return { cmds, after };
+  }
+
+  private report(failed: { cmd: string; error: string }[]): void {
+    for (const f of failed) {
+      if (/^(route del|neigh del)/.test(f.cmd) && GONE.test(f.error)) continue;
+      this.log(`weft: ip ${f.cmd}: ${f.error}`);
+    }
+  }
+}
+
+export function addCmds(l: RemoteLease, tap: string): string[] {
+  const gw = formatIp4(l.subnet.ip);
+  return [
+    `neigh replace ${gw} lladdr ${formatMac(l.vtepMac)} dev ${tap} nud permanent`,
+    `route replace ${formatSubnet(l.subnet)} via ${gw} dev ${tap} onlink`,
+  ];
+}
+
+export function removeCmds(l: RemoteLease, tap: string): string[] {
+  const gw = formatIp4(l.subnet.ip);
+  return [`route del ${formatSubnet(l.subnet)} via ${gw} dev ${tap}`, `neigh del ${gw} dev ${tap}`];
+}

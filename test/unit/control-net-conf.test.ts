@@ -1,0 +1,82 @@
+// net-conf.json: flannel's defaults, and one UsageError naming the field and
+// the reason for every way it can be wrong (IPv6 keys included).
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parseNetConf } from '../../src/control/net-conf.js';
+import { formatIp4, formatSubnet } from '../../src/control/ip4.js';
+import { UsageError } from '../../src/config/errors.js';
+
+const parse = (o: unknown) => parseNetConf(JSON.stringify(o), 'net-conf.json');
+const vx = { Type: 'vxlan' };
+
+test('defaults: /24 subnets from the second to the last, VNI 1, port 8472, MTU from the underlay', () => {
+  const c = parse({ Network: '10.244.0.0/16', Backend: vx });
+  assert.is(formatSubnet(c.network), '10.244.0.0/16');
+  assert.is(c.subnetLen, 24);
+  assert.is(formatIp4(c.subnetMin), '10.244.1.0');
+  assert.is(formatIp4(c.subnetMax), '10.244.255.0');
+  assert.is(c.vni, 1);
+  assert.is(c.port, 8472);
+  assert.is(c.mtu, null);
+});
+
+test('small networks: SubnetLen defaults to prefix + 2 (four subnets)', () => {
+  // rows: Network → default SubnetLen
+  for (const [net, len] of [['10.244.0.0/22', 24], ['10.244.0.0/23', 25], ['10.244.0.0/26', 28], ['10.244.0.0/28', 30]] as const) {
+    assert.is(parse({ Network: net, Backend: vx }).subnetLen, len, net);
+  }
+});
+
+test('everything given is used', () => {
+  const c = parse({ Network: '10.244.0.0/16', SubnetLen: 26, SubnetMin: '10.244.4.0', SubnetMax: '10.244.8.64', EnableIPv4: true, EnableIPv6: false,
+    Backend: { Type: 'vxlan', VNI: 42, Port: 4789, MTU: 1400, GBP: false, DirectRouting: false } });
+  assert.equal([c.subnetLen, formatIp4(c.subnetMin), formatIp4(c.subnetMax), c.vni, c.port, c.mtu], [26, '10.244.4.0', '10.244.8.64', 42, 4789, 1400]);
+});
+
+// rows: configuration, expected message (field and reason)
+const BAD: [unknown, RegExp][] = [
+  ['"x"', /must be a JSON object/],
+  [{ Backend: vx }, /Network: missing/],
+  [{ Network: 10, Backend: vx }, /Network: must be a string/],
+  [{ Network: '10.244.0.0', Backend: vx }, /Network: '10.244.0.0' is not an IPv4 network/],
+  [{ Network: '10.244.1.0/16', Backend: vx }, /Network: .*bits set past the \/16 prefix \(did you mean 10.244.0.0\/16\?\)/],
+  [{ Network: '10.244.0.0/29', Backend: vx }, /Network: \/29 is too small/],
+  [{ Network: '10.244.0.0/16', SubnetLen: 31, Backend: vx }, /SubnetLen: \/31 leaves no room/],
+  [{ Network: '10.244.0.0/16', SubnetLen: 17, Backend: vx }, /SubnetLen: \/17 must be at least \/18/],
+  [{ Network: '10.244.0.0/16', SubnetLen: '24', Backend: vx }, /SubnetLen: must be a whole number/],
+  [{ Network: '10.244.0.0/16', SubnetMin: '10.245.0.0', Backend: vx }, /SubnetMin: 10.245.0.0 is outside Network 10.244.0.0\/16/],
+  [{ Network: '10.244.0.0/16', SubnetMax: '10.244.3.7', Backend: vx }, /SubnetMax: 10.244.3.7 is not on a \/24 boundary/],
+  [{ Network: '10.244.0.0/16', SubnetMin: '10.244.9.0', SubnetMax: '10.244.3.0', Backend: vx }, /SubnetMin: .* is above SubnetMax/],
+  [{ Network: '10.244.0.0/16' }, /Backend: missing/],
+  [{ Network: '10.244.0.0/16', Backend: { Type: 'host-gw' } }, /Backend.Type: "host-gw": weft implements only "vxlan"/],
+  [{ Network: '10.244.0.0/16', Backend: { Type: 'vxlan', VNI: 16777216 } }, /Backend.VNI: 16777216 is out of range/],
+  [{ Network: '10.244.0.0/16', Backend: { Type: 'vxlan', Port: 0 } }, /Backend.Port: 0 is out of range/],
+  [{ Network: '10.244.0.0/16', Backend: { Type: 'vxlan', MTU: 1.5 } }, /Backend.MTU: must be a whole number/],
+  [{ Network: '10.244.0.0/16', Backend: { Type: 'vxlan', DirectRouting: true } }, /Backend.DirectRouting: not supported/],
+  [{ Network: '10.244.0.0/16', Backend: { Type: 'vxlan', Vni: 1 } }, /Backend.Vni: unknown key/],
+  [{ Network: '10.244.0.0/16', Subnetlen: 24, Backend: vx }, /Subnetlen: unknown key \(known: Network, SubnetLen/],
+  [{ Network: '10.244.0.0/16', EnableIPv4: false, Backend: vx }, /EnableIPv4: weft carries an IPv4 overlay/],
+  [{ Network: '10.244.0.0/16', EnableIPv6: true, Backend: vx }, /EnableIPv6: IPv6 overlays are not supported by weft yet/],
+  [{ Network: '10.244.0.0/16', IPv6Network: 'fd00:10:244::/56', Backend: vx }, /IPv6Network: IPv6 overlays are not supported/],
+  [{ Network: '10.244.0.0/16', IPv6SubnetLen: 64, Backend: vx }, /IPv6SubnetLen: IPv6 overlays are not supported/],
+];
+
+test('every bad configuration is a UsageError naming the field and the reason', () => {
+  for (const [conf, re] of BAD) {
+    try {
+      parseNetConf(typeof conf === 'string' ? conf : JSON.stringify(conf), 'net-conf.json');
+      assert.unreachable(JSON.stringify(conf));
+    } catch (e) {
+      assert.instance(e, UsageError, JSON.stringify(conf));
+      assert.match((e as Error).message, /^net-conf.json: /);
+      assert.match((e as Error).message, re, JSON.stringify(conf));
+    }
+  }
+});
+
+test('not JSON at all', () => {
+  assert.throws(() => parseNetConf('{Network:', '/coreos.com/network/config'), /\/coreos.com\/network\/config: not valid JSON/);
+});
+
+test.run();
