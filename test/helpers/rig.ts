@@ -68,7 +68,11 @@ export class Rig {
 
   /** Starts a long-running command in host i, tracked for cleanup. */
   spawn(i: number, cmd: string[]): Proc {
-    const child = spawn('ip', ['netns', 'exec', this.ns(i), ...cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
+    return this.spawnIn(this.ns(i), cmd);
+  }
+
+  private spawnIn(ns: string, cmd: string[]): Proc {
+    const child = spawn('ip', ['netns', 'exec', ns, ...cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '', err = '';
     child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
     child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
@@ -76,6 +80,24 @@ export class Rig {
     const p: Proc = { child, pid: child.pid!, stdout: () => out, stderr: () => err, exited };
     this.procs.push(p);
     return p;
+  }
+
+  /** The switch namespace (holds br0, the underlay bridge). */
+  sw(): string { return `${this.name}-sw`; }
+
+  /** Adds an address to the switch's bridge, so a service in the switch namespace is on the underlay (e.g. etcd). */
+  addSwitchAddress(cidr: string): void {
+    execFileSync('ip', ['-n', this.sw(), 'addr', 'add', cidr, 'dev', 'br0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  }
+
+  /** Runs a command in the switch namespace and returns its stdout. */
+  execSw(cmd: string[], timeoutMs = 30_000): string {
+    return execFileSync('ip', ['netns', 'exec', this.sw(), ...cmd], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+  }
+
+  /** Starts a long-running command in the switch namespace, tracked for cleanup. */
+  spawnSw(cmd: string[]): Proc {
+    return this.spawnIn(this.sw(), cmd);
   }
 
   /** Starts weft in host i with `args`; resolves once it says it is listening. */
