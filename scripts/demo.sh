@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# `npm run demo`: two hosts (network namespaces), weft on each, a ping across
-# the overlay, the learned tables and counters, then everything torn down.
+# `npm run demo`: two hosts (network namespaces), weft on each with the file
+# lease store (no etcd needed): each takes a subnet of 10.244.0.0/16, learns
+# the other's lease and programs a route, a neighbour entry and a forwarding
+# entry for it. Then a ping across the overlay, the tables and counters, and
+# everything torn down.
 #
-#   h1: weft0 10.244.0.1/24 ── weft ── 198.18.0.1 ══ switch ══ 198.18.0.2 ── weft ── weft0 10.244.0.2/24 :h2
+#   h1: weft0 <subnet1>.0/32 ── weft ── 198.18.0.1 ══ switch ══ 198.18.0.2 ── weft ── weft0 <subnet2>.0/32 :h2
+#                  └────────── one lease file, shared (leases.json) ──────────┘
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "demo: needs root (network namespaces, TAP devices): sudo npm run demo" >&2; exit 1; }
@@ -22,21 +26,34 @@ cleanup() {
 trap cleanup EXIT
 
 bash scripts/rig.sh up "$RIG" 2
+echo '{"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan", "VNI": 1}}' > "$logs/net-conf.json"
 for i in 1 2; do
-  j=$((3 - i))
-  ip netns exec "$RIG-h$i" node dist/src/cli/main.js run --local "198.18.0.$i" --peer "198.18.0.$j" \
-    --address "10.244.0.$i/24" 2> "$logs/h$i.log" &
+  ip netns exec "$RIG-h$i" node dist/src/cli/main.js run --local "198.18.0.$i" \
+    --lease-file "$logs/leases.json" --net-config-path "$logs/net-conf.json" --subnet-file "$logs/h$i.env" \
+    2> "$logs/h$i.log" &
   pids+=($!)
 done
 for i in 1 2; do
   for _ in $(seq 50); do grep -q 'listening on' "$logs/h$i.log" && break; sleep 0.1; done
+  grep '^weft: lease .* in ' "$logs/h$i.log" | sed "s/^/h$i: /"
   echo "h$i: $(grep 'listening on' "$logs/h$i.log")"
 done
+# h2's subnet address (the network address of its lease, on its TAP as /32).
+for _ in $(seq 50); do grep -q 'remote lease' "$logs/h1.log" && break; sleep 0.1; done
+dst=$(sed -n 's/^weft: lease \([0-9.]*\)\/[0-9]* in .*/\1/p' "$logs/h2.log" | head -1)
 
-echo; echo "== ping 10.244.0.2 from h1, over weft"
-ip netns exec "$RIG-h1" ping -c 3 -i 0.2 -W 1 10.244.0.2
+echo; echo "== the shared lease file (flannel's lease values)"
+cat "$logs/leases.json"
 
-echo; echo "== learned tables and counters (SIGUSR1)"
+echo; echo "== h1: what weft programmed for h2's lease"
+ip netns exec "$RIG-h1" ip route show dev weft0
+ip netns exec "$RIG-h1" ip neigh show dev weft0
+echo "subnet.env: $(tr '\n' ' ' < "$logs/h1.env")"
+
+echo; echo "== ping $dst (h2's subnet address) from h1, over weft"
+ip netns exec "$RIG-h1" ping -c 3 -i 0.2 -W 1 "$dst"
+
+echo; echo "== forwarding tables and counters (SIGUSR1)"
 for i in 1 2; do
   kill -USR1 "${pids[$((i - 1))]}"
   sleep 0.2
