@@ -21,3 +21,21 @@ export function csumImpl(): Csum {
   impl = n && typeof n.csum === 'function' ? n.csum.bind(n) : tsCsum;
   return impl;
 }
+
+type CsumCopy = (src: Buffer, srcOff: number, dst: Buffer, dstOff: number, len: number, initial: number) => number;
+
+function tsCsumCopy(src: Buffer, srcOff: number, dst: Buffer, dstOff: number, len: number, initial: number): number {
+  src.copy(dst, dstOff, srcOff, srcOff + len);
+  return fold(sum16(dst, dstOff, len, initial));
+}
+
+let copyImpl: CsumCopy | null = null;
+
+/** Copy `len` bytes and return their sum (as csumImpl) in one pass where the addon has it. */
+export function csumCopyImpl(): CsumCopy {
+  if (copyImpl) return copyImpl;
+  let n: { csumCopy?: CsumCopy } | null = null;
+  try { n = native() as unknown as { csumCopy?: CsumCopy }; } catch { n = null; }
+  copyImpl = n && typeof n.csumCopy === 'function' ? n.csumCopy.bind(n) : tsCsumCopy;
+  return copyImpl;
+}

@@ -187,6 +187,9 @@ export interface Native {
    * the TypeScript loop.
    */
   csum(buf: Buffer, off: number, len: number, initial: number): number;
+  /** Copies `len` bytes from src[srcOff] to dst[dstOff] and returns their
+   * sum as `csum` does, in one call. */
+  csumCopy(src: Buffer, srcOff: number, dst: Buffer, dstOff: number, len: number, initial: number): number;
 
   /**
    * Calls `cb()` from the event loop whenever `fd` is readable (level-
