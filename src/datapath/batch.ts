@@ -81,6 +81,10 @@ export class SendList {
   readonly srcPort: Uint16Array;
   /** Index of the frame in the input batch each entry came from. */
   readonly from: Int32Array;
+  /** Whether encap should fill `srcPort`. A socket bound to one port sends
+   * from that port whatever is asked, so the live loop turns this off and
+   * saves the hash; the replay twin, which writes the port, keeps it on. */
+  wantSrcPort = true;
 
   constructor(capacity: number) {
     this.capacity = capacity;

@@ -41,7 +41,7 @@ export function encapBatch(dp: Datapath, v: VniState, frames: FrameBatch, out: S
     const h = off - VXLAN_HEADER_LEN;
     b[h] = VXLAN_FLAG_I; b[h + 1] = 0; b[h + 2] = 0; b[h + 3] = 0;
     b[h + 4] = vni >>> 16; b[h + 5] = vni >>> 8; b[h + 6] = vni; b[h + 7] = 0;
-    const sport = flowSourcePort(b, off, len);
+    const sport = out.wantSrcPort ? flowSourcePort(b, off, len) : 0;
     const plen = len + VXLAN_HEADER_LEN;
 
     if (peer >= 0) {
