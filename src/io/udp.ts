@@ -74,6 +74,10 @@ export class UdpSocket implements DatagramPort {
   private readonly dstAddr: Uint32Array;
   private readonly dstPort: Uint16Array;
   private readonly errors = new Int32Array(1);
+  /** Where runs of separate datagrams are copied together for one GSO send. */
+  private readonly pack = Buffer.alloc(1 << 20);
+  private packUsed = 0;
+  private readonly flushResult = { sent: 0, short: false };
   private poll: object | null = null;
   private closed = false;
 
@@ -159,48 +163,90 @@ export class UdpSocket implements DatagramPort {
   }
 
   /**
-   * Groups runs of adjacent, equal-length datagrams to one peer (only the
-   * last may be shorter) into UDP_SEGMENT messages. Returns datagrams sent;
-   * a message the kernel refuses counts as one lost datagram (which ones it
-   * refused is not reported), and at a full socket the rest is dropped.
+   * Groups runs of equal-length datagrams to one peer (only the last may be
+   * shorter) into UDP_SEGMENT messages. A run that already sits back to back
+   * in the slab (TSO segments after encap) is sent from where it is; a run
+   * of separate datagrams (a burst of small packets of one flow) is first
+   * copied together into the pack buffer — cheap for small datagrams, and it
+   * turns a message per packet into one per run. Messages go out in list
+   * order, so no flow is reordered.
+   *
+   * Returns datagrams sent; a message the kernel refuses counts as one lost
+   * datagram (which ones it refused is not reported), and at a full socket
+   * the rest is dropped.
    */
   private sendGso(list: SendList, peers: PeerTable, slab: Buffer): number {
     const n = list.count;
-    const nat = native() as unknown as GsoNative;
     let sent = 0;
+    let m = 0;
+    let inPack = false;   // do the pending messages refer to the pack buffer?
+    this.packUsed = 0;
     let j = 0;
     while (j < n) {
-      let m = 0;
-      while (j < n && m < this.soffs.length) {
-        const peer = list.peer[j], off = list.off[j], seg = list.len[j];
-        let total = seg, count = 1, k = j + 1;
-        while (k < n && count < GSO_MAX_SEGS && list.peer[k] === peer && list.off[k] === off + total
-          && list.len[k] <= seg && total + list.len[k] <= GSO_MAX_BYTES) {
-          const last = list.len[k] < seg;
-          total += list.len[k];
-          count++;
-          k++;
-          if (last) break;
+      const peer = list.peer[j], off = list.off[j], seg = list.len[j];
+      // How far does a run go, and is it contiguous as it stands?
+      let total = seg, count = 1, k = j + 1, adjacent = true;
+      while (k < n && count < GSO_MAX_SEGS && list.peer[k] === peer && list.len[k] <= seg
+        && total + list.len[k] <= GSO_MAX_BYTES) {
+        if (list.off[k] !== off + total) adjacent = false;
+        const last = list.len[k] < seg;
+        total += list.len[k];
+        count++;
+        k++;
+        if (last) break;
+      }
+      const pack = count > 1 && !adjacent;
+      if (pack && this.packUsed + total > this.pack.length) {
+        // The pack buffer is full for this call: send what is pending first.
+        const r = this.flushGso(inPack ? this.pack : slab, m);
+        sent += r.sent;
+        if (r.short) return sent;
+        m = 0;
+        this.packUsed = 0;
+      }
+      if (m > 0 && (pack !== inPack || m === this.soffs.length)) {
+        const r = this.flushGso(inPack ? this.pack : slab, m);
+        sent += r.sent;
+        if (r.short) return sent;
+        m = 0;
+        if (!pack) this.packUsed = 0;
+      }
+      inPack = pack;
+      if (pack) {
+        let at = this.packUsed;
+        for (let q = j; q < k; q++) {
+          slab.copy(this.pack, at, list.off[q], list.off[q] + list.len[q]);
+          at += list.len[q];
         }
+        this.soffs[m] = this.packUsed;
+        this.packUsed = at;
+      } else {
         this.soffs[m] = off;
-        this.slens[m] = total;
-        this.ssegs[m] = count > 1 ? seg : 0;
-        this.setDst(m, peers, peer);
-        m++;
-        j = k;
       }
-      this.errors[0] = 0;
-      const ok = nat.udpSendGso(this.fd, slab, this.soffs, this.slens, this.ssegs, this.dstAddr, this.dstPort, m, this.errors);
-      const done = ok + this.errors[0];
-      for (let q = 0; q < done; q++) {
-        const d = this.ssegs[q] > 0 ? Math.ceil(this.slens[q] / this.ssegs[q]) : 1;
-        sent += d;
-        if (d > 1) { this.gsoMessages++; this.gsoDatagrams += d; }
-      }
-      sent -= this.errors[0];
-      if (done < m) break;
+      this.slens[m] = total;
+      this.ssegs[m] = count > 1 ? seg : 0;
+      this.setDst(m, peers, peer);
+      m++;
+      j = k;
     }
+    if (m > 0) sent += this.flushGso(inPack ? this.pack : slab, m).sent;
     return sent;
+  }
+
+  /** Sends the m pending messages from `buf`; `short` when the socket took fewer. */
+  private flushGso(buf: Buffer, m: number): { sent: number; short: boolean } {
+    this.errors[0] = 0;
+    const ok = (native() as unknown as GsoNative).udpSendGso(this.fd, buf, this.soffs, this.slens, this.ssegs, this.dstAddr, this.dstPort, m, this.errors);
+    const done = ok + this.errors[0];
+    let sent = 0;
+    for (let q = 0; q < done; q++) {
+      const d = this.ssegs[q] > 0 ? Math.ceil(this.slens[q] / this.ssegs[q]) : 1;
+      sent += d;
+      if (d > 1) { this.gsoMessages++; this.gsoDatagrams += d; }
+    }
+    this.flushResult.sent = sent - this.errors[0];
+    this.flushResult.short = done < m;
+    return this.flushResult;
   }
 
   private setDst(j: number, peers: PeerTable, p: number): void {

@@ -95,3 +95,17 @@ export class Etcd {
 }
 
 function b64(s: string): string { return Buffer.from(s, 'base64').toString(); }
+
+/**
+ * Waits (10 s at most) until each of `hosts` routes to every other's subnet:
+ * a host that listed the leases before another took its lease hears of it by
+ * the watch a moment later, and a ping sent before that fails at once.
+ */
+export async function routesConverged(rig: Rig, hosts: number[], subnet: string[]): Promise<void> {
+  for (const i of hosts) {
+    for (const j of hosts) {
+      if (i === j) continue;
+      await waitFor(() => rig.exec(i, ['ip', 'route', 'show', 'dev', 'weft0']).includes(subnet[j]), 10_000, `h${i} to route to h${j}'s ${subnet[j]}`);
+    }
+  }
+}

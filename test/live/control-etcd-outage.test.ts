@@ -9,7 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { Rig, ping, waitFor, type Proc } from '../helpers/rig.js';
-import { Etcd } from '../helpers/etcd.js';
+import { Etcd, routesConverged } from '../helpers/etcd.js';
 import { tempDir } from '../helpers/paths.js';
 
 const PREFIX = '/coreos.com/network';
@@ -31,6 +31,7 @@ test.before(async () => {
     w[i] = await rig.weft(i, args(i), 20_000);
     subnet[i] = /weft: lease (\S+) in /.exec(w[i].stderr())![1];
   }
+  await routesConverged(rig, [1, 2], subnet);
 });
 test.after(async () => {
   rig.down();

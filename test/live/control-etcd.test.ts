@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { Rig, ping, weftStatus, stopWeft, waitFor, type Proc } from '../helpers/rig.js';
-import { Etcd } from '../helpers/etcd.js';
+import { Etcd, routesConverged } from '../helpers/etcd.js';
 import { ROOT, tempDir } from '../helpers/paths.js';
 
 const PREFIX = '/coreos.com/network';
@@ -47,6 +47,7 @@ test.before(async () => {
     w[i] = await rig.weft(i, weftArgs(i), 20_000);
     subnet[i] = leaseOf(w[i]);
   }
+  await routesConverged(rig, [1, 2, 3], subnet);
 });
 test.after(async () => {
   rig.down();

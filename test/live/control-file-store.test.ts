@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Rig, ping, weftStatus, stopWeft, waitFor, type Proc } from '../helpers/rig.js';
+import { routesConverged } from '../helpers/etcd.js';
 import { tempDir } from '../helpers/paths.js';
 import { FileStore } from '../../src/control/file-store.js';
 import { parseCidr4 } from '../../src/control/ip4.js';
@@ -29,6 +30,8 @@ test.before(async () => {
   // Started together: the file's lock keeps their allocations apart.
   const started = await Promise.all([1, 2, 3].map((i) => rig.weft(i, args(i), 20_000)));
   for (const i of [1, 2, 3]) { w[i] = started[i - 1]; subnet[i] = leaseOf(w[i]); }
+  // A host that took its lease after another listed the file hears of it by the watch, a poll later.
+  await routesConverged(rig, [1, 2, 3], subnet);
 });
 test.after(() => {
   rig.down();

@@ -12,7 +12,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { Rig, ping, weftStatus, waitFor, type Proc } from '../helpers/rig.js';
-import { Etcd } from '../helpers/etcd.js';
+import { Etcd, routesConverged } from '../helpers/etcd.js';
 import { ROOT, tempDir } from '../helpers/paths.js';
 
 const PREFIX = '/coreos.com/network';
@@ -35,6 +35,7 @@ test.before(async () => {
     w[i] = await rig.weft(i, ['--etcd-endpoints', etcd.endpoint, '--local', rig.underlay(i), '--subnet-file', join(tmp.dir, `h${i}.env`)], 20_000);
     subnet[i] = /weft: lease (\S+) in /.exec(w[i].stderr())![1];
   }
+  await routesConverged(rig, [1, 2], subnet);
 });
 test.after(async () => {
   rig.down();
