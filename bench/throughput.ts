@@ -1,18 +1,30 @@
-// The live benchmark: iperf3 through weft and through the Linux kernel's
-// vxlan device, on the same two-host netns rig, in the same run.
+// The live benchmark: iperf3 through weft, through the Linux kernel's
+// vxlan device and through tinc (a userspace C tunnel, the reference the
+// issue's small-packet target is set against), on the same two-host netns
+// rig, in the same run.
 //
 // Design notes
-// - Both tunnels exist side by side for the whole run (weft: VNI 1, UDP
-//   8472, 10.244.0.0/24; kernel: VNI 2, UDP 4789, 10.244.1.0/24) and take
-//   turns carrying the load: for every repetition and case, one run through
-//   each, the order flipping each time, so that drift (thermal, a noisy
-//   neighbour) lands on both. weft's CPU while the kernel carries the load
-//   is measured too, to show that an idle weft does not tax the kernel runs.
+// - The tunnels exist side by side for the whole run (weft: VNI 1, UDP
+//   8472, 10.244.0.0/24; kernel: VNI 2, UDP 4789, 10.244.1.0/24; tinc 1.0:
+//   switch mode, UDP 655, 10.244.2.0/24) and take turns carrying the load:
+//   for every repetition and case, one run through each, the order rotating
+//   each time, so that drift (thermal, a noisy neighbour) lands on all.
+//   weft's CPU while another tunnel carries the load is measured too, to
+//   show that an idle weft does not tax the other runs.
+// - tinc is optional: without tincd the run says how to install it and
+//   goes on with weft and the kernel only. It runs with Cipher = none and
+//   Digest = none (no encryption, no MAC, like VXLAN) and its TAP at MTU
+//   1450 like weft0 and vx0, so all three carry the same inner packets.
+//   PMTUDiscovery = no: with it, tinc 1.0 sends frames larger than the
+//   path MTU found so far over its TCP meta connection until discovery
+//   settles (seconds to ~30 s), which would land in the first runs; with
+//   the MTU fixed at 1450 every frame fits one UDP datagram from the start.
 // - One iperf3 server per run (`-s -1`) in h2, the client in h1: a run that
 //   fails cannot leave a wedged server behind for the next one.
 // - CPU per GB counts both weft processes (utime + stime from /proc, all
 //   threads) from just before the client starts to just after it ends,
-//   against the payload bytes the receiver got.
+//   against the payload bytes the receiver got; the same for both tincd
+//   processes on tinc runs.
 // - Every step has a time limit and the whole run a budget; Ctrl-C,
 //   SIGTERM, a failure or the budget running out all end in Rig.down().
 //
@@ -20,7 +32,7 @@
 // (normally through `npm run bench`, which runs it inside `unshare --net`).
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, release } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -34,7 +46,11 @@ const IPERF_PORT = 5201;
 const OVERLAY: Record<Tunnel, (i: number) => string> = {
   weft: (i) => `10.244.0.${i}`,
   kernel: (i) => `10.244.1.${i}`,
+  tinc: (i) => `10.244.2.${i}`,
 };
+const TINC_PORT = 655;
+/** The same inner MTU as weft0 and vx0 (underlay 1500 − 50). */
+const TINC_MTU = 1450;
 const underlay = (i: number) => `198.18.0.${i}`;
 /** Time a run may take beyond its nominal length (server start, connect, results exchange). */
 const RUN_SLACK_S = 30;
@@ -79,13 +95,16 @@ function have(cmd: string): boolean {
   }
 }
 
-/** Everything that would make the run fail later, checked before anything is built. */
-function preflight(): void {
+/** Everything that would make the run fail later, checked before anything is built; returns whether tinc can be part of it. */
+function preflight(): boolean {
   const fail = (msg: string) => { process.stderr.write(`live: ${msg}\n`); process.exit(1); };
   if (process.getuid?.() !== 0) fail('needs root (network namespaces, TAP devices): sudo npm run bench (or npm run bench -- --only micro)');
   if (!have('ip')) fail('install iproute2: apt-get install -y iproute2');
   if (!have('iperf3')) fail('install iperf3: apt-get install -y iperf3');
   if (!existsSync(WEFT)) fail(`weft is not built (${relative(ROOT, WEFT)} missing): npm ci`);
+  if (have('tincd')) return true;
+  process.stderr.write('live: install tinc for the userspace reference: apt-get install -y tinc (going on with weft and the kernel only)\n');
+  return false;
 }
 
 const progress = (s: string) => process.stderr.write(s);
@@ -118,13 +137,109 @@ async function startWeft(rig: Rig, i: number, j: number): Promise<Proc> {
   return p;
 }
 
-function pingable(rig: Rig, t: Tunnel): boolean {
+function pingable(rig: Rig, t: Tunnel, size?: number): boolean {
   try {
-    rig.exec(1, ['ping', '-c', '3', '-i', '0.2', '-W', '1', OVERLAY[t](2)], 15_000);
+    rig.exec(1, ['ping', '-c', '3', '-i', '0.2', '-W', '1', ...(size ? ['-M', 'do', '-s', String(size)] : []), OVERLAY[t](2)], 15_000);
     return true;
   } catch {
     return false;
   }
+}
+
+// ---- tinc ----
+
+/**
+ * tinc 1.0 configuration for both hosts, in one temp dir of the rig:
+ * DIR/h{i}/tinc.conf, tinc-up, rsa_key.priv and hosts/h1, hosts/h2 (each
+ * host file is written once, gets its public key from `tincd -K`, and is
+ * copied to the other host). Cipher, Digest, MACLength and PMTUDiscovery
+ * are host variables in 1.0 and are the same in both host files.
+ */
+function configureTinc(rig: Rig): string[] {
+  const base = rig.tmpdir('tinc');
+  const dirs = [1, 2].map((i) => join(base, `h${i}`));
+  for (const [k, d] of dirs.entries()) {
+    const i = k + 1;
+    mkdirSync(join(d, 'hosts'), { recursive: true });
+    writeFileSync(join(d, 'tinc.conf'), [
+      `Name = h${i}`,
+      'Mode = switch',
+      'Interface = tinc0',
+      'AddressFamily = ipv4',
+      `BindToAddress = ${underlay(i)}`,
+      // h1 dials h2; one meta connection is enough for two nodes.
+      ...(i === 1 ? ['ConnectTo = h2'] : []),
+    ].join('\n') + '\n');
+    writeFileSync(join(d, 'hosts', `h${i}`), [
+      `Address = ${underlay(i)}`,
+      `Port = ${TINC_PORT}`,
+      'Cipher = none',
+      'Digest = none',
+      'MACLength = 0',
+      'Compression = 0',
+      'PMTUDiscovery = no',
+    ].join('\n') + '\n');
+    // Run by tincd itself (in the host's namespace) once the TAP exists.
+    writeFileSync(join(d, 'tinc-up'), [
+      '#!/bin/sh',
+      'set -e',
+      `ip link set "$INTERFACE" mtu ${TINC_MTU}`,
+      `ip addr add ${OVERLAY.tinc(i)}/24 dev "$INTERFACE"`,
+      'ip link set "$INTERFACE" up',
+    ].join('\n') + '\n');
+    chmodSync(join(d, 'tinc-up'), 0o755);
+    // Appends the public key to hosts/h{i}; stdin closed, so it asks nothing.
+    rig.exec(i, ['tincd', '-c', d, '-K'], 60_000);
+  }
+  copyFileSync(join(dirs[0], 'hosts', 'h1'), join(dirs[1], 'hosts', 'h1'));
+  copyFileSync(join(dirs[1], 'hosts', 'h2'), join(dirs[0], 'hosts', 'h2'));
+  return dirs;
+}
+
+/** tincd in the foreground (-D: logs to stderr, no fork, so the PID is tincd's), tracked by the rig. */
+async function startTincd(rig: Rig, i: number, dir: string, started: Proc[]): Promise<Proc> {
+  const p = rig.spawn(i, ['tincd', '-c', dir, '-D', `--pidfile=${join(dir, 'tincd.pid')}`, '-d1']);
+  started.push(p);
+  await waitFor(() => /^Ready$/m.test(p.stderr()) || !p.running(), 15_000, `tincd to start in ${rig.ns(i)}`);
+  if (!p.running()) throw new Error(`tincd in ${rig.ns(i)} exited at start:\n${tail(p.stderr())}`);
+  return p;
+}
+
+/** Both tincds up, connected, and carrying full-size frames over UDP; throws with tinc's own words if not. */
+async function startTinc(rig: Rig): Promise<Proc[]> {
+  const dirs = configureTinc(rig);
+  const started: Proc[] = [];
+  try {
+    return await connectTinc(rig, dirs, started);
+  } catch (e) {
+    await stop(started);
+    throw e;
+  }
+}
+
+async function connectTinc(rig: Rig, dirs: string[], started: Proc[]): Promise<Proc[]> {
+  // h2 first, so that h1's first connection attempt finds it listening (a
+  // refused one would wait 5 s to retry).
+  const h2 = await startTincd(rig, 2, dirs[1], started);
+  const h1 = await startTincd(rig, 1, dirs[0], started);
+  const tincs = [h1, h2];
+  const logs = () => tincs.map((p, k) => `h${k + 1}: ${tail(p.stderr(), 3)}`).join('\n');
+  await waitFor(() => /Connection with h2 .* activated/.test(h1.stderr()) || !h1.running() || !h2.running(), 20_000, 'tinc\'s meta connection h1 → h2')
+    .catch((e: Error) => { throw new Error(`${e.message}\n${logs()}`); });
+  // The first packets may go while keys are exchanged: retry for a while.
+  const end = Date.now() + 20_000;
+  while (!pingable(rig, 'tinc', TINC_MTU - 28)) {
+    if (Date.now() > end || !h1.running() || !h2.running()) {
+      throw new Error(`no full-size ping reply across tinc (${OVERLAY.tinc(1)} → ${OVERLAY.tinc(2)}):\n${logs()}`);
+    }
+    await sleep(500);
+  }
+  return tincs;
+}
+
+async function stop(ps: Proc[]): Promise<void> {
+  for (const p of ps) kill(p.pid, 'SIGTERM');
+  await Promise.race([Promise.all(ps.map((p) => p.exited)), sleep(3000)]);
 }
 
 // ---- one run ----
@@ -149,18 +264,36 @@ function weftCpu(wefts: Proc[]): number {
   return sum;
 }
 
-async function oneRun(rig: Rig, wefts: Proc[], c: LoadCase, t: Tunnel, rep: number, seconds: number): Promise<RunRecord> {
+/** CPU seconds used so far by both tincds; throws (failing only this run) if one has gone. */
+function tincCpu(tincs: Proc[]): number {
+  let sum = 0;
+  for (const p of tincs) {
+    if (!p.running()) throw new Error(`tincd (pid ${p.pid}) has exited; its last words:\n${tail(p.stderr())}`);
+    sum += cpuSeconds(p.pid);
+  }
+  return sum;
+}
+
+async function oneRun(rig: Rig, wefts: Proc[], tincs: Proc[], c: LoadCase, t: Tunnel, rep: number, seconds: number): Promise<RunRecord> {
   for (const w of wefts) if (!w.running()) throw weftGone(w);
-  const server = rig.spawn(2, ['iperf3', '-s', '-1', '-p', String(IPERF_PORT), '--forceflush']);
-  const rec: RunRecord = { case: c.id, tunnel: t, rep, sample: null, error: null, weftCpuS: 0 };
+  // tincd's CPU is counted on tinc runs only; a dead tincd fails those (recorded), not the benchmark.
+  const mine = t === 'tinc' ? tincs : [];
+  const rec: RunRecord = { case: c.id, tunnel: t, rep, sample: null, error: null, weftCpuS: 0, tincCpuS: t === 'tinc' ? 0 : null };
+  let server: Proc | null = null;
   try {
-    await waitFor(() => /listening/i.test(server.stdout()) || !server.running(), 10_000, 'the iperf3 server');
-    if (!server.running()) throw new Error(`iperf3 server exited: ${tail(server.stderr() || server.stdout(), 2)}`);
+    const tinc0 = tincCpu(mine);
+    server = rig.spawn(2, ['iperf3', '-s', '-1', '-p', String(IPERF_PORT), '--forceflush']);
+    const srv = server;
+    await waitFor(() => /listening/i.test(srv.stdout()) || !srv.running(), 10_000, 'the iperf3 server');
+    if (!srv.running()) throw new Error(`iperf3 server exited: ${tail(srv.stderr() || srv.stdout(), 2)}`);
     const cpu0 = weftCpu(wefts);
+    // Stop waiting as soon as a process the run depends on dies.
+    const carriers = [...wefts, ...mine];
     const r = await rig.run(1, ['iperf3', '-c', OVERLAY[t](2), '-p', String(IPERF_PORT), '-t', String(seconds), '-J',
-      '--connect-timeout', '5000', ...c.args], (seconds + RUN_SLACK_S) * 1000, Promise.race(wefts.map((w) => w.exited)));
+      '--connect-timeout', '5000', ...c.args], (seconds + RUN_SLACK_S) * 1000, Promise.race(carriers.map((w) => w.exited)));
     for (const w of wefts) if (!w.running()) throw weftGone(w);
     rec.weftCpuS = weftCpu(wefts) - cpu0;
+    if (t === 'tinc') rec.tincCpuS = tincCpu(mine) - tinc0;
     if (r.timedOut) throw new Error(`iperf3 did not finish within ${seconds + RUN_SLACK_S} s`);
     rec.sample = parseReport(r.out, c);
   } catch (e) {
@@ -168,9 +301,11 @@ async function oneRun(rig: Rig, wefts: Proc[], c: LoadCase, t: Tunnel, rep: numb
     rec.error = (e as Error).message;
   }
   // The server exits after its one test; give it a moment, then make sure.
-  await Promise.race([server.exited, sleep(5000)]);
-  if (server.running()) kill(server.pid, 'SIGKILL');
-  await server.exited;
+  if (server) {
+    await Promise.race([server.exited, sleep(5000)]);
+    if (server.running()) kill(server.pid, 'SIGKILL');
+    await server.exited;
+  }
   return rec;
 }
 
@@ -181,16 +316,18 @@ function mmss(s: number): string {
 
 // ---- the whole run ----
 
-async function main(rig: Rig, o: Options): Promise<number> {
+async function main(rig: Rig, o: Options, tincWanted: boolean): Promise<number> {
   const started = new Date();
+  // iperf3 and the tunnels share the CPUs: anything else running skews every side.
+  const load = loadavg()[0];
   const heading: Heading = {
     reps: o.reps, seconds: o.seconds, kernel: release(), cpus: availableParallelism(),
     iperf3: firstLine('iperf3', ['--version']).replace(/^iperf /, '').split(' ')[0],
     weftCommit: firstLine('git', ['describe', '--always', '--dirty']),
+    tinc: tincWanted ? firstLine('tincd', ['--version']).replace(/^tinc version /, '').split(' ')[0] : null,
+    loadAverage: load,
   };
 
-  // iperf3 and both tunnels share the CPUs: anything else running skews both sides.
-  const load = loadavg()[0];
   if (load > heading.cpus / 2) progress(`live: warning: the machine is busy (load average ${load.toFixed(1)} on ${heading.cpus} CPUs); numbers will be noisy\n`);
   progress(`live: building rig ${rig.name} (2 hosts)…\n`);
   rig.up();
@@ -201,49 +338,79 @@ async function main(rig: Rig, o: Options): Promise<number> {
   for (const t of ['weft', 'kernel'] as const) {
     if (!pingable(rig, t)) throw new Error(`no ping reply across the ${t} tunnel (${OVERLAY[t](1)} → ${OVERLAY[t](2)})` + (t === 'weft' ? `:\n${tail(wefts[0].stderr())}` : ''));
   }
+  // tinc failing to come up costs its rows (and the exit code), not weft's and the kernel's.
+  let tincs: Proc[] = [];
+  let tincSkipped: string | null = tincWanted ? null : 'tincd is not installed (apt-get install -y tinc)';
+  if (tincWanted) {
+    try {
+      tincs = await startTinc(rig);
+      progress(`live: tinc ${heading.tinc} running in both hosts (pids ${tincs.map((p) => p.pid).join(', ')}; switch mode, UDP ${TINC_PORT}, no cipher, no MAC)\n`);
+    } catch (e) {
+      tincSkipped = `tinc did not come up: ${(e as Error).message}`;
+      progress(`live: ${tincSkipped}\nlive: going on with weft and the kernel only\n`);
+      heading.tinc = null;
+    }
+  }
+  const tunnels: Tunnel[] = tincs.length ? ['weft', 'kernel', 'tinc'] : ['weft', 'kernel'];
 
-  const total = o.reps * o.cases.length * 2;
-  progress(`live: ${o.reps} rep(s) × ${o.cases.length} case(s) × 2 tunnels × ${o.seconds} s = ${total} runs, about ${mmss(total * (o.seconds + 1.5))}\n`);
+  const total = o.reps * o.cases.length * tunnels.length;
+  progress(`live: ${o.reps} rep(s) × ${o.cases.length} case(s) × ${tunnels.length} tunnels × ${o.seconds} s = ${total} runs, about ${mmss(total * (o.seconds + 1.5))}\n`);
   const runs: RunRecord[] = [];
   const t0 = Date.now();
   let n = 0;
   for (let rep = 1; rep <= o.reps; rep++) {
     for (const [k, c] of o.cases.entries()) {
-      const order: Tunnel[] = (rep + k) % 2 ? ['weft', 'kernel'] : ['kernel', 'weft'];
+      // Two tunnels: the order flips each time; three: it rotates, so each
+      // goes first, second and last equally often over three cases.
+      const order: Tunnel[] = tunnels.length === 2
+        ? ((rep + k) % 2 ? ['weft', 'kernel'] : ['kernel', 'weft'])
+        : tunnels.map((_, j) => tunnels[(j + rep - 1 + k) % tunnels.length]);
       for (const t of order) {
         n++;
         progress(`[${String(n).padStart(String(total).length)}/${total}] rep ${rep}/${o.reps}  ${c.id.padEnd(9)} ${t.padEnd(6)} `);
-        const r = await oneRun(rig, wefts, c, t, rep, o.seconds);
+        const r = await oneRun(rig, wefts, tincs, c, t, rep, o.seconds);
         runs.push(r);
         const left = ((Date.now() - t0) / n) * (total - n) / 1000;
         const s = r.sample;
         progress(s
-          ? `${num(s.gbps).padStart(6)} Gbit/s ${count(s.pps).padStart(8)} pkt/s${s.lossPct !== null ? `  loss ${num(s.lossPct)} %` : ''}${t === 'weft' ? `  weft CPU ${num(r.weftCpuS)} s` : ''}  (${mmss(left)} left)\n`
+          ? `${num(s.gbps).padStart(6)} Gbit/s ${count(s.pps).padStart(8)} pkt/s${s.lossPct !== null ? `  loss ${num(s.lossPct)} %` : ''}${t === 'weft' ? `  weft CPU ${num(r.weftCpuS)} s` : ''}${t === 'tinc' && r.tincCpuS !== null ? `  tinc CPU ${num(r.tincCpuS)} s` : ''}  (${mmss(left)} left)\n`
           : `FAILED: ${r.error}\n`);
         await sleep(300);
       }
     }
   }
 
+  const host = (i: number) => rig.ns(i + 1).replace(`${rig.name}-`, '');
   const rss: Record<string, number> = {};
-  wefts.forEach((w, i) => { rss[rig.ns(i + 1).replace(`${rig.name}-`, '')] = peakRssBytes(w.pid); });
-  for (const w of wefts) kill(w.pid, 'SIGTERM');
-  await Promise.race([Promise.all(wefts.map((w) => w.exited)), sleep(3000)]);
+  wefts.forEach((w, i) => { rss[host(i)] = peakRssBytes(w.pid); });
+  const tincRss: Record<string, number> = {};
+  tincs.forEach((p, i) => { try { if (p.running()) tincRss[host(i)] = peakRssBytes(p.pid); } catch { /* gone */ } });
+  await stop([...wefts, ...tincs]);
   rig.down();
 
-  const sums = summarise(o.cases, runs);
-  const idleCpuS = runs.filter((r) => r.tunnel === 'kernel').reduce((a, r) => a + r.weftCpuS, 0);
-  const text = table(heading, sums, rss, idleCpuS);
+  const sums = summarise(o.cases, runs, tincs.length > 0);
+  const idle = (t: Tunnel) => runs.filter((r) => r.tunnel === t).reduce((a, r) => a + r.weftCpuS, 0);
+  const idleCpuS = idle('kernel');
+  const idleCpuSTinc = tincs.length ? idle('tinc') : null;
+  const text = table(heading, sums, { rssBytes: rss, tincRssBytes: tincRss, idleCpuS, idleCpuSTinc, tincSkipped });
   const dir = join(ROOT, 'bench/results', started.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-'));
   mkdirSync(dir, { recursive: true });
   const json = {
     version: 1,
     started: started.toISOString(),
     finished: new Date().toISOString(),
-    config: { reps: o.reps, seconds: o.seconds, cases: o.cases, weft: { vni: 1, port: 8472, overlay: '10.244.0.0/24' }, kernel: { vni: 2, port: 4789, overlay: '10.244.1.0/24' } },
+    config: {
+      reps: o.reps, seconds: o.seconds, cases: o.cases, tunnels,
+      weft: { vni: 1, port: 8472, overlay: '10.244.0.0/24' },
+      kernel: { vni: 2, port: 4789, overlay: '10.244.1.0/24' },
+      tinc: tincs.length
+        ? { version: heading.tinc, mode: 'switch', port: TINC_PORT, overlay: '10.244.2.0/24', cipher: 'none', digest: 'none', macLength: 0, mtu: TINC_MTU, pmtuDiscovery: false }
+        : { skipped: tincSkipped },
+    },
     host: { ...heading, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version, loadAverageAtStart: load },
     summary: sums,
-    weft: { peakRssBytes: rss, idleCpuS },
+    weft: { peakRssBytes: rss, idleCpuS, idleCpuSTinc },
+    tinc: tincs.length ? { peakRssBytes: tincRss } : null,
     runs,
   };
   writeFileSync(join(dir, 'results.json'), JSON.stringify(json, null, 2) + '\n');
@@ -253,23 +420,26 @@ async function main(rig: Rig, o: Options): Promise<number> {
   process.stdout.write(`results: ${relative(process.cwd(), dir) || dir}/{results.json,chart.svg,table.txt}\n`);
   const failed = runs.filter((r) => r.error).length;
   if (failed) progress(`live: ${failed} of ${runs.length} runs failed (see "error" in results.json)\n`);
-  return failed ? 1 : 0;
+  // tinc missing is the machine's choice; tinc installed but not working is a failure.
+  const tincFailed = tincWanted && tincs.length === 0;
+  if (tincFailed) progress('live: tinc is installed but did not come up (see above): exit 1\n');
+  return failed || tincFailed ? 1 : 0;
 }
 
 const o = options(process.argv.slice(2));
-preflight();
+const withTinc = preflight();
 const rig = new Rig(2);
-const budgetS = o.reps * o.cases.length * 2 * (o.seconds + RUN_SLACK_S + 10) + 120;
+const budgetS = o.reps * o.cases.length * (withTinc ? 3 : 2) * (o.seconds + RUN_SLACK_S + 10) + 180;
 const finish = (code: number) => { clearTimeout(watchdog); rig.down(); process.exit(code); };
 const watchdog = setTimeout(() => {
   progress(`\nlive: the run exceeded its budget of ${mmss(budgetS)}; stopping\n`);
   finish(1);
 }, budgetS * 1000);
 for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
-  process.on(sig, () => { progress(`\nlive: ${sig}: stopping weft and iperf3, removing rig ${rig.name}\n`); finish(code); });
+  process.on(sig, () => { progress(`\nlive: ${sig}: stopping weft, tinc and iperf3, removing rig ${rig.name}\n`); finish(code); });
 }
 process.on('exit', () => rig.down());
-main(rig, o).then(finish, (e: Error) => {
+main(rig, o, withTinc).then(finish, (e: Error) => {
   progress(`\nlive: ${e.message}\n`);
   finish(1);
 });

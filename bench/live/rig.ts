@@ -3,11 +3,14 @@
 // a failure, Ctrl-C or SIGTERM all end the same way: the tracked processes
 // are killed by PID and the rig is removed (which also kills whatever still
 // runs inside its namespaces). Nothing is created in the root namespace.
+// Temporary directories (tinc's configuration) are the rig's too and go
+// with it.
 //
 //        netns NAME-h1                          netns NAME-h2
 //   +---------------------------+          +---------------------------+
 //   | weft0  10.244.0.1/24 weft |          | weft0  10.244.0.2/24 weft |
 //   | vx0    10.244.1.1/24 vxlan|          | vx0    10.244.1.2/24 vxlan|
+//   | tinc0  10.244.2.1/24 tinc |          | tinc0  10.244.2.2/24 tinc |
 //   | eth0   198.18.0.1/24      |          | eth0   198.18.0.2/24      |
 //   +------------|--------------+          +------------|--------------+
 //                +------ br0 in netns NAME-sw ----------+
@@ -16,6 +19,8 @@
 // must not depend on test code. Every command has a time limit.
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -44,6 +49,7 @@ export interface RunResult { code: number; out: string; err: string; timedOut: b
 export class Rig {
   readonly name: string;
   private readonly procs = new Set<Proc>();
+  private readonly dirs: string[] = [];
   private isUp = false;
 
   constructor(readonly hosts: number) {
@@ -57,6 +63,13 @@ export class Rig {
   }
 
   ns(i: number): string { return `${this.name}-h${i}`; }
+
+  /** A fresh directory under the system's temp dir, removed by down(). */
+  tmpdir(what: string): string {
+    const d = mkdtempSync(join(tmpdir(), `weft-bench-${this.name}-${what}-`));
+    this.dirs.push(d);
+    return d;
+  }
 
   /** Runs a short command in host i; throws with its stderr on failure. */
   exec(i: number, cmd: string[], timeoutMs = 10_000): string {
@@ -103,10 +116,13 @@ export class Rig {
     return { code, out: p.stdout(), err: p.stderr(), timedOut };
   }
 
-  /** Stops every tracked process (SIGKILL by PID) and removes the namespaces. Idempotent, synchronous. */
+  /** Stops every tracked process (SIGKILL by PID), removes the namespaces and temp dirs. Idempotent, synchronous. */
   down(): void {
     for (const p of this.procs) if (p.running()) kill(p.pid, 'SIGKILL');
     this.procs.clear();
+    for (const d of this.dirs.splice(0)) {
+      try { rmSync(d, { recursive: true, force: true }); } catch { /* reported below only if the rig itself fails */ }
+    }
     if (!this.isUp) return;
     this.isUp = false;
     try {
