@@ -30,6 +30,9 @@ import { writeVnetHeader, VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../d
 export const VIRTIO_NET_HDR_GSO_NONE = 0;
 export const VIRTIO_NET_HDR_GSO_TCPV4 = 1;
 export const VIRTIO_NET_HDR_GSO_TCPV6 = 4;
+export const VIRTIO_NET_HDR_GSO_UDP_L4 = 5;
+/** The kernel's limit on segments in one UDP GSO packet (UDP_MAX_SEGMENTS). */
+const UDP_MAX_SEGS = 64;
 export const VIRTIO_NET_HDR_GSO_ECN = 0x80;
 
 const TCP_FIN = 0x01, TCP_SYN = 0x02, TCP_RST = 0x04, TCP_PSH = 0x08, TCP_URG = 0x20, TCP_ECE = 0x40, TCP_CWR = 0x80;
@@ -133,6 +136,63 @@ export function segmentTcp(
 }
 
 /**
+ * Cuts a UDP super-frame (USO: GSO_UDP_L4) into datagrams of `mss` payload
+ * bytes, laid out as segmentTcp lays out segments. Each gets its own IP
+ * length/ID/checksum, UDP length and UDP checksum (RFC 768; zero becomes
+ * 0xffff). Returns the bytes used in `dst`, or SEG_BAD.
+ */
+export function segmentUdp(
+  b: Buffer, src: number, len: number, mss: number, v6: boolean,
+  dst: Buffer, dstOff: number, dstRoom: number, gap: number,
+  emit: (off: number, len: number) => void,
+): number {
+  const end = src + len;
+  if (len < 14 || mss <= 0) return SEG_BAD;
+  const l3 = src + 14;
+  let l4: number;
+  if (!v6) {
+    if (u16(b, src + 12) !== 0x0800 || l3 + 20 > end) return SEG_BAD;
+    const ihl = (b[l3] & 0x0f) * 4;
+    if (ihl < 20 || b[l3 + 9] !== 17) return SEG_BAD;
+    l4 = l3 + ihl;
+  } else {
+    if (u16(b, src + 12) !== 0x86dd || l3 + 40 > end || b[l3 + 6] !== 17) return SEG_BAD;
+    l4 = l3 + 40;
+  }
+  const hdr = l4 + 8 - src;
+  const payload = len - hdr;
+  if (payload <= 0) return SEG_BAD;
+  const n = Math.ceil(payload / mss);
+  const stride = gap + hdr + mss;
+  if (n > UDP_MAX_SEGS || n * stride > dstRoom) return SEG_BAD;
+  const csumCopy = csumCopyImpl();
+  const id0 = v6 ? 0 : u16(b, l3 + 4);
+  const l3rel = l3 - src, l4rel = l4 - src;
+  for (let k = 0; k < n; k++) {
+    const seg = dstOff + k * stride + gap;
+    const plen = k === n - 1 ? payload - k * mss : mss;
+    for (let i = 0; i < hdr; i++) dst[seg + i] = b[src + i];
+    const ip = seg + l3rel, udp = seg + l4rel;
+    const l4len = 8 + plen;
+    if (!v6) {
+      put16(dst, ip + 2, l4rel - l3rel + l4len);
+      put16(dst, ip + 4, (id0 + k) & 0xffff);
+      put16(dst, ip + 10, 0);
+      put16(dst, ip + 10, finish(fold(sum16(dst, ip, l4rel - l3rel))));
+    } else {
+      put16(dst, ip + 4, l4len);
+    }
+    put16(dst, udp + 4, l4len);
+    put16(dst, udp + 6, 0);
+    const pseudo = v6 ? pseudoSumV6(dst, ip + 8, ip + 24, 17, l4len) : pseudoSumV4(dst, ip + 12, ip + 16, 17, l4len);
+    const c = finish(csumCopy(b, src + hdr + k * mss, dst, seg + hdr, plen, sum16(dst, udp, 8, pseudo)));
+    put16(dst, udp + 6, c === 0 ? 0xffff : c);
+    emit(seg, hdr + plen);
+  }
+  return n * stride;
+}
+
+/**
  * Coalesces in-order TCP segments into super-frames for a TAP write.
  * Frames are added one at a time with `add`; each lands in `out` (a slab the
  * caller owns) with a virtio-net header in front, and `frames` lists them
@@ -157,6 +217,8 @@ export class TcpCoalescer {
   merged = 0;
   /** Frames whose partial checksum was marked for completion. */
   csumMarked = 0;
+  /** UDP super-frames (USO) built. */
+  udpFrames = 0;
   // The open super-frame, if any.
   private open = -1;        // index in offs
   private openL3 = 0;       // offset of IP header in out
@@ -165,6 +227,7 @@ export class TcpCoalescer {
   private openV6 = false;
   private openMss = 0;
   private openSegs = 0;
+  private openUdp = false;  // a UDP run (USO) rather than TCP
   private nextSeq = 0;
   private lastShort = false;
   private lastPsh = false;
@@ -176,7 +239,9 @@ export class TcpCoalescer {
    * super-frame, delivered whole by the socket) is sent with GSO metadata
    * so the host can still cut it if it forwards it.
    */
-  constructor(readonly out: Buffer, capacity: number, private readonly merge = true, private readonly mtu = 65535, maxBytes = 65535) {
+  constructor(readonly out: Buffer, capacity: number, private readonly merge = true, private readonly mtu = 65535, maxBytes = 65535,
+    /** Also merge UDP runs into USO frames (a kernel that takes GSO_UDP_L4 writes). */
+    public udp = false) {
     this.offs = new Int32Array(capacity);
     this.lens = new Int32Array(capacity);
     this.maxBytes = maxBytes;
@@ -214,24 +279,38 @@ export class TcpCoalescer {
     const end = f + len;
     const type = u16(o, f + 12);
     let l3 = f + 14, l4: number, v6: boolean;
+    let proto: number;
     if (type === 0x0800) {
-      if (l3 + 20 > end || o[l3] !== 0x45 || o[l3 + 9] !== 6) return false;
+      if (l3 + 20 > end || o[l3] !== 0x45) return false;
+      proto = o[l3 + 9];
       if ((o[l3 + 6] & 0x3f) !== 0 || o[l3 + 7] !== 0) return false; // fragment
       if (l3 + u16(o, l3 + 2) !== end) return false;                 // padding or truncation
       l4 = l3 + 20; v6 = false;
     } else if (type === 0x86dd) {
-      if (l3 + 40 > end || o[l3 + 6] !== 6) return false;
+      if (l3 + 40 > end) return false;
+      proto = o[l3 + 6];
       if (l3 + 40 + u16(o, l3 + 4) !== end) return false;
       l4 = l3 + 40; v6 = true;
     } else {
       return false;
     }
-    if (l4 + 20 > end) return false;
+    if (proto === 17) {
+      // UDP: a run of same-size datagrams of one flow becomes one USO frame.
+      if (!this.udp || l4 + 8 >= end || u16(o, l4 + 4) !== end - l4) return false;
+      this.openL3 = l3; this.openL4 = l4; this.openV6 = v6; this.openUdp = true;
+      this.openHdr = l4 + 8 - f;
+      this.openMss = len - this.openHdr;
+      this.openSegs = 1;
+      this.lastShort = false;
+      this.lastPsh = false;
+      return true;
+    }
+    if (proto !== 6 || l4 + 20 > end) return false;
     const thl = (o[l4 + 12] >>> 4) * 4;
     const flags = o[l4 + 13];
     if (thl < 20 || l4 + thl >= end) return false;                   // no payload
     if (flags & (TCP_SYN | TCP_FIN | TCP_RST | TCP_URG | TCP_ECE | TCP_CWR)) return false;
-    this.openL3 = l3; this.openL4 = l4; this.openV6 = v6;
+    this.openL3 = l3; this.openL4 = l4; this.openV6 = v6; this.openUdp = false;
     this.openHdr = l4 + thl - f;
     this.openMss = len - this.openHdr;
     this.openSegs = 1;
@@ -267,6 +346,18 @@ export class TcpCoalescer {
       if (u16(b, l3 + 4) !== len - 54) return false;
       for (let i = 0; i < 4; i++) if (b[l3 + i] !== o[this.openL3 + i]) return false;
       for (let i = 6; i < 40; i++) if (b[l3 + i] !== o[this.openL3 + i]) return false;
+    }
+    if (this.openUdp) {
+      // UDP: same ports, a length that matches, at most UDP_MAX_SEGS datagrams.
+      if (this.openSegs >= UDP_MAX_SEGS || u16(b, l4 + 4) !== 8 + plen) return false;
+      for (let i = 0; i < 4; i++) if (b[l4 + i] !== o[this.openL4 + i]) return false;
+      b.copy(o, this.used, off + hdr, off + len);
+      this.used += plen;
+      this.lens[this.open] += plen;
+      this.openSegs++;
+      this.merged++;
+      if (plen < this.openMss) this.lastShort = true;
+      return true;
     }
     // TCP: ports, ack, offset, flags (PSH may end the run), window, options.
     if (this.seqAt(b, l4) !== this.nextSeq) return false;
@@ -307,14 +398,28 @@ export class TcpCoalescer {
     } else {
       put16(o, l3 + 4, l4len);
     }
-    // The TCP checksum is left for the kernel: the field holds the
-    // pseudo-header sum (NEEDS_CSUM), as Linux's own GRO output would.
-    const pseudo = this.openV6 ? pseudoSumV6(o, l3 + 8, l3 + 24, 6, l4len) : pseudoSumV4(o, l3 + 12, l3 + 16, 6, l4len);
+    // The L4 checksum is left for the kernel: the field holds the
+    // pseudo-header sum over the whole length (NEEDS_CSUM), as Linux's own
+    // GRO output would; cutting a UDP GSO frame adjusts it per datagram.
+    const proto = this.openUdp ? 17 : 6;
+    if (this.openUdp) put16(o, l4 + 4, l4len);
+    const pseudo = this.openV6 ? pseudoSumV6(o, l3 + 8, l3 + 24, proto, l4len) : pseudoSumV4(o, l3 + 12, l3 + 16, proto, l4len);
     let p = pseudo;
     while (p > 0xffff) p = (p & 0xffff) + (p >>> 16);
-    put16(o, l4 + 16, p);
+    put16(o, l4 + (this.openUdp ? 6 : 16), p);
     o.fill(0, h, f);
     o[h] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    if (this.openUdp) {
+      if (this.openSegs > 1) {
+        o[h + 1] = VIRTIO_NET_HDR_GSO_UDP_L4;
+        o.writeUInt16LE(this.openHdr, h + 2);
+        o.writeUInt16LE(this.openMss, h + 4);
+        this.udpFrames++;
+      }
+      o.writeUInt16LE(l4 - f, h + 6);
+      o.writeUInt16LE(6, h + 8);              // csum_offset: UDP checksum
+      return;
+    }
     const ipHdr = this.openHdr - 14;
     if (this.openSegs > 1 || len - 14 > this.mtu) {
       o[h + 1] = this.openV6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;

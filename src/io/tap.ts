@@ -19,7 +19,7 @@ import { native } from './native.js';
 import { HEADROOM } from '../datapath/batch.js';
 import type { FrameBatch } from '../datapath/batch.js';
 import { VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../datapath/vnet.js';
-import { segmentTcp, completeChecksum, TcpCoalescer, VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6 } from './offload.js';
+import { segmentTcp, segmentUdp, completeChecksum, TcpCoalescer, VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VIRTIO_NET_HDR_GSO_UDP_L4 } from './offload.js';
 import type { FramePort } from './ports.js';
 
 /** Largest frame read from the TAP: a 64 KiB super-frame plus the Ethernet header. */
@@ -58,8 +58,9 @@ export interface TapOptions {
 export class Tap implements FramePort {
   readonly fd: number;
   readonly name: string;
-  /** Whether the kernel took the offload flags. */
+  /** Whether the kernel took the offload flags (TSO), and USO too. */
   readonly offload: boolean;
+  readonly uso: boolean;
   readonly stats: TapStats = { superFramesIn: 0, segmentsOut: 0, csumCompletedIn: 0, badIn: 0, coalesced: 0, csumMarkedOut: 0, refused: 0 };
   private readonly slab: Buffer;
   private readonly rawSlot: number;
@@ -83,10 +84,19 @@ export class Tap implements FramePort {
     this.fd = t.fd;
     this.name = t.name;
     let offload = false;
+    let uso = false;
     try {
       n.tapSetVnetHdrSize(this.fd, VNET_HDR_LEN);
       if (o.offload !== false) {
-        n.tapSetOffload(this.fd, n.TUN_F_CSUM | n.TUN_F_TSO4 | n.TUN_F_TSO6);
+        const tso = n.TUN_F_CSUM | n.TUN_F_TSO4 | n.TUN_F_TSO6;
+        // USO (Linux 6.2+): both flags or neither. A kernel that takes them
+        // also takes UDP super-frames written to the TAP.
+        try {
+          n.tapSetOffload(this.fd, tso | n.TUN_F_USO4 | n.TUN_F_USO6);
+          uso = true;
+        } catch {
+          n.tapSetOffload(this.fd, tso);
+        }
         offload = true;
       } else {
         n.tapSetOffload(this.fd, 0);
@@ -96,6 +106,7 @@ export class Tap implements FramePort {
       n.tapSetOffload(this.fd, 0);
     }
     this.offload = offload;
+    this.uso = uso;
     this.maxLen = (offload ? MAX_FRAME : Math.min(MAX_FRAME, o.mtu + 14)) + VNET_HDR_LEN;
     this.rawSlot = (HEADROOM + this.maxLen + 63) & ~63;
     // Read few enough frames that their segments fit the data path's batch.
@@ -106,7 +117,7 @@ export class Tap implements FramePort {
     this.rawLens = new Int32Array(this.rawMax);
     for (let i = 0; i < this.rawMax; i++) this.rawOffs[i] = i * this.rawSlot + HEADROOM - VNET_HDR_LEN;
     // Writes: every frame is copied behind a fresh header; TCP runs are merged.
-    this.coalescer = new TcpCoalescer(Buffer.alloc(o.batch * (Math.min(MAX_FRAME, o.mtu + 14) + VNET_HDR_LEN + 64)), o.batch, offload, o.mtu);
+    this.coalescer = new TcpCoalescer(Buffer.alloc(o.batch * (Math.min(MAX_FRAME, o.mtu + 14) + VNET_HDR_LEN + 64)), o.batch, offload, o.mtu, 65535, uso);
   }
 
   /**
@@ -139,10 +150,16 @@ export class Tap implements FramePort {
         if (batch.count < batch.capacity) batch.push(f, len);
         continue;
       }
-      if (gso !== VIRTIO_NET_HDR_GSO_TCPV4 && gso !== VIRTIO_NET_HDR_GSO_TCPV6) { this.stats.badIn++; continue; }
       const before = batch.count;
-      const used = segmentTcp(s, f, len, s.readUInt16LE(h + 4), gso === VIRTIO_NET_HDR_GSO_TCPV6,
-        s, split, s.length - split, 8, this.emit);
+      let used: number;
+      if (gso === VIRTIO_NET_HDR_GSO_TCPV4 || gso === VIRTIO_NET_HDR_GSO_TCPV6) {
+        used = segmentTcp(s, f, len, s.readUInt16LE(h + 4), gso === VIRTIO_NET_HDR_GSO_TCPV6, s, split, s.length - split, 8, this.emit);
+      } else if (gso === VIRTIO_NET_HDR_GSO_UDP_L4) {
+        used = segmentUdp(s, f, len, s.readUInt16LE(h + 4), s.readUInt16BE(f + 12) === 0x86dd, s, split, s.length - split, 8, this.emit);
+      } else {
+        this.stats.badIn++;
+        continue;
+      }
       if (used < 0) { this.stats.badIn++; continue; }
       split += used;
       this.stats.superFramesIn++;

@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { segmentTcp, TcpCoalescer, completeChecksum, SEG_BAD, VIRTIO_NET_HDR_GSO_TCPV4 } from '../../src/io/offload.js';
+import { segmentTcp, segmentUdp, TcpCoalescer, completeChecksum, SEG_BAD, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_UDP_L4 } from '../../src/io/offload.js';
 import { VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../../src/datapath/vnet.js';
 import { readPcapFrames } from '../../src/io/pcap-read.js';
 import { sum16, fold, pseudoSumV4 } from '../../src/wire/checksum.js';
@@ -120,6 +120,73 @@ test('coalescing stops at a gap in the sequence, another flow, or a non-TCP fram
   const h = c.offs[2];
   assert.ok(c.out.subarray(h, h + VNET_HDR_LEN).equals(Buffer.alloc(VNET_HDR_LEN)));
   assert.ok(c.out.subarray(h + VNET_HDR_LEN, h + c.lens[2]).equals(arp));
+});
+
+/** An IPv4/UDP super-frame as a USO-capable TAP hands it over: lengths cover everything. */
+function udpSuper(payload: number): Buffer {
+  const f = Buffer.alloc(14 + 20 + 8 + payload);
+  f.writeUInt16BE(0x0800, 12);
+  f[14] = 0x45; f.writeUInt16BE(20 + 8 + payload > 0xffff ? 0xffff : 20 + 8 + payload, 16); f.writeUInt16BE(77, 18); f[22] = 64; f[23] = 17;
+  f.writeUInt32BE(0x0af40001, 26); f.writeUInt32BE(0x0af40002, 30);
+  f.writeUInt16BE(40000, 34); f.writeUInt16BE(5201, 36); f.writeUInt16BE(8 + payload, 38);
+  for (let i = 42; i < f.length; i++) f[i] = (i * 7) & 0xff;
+  return f;
+}
+
+function udpOk(f: Buffer): boolean {
+  const l4len = f.readUInt16BE(38);
+  return fold(sum16(f, 34, l4len, pseudoSumV4(f, 26, 30, 17, l4len))) === 0xffff;
+}
+
+test('a UDP super-frame (USO) is cut into datagrams with their own lengths and checksums', () => {
+  const f = udpSuper(64 * 10 + 17);
+  const dst = Buffer.alloc(10_000);
+  const segs: Buffer[] = [];
+  assert.ok(segmentUdp(f, 0, f.length, 64, false, dst, 0, dst.length, 8, (o, l) => segs.push(Buffer.from(dst.subarray(o, o + l)))) > 0);
+  assert.is(segs.length, 11);
+  segs.forEach((s, k) => {
+    const plen = k < 10 ? 64 : 17;
+    assert.is(s.length, 42 + plen);
+    assert.is(s.readUInt16BE(16), 28 + plen);
+    assert.is(s.readUInt16BE(38), 8 + plen);
+    assert.is(s.readUInt16BE(18), 77 + k);
+    assert.is(fold(sum16(s, 14, 20)), 0xffff);
+    assert.ok(udpOk(s), `datagram ${k}`);
+    assert.ok(s.subarray(42).equals(f.subarray(42 + 64 * k, 42 + 64 * k + plen)));
+  });
+  // More than the kernel's 64 segments: refused.
+  const big = udpSuper(65 * 10);
+  assert.is(segmentUdp(big, 0, big.length, 10, false, dst, 0, dst.length, 8, () => {}), SEG_BAD);
+});
+
+test('a run of same-size UDP datagrams of one flow is merged into one USO frame; other flows are not', () => {
+  const f = udpSuper(64 * 5);
+  const dst = Buffer.alloc(10_000);
+  const segs: Buffer[] = [];
+  segmentUdp(f, 0, f.length, 64, false, dst, 0, dst.length, 8, (o, l) => segs.push(Buffer.from(dst.subarray(o, o + l))));
+  const other = Buffer.from(segs[0]);
+  other.writeUInt16BE(40001, 34); // another source port: another flow
+  const c = new TcpCoalescer(Buffer.alloc(100_000), 64, true, 1450, 65535, true);
+  for (const s of [...segs, other]) c.add(s, 0, s.length);
+  c.flush();
+  assert.is(c.count, 2);
+  assert.is(c.udpFrames, 1);
+  const h = c.offs[0];
+  assert.is(c.out[h], VIRTIO_NET_HDR_F_NEEDS_CSUM);
+  assert.is(c.out[h + 1], VIRTIO_NET_HDR_GSO_UDP_L4);
+  assert.is(c.out.readUInt16LE(h + 2), 42);
+  assert.is(c.out.readUInt16LE(h + 4), 64);
+  assert.is(c.out.readUInt16LE(h + 8), 6);
+  const out = Buffer.from(c.out.subarray(h + VNET_HDR_LEN, h + c.lens[0]));
+  assert.ok(out.subarray(42).equals(f.subarray(42)));
+  assert.is(out.readUInt16BE(38), 8 + 64 * 5);
+  assert.ok(completeChecksum(out, 0, out.length, 34, 6));
+  assert.ok(udpOk(out));
+  // Without USO support the same datagrams go one by one.
+  const plain = new TcpCoalescer(Buffer.alloc(100_000), 64, true, 1450);
+  for (const s of segs) plain.add(s, 0, s.length);
+  plain.flush();
+  assert.is(plain.count, segs.length);
 });
 
 test.run();
