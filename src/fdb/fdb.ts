@@ -115,6 +115,12 @@ export class Fdb {
     entries: 0, learned: 0, moved: 0, refreshed: 0, full: 0, staticConflicts: 0, aged: 0, removed: 0,
   };
 
+  /**
+   * Told when a learned MAC moves to another peer (for a debug log line);
+   * null by default. Must not change the table.
+   */
+  onMove: ((vni: number, mac: number, fromPeer: number, toPeer: number) => void) | null = null;
+
   private readonly maxCap: number;
   private readonly seed: number;
   private cap = 0;
@@ -182,6 +188,8 @@ export class Fdb {
         this.stats.refreshed++;
         return LEARN_REFRESHED;
       }
+      // Both peers are live here (the old one may be freed by the unref below).
+      if (this.onMove !== null) this.onMove(vni, hi * TWO_32 + (lo >>> 0), old, peerId);
       this.peers.ref(peerId);
       this.peers.unref(old);
       rec[b + PEER] = peerId;

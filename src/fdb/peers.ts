@@ -234,6 +234,17 @@ export class PeerTable {
   }
 }
 
+/** Four address words at `w[a]` (IPv4-mapped for IPv4, as batches hold them) as text. For display. */
+export function formatAddrWords(w: ArrayLike<number>, a = 0): string {
+  if (w[a] === 0 && w[a + 1] === 0 && w[a + 2] === V4_MAPPED_W2) {
+    const v = w[a + 3];
+    return `${v >>> 24}.${(v >>> 16) & 0xff}.${(v >>> 8) & 0xff}.${v & 0xff}`;
+  }
+  const g: number[] = [];
+  for (let i = 0; i < 4; i++) g.push(w[a + i] >>> 16, w[a + i] & 0xffff);
+  return formatV6(g);
+}
+
 function hashPeer(w0: number, w1: number, w2: number, w3: number, port: number): number {
   // IPv4 peers differ only in w3, so w3 and the port get the full mix.
   let h = Math.imul(w3 ^ (port << 16) ^ port, 0x9e3779b1);
