@@ -205,24 +205,44 @@ export class OuterBuilder {
    * (counted). Needs 62 bytes of headroom for IPv6, 42 for IPv4.
    */
   build(buf: Buffer, payOff: number, payLen: number, peer: number, srcPort: number): number {
+    if (this.peers.isV4(peer) === this.v6) { this.v[2]++; return -1; }
+    this.peers.writeAddr(peer, this.peerAddr, 0);
+    return this.emit(buf, payOff, payLen, this.local, this.peerAddr, srcPort, this.peers.port(peer), REPLAY_SRC_MAC, REPLAY_DST_MAC);
+  }
+
+  /**
+   * The same for a datagram that arrived: from the address in `src[a..a+4)`
+   * (four words, IPv4-mapped for IPv4, as DatagramBatch holds them) and
+   * `srcPort`, to the local address and `dstPort`. For `weft capture`, which
+   * shows what the kernel stripped.
+   */
+  buildInbound(buf: Buffer, payOff: number, payLen: number, src: Uint32Array, a: number, srcPort: number, dstPort: number): number {
+    const v4 = src[a] === 0 && src[a + 1] === 0 && src[a + 2] === 0xffff;
+    if (v4 === this.v6) { this.v[2]++; return -1; }
+    const p = this.peerAddr;
+    if (v4) p.writeUInt32BE(src[a + 3], 0);
+    else for (let k = 0; k < 4; k++) p.writeUInt32BE(src[a + k], k * 4);
+    return this.emit(buf, payOff, payLen, p, this.local, srcPort, dstPort, REPLAY_DST_MAC, REPLAY_SRC_MAC);
+  }
+
+  private emit(buf: Buffer, payOff: number, payLen: number, srcIp: Buffer, dstIp: Buffer,
+    srcPort: number, dstPort: number, srcMac: number, dstMac: number): number {
     const c = this.v;
-    if (this.peers.isV4(peer) === this.v6) { c[2]++; return -1; }
     const ipLen = this.v6 ? IPV6_HEADER_LEN : IPV4_HEADER_LEN;
     const udpLen = UDP_HEADER_LEN + payLen;
     if (udpLen + (this.v6 ? 0 : IPV4_HEADER_LEN) > 0xffff) { c[3]++; return -1; }
     const l4 = payOff - UDP_HEADER_LEN;
     const l3 = l4 - ipLen;
     const start = l3 - ETH_HEADER_LEN;
-    this.peers.writeAddr(peer, this.peerAddr, 0);
 
     const eth = this.eth.bind(buf, start);
-    writeMac(buf, start, REPLAY_DST_MAC);
-    writeMac(buf, start + 6, REPLAY_SRC_MAC);
+    writeMac(buf, start, dstMac);
+    writeMac(buf, start + 6, srcMac);
     eth.setEtherType(this.v6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4);
 
     const udp = this.udp.bind(buf, l4);
     udp.setSrcPort(srcPort);
-    udp.setDstPort(this.peers.port(peer));
+    udp.setDstPort(dstPort);
     udp.setLength(udpLen);
     udp.setChecksum(0);
 
@@ -233,8 +253,8 @@ export class OuterBuilder {
       ip.setPayloadLength(udpLen);
       ip.setNextHeader(IPPROTO_UDP);
       ip.setHopLimit(OUTER_TTL);
-      this.local.copy(buf, ip.srcOff());
-      this.peerAddr.copy(buf, ip.dstOff(), 0, 16);
+      srcIp.copy(buf, ip.srcOff(), 0, 16);
+      dstIp.copy(buf, ip.dstOff(), 0, 16);
       pseudo = pseudoSumV6(buf, ip.srcOff(), ip.dstOff(), IPPROTO_UDP, udpLen);
       c[1]++;
     } else {
@@ -246,8 +266,8 @@ export class OuterBuilder {
       buf[l3 + 6] = 0; buf[l3 + 7] = 0; // no DF, as Linux's vxlan sends by default
       ip.setTtl(OUTER_TTL);
       ip.setProtocol(IPPROTO_UDP);
-      this.local.copy(buf, ip.srcOff(), 0, 4);
-      this.peerAddr.copy(buf, ip.dstOff(), 0, 4);
+      srcIp.copy(buf, ip.srcOff(), 0, 4);
+      dstIp.copy(buf, ip.dstOff(), 0, 4);
       ip.fillChecksum();
       pseudo = pseudoSumV4(buf, ip.srcOff(), ip.dstOff(), IPPROTO_UDP, udpLen);
       c[0]++;

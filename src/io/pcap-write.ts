@@ -1,6 +1,7 @@
 // Writing classic pcap (libpcap 2.4, microsecond timestamps, little-endian),
 // the format tcpdump writes and every tool reads. Records are gathered in a
-// buffer and written in large chunks.
+// buffer and written in large chunks: to a file, or handed to a sink (a live
+// capture sends them over the control socket), always whole records.
 
 import { openSync, writeSync, closeSync } from 'node:fs';
 import { LINKTYPE_ETHERNET } from './pcap-read.js';
@@ -10,14 +11,21 @@ const RECORD_HEADER_LEN = 16;
 /** Largest record we write; tcpdump's default snap length. */
 export const PCAP_SNAPLEN = 262144;
 
+/** Takes a chunk of pcap bytes (a copy it may keep). */
+export type PcapSink = (chunk: Buffer) => void;
+
 export class PcapWriter {
   private fd: number;
-  private buf = Buffer.alloc(1 << 20);
+  private readonly sink: PcapSink | null;
+  private buf: Buffer;
   private used = 0;
   records = 0;
 
-  constructor(path: string, linkType = LINKTYPE_ETHERNET) {
-    this.fd = openSync(path, 'w');
+  /** Writes to the file at `target`, or hands chunks to `target` when it is a sink. */
+  constructor(target: string | PcapSink, linkType = LINKTYPE_ETHERNET, bufferBytes = 1 << 20) {
+    this.sink = typeof target === 'string' ? null : target;
+    this.fd = typeof target === 'string' ? openSync(target, 'w') : -1;
+    this.buf = Buffer.alloc(Math.max(bufferBytes, GLOBAL_HEADER_LEN));
     const h = this.buf;
     h.writeUInt32LE(0xa1b2c3d4, 0); // magic: microsecond resolution
     h.writeUInt16LE(2, 4);          // version 2.4
@@ -48,6 +56,11 @@ export class PcapWriter {
   }
 
   flush(): void {
+    if (this.sink !== null) {
+      if (this.used > 0) this.sink(Buffer.from(this.buf.subarray(0, this.used)));
+      this.used = 0;
+      return;
+    }
     let done = 0;
     while (done < this.used) done += writeSync(this.fd, this.buf, done, this.used - done);
     this.used = 0;
@@ -55,6 +68,7 @@ export class PcapWriter {
 
   close(): void {
     this.flush();
-    closeSync(this.fd);
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
   }
 }

@@ -1,0 +1,147 @@
+// `weft capture` inside the daemon: copies the frames the forwarding loop
+// handles into classic pcap, for as long as a capture runs.
+//
+//   overlay   the inner Ethernet frames: as read from the TAP (after weft cut
+//             TCP super-frames into segments) and as handed to the TAP
+//             (before it merges segments again).
+//   underlay  the VXLAN datagrams weft sends and receives, each as a whole
+//             Ethernet/IP/UDP frame. The kernel adds and strips the real
+//             outer headers, so weft writes its own in front (OuterBuilder):
+//             the addresses, ports and payload are the real ones; the outer
+//             MACs (02:00:00:00:00:01 local, …:02 remote), the IPv4 ID and
+//             the TTL are made up. Received datagrams are captured before
+//             decap, so drops show too.
+//
+// Cost: the loop checks one field for null per batch when no capture runs.
+// While one runs, every frame is copied (underlay: and checksummed) once,
+// and each batch becomes one chunk handed to the sink. A capture stops by
+// itself after `count` frames; the session that owns it stops it at its
+// time limit. When the sink is backed up (a slow reader), whole batches are
+// skipped and counted as dropped rather than buffered without bound.
+
+import type { CaptureHook } from '../datapath/forwarder.js';
+import type { DatagramBatch, FrameBatch, SendList } from '../datapath/batch.js';
+import type { PeerTable } from '../fdb/peers.js';
+import { OuterBuilder } from '../io/outer.js';
+import { PcapWriter } from '../io/pcap-write.js';
+import type { CaptureSide } from '../admin/protocol.js';
+
+/** Room in front of a copied payload for Ethernet + IPv6 + UDP. */
+const HEAD = 64;
+
+export interface CaptureOptions {
+  side: CaptureSide;
+  /** Stop after this many frames. */
+  count: number;
+  /** Gets each batch's records as one chunk of pcap bytes (the first starts with the file header). */
+  sink: (chunk: Buffer) => void;
+  /** True while the sink is backed up: batches are then dropped. */
+  backedUp: () => boolean;
+  /** Called once, from inside the loop, when `count` frames are captured. */
+  onFull: () => void;
+  /** Underlay only: the peer table, the local address (its family) and the local UDP port. */
+  peers?: PeerTable;
+  local?: string;
+  port?: number;
+  /** Wall clock in ms, for record timestamps. */
+  nowMs?: () => number;
+}
+
+export class CaptureSession implements CaptureHook {
+  frames = 0;
+  dropped = 0;
+  readonly side: CaptureSide;
+  private readonly limit: number;
+  private readonly writer: PcapWriter;
+  private readonly outer: OuterBuilder | null;
+  private readonly scratch: Buffer | null;
+  private readonly port: number;
+  private readonly o: CaptureOptions;
+  private readonly nowMs: () => number;
+  private sec = 0;
+  private usec = 0;
+  private full = false;
+
+  constructor(o: CaptureOptions) {
+    this.o = o;
+    this.side = o.side;
+    this.limit = o.count;
+    this.nowMs = o.nowMs ?? (() => performance.timeOrigin + performance.now());
+    this.writer = new PcapWriter(o.sink, undefined, 256 << 10);
+    if (o.side === 'underlay') {
+      if (!o.peers || !o.local || !o.port) throw new Error('an underlay capture needs the peer table, the local address and the port');
+      this.outer = new OuterBuilder(o.local, o.peers);
+      this.scratch = Buffer.alloc(HEAD + 65536);
+      this.port = o.port;
+    } else {
+      this.outer = null;
+      this.scratch = null;
+      this.port = 0;
+    }
+  }
+
+  tapToWire(frames: FrameBatch, sends: SendList): void {
+    if (!this.begin(this.side === 'overlay' ? frames.count : sends.count)) return;
+    if (this.side === 'overlay') {
+      for (let i = 0; i < frames.count && this.frames < this.limit; i++) this.record(frames.buf, frames.off[i], frames.len[i]);
+    } else {
+      const s = this.scratch!, b = frames.buf;
+      for (let k = 0; k < sends.count && this.frames < this.limit; k++) {
+        const off = sends.off[k], len = sends.len[k];
+        b.copy(s, HEAD, off, off + len);
+        // The live socket is bound to one port and sends from it, whatever encap chose.
+        const start = this.outer!.build(s, HEAD, len, sends.peer[k], this.port);
+        if (start >= 0) this.record(s, start, HEAD + len - start);
+      }
+    }
+    this.end();
+  }
+
+  wireToTap(dgrams: DatagramBatch, inner: FrameBatch): void {
+    if (!this.begin(this.side === 'overlay' ? inner.count : dgrams.count)) return;
+    if (this.side === 'overlay') {
+      for (let i = 0; i < inner.count && this.frames < this.limit; i++) this.record(inner.buf, inner.off[i], inner.len[i]);
+    } else {
+      const s = this.scratch!, b = dgrams.buf;
+      for (let i = 0; i < dgrams.count && this.frames < this.limit; i++) {
+        const off = dgrams.off[i], len = dgrams.len[i];
+        if (len < 0) continue; // truncated by the socket: nothing whole to show
+        b.copy(s, HEAD, off, off + len);
+        const start = this.outer!.buildInbound(s, HEAD, len, dgrams.srcAddr, i * 4, dgrams.srcPort[i], this.port);
+        if (start >= 0) this.record(s, start, HEAD + len - start);
+      }
+    }
+    this.end();
+  }
+
+  /** Hands over what is buffered (at least the file header, so even an empty capture is a valid pcap). */
+  finish(): void {
+    this.writer.flush();
+  }
+
+  /** False when this batch is skipped (full, or the reader is behind). */
+  private begin(n: number): boolean {
+    if (n === 0 || this.full) return false;
+    if (this.o.backedUp()) {
+      this.dropped += n;
+      return false;
+    }
+    const t = this.nowMs();
+    this.sec = Math.floor(t / 1000);
+    this.usec = Math.floor((t - this.sec * 1000) * 1000);
+    return true;
+  }
+
+  private record(buf: Buffer, off: number, len: number): void {
+    this.writer.write(buf, off, len, this.sec, this.usec);
+    this.frames++;
+  }
+
+  private end(): void {
+    this.writer.flush();
+    if (this.frames >= this.limit && !this.full) {
+      this.full = true;
+      this.o.onFull();
+    }
+  }
+}
