@@ -2,8 +2,8 @@
 # `npm run demo`: two hosts (network namespaces), weft on each with the file
 # lease store (no etcd needed): each takes a subnet of 10.244.0.0/16, learns
 # the other's lease and programs a route, a neighbour entry and a forwarding
-# entry for it. Then a ping across the overlay, the tables and counters, and
-# everything torn down.
+# entry for it. Then a ping across the overlay, the tables and counters (weft
+# fdb show, weft peers, weft stats), and everything torn down.
 #
 #   h1: weft0 <subnet1>.0/32 ── weft ── 198.18.0.1 ══ switch ══ 198.18.0.2 ── weft ── weft0 <subnet2>.0/32 :h2
 #                  └────────── one lease file, shared (leases.json) ──────────┘
@@ -30,17 +30,17 @@ echo '{"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan", "VNI": 1}}' > "$
 for i in 1 2; do
   ip netns exec "$RIG-h$i" node dist/src/cli/main.js run --local "198.18.0.$i" \
     --lease-file "$logs/leases.json" --net-config-path "$logs/net-conf.json" --subnet-file "$logs/h$i.env" \
-    2> "$logs/h$i.log" &
+    --log-format pretty 2> "$logs/h$i.log" &
   pids+=($!)
 done
 for i in 1 2; do
   for _ in $(seq 50); do grep -q 'listening on' "$logs/h$i.log" && break; sleep 0.1; done
-  grep '^weft: lease .* in ' "$logs/h$i.log" | sed "s/^/h$i: /"
-  echo "h$i: $(grep 'listening on' "$logs/h$i.log")"
+  grep -o 'lease [0-9./]* in .*' "$logs/h$i.log" | head -1 | sed "s/^/h$i: /"
+  echo "h$i: $(grep -o 'listening on.*' "$logs/h$i.log")"
 done
 # h2's subnet address (the network address of its lease, on its TAP as /32).
 for _ in $(seq 50); do grep -q 'remote lease' "$logs/h1.log" && break; sleep 0.1; done
-dst=$(sed -n 's/^weft: lease \([0-9.]*\)\/[0-9]* in .*/\1/p' "$logs/h2.log" | head -1)
+dst=$(grep -o 'lease [0-9.]*/[0-9]* in ' "$logs/h2.log" | head -1 | sed 's/^lease \([0-9.]*\)\/.*/\1/')
 
 echo; echo "== the shared lease file (flannel's lease values)"
 cat "$logs/leases.json"
@@ -53,16 +53,12 @@ echo "subnet.env: $(tr '\n' ' ' < "$logs/h1.env")"
 echo; echo "== ping $dst (h2's subnet address) from h1, over weft"
 ip netns exec "$RIG-h1" ping -c 3 -i 0.2 -W 1 "$dst"
 
-echo; echo "== forwarding tables and counters (SIGUSR1)"
+echo; echo "== forwarding tables, peers and counters (weft fdb show, weft peers, weft stats)"
 for i in 1 2; do
-  kill -USR1 "${pids[$((i - 1))]}"
-  sleep 0.2
-  node -e '
-    const lines = require("fs").readFileSync(process.argv[1], "utf8").split("\n").filter((l) => l.startsWith("{\"event\":\"status\""));
-    const s = JSON.parse(lines[lines.length - 1]);
-    console.log(`h${process.argv[2]} forwarding table:`);
-    for (const e of s.fdb) console.log(`  ${e.mac} dev ${s.tap} dst ${e.dst} vni ${e.vni} ${e.state}${e.ageS !== undefined ? " age " + e.ageS : ""}`);
-    console.log(`h${process.argv[2]} counters: ` + Object.entries(s.counters).filter(([, v]) => v).map(([k, v]) => `${k}=${v}`).join(" "));
-  ' "$logs/h$i.log" "$i"
+  echo "h$i:"
+  for cmd in "fdb show" peers stats; do
+    # shellcheck disable=SC2086
+    ip netns exec "$RIG-h$i" node dist/src/cli/main.js $cmd | sed 's/^/  /'
+  done
 done
 echo; echo "== stopping (SIGTERM); the rig is torn down"

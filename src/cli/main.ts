@@ -5,6 +5,10 @@ import { UsageError, RuntimeError } from '../config/errors.js';
 import { PcapFormatError } from '../io/pcap-read.js';
 import { replayCommand, REPLAY_HELP } from './replay.js';
 import { runCommand, RUN_HELP } from './run.js';
+import { fdbCommand, FDB_HELP } from './fdb.js';
+import { peersCommand, PEERS_HELP } from './peers.js';
+import { statsCommand, STATS_HELP } from './stats.js';
+import { captureCommand, CAPTURE_HELP } from './capture.js';
 
 const HELP = `weft — a userspace VXLAN tunnel endpoint (RFC 7348)
 
@@ -15,11 +19,22 @@ Commands:
   replay   run a pcap through the data path (--decap or --encap)
   help     this text, or 'weft help <command>'
 
+Commands that talk to a running weft (through its control socket,
+/run/weft/TAP.sock; --tap NAME or --socket PATH picks which):
+  fdb      show, add or delete forwarding entries (MAC → VTEP)
+  peers    the flood list, the VTEPs known, and the leases
+  stats    the counters, once or --watch
+  capture  copy the frames weft handles into a pcap file
+
 'weft <command> --help' describes each command.`;
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
   run: { run: runCommand, help: RUN_HELP },
   replay: { run: replayCommand, help: REPLAY_HELP },
+  fdb: { run: fdbCommand, help: FDB_HELP },
+  peers: { run: peersCommand, help: PEERS_HELP },
+  stats: { run: statsCommand, help: STATS_HELP },
+  capture: { run: captureCommand, help: CAPTURE_HELP },
 };
 
 async function main(argv: string[]): Promise<number> {

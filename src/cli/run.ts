@@ -12,6 +12,9 @@ import { configureTap, underlayMtu } from '../io/link.js';
 import { formatMac } from '../wire/mac.js';
 import { CONTROL_HELP, CONTROL_OPTIONS, resolveControlConfig, type ControlConfig } from '../config/control-config.js';
 import { prepareControl, type ControlPlane } from '../control/control-plane.js';
+import { OPS_HELP, OPS_OPTIONS, resolveOpsConfig, type OpsConfig } from '../config/ops-config.js';
+import { createLogger, lineLogger, type Logger } from '../log/logger.js';
+import { Operations } from './run-ops.js';
 
 export const RUN_HELP = `Usage: weft run [--config FILE] [options]
 
@@ -52,15 +55,21 @@ flags override it):
 
 ${CONTROL_HELP}
 
-Signals: SIGINT/SIGTERM stop it (the TAP is removed); SIGUSR1 writes the
-counters and the forwarding table as one JSON line to stderr (also written
-at exit).
+${OPS_HELP}
+
+Logs go to stderr: state changes only (start, stop, leases, forwarding
+entries added or removed by hand, drops at most once a minute per reason),
+never a line per packet.
+
+Signals: SIGINT/SIGTERM stop it (the TAP and the control socket are
+removed); SIGUSR1 logs the counters and the forwarding table as one record
+with "event":"status" (also logged at exit).
 
 Exit status: 0 stopped by a signal, 1 runtime failure (no privilege, port
 in use, …), 2 bad usage or configuration.`;
 
 /** The run configuration, and the control plane's when a lease store was given. */
-export type RunArgs = RunConfig & { control: ControlConfig | null };
+export type RunArgs = RunConfig & { control: ControlConfig | null; ops: OpsConfig };
 
 export function parseRunArgs(argv: string[]): RunArgs | null {
   const { values, positionals } = parseArgs({
@@ -75,6 +84,7 @@ export function parseRunArgs(argv: string[]): RunArgs | null {
       static: { type: 'string', multiple: true }, 'ignore-reserved': { type: 'boolean' }, batch: { type: 'string' },
       'no-offload': { type: 'boolean' },
       ...CONTROL_OPTIONS,
+      ...OPS_OPTIONS,
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -85,13 +95,13 @@ export function parseRunArgs(argv: string[]): RunArgs | null {
   const merged: RunInput = { ...fromFile };
   for (const [k, v] of Object.entries(flags)) if (v !== undefined) (merged as Record<string, unknown>)[k] = v;
   const control = resolveControlConfig(merged as RunInput & Record<string, unknown>);
-  return { ...resolveRunConfig(merged), control };
+  return { ...resolveRunConfig(merged), control, ops: resolveOpsConfig(merged) };
 }
 
 /** The running control plane, if any: its leases go into the status line. */
 let activeControl: ControlPlane | null = null;
 
-function status(dp: Datapath, cfg: RunConfig, tap: string, io?: { tap: Tap; udp: UdpSocket }): string {
+function status(dp: Datapath, cfg: RunConfig, tap: string, io?: { tap: Tap; udp: UdpSocket }): object {
   const fdb: { mac: string; dst: string; vni: number; state: string; ageS?: number }[] = [];
   const now = performance.now();
   dp.fdb.forEach((vni, mac, peer, isStatic, seen) => {
@@ -101,7 +111,7 @@ function status(dp: Datapath, cfg: RunConfig, tap: string, io?: { tap: Tap; udp:
     tso: io.tap.offload, gso: io.udp.gso, gro: io.udp.gro, ...io.tap.stats,
     gsoMessages: io.udp.gsoMessages, gsoDatagrams: io.udp.gsoDatagrams, groMessages: io.udp.groMessages, groDatagrams: io.udp.groDatagrams,
   } : undefined;
-  return JSON.stringify({ event: 'status', tap, vni: cfg.vni, counters: dp.counters.snapshot(), ...(activeControl ? { control: activeControl.status() } : {}), offload, fdb });
+  return { event: 'status', tap, vni: cfg.vni, counters: dp.counters.snapshot(), ...(activeControl ? { control: activeControl.status() } : {}), offload, fdb };
 }
 
 function openErr(e: unknown): never {
@@ -116,23 +126,24 @@ export async function runCommand(argv: string[]): Promise<number> {
     process.stdout.write(RUN_HELP + '\n');
     return 0;
   }
+  const log = createLogger({ format: cfg.ops.logFormat, level: cfg.ops.logLevel });
   // With a lease store, the control plane decides the VNI, port, MTU, and the
   // TAP's address and MAC before anything is opened (control/control-plane.ts).
   const control = cfg.control
-    ? await prepareControl(cfg.control, { tap: cfg.tap, local: cfg.local, mac: cfg.macDerived ? null : cfg.mac }, (l) => process.stderr.write(l + '\n'))
+    ? await prepareControl(cfg.control, { tap: cfg.tap, local: cfg.local, mac: cfg.macDerived ? null : cfg.mac }, lineLogger(log))
     : null;
   if (control) {
     Object.assign(cfg, { vni: control.conf.vni, port: control.conf.port, mtu: control.host.mtu, address: control.address, mac: control.host.mac, local: control.host.bindIp });
   }
   try {
-    return await runDaemon(cfg, control);
+    return await runDaemon(cfg, control, log);
   } catch (e) {
     control?.shutdown();
     throw e;
   }
 }
 
-async function runDaemon(cfg: RunArgs, control: ControlPlane | null): Promise<number> {
+async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger): Promise<number> {
   const under = underlayMtu(cfg.local, cfg.peers[0]?.ip ?? null);
   const overhead = cfg.family === 6 ? 70 : 50;
   const mtu = cfg.mtu ?? (under ? under - overhead : 1500 - overhead);
@@ -168,33 +179,46 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null): Promise<nu
   let fatal: ((err: Error, port: 'tap' | 'udp') => void) | null = null;
   const fwd = new Forwarder(dp, v, tap, udp, { batch: frameBatch, onFatal: (err, port) => fatal?.(err, port) });
   fwd.start();
+  let ops: Operations;
+  try {
+    ops = await Operations.start({
+      dp, v, fwd, tap: tap.name, family: cfg.family, local: cfg.local, port: udp.port, startedMs: Date.now(),
+      io: { tap, udp }, control, log,
+    }, cfg.ops);
+  } catch (e) {
+    fwd.stop();
+    throw e;
+  }
   if (control) {
     activeControl = control;
     try {
       await control.start(dp, v, tap.name);
     } catch (e) {
+      ops.close();
       fwd.stop();
       throw e;
     }
+    ops.controlReady = true;
   }
   const where = cfg.family === 6 ? `[${cfg.local ?? '::'}]:${udp.port}` : `${cfg.local ?? '0.0.0.0'}:${udp.port}`;
-  process.stderr.write(
-    `weft: listening on udp ${where}, tap ${tap.name} mac ${formatMac(cfg.mac)} mtu ${mtu}` +
+  log.info(
+    `listening on udp ${where}, tap ${tap.name} mac ${formatMac(cfg.mac)} mtu ${mtu}` +
     `${cfg.address ? ` address ${cfg.address.ip}/${cfg.address.prefix}` : ''}, vni ${cfg.vni}, ` +
     `peers ${cfg.peers.length ? cfg.peers.map((p) => `${p.ip}:${p.port}`).join(' ') : (control ? 'from leases' : 'none (learning only)')}, ` +
-    `offload ${[tap.offload ? 'tso' : '', udp.gso ? 'gso' : '', udp.gro ? 'gro' : ''].filter(Boolean).join('+') || 'off'}\n`,
+    `offload ${[tap.offload ? 'tso' : '', udp.gso ? 'gso' : '', udp.gro ? 'gro' : ''].filter(Boolean).join('+') || 'off'}`,
   );
 
   return new Promise<number>((resolve) => {
-    const onUsr1 = () => process.stderr.write(status(dp, cfg, tap.name, { tap, udp }) + '\n');
+    const onUsr1 = () => log.info(status(dp, cfg, tap.name, { tap, udp }), 'status');
     let stopping = false;
     const stop = (sig: string) => {
       if (stopping) return;
       stopping = true;
+      ops.close();
       control?.shutdown();
       fwd.stop();
-      process.stderr.write(status(dp, cfg, tap.name, { tap, udp }) + '\n');
-      process.stderr.write(`weft: stopped by ${sig}; tap ${tap.name} removed\n`);
+      log.info(status(dp, cfg, tap.name, { tap, udp }), 'status');
+      log.info(`stopped by ${sig}; tap ${tap.name} removed`);
       process.off('SIGUSR1', onUsr1);
       resolve(0);
     };
@@ -205,10 +229,11 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null): Promise<nu
       control.onLost = (why) => {
         if (stopping) return;
         stopping = true;
+        ops.close();
         control.shutdown();
         fwd.stop();
-        process.stderr.write(status(dp, cfg, tap.name) + '\n');
-        process.stderr.write(`weft: ${why}; stopping\n`);
+        log.info(status(dp, cfg, tap.name), 'status');
+        log.error(`${why}; stopping`);
         process.off('SIGUSR1', onUsr1);
         resolve(1);
       };
@@ -216,10 +241,11 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null): Promise<nu
     fatal = (err, port) => {
       if (stopping) return;
       stopping = true;
-      process.stderr.write(status(dp, cfg, tap.name, { tap, udp }) + '\n');
+      ops.close();
+      log.info(status(dp, cfg, tap.name, { tap, udp }), 'status');
       control?.shutdown();
       const what = port === 'tap' ? `the TAP ${tap.name} failed (deleted?)` : 'the UDP socket failed';
-      process.stderr.write(`weft: ${what}: ${err.message}; stopping\n`);
+      log.error(`${what}: ${err.message}; stopping`);
       process.off('SIGUSR1', onUsr1);
       resolve(1);
     };

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { UsageError } from './errors.js';
 import { CONTROL_FILE_KEYS, type ControlInput } from './control-config.js';
+import { OPS_FILE_KEYS, type OpsInput } from './ops-config.js';
 import { parseVni, parsePort, parseIp, parseIpPort, parseMacOpt, parseStatic, parseIntIn, DEFAULT_PORT } from './values.js';
 
 export interface RunConfig {
@@ -30,7 +31,7 @@ export interface RunConfig {
 }
 
 /** What a user may set, by flag name (the JSON file uses the same names). */
-export interface RunInput extends ControlInput {
+export interface RunInput extends ControlInput, OpsInput {
   tap?: string; vni?: string; port?: string; local?: string; peer?: string[]; address?: string;
   mac?: string; mtu?: string; 'fdb-ageing'?: string; 'fdb-max'?: string; static?: string[];
   'ignore-reserved'?: boolean; batch?: string; 'no-offload'?: boolean;
@@ -41,6 +42,7 @@ const FILE_KEYS: Record<string, 'string' | 'number' | 'string[]' | 'boolean'> = 
   mac: 'string', mtu: 'number', 'fdb-ageing': 'number', 'fdb-max': 'number', static: 'string[]',
   'ignore-reserved': 'boolean', batch: 'number', 'no-offload': 'boolean',
   ...CONTROL_FILE_KEYS,
+  ...OPS_FILE_KEYS,
 };
 
 /** Reads the JSON config file into flag-shaped strings, checking names and types. */

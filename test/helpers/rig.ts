@@ -137,13 +137,13 @@ export interface WeftStatus {
   fdb: { mac: string; dst: string; vni: number; state: string }[];
 }
 
-/** Asks a running weft for its status (SIGUSR1) and parses the JSON line it writes. */
+/** Asks a running weft for its status (SIGUSR1) and parses the log record (JSON, "event":"status") it writes. */
 export async function weftStatus(p: Proc): Promise<WeftStatus> {
   const before = p.stderr().length;
   process.kill(p.pid, 'SIGUSR1');
   let line = '';
   await waitFor(() => {
-    const m = /\{"event":"status".*\}\n/.exec(p.stderr().slice(before));
+    const m = /^\{.*"event":"status".*\}\n/m.exec(p.stderr().slice(before));
     if (m) line = m[0];
     return m !== null;
   }, 5000, 'weft status');

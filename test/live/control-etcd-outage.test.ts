@@ -29,7 +29,7 @@ test.before(async () => {
   etcd.put(`${PREFIX}/config`, '{"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}');
   for (const i of [1, 2]) {
     w[i] = await rig.weft(i, args(i), 20_000);
-    subnet[i] = /weft: lease (\S+) in /.exec(w[i].stderr())![1];
+    subnet[i] = /"msg":"lease (\S+) in /.exec(w[i].stderr())![1];
   }
   await routesConverged(rig, [1, 2], subnet);
 });
@@ -58,7 +58,7 @@ test('etcd down for 30 s: pings keep flowing, weft logs the outage', async () =>
 test('etcd back: a host that joins right away is programmed by both without a restart', async () => {
   await etcd.start();
   w[3] = await rig.weft(3, args(3), 20_000);
-  subnet[3] = /weft: lease (\S+) in /.exec(w[3].stderr())![1];
+  subnet[3] = /"msg":"lease (\S+) in /.exec(w[3].stderr())![1];
   for (const i of [1, 2]) {
     await waitFor(() => /lease store reachable again; resynced/.test(w[i].stderr()), 20_000, `h${i} to resync`);
     await waitFor(() => rig.exec(i, ['ip', 'route', 'show', 'dev', 'weft0']).includes(subnet[3]), 20_000, `h${i} to route to h3`);

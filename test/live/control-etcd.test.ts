@@ -26,9 +26,9 @@ function weftArgs(i: number): string[] {
   return ['--etcd-endpoints', etcd.endpoint, '--local', rig.underlay(i), '--subnet-file', join(tmp.dir, `h${i}.env`)];
 }
 
-/** The host's leased subnet, from its log line "weft: lease 10.244.X.0/24 in …". */
+/** The host's leased subnet, from its log line "lease 10.244.X.0/24 in …". */
 function leaseOf(p: Proc): string {
-  const m = /weft: lease (\S+) in /.exec(p.stderr());
+  const m = /"msg":"lease (\S+) in /.exec(p.stderr());
   if (!m) throw new Error(`no lease line in: ${p.stderr()}`);
   return m[1];
 }

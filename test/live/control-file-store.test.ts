@@ -21,7 +21,7 @@ const subnet: string[] = [];
 const gw = (sn: string) => sn.split('/')[0];
 const leaseFile = () => join(tmp.dir, 'leases.json');
 const args = (i: number) => ['--lease-file', leaseFile(), '--net-config-path', join(tmp.dir, 'net-conf.json'), '--local', rig.underlay(i), '--subnet-file', join(tmp.dir, `h${i}.env`)];
-const leaseOf = (p: Proc) => /weft: lease (\S+) in /.exec(p.stderr())![1];
+const leaseOf = (p: Proc) => /"msg":"lease (\S+) in /.exec(p.stderr())![1];
 
 test.before(async () => {
   rig = Rig.up(4);

@@ -33,7 +33,7 @@ test.before(async () => {
   etcd.put(`${PREFIX}/config`, '{"Network": "10.244.0.0/16", "SubnetMax": "10.244.100.0", "Backend": {"Type": "vxlan"}}');
   for (const i of [1, 2]) {
     w[i] = await rig.weft(i, ['--etcd-endpoints', etcd.endpoint, '--local', rig.underlay(i), '--subnet-file', join(tmp.dir, `h${i}.env`)], 20_000);
-    subnet[i] = /weft: lease (\S+) in /.exec(w[i].stderr())![1];
+    subnet[i] = /"msg":"lease (\S+) in /.exec(w[i].stderr())![1];
   }
   await routesConverged(rig, [1, 2], subnet);
 });

@@ -88,7 +88,7 @@ test('the TAP deleted under a running weft: it notices, says so, and exits 1', a
     const t = new Promise<string>((r) => setTimeout(() => r('timeout'), 3000));
     const code = await Promise.race([w.exited, t]);
     assert.is(code, 1, w.stderr());
-    assert.match(w.stderr(), /weft: the TAP weft0 failed \(deleted\?\)/);
+    assert.match(w.stderr(), /the TAP weft0 failed \(deleted\?\)/);
   } finally {
     rig.down();
   }

@@ -1,0 +1,236 @@
+// What the control socket's commands do inside a running weft: read the
+// tables and counters into plain objects (the replies), change the
+// forwarding table, and run captures. Each result type here is what the CLI
+// formats (format.ts) and what `--json` prints.
+
+import { isIP, type Socket } from 'node:net';
+import type { Datapath } from '../datapath/datapath.js';
+import type { VniState } from '../datapath/vni.js';
+import type { Forwarder } from '../datapath/forwarder.js';
+import { BATCH_DIRECTIONS } from '../datapath/batch-sizes.js';
+import type { CounterName } from '../datapath/counters.js';
+import type { TapStats } from '../io/tap.js';
+import type { ControlPlane } from '../control/control-plane.js';
+import { formatMac, parseMac } from '../wire/mac.js';
+import { CaptureSession } from '../capture/capture.js';
+import type { Logger } from '../log/logger.js';
+import { encodeData, encodeLine, type CaptureEnd, type Request } from './protocol.js';
+import { STREAMING } from './server.js';
+
+/** Everything the commands read, filled in by `weft run` (or a test). */
+export interface DaemonState {
+  dp: Datapath;
+  v: VniState;
+  fwd: Forwarder;
+  tap: string;
+  family: 4 | 6;
+  /** The underlay address weft is bound to, or null for any. */
+  local: string | null;
+  /** The local UDP port. */
+  port: number;
+  startedMs: number;
+  io: {
+    tap: { offload: boolean; stats: TapStats };
+    udp: { gso: boolean; gro: boolean; gsoMessages: number; gsoDatagrams: number; groMessages: number; groDatagrams: number };
+  } | null;
+  control: ControlPlane | null;
+  log: Logger;
+}
+
+export interface FdbEntry { mac: string; dst: string; port: number; vni: number; state: 'static' | 'learned'; ageS?: number }
+export interface FdbShowResult { tap: string; entries: FdbEntry[] }
+
+export interface StatsResult {
+  tap: string; vni: number; port: number; local: string | null; uptimeS: number;
+  counters: Record<CounterName, number>;
+  fdb: { entries: number; max: number; learned: number; moved: number; aged: number; removed: number; full: number; staticConflicts: number };
+  peers: number;
+  batches: Record<string, { reads: number; packets: number }>;
+  offload: Record<string, number | boolean> | null;
+  capture: { side: string; frames: number } | null;
+}
+
+export interface PeersResult {
+  tap: string;
+  vnis: { vni: number; port: number; flood: string[] }[];
+  vteps: { ip: string; port: number; flood: boolean; macs: number; static: number }[];
+  control: {
+    subnet: string; publicIp: string; vtepMac: string; store: string; storeReachable: boolean;
+    leases: { subnet: string; publicIp: string; vtepMac: string }[];
+  } | null;
+}
+
+/** A capture's reader may fall this far behind before batches are dropped. */
+const CAPTURE_MAX_BACKLOG = 4 << 20;
+
+export class Commands {
+  /** Ends the running capture, if any (at shutdown). */
+  private endCapture: ((reason: CaptureEnd['reason']) => void) | null = null;
+
+  constructor(private readonly st: DaemonState) {}
+
+  handle(req: Request, socket: Socket): unknown {
+    switch (req.cmd) {
+      case 'stats': return this.stats();
+      case 'fdb-show': return this.fdbShow();
+      case 'fdb-add': return this.fdbAdd(req.mac, req.dst, req.vni);
+      case 'fdb-del': return this.fdbDel(req.mac, req.dst, req.vni);
+      case 'peers': return this.peers();
+      case 'capture': return this.capture(req.side, req.count, req.durationS, socket);
+    }
+  }
+
+  /** Stops a running capture (weft is stopping). */
+  stopCapture(): void {
+    this.endCapture?.('stopped');
+  }
+
+  get capturing(): boolean { return this.endCapture !== null; }
+
+  stats(): StatsResult {
+    const { dp, fwd, io } = this.st;
+    const f = dp.fdb.stats;
+    const batches: StatsResult['batches'] = {};
+    BATCH_DIRECTIONS.forEach((d, i) => { batches[d] = { reads: fwd.batchSizes.count[i], packets: fwd.batchSizes.sum[i] }; });
+    const cap = fwd.capture as CaptureSession | null;
+    return {
+      tap: this.st.tap, vni: this.st.v.vni, port: this.st.port, local: this.st.local,
+      uptimeS: Math.round((Date.now() - this.st.startedMs) / 100) / 10,
+      counters: dp.counters.snapshot(),
+      fdb: { entries: f.entries, max: dp.fdb.maxEntries, learned: f.learned, moved: f.moved, aged: f.aged, removed: f.removed, full: f.full, staticConflicts: f.staticConflicts },
+      peers: dp.peers.count,
+      batches,
+      offload: io ? {
+        tso: io.tap.offload, gso: io.udp.gso, gro: io.udp.gro, ...io.tap.stats,
+        gsoMessages: io.udp.gsoMessages, gsoDatagrams: io.udp.gsoDatagrams, groMessages: io.udp.groMessages, groDatagrams: io.udp.groDatagrams,
+      } : null,
+      capture: cap ? { side: cap.side, frames: cap.frames } : null,
+    };
+  }
+
+  fdbShow(): FdbShowResult {
+    const { dp } = this.st;
+    const now = performance.now();
+    const rows: { vni: number; mac: number; e: FdbEntry }[] = [];
+    dp.fdb.forEach((vni, mac, peer, isStatic, seen) => {
+      const e: FdbEntry = { mac: formatMac(mac), dst: dp.peers.ipString(peer), port: dp.peers.port(peer), vni, state: isStatic ? 'static' : 'learned' };
+      if (!isStatic) e.ageS = Math.max(0, Math.round((now - seen) / 1000));
+      rows.push({ vni, mac, e });
+    });
+    rows.sort((a, b) => a.vni - b.vni || a.mac - b.mac);
+    return { tap: this.st.tap, entries: rows.map((r) => r.e) };
+  }
+
+  fdbAdd(macText: string, dst: string, vni?: number): { added: FdbEntry; replaced: FdbEntry | null } {
+    const mac = unicastMac(macText, 'fdb add');
+    const v = this.vniState(vni, 'fdb add');
+    const fam = isIP(dst);
+    if (fam === 0) throw new Error(`fdb add: '${dst}' is not an IPv4 or IPv6 address`);
+    if (fam !== this.st.family) throw new Error(`fdb add: ${dst} is IPv${fam}, but the underlay is IPv${this.st.family}`);
+    const replaced = this.entry(v, mac);
+    this.st.dp.addStatic(v, mac, dst);
+    const added = this.entry(v, mac)!;
+    this.st.log.info({ mac: added.mac, dst, vni: v.vni, replaced: replaced ? `${replaced.state} ${replaced.dst}` : undefined }, 'fdb: static entry added');
+    return { added, replaced };
+  }
+
+  fdbDel(macText: string, dst?: string, vni?: number): { removed: FdbEntry } {
+    const mac = unicastMac(macText, 'fdb del');
+    const v = this.vniState(vni, 'fdb del');
+    const e = this.entry(v, mac);
+    if (!e) throw new Error(`fdb del: no entry for ${formatMac(mac)} in vni ${v.vni}`);
+    if (dst !== undefined && dst !== e.dst) throw new Error(`fdb del: ${e.mac} is at ${e.dst}, not ${dst}; nothing removed`);
+    this.st.dp.removeStatic(v, mac);
+    this.st.log.info({ mac: e.mac, dst: e.dst, vni: v.vni, was: e.state }, 'fdb: entry removed');
+    return { removed: e };
+  }
+
+  peers(): PeersResult {
+    const { dp, control } = this.st;
+    const vnis = [...dp.vnis.values()].map((v) => ({
+      vni: v.vni, port: v.port,
+      flood: Array.from(v.flood.ids.subarray(0, v.flood.count), (id) => dp.peers.toString(id)),
+    }));
+    const byId = new Map<number, PeersResult['vteps'][number]>();
+    const vtep = (id: number) => {
+      let e = byId.get(id);
+      if (!e) byId.set(id, e = { ip: dp.peers.ipString(id), port: dp.peers.port(id), flood: false, macs: 0, static: 0 });
+      return e;
+    };
+    for (const v of dp.vnis.values()) for (let k = 0; k < v.flood.count; k++) vtep(v.flood.ids[k]).flood = true;
+    dp.fdb.forEach((_vni, _mac, peer, isStatic) => {
+      const e = vtep(peer);
+      e.macs++;
+      if (isStatic) e.static++;
+    });
+    const vteps = [...byId.values()].sort((a, b) => a.ip.localeCompare(b.ip, 'en', { numeric: true }) || a.port - b.port);
+    return { tap: this.st.tap, vnis, vteps, control: control ? control.status() as PeersResult['control'] : null };
+  }
+
+  /** Starts a capture that streams over `socket` (protocol.ts); one at a time. */
+  capture(side: 'overlay' | 'underlay', count: number, durationS: number, socket: Socket): typeof STREAMING {
+    const { fwd, log } = this.st;
+    if (this.endCapture !== null || fwd.capture !== null) throw new Error('capture: another capture is running; one at a time');
+    if (!fwd.running) throw new Error('capture: the forwarding loop has stopped');
+    let done = false;
+    const session = new CaptureSession({
+      side, count,
+      sink: (chunk) => { socket.write(encodeData(chunk)); },
+      backedUp: () => socket.writableLength > CAPTURE_MAX_BACKLOG,
+      // Called from inside the loop's batch: end after it returns.
+      onFull: () => setImmediate(() => end('count')),
+      peers: this.st.dp.peers,
+      local: this.st.local ?? (this.st.family === 6 ? '::' : '0.0.0.0'),
+      port: this.st.port,
+    });
+    const timer = setTimeout(() => end('duration'), durationS * 1000);
+    const end = (reason: CaptureEnd['reason']): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (fwd.capture === session) fwd.capture = null;
+      this.endCapture = null;
+      session.finish();
+      const summary: CaptureEnd = { frames: session.frames, dropped: session.dropped, reason };
+      if (!socket.destroyed) socket.end(encodeLine({ end: summary }));
+      log.info({ side, ...summary }, 'capture ended');
+    };
+    socket.write(encodeLine({ ok: true, result: { side, count, durationS } }));
+    socket.once('close', () => end('stopped'));
+    this.endCapture = end;
+    fwd.capture = session;
+    log.info({ side, count, durationS }, 'capture started');
+    return STREAMING;
+  }
+
+  private vniState(vni: number | undefined, what: string): VniState {
+    const v = vni === undefined ? this.st.v : this.st.dp.vnis.get(vni);
+    if (!v) throw new Error(`${what}: vni ${vni} is not configured here (${[...this.st.dp.vnis.keys()].map((n) => `vni ${n}`).join(', ')})`);
+    return v;
+  }
+
+  private entry(v: VniState, mac: number): FdbEntry | null {
+    let found: FdbEntry | null = null;
+    const { dp } = this.st;
+    if (dp.fdb.lookupMac(v.vni, mac) < 0) return null;
+    const now = performance.now();
+    dp.fdb.forEach((vni, m, peer, isStatic, seen) => {
+      if (vni !== v.vni || m !== mac) return;
+      found = { mac: formatMac(m), dst: dp.peers.ipString(peer), port: dp.peers.port(peer), vni, state: isStatic ? 'static' : 'learned' };
+      if (!isStatic) found.ageS = Math.max(0, Math.round((now - seen) / 1000));
+    });
+    return found;
+  }
+}
+
+function unicastMac(s: string, what: string): number {
+  let mac: number;
+  try {
+    mac = parseMac(s);
+  } catch {
+    throw new Error(`${what}: '${s}' is not a MAC address (like 02:00:0a:f4:00:02)`);
+  }
+  if (Math.floor(mac / 2 ** 40) & 1) throw new Error(`${what}: ${s} is a multicast MAC; forwarding entries are for unicast MACs`);
+  if (mac === 0) throw new Error(`${what}: the all-zero MAC is the flood list; see weft peers`);
+  return mac;
+}
