@@ -1,0 +1,73 @@
+// What the client commands print: fixed replies in, exact text out.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { formatFdb, formatPeers, formatStats } from '../../src/admin/format.js';
+import { COUNTER_NAMES, type CounterName } from '../../src/datapath/counters.js';
+import type { StatsResult } from '../../src/admin/commands.js';
+
+test('fdb show: bridge fdb show lines; age only for learned entries', () => {
+  assert.is(formatFdb({
+    tap: 'weft0', entries: [
+      { mac: '02:00:0a:f4:00:02', dst: '198.18.0.2', port: 8472, vni: 1, state: 'learned', ageS: 3 },
+      { mac: '02:00:0a:f4:00:09', dst: 'fd00::9', port: 8472, vni: 1, state: 'static' },
+    ],
+  }), '02:00:0a:f4:00:02 dev weft0 dst 198.18.0.2 vni 1 learned age 3\n02:00:0a:f4:00:09 dev weft0 dst fd00::9 vni 1 static');
+  assert.is(formatFdb({ tap: 'weft0', entries: [] }), '');
+});
+
+test('peers: flood list, VTEPs, and leases when there is a store', () => {
+  const vnis = [{ vni: 1, port: 8472, flood: ['198.18.0.2:8472'] }, { vni: 2, port: 4789, flood: [] }];
+  const vteps = [{ ip: '198.18.0.2', port: 8472, flood: true, macs: 1, static: 0 }, { ip: '198.18.0.3', port: 8472, flood: false, macs: 2, static: 1 }];
+  assert.is(formatPeers({ tap: 'weft0', vnis, vteps, control: null }), [
+    'vni 1 port 8472 flood 198.18.0.2:8472',
+    'vni 2 port 4789 flood (empty: unknown destinations are dropped)',
+    'vtep 198.18.0.2 port 8472 flood macs 1',
+    'vtep 198.18.0.3 port 8472 macs 2 static 1',
+  ].join('\n'));
+  const control = {
+    subnet: '10.244.5.0/24', publicIp: '198.18.0.1', vtepMac: '02:00:00:00:00:01', store: 'etcd http://198.18.0.254:2379', storeReachable: false,
+    leases: [{ subnet: '10.244.7.0/24', publicIp: '198.18.0.2', vtepMac: '02:00:00:00:00:02' }],
+  };
+  assert.is(formatPeers({ tap: 'weft0', vnis: [], vteps: [], control }), [
+    'lease 10.244.5.0/24 public-ip 198.18.0.1 vtep-mac 02:00:00:00:00:01 ours store etcd http://198.18.0.254:2379 UNREACHABLE',
+    'lease 10.244.7.0/24 public-ip 198.18.0.2 vtep-mac 02:00:00:00:00:02',
+  ].join('\n'));
+});
+
+function stats(set: Partial<Record<CounterName, number>>, uptimeS = 75.2): StatsResult {
+  const counters = Object.fromEntries(COUNTER_NAMES.map((n) => [n, set[n] ?? 0])) as Record<CounterName, number>;
+  return {
+    tap: 'weft0', vni: 1, port: 8472, local: '198.18.0.1', uptimeS, counters,
+    fdb: { entries: 1, max: 65536, learned: 1, moved: 0, aged: 0, removed: 0, full: 0, staticConflicts: 0 },
+    peers: 1,
+    batches: { tap_to_wire: { reads: 4, packets: 6 }, wire_to_tap: { reads: 0, packets: 0 } },
+    offload: null,
+    capture: null,
+  };
+}
+
+test('stats: ip -s link tables, drops by name, fdb and batches', () => {
+  const r = stats({ rx_datagrams: 12, rx_frames: 10, rx_bytes: 1176, rx_drop_unknown_vni: 2, tx_frames: 6, tx_bytes: 588, tx_datagrams: 7, tx_unicast: 5, tx_flooded: 1, tx_flood_copies: 2 });
+  assert.is(formatStats(r), [
+    'weft0: vni 1 port 8472 local 198.18.0.1 up 1m15s vteps 1 offload n/a',
+    '    RX: datagrams  frames  bytes  dropped',
+    '        12         10      1176   2',
+    '    TX: frames  bytes  datagrams  dropped  unicast  flooded  flood-copies',
+    '        6       588    7          0        5        1        2',
+    '    drops: rx_drop_unknown_vni 2',
+    '    fdb: entries 1 of 65536 learned 1 moved 0 aged 0 removed 0',
+    '    batches: tap-to-wire 4 reads 1.5/read, wire-to-tap 0 reads 0/read',
+  ].join('\n'));
+});
+
+test('stats --watch: a rate row under each table', () => {
+  const a = stats({ rx_datagrams: 100, rx_frames: 100, rx_bytes: 150_000 });
+  const b = stats({ rx_datagrams: 300, rx_frames: 300, rx_bytes: 450_000 }, 77.2);
+  const text = formatStats(b, a, 2).split('\n');
+  assert.is(text[1], '    RX: datagrams  frames  bytes     dropped');
+  assert.is(text[2], '        300        300     450000    0');
+  assert.is(text[3], '        100/s      100/s   150.0k/s  0/s');
+});
+
+test.run();
