@@ -104,6 +104,23 @@ test('/metrics: counters move as traffic flows, names follow the conventions', (
   }
 });
 
+test('drops from a bad source: counted in /metrics, warned about once (rate-limited), not once per packet', async () => {
+  // 20 datagrams for VNI 9, which h1 does not carry, sent from h2.
+  const js = `const s = require('dgram').createSocket('udp4'); const b = Buffer.alloc(8 + 60); b[0] = 8; b[6] = 9; b.fill(2, 8, 20);
+    let n = 0; const t = setInterval(() => { s.send(b, 8472, '198.18.0.1'); if (++n === 20) { clearInterval(t); setTimeout(() => s.close(), 50); } }, 5);`;
+  rig.exec(2, [process.execPath, '-e', js]);
+  await waitFor(() => /"reason":"rx_drop_unknown_vni"/.test(w1.stderr()), 5000, 'the drop warning');
+  assert.is(sample(get('/metrics').body, 'weft_drops_total', 'direction="rx",reason="unknown_vni"'), 20);
+  rig.exec(2, [process.execPath, '-e', js]);
+  await new Promise((r) => setTimeout(r, 1500));
+  const warns = w1.stderr().split('\n').filter((l) => l.includes('rx_drop_unknown_vni'));
+  assert.is(warns.length, 1, warns.join('\n'));
+  const o = JSON.parse(warns[0]) as Record<string, unknown>;
+  assert.equal([o.level, o.msg, o.dropped], ['warn', 'dropping datagrams from the underlay: rx_drop_unknown_vni', 20]);
+  assert.match(String(o.lastFrom), /^198\.18\.0\.2:\d+$/);
+  assert.is(sample(get('/metrics').body, 'weft_drops_total', 'direction="rx",reason="unknown_vni"'), 40);
+});
+
 test('weft fdb show lists what was learned, like bridge fdb show; --json too', () => {
   const r = cli(1, ['fdb', 'show']);
   assert.is(r.status, 0, r.err);
@@ -237,9 +254,11 @@ test('a killed weft leaves a stale socket: commands say so, the next start remov
   assert.is(ping(rig, 1, '10.244.0.2', 3).received, 3);
 });
 
-test('a stopped weft leaves no socket file behind', async () => {
+test('a stopped weft leaves no socket file behind (and stops within 1 s, metrics endpoint and all)', async () => {
   for (const [i, w] of [[1, w1], [2, w2]] as const) {
-    assert.is(await stopWeft(w), 0, w.stderr());
+    const t0 = Date.now();
+    assert.is(await stopWeft(w, 1000), 0, w.stderr());
+    assert.ok(Date.now() - t0 < 1000);
     assert.not.ok(existsSync(sock(i)), sock(i));
     assert.match(w.stderr(), /"msg":"stopped by SIGTERM; tap weft0 removed"/);
   }
