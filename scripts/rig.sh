@@ -55,6 +55,9 @@ down() {
       # Stop what still runs inside (only processes in this namespace).
       for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
       ip netns del "$ns" 2>/dev/null || true
+      # A weft killed above leaves its control socket (weft run puts it in a
+      # directory per named namespace); the namespace is gone, so is that.
+      rm -rf "/run/weft/netns/$ns"
     done < "$f"
     rm -f "$f"
   fi

@@ -30,7 +30,7 @@ export interface DaemonState {
   port: number;
   startedMs: number;
   io: {
-    tap: { offload: boolean; stats: TapStats };
+    tap: { offload: boolean; uso?: boolean; stats: TapStats };
     udp: { gso: boolean; gro: boolean; gsoMessages: number; gsoDatagrams: number; groMessages: number; groDatagrams: number };
   } | null;
   control: ControlPlane | null;
@@ -101,7 +101,7 @@ export class Commands {
       peers: dp.peers.count,
       batches,
       offload: io ? {
-        tso: io.tap.offload, gso: io.udp.gso, gro: io.udp.gro, ...io.tap.stats,
+        tso: io.tap.offload, uso: io.tap.uso ?? false, gso: io.udp.gso, gro: io.udp.gro, ...io.tap.stats,
         gsoMessages: io.udp.gsoMessages, gsoDatagrams: io.udp.gsoDatagrams, groMessages: io.udp.groMessages, groDatagrams: io.udp.groDatagrams,
       } : null,
       capture: cap ? { side: cap.side, frames: cap.frames } : null,

@@ -53,7 +53,7 @@ export function formatStats(r: StatsResult, prev?: StatsResult, dtS?: number): s
   const rxDrop = sum(/^rx_drop_/, c), txDrop = sum(/^tx_drop_/, c);
   const dropRate = (re: RegExp) => (prev && dtS ? (sum(re, c) - sum(re, prev.counters)) / dtS : undefined);
   const o = r.offload;
-  const offloads = o ? ['tso', 'gso', 'gro'].filter((k) => o[k] === true).join('+') || 'off' : 'n/a';
+  const offloads = o ? ['tso', 'uso', 'gso', 'gro'].filter((k) => o[k] === true).join('+') || 'off' : 'n/a';
   const lines = [
     `${r.tap}: vni ${r.vni} port ${r.port} local ${r.local ?? 'any'} up ${uptime(r.uptimeS)} vteps ${r.peers} offload ${offloads}${r.capture ? ` capturing ${r.capture.side}` : ''}`,
     ...table('    ', 'RX: ', [

@@ -6,10 +6,12 @@
 // it); removed on close and, as a last resort, at process exit. A file left
 // by a weft that was killed (SIGKILL, a crash) is found at the next start:
 // if nothing answers on it, it is removed and reported; if a weft answers,
-// this one refuses to start rather than steal its socket.
+// this one refuses to start rather than steal its socket. A directory that
+// open() had to create (a per-namespace one) is removed again at close when
+// nothing else is in it.
 
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, rmdirSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { RuntimeError } from '../config/errors.js';
 import { encodeLine, parseRequest, ProtocolError, StreamDecoder, MAX_REQUEST_LINE, type Request } from './protocol.js';
@@ -25,6 +27,8 @@ export class AdminServer {
   private readonly clients = new Set<Socket>();
   private closed = false;
   private readonly onExit = () => this.unlink();
+  /** The directory open() created for the socket, if it did. */
+  private madeDir: string | null = null;
 
   private constructor(readonly path: string, private readonly server: Server) {
     process.on('exit', this.onExit);
@@ -36,8 +40,9 @@ export class AdminServer {
    * is in the way. `onStale` is told when a stale socket was removed.
    */
   static async open(path: string, handle: Handler, onStale: () => void = () => {}): Promise<AdminServer> {
+    let made: string | undefined;
     try {
-      mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+      made = mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
     } catch (e) {
       throw new RuntimeError(`control socket ${path}: cannot create ${dirname(path)} (${(e as NodeJS.ErrnoException).code}); pass --control-socket PATH`);
     }
@@ -45,6 +50,7 @@ export class AdminServer {
     const server = createServer((s) => admin.accept(s, handle));
     server.maxConnections = MAX_CLIENTS;
     const admin = new AdminServer(path, server);
+    if (made !== undefined) admin.madeDir = dirname(path);
     // Created 0600 from the start (umask), not chmod-ed after a window of 0755.
     const mask = process.umask(0o177);
     try {
@@ -75,6 +81,9 @@ export class AdminServer {
 
   private unlink(): void {
     try { unlinkSync(this.path); } catch { /* already gone */ }
+    if (this.madeDir !== null) {
+      try { rmdirSync(this.madeDir); } catch { /* another weft's socket is in it */ }
+    }
   }
 
   private accept(s: Socket, handle: Handler): void {

@@ -115,8 +115,8 @@ export function createRegistry(st: DaemonState, o: MetricsOptions): Registry {
       ['weft_udp_gro_datagrams_total', () => u.groDatagrams, 'Datagrams cut from them.'],
     ];
     for (const [name, read, help] of offload) add(name, help, 'counter', () => one(read()));
-    add('weft_offload_enabled', '1 for each offload the kernel granted (tso on the TAP, gso/gro on the socket).', 'gauge',
-      () => [{ value: io.tap.offload ? 1 : 0, labels: { offload: 'tso' } }, { value: u.gso ? 1 : 0, labels: { offload: 'gso' } }, { value: u.gro ? 1 : 0, labels: { offload: 'gro' } }]);
+    add('weft_offload_enabled', '1 for each offload the kernel granted (tso and uso on the TAP, gso and gro on the socket).', 'gauge',
+      () => [['tso', io.tap.offload], ['uso', io.tap.uso ?? false], ['gso', u.gso], ['gro', u.gro]].map(([offload, on]) => ({ value: on ? 1 : 0, labels: { offload: String(offload) } })));
   }
 
   const ctl = st.control;
