@@ -70,6 +70,9 @@ export class Tap implements FramePort {
   private readonly rawOffs: Int32Array;
   private readonly rawLens: Int32Array;
   private readonly coalescer: TcpCoalescer;
+  /** write(): which output frame each input frame went into, and which output frames the kernel refused. */
+  private outOf: Int32Array;
+  private readonly refusedOut: Uint8Array;
   private cur: FrameBatch | null = null;
   private readonly emit = (off: number, len: number): void => {
     const b = this.cur!;
@@ -118,6 +121,8 @@ export class Tap implements FramePort {
     for (let i = 0; i < this.rawMax; i++) this.rawOffs[i] = i * this.rawSlot + HEADROOM - VNET_HDR_LEN;
     // Writes: every frame is copied behind a fresh header; TCP runs are merged.
     this.coalescer = new TcpCoalescer(Buffer.alloc(o.batch * (Math.min(MAX_FRAME, o.mtu + 14) + VNET_HDR_LEN + 64)), o.batch, offload, o.mtu, 65535, uso);
+    this.outOf = new Int32Array(o.batch);
+    this.refusedOut = new Uint8Array(o.batch);
   }
 
   /**
@@ -147,15 +152,16 @@ export class Tap implements FramePort {
           if (!completeChecksum(s, f, len, s.readUInt16LE(h + 6), s.readUInt16LE(h + 8))) { this.stats.badIn++; continue; }
           this.stats.csumCompletedIn++;
         }
-        if (batch.count < batch.capacity) batch.push(f, len);
+        // Issue 7: a frame that does not fit the batch is counted, not lost silently.
+        if (batch.count < batch.capacity) batch.push(f, len); else this.stats.badIn++;
         continue;
       }
       const before = batch.count;
       let used: number;
       if (gso === VIRTIO_NET_HDR_GSO_TCPV4 || gso === VIRTIO_NET_HDR_GSO_TCPV6) {
-        used = segmentTcp(s, f, len, s.readUInt16LE(h + 4), gso === VIRTIO_NET_HDR_GSO_TCPV6, s, split, s.length - split, 8, this.emit);
+        used = segmentTcp(s, f, len, s.readUInt16LE(h + 4), gso === VIRTIO_NET_HDR_GSO_TCPV6, s, split, s.length - split, 8, this.emit, batch.capacity - before);
       } else if (gso === VIRTIO_NET_HDR_GSO_UDP_L4) {
-        used = segmentUdp(s, f, len, s.readUInt16LE(h + 4), s.readUInt16BE(f + 12) === 0x86dd, s, split, s.length - split, 8, this.emit);
+        used = segmentUdp(s, f, len, s.readUInt16LE(h + 4), s.readUInt16BE(f + 12) === 0x86dd, s, split, s.length - split, 8, this.emit, batch.capacity - before);
       } else {
         this.stats.badIn++;
         continue;
@@ -174,19 +180,21 @@ export class Tap implements FramePort {
     c.reset();
     const m0 = c.merged, k0 = c.csumMarked;
     let taken = 0;
+    if (batch.count > this.outOf.length) this.outOf = new Int32Array(batch.count);
     for (let i = 0; i < batch.count; i++) {
       if (!c.add(batch.buf, batch.off[i], batch.len[i])) break;
-      taken++;
+      this.outOf[taken++] = c.count - 1;
     }
     c.flush();
     this.stats.coalesced += c.merged - m0;
     this.stats.csumMarkedOut += c.csumMarked - k0;
     // tapWrite stops at EAGAIN (the queue is full: drop the rest) or at a
     // frame the kernel refuses (it throws when that frame is the first of
-    // the call: skip it and go on). Either way the caller counts what was
-    // not written; merged segments count as written with their frame.
+    // the call: skip it and go on; e.g. EIO while the TAP is down). Either
+    // way the caller counts what was not written, in input frames: merged
+    // segments share their frame's fate.
     const n = c.count;
-    let i = 0, written = 0;
+    let i = 0, written = 0, refused = 0;
     while (i < n) {
       let k: number;
       try {
@@ -194,12 +202,19 @@ export class Tap implements FramePort {
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'EAGAIN') break;
         this.stats.refused++;
+        if (refused++ === 0) this.refusedOut.fill(0, 0, n);
+        this.refusedOut[i] = 1;
         i++;
         continue;
       }
       if (k === 0) break;
       written += k;
       i += k;
+    }
+    if (refused > 0) {
+      let lost = 0;
+      for (let j = 0; j < taken; j++) lost += this.refusedOut[this.outOf[j]];
+      taken -= lost;
     }
     // Report in input frames: everything taken was written unless the queue filled.
     return i >= n ? taken : Math.min(taken, written);
