@@ -108,7 +108,7 @@ function status(dp: Datapath, cfg: RunConfig, tap: string, io?: { tap: Tap; udp:
     fdb.push({ mac: formatMac(mac), dst: dp.peers.ipString(peer), vni, state: isStatic ? 'static' : 'learned', ...(isStatic ? {} : { ageS: Math.round((now - seen) / 1000) }) });
   });
   const offload = io ? {
-    tso: io.tap.offload, gso: io.udp.gso, gro: io.udp.gro, ...io.tap.stats,
+    tso: io.tap.offload, uso: io.tap.uso, gso: io.udp.gso, gro: io.udp.gro, ...io.tap.stats,
     gsoMessages: io.udp.gsoMessages, gsoDatagrams: io.udp.gsoDatagrams, groMessages: io.udp.groMessages, groDatagrams: io.udp.groDatagrams,
   } : undefined;
   return { event: 'status', tap, vni: cfg.vni, counters: dp.counters.snapshot(), ...(activeControl ? { control: activeControl.status() } : {}), offload, fdb };
@@ -205,7 +205,7 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
     `listening on udp ${where}, tap ${tap.name} mac ${formatMac(cfg.mac)} mtu ${mtu}` +
     `${cfg.address ? ` address ${cfg.address.ip}/${cfg.address.prefix}` : ''}, vni ${cfg.vni}, ` +
     `peers ${cfg.peers.length ? cfg.peers.map((p) => `${p.ip}:${p.port}`).join(' ') : (control ? 'from leases' : 'none (learning only)')}, ` +
-    `offload ${[tap.offload ? 'tso' : '', udp.gso ? 'gso' : '', udp.gro ? 'gro' : ''].filter(Boolean).join('+') || 'off'}`,
+    `offload ${[tap.offload ? 'tso' : '', tap.uso ? 'uso' : '', udp.gso ? 'gso' : '', udp.gro ? 'gro' : ''].filter(Boolean).join('+') || 'off'}`,
   );
 
   return new Promise<number>((resolve) => {
