@@ -207,6 +207,11 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
     `peers ${cfg.peers.length ? cfg.peers.map((p) => `${p.ip}:${p.port}`).join(' ') : (control ? 'from leases' : 'none (learning only)')}, ` +
     `offload ${[tap.offload ? 'tso' : '', tap.uso ? 'uso' : '', udp.gso ? 'gso' : '', udp.gro ? 'gro' : ''].filter(Boolean).join('+') || 'off'}`,
   );
+  // Kernel features asked for but missing: said once, and weft carries on without them.
+  if (!cfg.noOffload) {
+    const missing = [tap.offload ? '' : 'TSO on the TAP (TUNSETOFFLOAD)', udp.gso ? '' : 'UDP GSO (UDP_SEGMENT)', udp.gro ? '' : 'UDP GRO (UDP_GRO)'].filter(Boolean);
+    if (missing.length) log.warn(`this kernel lacks ${missing.join(', ')}: falling back to one packet per system call there`);
+  }
 
   return new Promise<number>((resolve) => {
     const onUsr1 = () => log.info(status(dp, cfg, tap.name, { tap, udp }), 'status');
