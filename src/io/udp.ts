@@ -171,9 +171,11 @@ export class UdpSocket implements DatagramPort {
    * turns a message per packet into one per run. Messages go out in list
    * order, so no flow is reordered.
    *
-   * Returns datagrams sent; a message the kernel refuses counts as one lost
-   * datagram (which ones it refused is not reported), and at a full socket
-   * the rest is dropped.
+   * Returns datagrams sent; at a full socket the rest is dropped. When the
+   * kernel refuses every message of a flush (no route: the underlay address
+   * or link is gone) none of its datagrams went out; when it refuses only
+   * some, which ones is not reported, and each refused message counts as
+   * one lost datagram.
    */
   private sendGso(list: SendList, peers: PeerTable, slab: Buffer): number {
     const n = list.count;
@@ -244,7 +246,7 @@ export class UdpSocket implements DatagramPort {
       sent += d;
       if (d > 1) { this.gsoMessages++; this.gsoDatagrams += d; }
     }
-    this.flushResult.sent = sent - this.errors[0];
+    this.flushResult.sent = ok === 0 ? 0 : sent - this.errors[0];
     this.flushResult.short = done < m;
     return this.flushResult;
   }
