@@ -64,11 +64,13 @@ export function completeChecksum(b: Buffer, off: number, len: number, csumStart:
  * it (for the VXLAN header), and reports each segment to `emit(off, len)`.
  * Returns the bytes used in `dst`, or SEG_BAD for a frame that is not a TCP
  * super-frame we can cut (counted by the caller). `v6` says which IP.
+ * `maxSegs` is how many segments the caller has room for: a frame that
+ * would make more is refused whole (SEG_BAD) rather than cut in part.
  */
 export function segmentTcp(
   b: Buffer, src: number, len: number, mss: number, v6: boolean,
   dst: Buffer, dstOff: number, dstRoom: number, gap: number,
-  emit: (off: number, len: number) => void,
+  emit: (off: number, len: number) => void, maxSegs = Infinity,
 ): number {
   const end = src + len;
   if (len < 14 || mss <= 0) return SEG_BAD;
@@ -92,7 +94,11 @@ export function segmentTcp(
   if (payload <= 0) return SEG_BAD;
   const n = Math.ceil(payload / mss);
   const stride = gap + hdr + mss;
-  if (n * stride > dstRoom) return SEG_BAD;
+  // Issue 7 (every packet counted under a reason): the kernel cuts by any
+  // gso_size (a small MSS, or a hostile AF_PACKET writer: 64 KiB at MSS 48
+  // is 1365 segments), so segments that would not fit the caller's batch
+  // were dropped uncounted. Refuse the frame instead; the caller counts it.
+  if (n > maxSegs || n * stride > dstRoom) return SEG_BAD;
 
   const csumCopy = csumCopyImpl();
   const seq0 = ((b[l4 + 4] << 24) | (b[l4 + 5] << 16) | (b[l4 + 6] << 8) | b[l4 + 7]) >>> 0;
@@ -139,12 +145,13 @@ export function segmentTcp(
  * Cuts a UDP super-frame (USO: GSO_UDP_L4) into datagrams of `mss` payload
  * bytes, laid out as segmentTcp lays out segments. Each gets its own IP
  * length/ID/checksum, UDP length and UDP checksum (RFC 768; zero becomes
- * 0xffff). Returns the bytes used in `dst`, or SEG_BAD.
+ * 0xffff). Returns the bytes used in `dst`, or SEG_BAD; `maxSegs` as for
+ * segmentTcp.
  */
 export function segmentUdp(
   b: Buffer, src: number, len: number, mss: number, v6: boolean,
   dst: Buffer, dstOff: number, dstRoom: number, gap: number,
-  emit: (off: number, len: number) => void,
+  emit: (off: number, len: number) => void, maxSegs = Infinity,
 ): number {
   const end = src + len;
   if (len < 14 || mss <= 0) return SEG_BAD;
@@ -164,7 +171,7 @@ export function segmentUdp(
   if (payload <= 0) return SEG_BAD;
   const n = Math.ceil(payload / mss);
   const stride = gap + hdr + mss;
-  if (n > UDP_MAX_SEGS || n * stride > dstRoom) return SEG_BAD;
+  if (n > UDP_MAX_SEGS || n > maxSegs || n * stride > dstRoom) return SEG_BAD;
   const csumCopy = csumCopyImpl();
   const id0 = v6 ? 0 : u16(b, l3 + 4);
   const l3rel = l3 - src, l4rel = l4 - src;

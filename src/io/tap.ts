@@ -145,7 +145,7 @@ export class Tap implements FramePort {
       const h = this.rawOffs[i];
       const f = h + VNET_HDR_LEN;
       const len = this.rawLens[i] - VNET_HDR_LEN;
-      if (len <= 0) continue;
+      if (len <= 0) { this.stats.badIn++; continue; }
       const gso = s[h + 1] & 0x7f;
       if (gso === VIRTIO_NET_HDR_GSO_NONE) {
         if ((s[h] & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0) {
