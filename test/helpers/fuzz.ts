@@ -1,0 +1,502 @@
+// The fuzz campaign over weft's packet paths (issue 7, "Hostile input").
+//
+// Three paths, each driven in batches the way the live loop drives it:
+//
+//   decap     VXLAN datagrams as the UDP socket hands them over (payload
+//             views, source words, -1 for a datagram cut by the socket)
+//             → Datapath.decap → the TAP write side (TcpCoalescer, which
+//             writes each frame's virtio-net header with writeVnetHeader)
+//   outer     whole underlay frames (Ethernet/IPv4 or IPv6/UDP/VXLAN/…)
+//             → OuterParser (the replay twin of the kernel's UDP receive)
+//             → Datapath.decap → the TAP write side
+//   tap-read  frames as a TAP read returns them, virtio-net header first
+//             → what Tap.read does (completeChecksum, segmentTcp,
+//             segmentUdp) → Datapath.encap → every datagram produced is
+//             decapsulated by a second VTEP, and some are wrapped by the
+//             replay twin's OuterBuilder and parsed back
+//
+// One batch in ten also goes through a `weft capture` session (underlay or
+// overlay), as the forwarder hands its batches to one.
+//
+// Inputs (fuzz-inputs.ts) are random bytes, or well-formed packets from
+// templates — IPv4 and IPv6 with TCP, UDP or ICMP, ARP, 802.1Q and QinQ
+// tags, VXLAN nested in VXLAN, 14 bytes to 64 KiB, TCP and UDP super-frames
+// — put through 1–4 mutations: truncation, bit flips aimed at header fields,
+// length fields set wrong, a field set to zeros / ones / random, random
+// splats, extension, VXLAN flags and reserved bits, and for TAP reads the
+// virtio-net header's fields.
+//
+// The PRNG is seeded (frames.ts `rng`): the same seed and packet count replay
+// exactly. After every batch: no exception escaped, every packet is counted
+// under exactly one outcome (counterImbalances, and the same for the outer
+// parser and the TAP twin), and what weft hands on is well formed (frame
+// views inside the slab, valid VXLAN headers out, virtio-net headers the
+// kernel accepts). An exception is caught per batch; its packets are
+// replayed one at a time on a fresh VTEP to find the one that throws, which
+// is reported as a crash with its bytes (`npm run fuzz` saves them for the
+// regression corpus, test/corpus/). At the end, good traffic must still
+// forward through the fuzzed state (goodTraffic).
+
+import type { Datapath } from '../../src/datapath/datapath.js';
+import { DatagramBatch, FrameBatch, SendList, HEADROOM } from '../../src/datapath/batch.js';
+import { C } from '../../src/datapath/counters.js';
+import type { VniState } from '../../src/datapath/vni.js';
+import { VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../../src/datapath/vnet.js';
+import { TcpCoalescer, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VIRTIO_NET_HDR_GSO_UDP_L4 } from '../../src/io/offload.js';
+import { OuterParser, OuterBuilder } from '../../src/io/outer.js';
+import { CaptureSession } from '../../src/capture/capture.js';
+import { parseMac, writeMac } from '../../src/wire/mac.js';
+import { sum16, fold, pseudoSumV4 } from '../../src/wire/checksum.js';
+import { v4words } from './frames.js';
+import {
+  Rand, Macs, mutate, innerFrames, outerFrames, superFrames, type Template,
+  OWN_MAC, PEER_MAC, LOCAL_IP, VNI_A, VNI_B,
+} from './fuzz-inputs.js';
+import {
+  newWorld, counterImbalances, TapReadTwin, tapWriteTwin, replayOne, goodTraffic, MTU, TAP_MAX_FRAME,
+  type World, type FuzzPath, type TapTwinStats,
+} from './fuzz-twins.js';
+
+export type { FuzzPath } from './fuzz-twins.js';
+
+export interface Crash {
+  path: FuzzPath;
+  error: string;
+  /** The packet that throws on a fresh VTEP (decap: the UDP payload; outer: the frame; tap-read: virtio-net header + frame). */
+  input: Buffer;
+  /** True when no packet threw alone: `input` then holds the whole batch, each packet as a 4-byte length and its bytes. */
+  wholeBatch: boolean;
+  batch: number;
+}
+
+export interface FuzzReport {
+  seed: number;
+  packets: number;
+  byPath: Record<FuzzPath, number>;
+  batches: number;
+  crashes: Crash[];
+  /** Counting or well-formedness failures (the first 20), with the batch they were seen in. */
+  problems: string[];
+  problemCount: number;
+  ms: number;
+  /** Data path counters summed over every VTEP the campaign used. */
+  counters: Record<string, number>;
+  outer: Record<string, number>;
+  tap: TapTwinStats;
+  /** What the VTEP that decapsulated weft's datagrams counted. */
+  peer: Record<string, number>;
+  /** Failures of the good-traffic check after the campaign; empty when it passed. */
+  goodAfter: string[];
+}
+
+export interface FuzzOptions {
+  packets: number;
+  seed: number;
+  /** Stop early after this many ms (the report says how many packets were done). */
+  timeLimitMs?: number;
+  /** Called as crashes are found. */
+  onCrash?: (c: Crash) => void;
+  /** Called about once a second with the packets done so far. */
+  progress?: (done: number) => void;
+}
+
+/** The largest UDP payload over IPv4. */
+const DGRAM_MAX = 65507;
+/** Each path's share of the packets. */
+const SHARE: Record<FuzzPath, number> = { decap: 0.55, outer: 0.15, 'tap-read': 0.3 };
+const DECAP_BATCH = 256;
+/** Batches between switching to a fresh VTEP (alternately with roomy and tight tables). */
+const WORLD_BATCHES = 4000;
+
+export function runCampaign(o: FuzzOptions): FuzzReport {
+  return new Campaign(o).run();
+}
+
+class Campaign {
+  private readonly r: Rand;
+  private readonly report: FuzzReport;
+  private readonly macs: Macs;
+  private readonly inner = innerFrames();
+  private readonly outerT = outerFrames();
+  private readonly superT = superFrames();
+  private w: World;
+  private tight = false;
+  private nowMs = 1_000;
+  // decap and outer
+  private readonly dslab = Buffer.alloc(4 << 20);
+  private readonly inAt = new Int32Array(DECAP_BATCH);
+  private readonly inLen = new Int32Array(DECAP_BATCH);
+  private readonly dgrams = new DatagramBatch(DECAP_BATCH, this.dslab);
+  private readonly out = new FrameBatch(DECAP_BATCH);
+  private readonly parser = new OuterParser(8472);
+  /** TAP writers as `weft run` makes them: offloads with USO, a 9000-byte MTU without, and --no-offload. */
+  private readonly coalescers = [
+    new TcpCoalescer(Buffer.alloc(DECAP_BATCH * (MTU + 14 + VNET_HDR_LEN + 64)), DECAP_BATCH, true, MTU, 65535, true),
+    new TcpCoalescer(Buffer.alloc(DECAP_BATCH * (9000 + 14 + VNET_HDR_LEN + 64)), DECAP_BATCH, true, 9000, 65535, false),
+    new TcpCoalescer(Buffer.alloc(DECAP_BATCH * (MTU + 14 + VNET_HDR_LEN + 64)), DECAP_BATCH, false, MTU),
+  ];
+  // tap-read
+  private readonly tap = new TapReadTwin(16);
+  private readonly sends = new SendList(this.tap.batch.capacity * 3);
+  private readonly pslab = Buffer.alloc(16 << 20);
+  private readonly pdg = new DatagramBatch(4096, this.pslab);
+  private readonly pout = new FrameBatch(4096);
+  // the replay twin's round trip
+  private builder: { dp: Datapath; b: OuterBuilder } | null = null;
+  private readonly rt = Buffer.alloc(128 + DGRAM_MAX);
+  private readonly rtBatch = new DatagramBatch(1, this.rt);
+  private readonly rtParsers = new Map<number, OuterParser>();
+  /** `weft capture` sessions (underlay, overlay) on the current VTEP; they see one batch in ten. */
+  private captures: { dp: Datapath; s: CaptureSession[] } | null = null;
+  captured = 0;
+
+  constructor(private readonly o: FuzzOptions) {
+    this.r = new Rand(o.seed);
+    this.macs = new Macs(this.r, 3000);
+    this.w = newWorld(false);
+    this.report = {
+      seed: o.seed, packets: 0, byPath: { decap: 0, outer: 0, 'tap-read': 0 }, batches: 0, crashes: [], problems: [], problemCount: 0, ms: 0,
+      counters: {}, outer: {}, tap: { ...this.tap.stats }, peer: {}, goodAfter: [],
+    };
+  }
+
+  run(): FuzzReport {
+    const rep = this.report, r = this.r;
+    const t0 = performance.now();
+    const deadline = this.o.timeLimitMs !== undefined ? t0 + this.o.timeLimitMs : Infinity;
+    let lastProgress = t0;
+    while (rep.packets < this.o.packets) {
+      // The path furthest behind its share of the packets goes next.
+      const due = (p: FuzzPath) => SHARE[p] * (rep.packets + 1) - rep.byPath[p];
+      if (due('tap-read') > due('decap') && due('tap-read') > due('outer')) this.tapBatch();
+      else this.decapBatch(due('outer') > due('decap'));
+      rep.batches++;
+      this.nowMs += 1 + r.int(40);
+      if ((rep.batches & 63) === 0) {
+        // What the forwarder's timer does, and a look at the counters.
+        this.w.dp.fdb.age(this.nowMs);
+        this.w.peer.fdb.age(this.nowMs);
+        this.checkCounters();
+        const now = performance.now();
+        if (now > deadline) break;
+        if (this.o.progress && now - lastProgress > 1000) { lastProgress = now; this.o.progress(rep.packets); }
+      }
+      if (rep.batches % WORLD_BATCHES === 0) {
+        this.retire();
+        this.tight = !this.tight;
+        this.w = newWorld(this.tight);
+      }
+    }
+    this.checkCounters();
+    rep.goodAfter = goodTraffic(this.w, this.nowMs);
+    this.retire();
+    rep.outer = this.parser.counters();
+    rep.tap = { ...this.tap.stats };
+    rep.ms = performance.now() - t0;
+    return rep;
+  }
+
+  private problem(s: string): void {
+    this.report.problemCount++;
+    if (this.report.problems.length < 20) this.report.problems.push(`batch ${this.report.batches}: ${s}`);
+  }
+
+  private checkCounters(): void {
+    for (const s of counterImbalances(this.w.dp.counters.snapshot())) this.problem(s);
+  }
+
+  /** Adds the current VTEP's counters to the report. */
+  private retire(): void {
+    const add = (into: Record<string, number>, from: Record<string, number>) => { for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v; };
+    add(this.report.counters, this.w.dp.counters.snapshot());
+    add(this.report.peer, this.w.peer.counters.nonZero());
+  }
+
+  // -- wire → TAP -------------------------------------------------------------
+
+  private decapBatch(outer: boolean): void {
+    const r = this.r, dg = this.dgrams, c = this.w.dp.counters;
+    const n = 1 + r.int(r.chance(0.3) ? DECAP_BATCH : 32);
+    const rx0 = c.get('rx_datagrams'), frames0 = c.get('rx_frames'), parsed0 = outer ? outcomes(this.parser) : 0;
+    let at = 0, inputs = 0;
+    dg.count = 0;
+    for (let i = 0; i < n && at + HEADROOM + DGRAM_MAX <= this.dslab.length; i++) {
+      at += HEADROOM;
+      const len = outer ? this.genOuter(at) : this.genDatagram(i, at);
+      this.inAt[i] = at; this.inLen[i] = len; inputs++;
+      if (!outer) {
+        dg.off[i] = at; dg.len[i] = len; dg.count++;
+      } else if (this.parser.parse(this.dslab, at, len, dg, dg.count)) {
+        dg.count++;
+      }
+      at = (at + Math.max(0, len) + 7) & ~7;
+    }
+    this.report.packets += inputs;
+    this.report.byPath[outer ? 'outer' : 'decap'] += inputs;
+    try {
+      this.w.dp.decap(dg, this.out, this.nowMs);
+      this.capture()?.wireToTap(dg, this.out);
+      for (let i = 0; i < this.out.count; i++) {
+        if (this.out.vni[i] !== VNI_A && this.out.vni[i] !== VNI_B) this.problem(`decap delivered a frame on VNI ${this.out.vni[i]}`);
+      }
+      const taken = tapWriteTwin(r.pick(this.coalescers), this.out, (s) => this.problem(`decap → TAP: ${s}`));
+      // The forwarder counts what the TAP did not take.
+      c.v[C.rx_drop_tap] += this.out.count - taken;
+    } catch (e) {
+      this.crashed(outer ? 'outer' : 'decap', e as Error, inputs);
+      return;
+    }
+    if (outer && outcomes(this.parser) - parsed0 !== inputs) this.problem(`the outer parser counted ${outcomes(this.parser) - parsed0} outcomes for ${inputs} frames`);
+    if (c.get('rx_datagrams') - rx0 !== dg.count) this.problem(`rx_datagrams moved by ${c.get('rx_datagrams') - rx0} for ${dg.count} datagrams`);
+    if (c.get('rx_frames') - frames0 !== this.out.count) this.problem(`rx_frames moved by ${c.get('rx_frames') - frames0}, ${this.out.count} frames out`);
+  }
+
+  /** Writes datagram i at `at` and its source; returns its length (-1: cut by the socket). */
+  private genDatagram(i: number, at: number): number {
+    const r = this.r, s = this.dslab, dg = this.dgrams, a = i * 4;
+    // Sources: a few hundred IPv4 VTEPs (in a tight world mostly 30, so its
+    // forwarding table fills before its peer table does), some IPv6, a few odd.
+    const x = r.float();
+    if (x < 0.82) dg.srcAddr.set(v4words(`198.18.${this.tight ? 0 : r.int(3)}.${1 + r.int(this.tight && r.chance(0.95) ? 30 : 250)}`), a);
+    else if (x < 0.97) { dg.srcAddr[a] = 0xfd000198; dg.srcAddr[a + 1] = 0x00180000; dg.srcAddr[a + 2] = 0; dg.srcAddr[a + 3] = 1 + r.int(200); }
+    else for (let k = 0; k < 4; k++) dg.srcAddr[a + k] = r.pick([0, 0xffffffff, r.u32()]);
+    dg.srcPort[i] = r.int(65536);
+    const kind = r.float();
+    if (kind < 0.12) {
+      // Random bytes.
+      const len = r.len(DGRAM_MAX);
+      r.fill(s, at, len);
+      return len;
+    }
+    if (kind < 0.15) {
+      // Lengths at the edges, and the socket's "longer than the slot".
+      const len = r.pick([-1, 0, 1, 7, 8, 9, 21, 22]);
+      if (len > 0) r.fill(s, at, len);
+      if (len >= 8) { s.fill(0, at, at + 8); s[at] = 0x08; s[at + 6] = VNI_A; }
+      return len;
+    }
+    // A template behind a VXLAN header, mostly for a VNI we carry.
+    const t = r.pick(this.inner);
+    const vni = r.chance(0.85) ? (r.chance(0.8) ? VNI_A : VNI_B) : r.pick([0, 2, 0xffffff, r.int(0x1000000)]);
+    s.fill(0, at, at + 8);
+    s[at] = 0x08; s[at + 4] = vni >>> 16; s[at + 5] = vni >>> 8; s[at + 6] = vni;
+    t.bytes.copy(s, at + 8);
+    let len = 8 + t.bytes.length;
+    if (len >= 8 + 14) {
+      this.macs.write(r, s, at + 8 + 6);
+      if (r.chance(0.5)) this.macs.writePooled(r, s, at + 8); else if (r.chance(0.3)) writeMac(s, at + 8, parseMac(OWN_MAC));
+    }
+    if (r.chance(0.7)) len = mutate(r, s, at, len, DGRAM_MAX, t, 8);
+    return len;
+  }
+
+  /** Writes one outer frame at `at`; returns its length. */
+  private genOuter(at: number): number {
+    const t = this.r.pick(this.outerT);
+    t.bytes.copy(this.dslab, at);
+    return this.r.chance(0.85) ? mutate(this.r, this.dslab, at, t.bytes.length, DGRAM_MAX, t, 0) : t.bytes.length;
+  }
+
+  // -- TAP → wire -------------------------------------------------------------
+
+  private tapBatch(): void {
+    const r = this.r, tap = this.tap, st = tap.stats, c = this.w.dp.counters;
+    const got = 1 + r.int(r.chance(0.2) ? tap.rawMax : 4);
+    for (let i = 0; i < got; i++) tap.rawLens[i] = this.genTapRead(tap.rawOffs[i]);
+    const v = r.chance(0.7) ? this.w.a : this.w.b;
+    const frames0 = c.get('tx_frames'), dg0 = c.get('tx_datagrams');
+    const in0 = st.framesIn, out0 = st.plain + st.badIn + st.superFramesIn, segs0 = st.segmentsOut, plain0 = st.plain, over0 = st.overflow;
+    this.report.packets += got;
+    this.report.byPath['tap-read'] += got;
+    try {
+      const n = tap.read(got);
+      this.w.dp.encap(v, tap.batch, this.sends);
+      this.capture()?.tapToWire(tap.batch, this.sends);
+      // Every frame read is a plain frame, a super-frame cut into segments,
+      // or counted bad; every plain frame and segment reaches encap, which
+      // counts each once.
+      if (st.framesIn - in0 !== st.plain + st.badIn + st.superFramesIn - out0) this.problem('TAP read: a frame read was not counted');
+      if (st.overflow !== over0) this.problem(`TAP read: ${st.overflow - over0} segments did not fit the batch and were dropped without a count`);
+      else if (n !== st.plain - plain0 + st.segmentsOut - segs0) this.problem(`TAP read: ${n} frames out, ${st.plain - plain0} plain + ${st.segmentsOut - segs0} segments`);
+      if (c.get('tx_frames') - frames0 !== n) this.problem(`encap counted ${c.get('tx_frames') - frames0} frames of ${n}`);
+      if (c.get('tx_datagrams') - dg0 !== this.sends.count) this.problem(`tx_datagrams moved by ${c.get('tx_datagrams') - dg0}, ${this.sends.count} datagrams out`);
+      this.checkSends(v);
+    } catch (e) {
+      this.crashed('tap-read', e as Error, got);
+    }
+  }
+
+  /** Writes one TAP read at h (virtio-net header, then the frame); returns its length, header included. */
+  private genTapRead(h: number): number {
+    const r = this.r, s = this.tap.slab, f = h + VNET_HDR_LEN;
+    s.fill(0, h, f);
+    const kind = r.float();
+    if (kind < 0.06) {
+      // Random header and bytes.
+      r.fill(s, h, VNET_HDR_LEN);
+      if (r.chance(0.5)) s[h + 1] = r.pick([0, 1, 3, 4, 5, 0x81, 0x84]);
+      const len = r.len(TAP_MAX_FRAME);
+      r.fill(s, f, len);
+      return VNET_HDR_LEN + len;
+    }
+    if (kind < 0.25) return VNET_HDR_LEN + this.genSuperFrame(h, f);
+    // A plain frame; a partial checksum is marked NEEDS_CSUM, as the kernel does.
+    const t = r.pick(this.inner);
+    t.bytes.copy(s, f);
+    let len = t.bytes.length;
+    if (len >= 14) {
+      const d = r.float();
+      if (d < 0.35) this.macs.writePooled(r, s, f);
+      else if (d < 0.55) writeMac(s, f, parseMac(PEER_MAC));
+      else if (d < 0.75) writeMac(s, f, 0xffffffffffff);
+      else this.macs.write(r, s, f);
+      if (r.chance(0.5)) writeMac(s, f + 6, parseMac(OWN_MAC)); else this.macs.write(r, s, f + 6);
+    }
+    if (t.name.endsWith('partial')) {
+      const l3 = t.name.startsWith('vlan') ? 18 : 14;
+      s[h] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+      s.writeUInt16LE(l3 + (t.name.includes('6') ? 40 : (t.bytes[l3] & 15) * 4), h + 6);
+      s.writeUInt16LE(t.name.startsWith('udp') ? 6 : 16, h + 8);
+    }
+    if (r.chance(0.45)) len = mutate(r, s, f, len, TAP_MAX_FRAME, t, 0);
+    if (r.chance(0.1)) this.mutateVnet(h, len);
+    return VNET_HDR_LEN + len;
+  }
+
+  /** A TCP (v4, v6, tagged) or UDP super-frame with the header the kernel writes; returns the frame's length. */
+  private genSuperFrame(h: number, f: number): number {
+    const r = this.r, s = this.tap.slab;
+    const big: Template = r.pick(this.superT);
+    const l3 = big.name.endsWith('vlan') ? 18 : 14;
+    const v6 = big.name.startsWith('tcp6'), udp = big.name.startsWith('udp');
+    const hdr = l3 + (v6 ? 40 : 20) + (udp ? 8 : 20);
+    const y = r.float();
+    const len = Math.min(big.bytes.length, hdr + 1 + (y < 0.6 ? r.int(3000) : y < 0.9 ? r.int(20000) : r.int(big.bytes.length - hdr)));
+    big.bytes.copy(s, f, 0, len);
+    if (v6) {
+      s.writeUInt16BE(len - l3 - 40, f + l3 + 4);
+    } else {
+      s.writeUInt16BE(len - l3, f + l3 + 2);
+      s.writeUInt16BE(0, f + l3 + 10);
+      s.writeUInt16BE(~fold(sum16(s, f + l3, 20)) & 0xffff, f + l3 + 10);
+      // The partial checksum the kernel leaves: the pseudo-header sum over the whole length.
+      s.writeUInt16BE(fold(pseudoSumV4(s, f + l3 + 12, f + l3 + 16, udp ? 17 : 6, len - l3 - 20)), f + l3 + 20 + (udp ? 6 : 16));
+    }
+    if (udp) s.writeUInt16BE(len - hdr + 8, f + l3 + 20 + 4);
+    s[h] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    s[h + 1] = udp ? VIRTIO_NET_HDR_GSO_UDP_L4 : v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+    if (!udp && r.chance(0.05)) s[h + 1] |= 0x80; // ECN
+    s.writeUInt16LE(hdr, h + 2);
+    s.writeUInt16LE(r.chance(0.8) ? r.pick([1398, 1448, 1460, 1220, 1400, 536, 8948]) : r.pick([0, 1, 7, 48, 88, 256, 65535, r.int(65536)]), h + 4);
+    s.writeUInt16LE(l3 + (v6 ? 40 : 20), h + 6);
+    s.writeUInt16LE(udp ? 6 : 16, h + 8);
+    const n = r.chance(0.35) ? mutate(r, s, f, len, TAP_MAX_FRAME, big, 0) : len;
+    if (r.chance(0.15)) { const k = h + r.int(VNET_HDR_LEN); s[k] = r.chance(0.5) ? r.int(256) : s[k] ^ (1 << r.int(8)); }
+    return n;
+  }
+
+  /** The virtio-net header's fields at random: checksum offsets, GSO type and size, flags. */
+  private mutateVnet(h: number, len: number): void {
+    const r = this.r, s = this.tap.slab;
+    const which = r.int(4);
+    if (which === 0) { s[h] |= VIRTIO_NET_HDR_F_NEEDS_CSUM; s.writeUInt16LE(r.int(len + 40), h + 6); s.writeUInt16LE(r.pick([0, 2, 6, 16, 0xfffe, r.int(65536)]), h + 8); }
+    else if (which === 1) s[h + 1] = r.pick([1, 3, 4, 5, 0x81, r.int(256)]);
+    else if (which === 2) s.writeUInt16LE(r.int(65536), h + 4);
+    else s[h] = r.int(256);
+  }
+
+  /** Every datagram encap made is valid VXLAN: the second VTEP takes it, or drops it only for its inner source MAC. */
+  private checkSends(v: VniState): void {
+    const sends = this.sends, b = this.tap.slab, fb = this.tap.batch, pdg = this.pdg;
+    let j = 0;
+    while (j < sends.count) {
+      let at = 0;
+      pdg.count = 0;
+      const first = j;
+      for (; j < sends.count && pdg.count < pdg.capacity; j++) {
+        const off = sends.off[j], len = sends.len[j];
+        if (off < 0 || off + len > b.length || len !== fb.len[sends.from[j]] + 8 || off !== fb.off[sends.from[j]] - 8) {
+          this.problem(`encap produced a bad view (${off}, ${len})`);
+          continue;
+        }
+        if (b[off] !== 0x08 || (b[off + 1] | b[off + 2] | b[off + 3] | b[off + 7]) !== 0 || b.readUIntBE(off + 4, 3) !== v.vni) {
+          this.problem(`encap wrote a bad VXLAN header ${b.subarray(off, off + 8).toString('hex')}`);
+        }
+        if (at + HEADROOM + len > this.pslab.length) break;
+        at += HEADROOM;
+        b.copy(this.pslab, at, off, off + len);
+        const k = pdg.count++;
+        pdg.off[k] = at; pdg.len[k] = len;
+        pdg.srcAddr.set(v4words(LOCAL_IP), k * 4);
+        at += len;
+        if (k < 2) this.roundTrip(at - len, len, sends.peer[j], sends.srcPort[j]);
+      }
+      if (j === first) break;
+      const pc = this.w.peer.counters;
+      const malformed = () => pc.get('rx_drop_too_short') + pc.get('rx_drop_no_i_flag') + pc.get('rx_drop_reserved_bits') + pc.get('rx_drop_unknown_vni') + pc.get('rx_drop_truncated');
+      const bad0 = malformed();
+      this.w.peer.decap(pdg, this.pout, this.nowMs);
+      if (malformed() !== bad0) this.problem(`the receiving VTEP refused ${malformed() - bad0} of weft's datagrams as malformed`);
+    }
+  }
+
+  /** The replay twin: OuterBuilder (replay --encap) wraps a datagram; OuterParser (replay --decap) must take it back whole. */
+  private roundTrip(off: number, len: number, peer: number, srcPort: number): void {
+    const dp = this.w.dp;
+    if (!dp.peers.has(peer) || !dp.peers.isV4(peer)) return;
+    if (this.builder?.dp !== dp) this.builder = { dp, b: new OuterBuilder(LOCAL_IP, dp.peers) };
+    const rt = this.rt;
+    this.pslab.copy(rt, 128, off, off + len);
+    const start = this.builder.b.build(rt, 128, len, peer, srcPort);
+    if (start < 0) { if (len + 28 <= 0xffff) this.problem(`OuterBuilder refused a ${len}-byte payload`); return; }
+    const port = dp.peers.port(peer);
+    let parser = this.rtParsers.get(port);
+    if (!parser) { parser = new OuterParser(port); this.rtParsers.set(port, parser); }
+    const ok = parser.parse(rt, start, 128 + len - start, this.rtBatch, 0);
+    if (!ok || this.rtBatch.len[0] !== len || !rt.subarray(this.rtBatch.off[0], this.rtBatch.off[0] + len).equals(this.pslab.subarray(off, off + len))) {
+      this.problem(`an outer frame OuterBuilder made did not parse back (${JSON.stringify(parser.counters())})`);
+    }
+  }
+
+  /** A `weft capture` session, now and then, as the forwarder attaches one. */
+  private capture(): CaptureSession | null {
+    if (!this.r.chance(0.1)) return null;
+    const dp = this.w.dp;
+    if (this.captures?.dp !== dp) {
+      const common = { count: Number.MAX_SAFE_INTEGER, sink: (b: Buffer) => { this.captured += b.length; }, backedUp: () => false, onFull: () => {} };
+      this.captures = { dp, s: [new CaptureSession({ ...common, side: 'underlay', peers: dp.peers, local: LOCAL_IP, port: 8472 }), new CaptureSession({ ...common, side: 'overlay' })] };
+    }
+    return this.r.pick(this.captures.s);
+  }
+
+  // -- crashes ----------------------------------------------------------------
+
+  private crashed(path: FuzzPath, e: Error, got: number): void {
+    const inputs: Buffer[] = [];
+    for (let i = 0; i < got; i++) {
+      inputs.push(path === 'tap-read'
+        ? Buffer.from(this.tap.slab.subarray(this.tap.rawOffs[i], this.tap.rawOffs[i] + Math.max(0, this.tap.rawLens[i])))
+        : Buffer.from(this.dslab.subarray(this.inAt[i], this.inAt[i] + Math.max(0, this.inLen[i]))));
+    }
+    // Which one throws alone, on a fresh VTEP?
+    let culprit: Buffer | null = null;
+    for (const p of inputs) {
+      try { replayOne(path, p, this.tight); } catch { culprit = p; break; }
+    }
+    const c: Crash = {
+      path, error: (e.stack ?? String(e)).split('\n').slice(0, 4).join(' | '), batch: this.report.batches,
+      input: culprit ?? Buffer.concat(inputs.flatMap((p) => { const l = Buffer.alloc(4); l.writeUInt32BE(p.length); return [l, p]; })),
+      wholeBatch: culprit === null,
+    };
+    this.report.crashes.push(c);
+    this.o.onCrash?.(c);
+    // The state may be broken after an exception: carry on with a fresh VTEP.
+    this.retire();
+    this.w = newWorld(this.tight);
+  }
+}
+
+/** Outcomes the outer parser counted: udp_csum_* only note how an accepted datagram's checksum was taken. */
+function outcomes(p: OuterParser): number {
+  return Object.entries(p.counters()).filter(([k]) => !k.startsWith('udp_csum_')).reduce((s, [, v]) => s + v, 0);
+}
