@@ -111,6 +111,8 @@ export class ControlPlane {
   private renewTimer: NodeJS.Timeout | null = null;
   private chain: Promise<void> = Promise.resolve();
   private outage = false;
+  /** A renewal failed and waits for its retry: the store's return brings it forward. */
+  private renewFailed = false;
   private stopped = false;
 
   constructor(
@@ -172,6 +174,9 @@ export class ControlPlane {
     if (e.type === 'snapshot' && this.outage) {
       this.outage = false;
       this.log(`weft: lease store reachable again; resynced (${changes.length} change${changes.length === 1 ? '' : 's'}, ${this.tracker.known.size} remote leases)`);
+      // A renewal missed during the outage is not left to its retry timer:
+      // the lease has been running down all along.
+      if (this.renewFailed) this.scheduleRenew(0);
     }
     void this.enqueue(changes);
   }
@@ -206,6 +211,7 @@ export class ControlPlane {
 
   private scheduleRenew(delayMs: number): void {
     if (this.stopped) return;
+    if (this.renewTimer) clearTimeout(this.renewTimer);
     this.renewTimer = setTimeout(() => void this.renew(), Math.min(delayMs, 2 ** 31 - 1));
     this.renewTimer.unref();
   }
@@ -219,10 +225,12 @@ export class ControlPlane {
         this.lose(`our lease ${formatSubnet(this.own.subnet)} lapsed: could not renew it (${(e as Error).message})`);
         return;
       }
-      this.log(`weft: could not renew our lease ${formatSubnet(this.own.subnet)} (${(e as Error).message}); retrying in ${RENEW_RETRY_MS / 1000} s`);
+      this.log(`weft: could not renew our lease ${formatSubnet(this.own.subnet)} (${(e as Error).message}); retrying in ${RENEW_RETRY_MS / 1000} s, or as soon as the store is back`);
+      this.renewFailed = true;
       this.scheduleRenew(RENEW_RETRY_MS);
       return;
     }
+    this.renewFailed = false;
     if (!got) {
       this.lose(`our lease ${formatSubnet(this.own.subnet)} is gone or held by another host; restart weft to take a lease again`);
       return;
