@@ -54,6 +54,20 @@ async function main(argv: string[]): Promise<number> {
   return c.run(rest);
 }
 
+/**
+ * A failure is one line on stderr (config/errors.ts), but messages can
+ * carry line breaks: node's parseArgs writes some over three lines, and ours
+ * quote what the user typed, which may hold a newline or a terminal escape
+ * (found by fuzzing the CLI, issue 7). parseArgs' lines are joined; other
+ * control characters are shown escaped (\n, \u001b).
+ */
+function oneLine(e: Error, parseArgsError: boolean): string {
+  let m = e.message;
+  if (parseArgsError) m = m.replace(/\s*\n\s*/g, ' ');
+  return m.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
 function isParseArgsError(e: unknown): e is Error {
   const code = (e as { code?: unknown } | null)?.code;
   return e instanceof Error && typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
@@ -63,10 +77,10 @@ main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (e: unknown) => {
     if (e instanceof UsageError || isParseArgsError(e)) {
-      process.stderr.write(`weft: ${(e as Error).message}\n`);
+      process.stderr.write(`weft: ${oneLine(e as Error, isParseArgsError(e))}\n`);
       process.exitCode = 2;
     } else if (e instanceof RuntimeError || e instanceof PcapFormatError || (e as NodeJS.ErrnoException)?.syscall) {
-      process.stderr.write(`weft: ${(e as Error).message}\n`);
+      process.stderr.write(`weft: ${oneLine(e as Error, false)}\n`);
       process.exitCode = 1;
     } else {
       // A bug: keep the stack so it can be reported.

@@ -62,7 +62,9 @@ export function readConfigFile(path: string): RunInput {
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new UsageError(`--config ${path}: must hold a JSON object like {"vni": 1, "peer": ["198.18.0.2"]}`);
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(obj)) {
-    const want = FILE_KEYS[k];
+    // Own keys only: "constructor" or "__proto__" would find Object.prototype's
+    // and be refused with a garbled reason (found by fuzzing the config, issue 7).
+    const want = Object.hasOwn(FILE_KEYS, k) ? FILE_KEYS[k] : undefined;
     if (!want) throw new UsageError(`--config ${path}: unknown key "${k}" (known: ${Object.keys(FILE_KEYS).join(', ')})`);
     const ok = want === 'string[]' ? Array.isArray(v) && v.every((x) => typeof x === 'string')
       : want === 'number' ? typeof v === 'number' && Number.isFinite(v)
