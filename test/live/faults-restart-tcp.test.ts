@@ -35,7 +35,7 @@ test('kill -9 during a TCP transfer, restart: the stream survives intact, traffi
     assert.is(ping(rig, 1, '10.244.0.2').received, 3);
 
     const srv = rig.spawn(2, [process.execPath, TCP, 'serve', '10.244.0.2', '5201', String(SECONDS + 60)]);
-    const probeRx = rig.spawn(2, [process.execPath, UDP, 'recv', '10.244.0.2', '5202', String(SECONDS + 30), '10']);
+    const probeRx = rig.spawn(2, [process.execPath, UDP, 'recv', '10.244.0.2', '5202', String(SECONDS + 5), '5']);
     await waitFor(() => /listening/.test(srv.stderr()) && /listening/.test(probeRx.stderr()), 5000, 'the receivers');
     const cli = rig.spawn(1, [process.execPath, TCP, 'send', '10.244.0.2', '5201', String(RATE), String(SECONDS)]);
     const probe = rig.spawn(1, [process.execPath, UDP, 'send', '10.244.0.2', '5202', '50', String(SECONDS)]);

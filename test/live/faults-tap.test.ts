@@ -24,7 +24,8 @@ const args = (i: number) => ['--local', `198.18.0.${i}`, '--peer', `198.18.0.${3
 
 /** Traffic both ways for `seconds`: a numbered UDP stream h2 → h1 and a ping h1 → h2. */
 async function traffic(rig: Rig, seconds: number): Promise<{ rx: Proc; tx: Proc; ping: Proc }> {
-  const rx = rig.spawn(1, [process.execPath, UDP, 'recv', '10.244.0.1', '5300', String(seconds + 10), '10']);
+  // Ends 2 s after the sender, or 4 s after the last arrival (longer than the TAP is down).
+  const rx = rig.spawn(1, [process.execPath, UDP, 'recv', '10.244.0.1', '5300', String(seconds + 2), '4']);
   await waitFor(() => /listening/.test(rx.stderr()), 5000, 'the UDP receiver');
   const tx = rig.spawn(2, [process.execPath, UDP, 'send', '10.244.0.1', '5300', '500', String(seconds)]);
   const p = rig.spawn(1, ['ping', '-c', String(seconds * 10), '-i', '0.1', '-W', '1', '10.244.0.2']);
