@@ -66,6 +66,9 @@ export class DatagramBatch {
   }
 }
 
+/** Too-big frames a SendList remembers per batch: more than the ICMP rate limit lets through in a burst. */
+export const TOO_BIG_PER_BATCH = 16;
+
 /**
  * What encap produces: datagrams to send, each a view (`off`, `len`) of a
  * VXLAN payload in the frames' slab and the peer id it goes to. A flooded
@@ -85,6 +88,13 @@ export class SendList {
    * from that port whatever is asked, so the live loop turns this off and
    * saves the hash; the replay twin, which writes the port, keeps it on. */
   wantSrcPort = true;
+  /**
+   * Frames encap dropped as larger than the VNI's MTU allows (tx_drop_too_big),
+   * by index in the input batch, for answerTooBig (pmtu.ts); at most
+   * TOO_BIG_PER_BATCH a batch, the rest only counted.
+   */
+  readonly tooBig = new Int32Array(TOO_BIG_PER_BATCH);
+  tooBigCount = 0;
 
   constructor(capacity: number) {
     this.capacity = capacity;

@@ -15,10 +15,15 @@ export const COUNTER_NAMES = [
   'tx_drop_too_big',      // larger than the VNI's frame limit
   'tx_drop_no_headroom',  // no room in front for the VXLAN header (caller bug)
   'tx_drop_no_destination', // unknown/BUM destination and an empty flood list
+  'tx_drop_bum_rate',     // a flooded frame over its source MAC's budget (--bum-rate)
   'tx_drop_send_full',    // send list full (caller passed a too small list)
   'tx_drop_socket',       // the UDP socket refused a datagram (buffer full, no route)
+  // Path MTU discovery: answers to frames dropped as tx_drop_too_big (pmtu.ts).
+  'icmp_too_big_sent',    // ICMP fragmentation needed / packet too big written into the TAP
+  'icmp_too_big_limited', // not written: over the ICMP rate limit (--icmp-rate)
   // Decap (wire → TAP).
   'rx_datagrams',         // datagrams offered to decap
+  'rx_drop_unknown_source', // from an underlay address that is not a known VTEP (sources.ts)
   'rx_frames',            // inner frames delivered
   'rx_bytes',             // their bytes (inner)
   'rx_drop_too_short',    // shorter than VXLAN header + Ethernet header

@@ -30,6 +30,8 @@ import { Counters } from './counters.js';
 import { VniState, type VniOptions } from './vni.js';
 import { encapBatch } from './encap.js';
 import { decapBatch } from './decap.js';
+import { SourceSet } from './sources.js';
+import { BumLimiter, TokenBuckets } from './rate.js';
 import type { DatagramBatch, FrameBatch, SendList } from './batch.js';
 
 export interface DatapathOptions {
@@ -46,7 +48,31 @@ export interface DatapathOptions {
    * peer may send. Set false for the RFC's lenient behaviour.
    */
   strictReserved?: boolean;
+  /**
+   * Take datagrams only from known VTEPs: addresses in a flood list or
+   * behind a static entry (sources.ts); the rest are dropped as
+   * rx_drop_unknown_source. Default false (learning from anyone, as the
+   * Linux vxlan device does); `weft run` turns it on when it knows its peers.
+   */
+  knownSourcesOnly?: boolean;
+  /**
+   * Broadcast, multicast and unknown-unicast frames a second that one source
+   * MAC may have flooded (per VNI; token bucket, rate.ts); more are dropped
+   * as tx_drop_bum_rate. 0 or absent: no limit.
+   */
+  bumRate?: number;
+  /** The bucket's depth, in frames (default: a second's worth, at least 1). */
+  bumBurst?: number;
+  /**
+   * ICMP "fragmentation needed" / "packet too big" messages a second that
+   * answerTooBig (pmtu.ts) may write, in all (default 100; 0: none).
+   */
+  icmpRate?: number;
 }
+
+/** ICMP errors a second by default, and the burst: Linux's icmp_msgs_per_sec is 1000 with a burst of 50; weft writes into one TAP, so less. */
+export const DEFAULT_ICMP_RATE = 100;
+export const ICMP_BURST = 10;
 
 export class Datapath {
   readonly peers: PeerTable;
@@ -54,11 +80,29 @@ export class Datapath {
   readonly counters = new Counters();
   readonly vnis = new Map<number, VniState>();
   readonly strictReserved: boolean;
+  /** Whether decap drops datagrams from addresses not in `sources`. */
+  readonly knownSourcesOnly: boolean;
+  /** Underlay addresses of the known VTEPs (flood lists, static entries). */
+  readonly sources: SourceSet;
+  /** Flooded frames per source MAC, or null for no limit. */
+  readonly bum: BumLimiter | null;
+  /** ICMP errors written into the TAP (one bucket), or null when none are sent. */
+  readonly icmp: TokenBuckets | null;
+  /** Static entries' VTEP addresses by `vni/mac`, to give back their `sources` reference when they go. */
+  private readonly staticSources = new Map<string, [number, number, number, number]>();
 
   constructor(opts: DatapathOptions = {}) {
-    this.peers = new PeerTable(opts.peerCapacity ?? 4096);
+    const peerCapacity = opts.peerCapacity ?? 4096;
+    this.peers = new PeerTable(peerCapacity);
     this.fdb = new Fdb({ peers: this.peers, maxEntries: opts.fdbMax ?? 65536, ageingMs: opts.fdbAgeingMs ?? 300_000 });
     this.strictReserved = opts.strictReserved ?? true;
+    this.knownSourcesOnly = opts.knownSourcesOnly ?? false;
+    // Every address in the set is some live peer's, so the peer table's capacity bounds it.
+    this.sources = new SourceSet(peerCapacity);
+    const rate = opts.bumRate ?? 0;
+    this.bum = rate > 0 ? new BumLimiter(rate, opts.bumBurst ?? Math.max(1, rate)) : null;
+    const icmp = opts.icmpRate ?? DEFAULT_ICMP_RATE;
+    this.icmp = icmp > 0 ? new TokenBuckets(1, icmp, Math.min(ICMP_BURST, icmp)) : null;
   }
 
   addVni(vni: number, opts: VniOptions): VniState {
@@ -71,17 +115,31 @@ export class Datapath {
   /** Adds `ip` (with the VNI's port, or `port`) to the VNI's flood list. Config time. */
   addFloodPeer(v: VniState, ip: string, port = v.port): number {
     const id = this.peers.internIp(ip, port);
-    if (v.flood.add(id)) this.peers.ref(id);
+    if (v.flood.add(id)) {
+      this.peers.ref(id);
+      this.sources.add(this.peers.word(id, 0), this.peers.word(id, 1), this.peers.word(id, 2), this.peers.word(id, 3));
+    }
     return id;
   }
 
-  /** Pins `mac` on `v` to the VTEP at `ip`: never aged, never overwritten by learning. */
+  /**
+   * Pins `mac` on `v` to the VTEP at `ip`: never aged, never overwritten by
+   * learning. Replaces an entry the MAC had. The VTEP becomes a known source
+   * for as long as the entry stays.
+   */
   addStatic(v: VniState, mac: number, ip: string, port = v.port): void {
     const id = this.peers.internIp(ip, port);
+    const w: [number, number, number, number] = [this.peers.word(id, 0), this.peers.word(id, 1), this.peers.word(id, 2), this.peers.word(id, 3)];
     if (!this.fdb.addStatic(v.vni, mac, id)) {
       this.peers.releaseIfUnused(id);
       throw new Error(`forwarding table is full (${this.fdb.size} entries): raise the limit to add static entries`);
     }
+    const key = `${v.vni}/${mac}`;
+    // The new reference first, so an entry moved to the same address never leaves the set.
+    this.sources.add(w[0], w[1], w[2], w[3]);
+    const old = this.staticSources.get(key);
+    if (old) this.sources.release(old[0], old[1], old[2], old[3]);
+    this.staticSources.set(key, w);
   }
 
   /**
@@ -89,11 +147,18 @@ export class Datapath {
    * went away); a learned entry for it goes too. False if there was none.
    */
   removeStatic(v: VniState, mac: number): boolean {
+    const key = `${v.vni}/${mac}`;
+    const old = this.staticSources.get(key);
+    if (old) {
+      this.sources.release(old[0], old[1], old[2], old[3]);
+      this.staticSources.delete(key);
+    }
     return this.fdb.remove(v.vni, mac);
   }
 
-  encap(v: VniState, frames: FrameBatch, out: SendList): void {
-    encapBatch(this, v, frames, out);
+  /** `nowMs` drives the BUM rate limit (bumRate); callers without one may leave it out. */
+  encap(v: VniState, frames: FrameBatch, out: SendList, nowMs = 0): void {
+    encapBatch(this, v, frames, out, nowMs);
   }
 
   decap(dgrams: DatagramBatch, out: FrameBatch, nowMs: number): void {

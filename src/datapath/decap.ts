@@ -3,6 +3,8 @@
 // the wire → TAP direction; see datapath.ts for the whole journey.
 //
 // Checks, in order, each with its own counted drop reason:
+//   0. the source is a known VTEP (only when the data
+//      path knows its peers: knownSourcesOnly)            rx_drop_unknown_source
 //   1. length: VXLAN header + an Ethernet header          rx_drop_too_short,
 //                                                          rx_drop_truncated
 //   2. RFC 7348 §5: I flag set                             rx_drop_no_i_flag
@@ -24,6 +26,7 @@
 import type { Datapath } from './datapath.js';
 import type { DatagramBatch, FrameBatch } from './batch.js';
 import { C } from './counters.js';
+import { VNI_RX_BYTES, VNI_RX_FRAMES } from './vni.js';
 import { VXLAN_HEADER_LEN, VXLAN_FLAG_I } from '../wire/vxlan.js';
 import { ETH_HEADER_LEN } from '../wire/ethernet.js';
 import { LEARN_NEW, LEARN_MOVED, LEARN_STATIC_CONFLICT, LEARN_FULL } from '../fdb/fdb.js';
@@ -34,6 +37,7 @@ export function decapBatch(dp: Datapath, dgrams: DatagramBatch, out: FrameBatch,
   const fdb = dp.fdb;
   const peers = dp.peers;
   const strict = dp.strictReserved;
+  const knownOnly = dp.knownSourcesOnly, sources = dp.sources, sa = dgrams.srcAddr;
   if (out.capacity < dgrams.count) throw new RangeError(`decap: output batch holds ${out.capacity}, input has ${dgrams.count}`);
   out.buf = b;
   out.count = 0;
@@ -41,6 +45,9 @@ export function decapBatch(dp: Datapath, dgrams: DatagramBatch, out: FrameBatch,
     const off = dgrams.off[i];
     const len = dgrams.len[i];
     c[C.rx_datagrams]++;
+    // Before anything else: nothing from a stranger is looked at (sources.ts).
+    const a = i * 4;
+    if (knownOnly && !sources.has(sa[a], sa[a + 1], sa[a + 2], sa[a + 3])) { c[C.rx_drop_unknown_source]++; continue; }
     // The socket reports a datagram longer than its slot as -1.
     if (len < 0) { c[C.rx_drop_truncated]++; continue; }
     if (len < VXLAN_HEADER_LEN + ETH_HEADER_LEN || off + len > b.length) { c[C.rx_drop_too_short]++; continue; }
@@ -60,8 +67,7 @@ export function decapBatch(dp: Datapath, dgrams: DatagramBatch, out: FrameBatch,
     if ((b[s] & 1) !== 0 || (hi === 0 && lo === 0)) { c[C.rx_drop_bad_src_mac]++; continue; }
     if (v.isLocalMac(hi, lo)) { c[C.rx_drop_own_mac]++; continue; }
 
-    const a = i * 4;
-    const peer = peers.intern(dgrams.srcAddr[a], dgrams.srcAddr[a + 1], dgrams.srcAddr[a + 2], dgrams.srcAddr[a + 3], v.port);
+    const peer = peers.intern(sa[a], sa[a + 1], sa[a + 2], sa[a + 3], v.port);
     if (peer < 0) { c[C.rx_drop_peer_table_full]++; continue; }
     const r = fdb.learn(vni, b, s, peer, nowMs);
     if (r === LEARN_STATIC_CONFLICT) { peers.releaseIfUnused(peer); c[C.rx_drop_static_conflict]++; continue; }
@@ -71,6 +77,8 @@ export function decapBatch(dp: Datapath, dgrams: DatagramBatch, out: FrameBatch,
 
     c[C.rx_frames]++;
     c[C.rx_bytes] += len - VXLAN_HEADER_LEN;
+    v.counters[VNI_RX_FRAMES]++;
+    v.counters[VNI_RX_BYTES] += len - VXLAN_HEADER_LEN;
     out.push(eth, len - VXLAN_HEADER_LEN, vni, i);
   }
 }

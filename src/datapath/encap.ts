@@ -7,6 +7,15 @@
 // handed to the socket is (off - 8, len + 8) of the same slab: the frame is
 // never copied. A flooded frame yields one send-list entry per peer, all
 // pointing at the same bytes (head-end replication without copies).
+//
+// Checks, in order, each with its own counted drop reason:
+//   1. at least an Ethernet header                        tx_drop_too_short
+//   2. within the VNI's MTU: mtu + 14, + 4 when tagged     tx_drop_too_big
+//      (remembered in out.tooBig for answerTooBig, pmtu.ts)
+//   3. headroom for the VXLAN header                       tx_drop_no_headroom
+//   4. a destination: the MAC's VTEP, or the flood list    tx_drop_no_destination
+//   5. a flooded frame within its source MAC's budget      tx_drop_bum_rate
+//      (dp.bum, per VNI and source MAC; time is `nowMs`)
 
 import type { Datapath } from './datapath.js';
 import type { FrameBatch, SendList } from './batch.js';
@@ -15,20 +24,31 @@ import { C } from './counters.js';
 import { VXLAN_HEADER_LEN, VXLAN_FLAG_I } from '../wire/vxlan.js';
 import { ETH_HEADER_LEN } from '../wire/ethernet.js';
 import { flowSourcePort } from './flowhash.js';
+import { VNI_TX_BYTES, VNI_TX_FRAMES } from './vni.js';
 
-export function encapBatch(dp: Datapath, v: VniState, frames: FrameBatch, out: SendList): void {
+export function encapBatch(dp: Datapath, v: VniState, frames: FrameBatch, out: SendList, nowMs: number): void {
   const c = dp.counters.v;
   const fdb = dp.fdb;
+  const bum = dp.bum;
   const b = frames.buf;
   const vni = v.vni;
+  const maxLen = v.maxFrameLen, maxUntagged = v.maxUntaggedLen;
+  let bytes = 0;
   out.count = 0;
+  out.tooBigCount = 0;
   for (let i = 0; i < frames.count; i++) {
     const off = frames.off[i];
     const len = frames.len[i];
     c[C.tx_frames]++;
     c[C.tx_bytes] += len;
+    bytes += len;
     if (len < ETH_HEADER_LEN) { c[C.tx_drop_too_short]++; continue; }
-    if (len > v.maxFrameLen) { c[C.tx_drop_too_big]++; continue; }
+    // The 4 bytes of an 802.1Q (0x8100) or 802.1ad (0x88a8) tag are not part of the MTU.
+    if (len > maxUntagged && (len > maxLen || !isTagged(b, off))) {
+      c[C.tx_drop_too_big]++;
+      if (out.tooBigCount < out.tooBig.length) out.tooBig[out.tooBigCount++] = i;
+      continue;
+    }
     if (off < VXLAN_HEADER_LEN) { c[C.tx_drop_no_headroom]++; continue; }
 
     // Destination: a known unicast MAC goes to its one VTEP; broadcast,
@@ -36,6 +56,7 @@ export function encapBatch(dp: Datapath, v: VniState, frames: FrameBatch, out: S
     let peer = -1;
     if ((b[off] & 1) === 0) peer = fdb.lookup(vni, b, off);
     if (peer < 0 && v.flood.count === 0) { c[C.tx_drop_no_destination]++; continue; }
+    if (peer < 0 && bum !== null && !bum.allow(vni, b, off + 6, nowMs)) { c[C.tx_drop_bum_rate]++; continue; }
 
     // RFC 7348 §5: I flag set, VNI, every reserved bit zero.
     const h = off - VXLAN_HEADER_LEN;
@@ -69,6 +90,13 @@ export function encapBatch(dp: Datapath, v: VniState, frames: FrameBatch, out: S
     c[C.tx_flood_copies] += copies;
     c[C.tx_datagrams] += copies;
   }
+  v.counters[VNI_TX_FRAMES] += frames.count;
+  v.counters[VNI_TX_BYTES] += bytes;
+}
+
+function isTagged(b: Uint8Array, off: number): boolean {
+  const t = (b[off + 12] << 8) | b[off + 13];
+  return t === 0x8100 || t === 0x88a8;
 }
 
 function push(out: SendList, off: number, len: number, peer: number, sport: number, from: number): void {

@@ -2,7 +2,14 @@
 // like the two journeys in datapath.ts.
 //
 //   TAP readable  → tap.read(frames) → encap → udp.send(sends)
-//   UDP readable  → udp.recv(dgrams) → decap → tap.write(inner)
+//                                            ↘ answerTooBig → tap.write(replies)
+//   UDP readable  → udp.recv(dgrams) → decap → by VNI → tap.write(inner)
+//
+// One UDP socket serves one or more overlays ("lanes"): a VNI and its TAP.
+// Frames read from a lane's TAP are encapsulated on its VNI; frames decap
+// delivers carry their VNI and are written to that VNI's TAP only, so
+// frames never cross VNIs (a VNI without a lane here has nowhere to go:
+// rx_drop_tap).
 //
 // Each readiness callback moves at most MAX_BATCHES_PER_WAKE batches and then
 // returns to the event loop, so one busy direction cannot starve the other
@@ -18,6 +25,7 @@ import type { Datapath } from './datapath.js';
 import type { VniState } from './vni.js';
 import { DatagramBatch, FrameBatch, SendList } from './batch.js';
 import { C } from './counters.js';
+import { answerTooBig, newReplyBatch } from './pmtu.js';
 import { BatchSizes, TAP_TO_WIRE, WIRE_TO_TAP } from './batch-sizes.js';
 import type { FramePort, DatagramPort } from '../io/ports.js';
 
@@ -45,6 +53,14 @@ export interface CaptureHook {
   wireToTap(dgrams: DatagramBatch, inner: FrameBatch): void;
 }
 
+/** One overlay the loop serves: a VNI and the TAP its frames come from and go to. */
+interface Lane {
+  v: VniState;
+  tap: FramePort;
+  /** The frames of one decap batch that go to this TAP (views into the socket's slab). */
+  out: FrameBatch;
+}
+
 export class Forwarder {
   /** Packets per read, per direction. */
   readonly batchSizes = new BatchSizes();
@@ -56,40 +72,65 @@ export class Forwarder {
   lastDropSeq = 0;
   /** Set by `weft capture` while it runs; null otherwise. */
   capture: CaptureHook | null = null;
+  private readonly lanes: Lane[] = [];
+  private readonly batch: number;
   private readonly frames: FrameBatch;
-  private readonly sends: SendList;
+  private sends: SendList;
   private readonly dgrams: DatagramBatch;
   private readonly inner: FrameBatch;
+  /** ICMP answers to too-big frames (pmtu.ts), written into the TAP they came from. */
+  private readonly replies = newReplyBatch();
   private readonly now: () => number;
   private ageTimer: NodeJS.Timeout | null = null;
   private readonly ageEveryMs: number;
   private readonly onFatal: (err: Error, port: 'tap' | 'udp') => void;
   private stopped = false;
 
+  /** The loop for `v` on `tap` over `udp`; addOverlay adds more VNIs with their TAPs. */
   constructor(
     private readonly dp: Datapath,
-    private readonly v: VniState,
-    private readonly tap: FramePort,
+    v: VniState,
+    tap: FramePort,
     private readonly udp: DatagramPort,
     opts: ForwarderOptions = {},
   ) {
-    const batch = opts.batch ?? 64;
+    const batch = this.batch = opts.batch ?? 64;
     this.frames = new FrameBatch(batch);
-    // A flooded frame becomes one datagram per peer (peers added later too: room for 8).
-    this.sends = new SendList(batch * Math.max(8, v.flood.count + 1));
-    this.sends.wantSrcPort = false;
+    this.sends = this.sendList(v.flood.count);
     this.dgrams = new DatagramBatch(batch);
     this.inner = new FrameBatch(batch);
+    this.addOverlay(v, tap);
     this.now = opts.now ?? (() => performance.now());
     this.ageEveryMs = opts.ageEveryMs ?? Math.min(30_000, Math.max(1000, dp.fdb.ageingMs / 10));
     this.onFatal = opts.onFatal ?? ((err) => { throw err; });
+  }
+
+  /**
+   * Another overlay on the same socket: frames from `tap` go out on `v`, and
+   * frames decap delivers on `v` go to `tap`. Before start().
+   */
+  addOverlay(v: VniState, tap: FramePort): void {
+    if (this.lanes.some((l) => l.v.vni === v.vni)) throw new Error(`VNI ${v.vni} has a TAP already`);
+    this.lanes.push({ v, tap, out: new FrameBatch(this.batch) });
+    const flood = Math.max(...this.lanes.map((l) => l.v.flood.count));
+    if (this.sends.capacity < this.batch * Math.max(8, flood + 1)) this.sends = this.sendList(flood);
+  }
+
+  /** The VNIs served, in the order they were added. */
+  get vnis(): number[] { return this.lanes.map((l) => l.v.vni); }
+
+  private sendList(flood: number): SendList {
+    // A flooded frame becomes one datagram per peer (peers added later too: room for 8).
+    const s = new SendList(this.batch * Math.max(8, flood + 1));
+    s.wantSrcPort = false;
+    return s;
   }
 
   start(): void {
     // A readiness error or a failing system call (the device deleted, the
     // socket closed under us) ends the loop and is reported once; it never
     // escapes as an uncaught exception.
-    this.tap.onReadable((err?: Error) => this.guard('tap', err, () => this.tapToWire()));
+    for (const lane of this.lanes) lane.tap.onReadable((err?: Error) => this.guard('tap', err, () => this.tapToWire(lane)));
     this.udp.onReadable((err?: Error) => this.guard('udp', err, () => this.wireToTap()));
     this.ageTimer = setInterval(() => this.dp.fdb.age(this.now()), this.ageEveryMs);
     this.ageTimer.unref();
@@ -106,23 +147,27 @@ export class Forwarder {
     }
   }
 
-  /** TAP → wire: read frames, encapsulate, send. */
-  tapToWire(): void {
+  /** TAP → wire: read frames from one lane's TAP, encapsulate, send; answer the too big. */
+  private tapToWire(lane: Lane): void {
     const c = this.dp.counters.v;
     for (let k = 0; k < MAX_BATCHES_PER_WAKE; k++) {
-      const n = this.tap.read(this.frames);
+      const n = lane.tap.read(this.frames);
       if (n === 0) return;
       this.batchSizes.observe(TAP_TO_WIRE, n);
-      this.dp.encap(this.v, this.frames, this.sends);
+      const now = this.now();
+      this.dp.encap(lane.v, this.frames, this.sends, now);
       const sent = this.udp.send(this.sends, this.dp.peers, this.frames.buf);
       if (sent < this.sends.count) c[C.tx_drop_socket] += this.sends.count - sent;
+      if (this.sends.tooBigCount > 0 && answerTooBig(this.dp, lane.v, this.frames, this.sends, this.replies, now) > 0) {
+        c[C.icmp_too_big_sent] += lane.tap.write(this.replies);
+      }
       if (this.capture !== null) this.capture.tapToWire(this.frames, this.sends);
       if (n < this.frames.capacity) return;
     }
   }
 
-  /** wire → TAP: receive datagrams, decapsulate and learn, write inner frames. */
-  wireToTap(): void {
+  /** wire → TAP: receive datagrams, decapsulate and learn, write each inner frame to its VNI's TAP. */
+  private wireToTap(): void {
     const c = this.dp.counters.v;
     for (let k = 0; k < MAX_BATCHES_PER_WAKE; k++) {
       const n = this.udp.recv(this.dgrams);
@@ -132,9 +177,31 @@ export class Forwarder {
       this.dp.decap(this.dgrams, this.inner, this.now());
       if (c[C.rx_frames] - passed !== n) this.noteDrop();
       if (this.capture !== null) this.capture.wireToTap(this.dgrams, this.inner);
-      const written = this.tap.write(this.inner);
-      if (written < this.inner.count) c[C.rx_drop_tap] += this.inner.count - written;
+      this.route();
       if (n < this.dgrams.capacity) return;
+    }
+  }
+
+  /** Splits decap's output by VNI and writes each part to its lane's TAP, in order. */
+  private route(): void {
+    const c = this.dp.counters.v;
+    const inner = this.inner, lanes = this.lanes;
+    for (let l = 0; l < lanes.length; l++) {
+      lanes[l].out.buf = inner.buf;
+      lanes[l].out.count = 0;
+    }
+    for (let j = 0; j < inner.count; j++) {
+      const vni = inner.vni[j];
+      let l = 0;
+      while (l < lanes.length && lanes[l].v.vni !== vni) l++;
+      if (l === lanes.length) { c[C.rx_drop_tap]++; continue; }
+      lanes[l].out.push(inner.off[j], inner.len[j], vni, inner.from[j]);
+    }
+    for (let l = 0; l < lanes.length; l++) {
+      const out = lanes[l].out;
+      if (out.count === 0) continue;
+      const written = lanes[l].tap.write(out);
+      if (written < out.count) c[C.rx_drop_tap] += out.count - written;
     }
   }
 
@@ -162,7 +229,7 @@ export class Forwarder {
     this.stopped = true;
     if (this.ageTimer) clearInterval(this.ageTimer);
     this.ageTimer = null;
-    this.tap.close();
+    for (const lane of this.lanes) lane.tap.close();
     this.udp.close();
   }
 }

@@ -48,15 +48,36 @@ export class FloodList {
 export interface VniOptions {
   /** UDP destination port used towards this VNI's peers (learned ones too). */
   port: number;
-  /** Largest inner frame encap accepts, in bytes (Ethernet header included). */
+  /**
+   * The overlay's MTU: the TAP's, the largest IP packet a frame may carry.
+   * Encap takes frames up to mtu + 14 bytes, + 4 with an 802.1Q/802.1ad tag,
+   * drops larger ones as tx_drop_too_big, and answerTooBig (pmtu.ts) tells
+   * their senders this MTU. Absent: only maxFrameLen limits frames, and no
+   * ICMP is sent.
+   */
+  mtu?: number;
+  /** Largest inner frame encap accepts, in bytes (Ethernet header and any tag included); default mtu + 18, or what one datagram can carry. */
   maxFrameLen?: number;
 }
+
+/** Indices into VniState.counters. */
+export const VNI_TX_FRAMES = 0, VNI_TX_BYTES = 1, VNI_RX_FRAMES = 2, VNI_RX_BYTES = 3;
 
 export class VniState {
   readonly vni: number;
   readonly port: number;
+  /** The overlay MTU, or 0 when not given (no ICMP too-big answers). */
+  readonly mtu: number;
   readonly maxFrameLen: number;
+  /** Largest untagged frame: mtu + 14, or maxFrameLen without an MTU. */
+  readonly maxUntaggedLen: number;
   readonly flood = new FloodList();
+  /**
+   * This VNI's traffic (VNI_TX_FRAMES …): frames read from its TAP and their
+   * bytes, frames decap delivered to it and their bytes. The data path's
+   * Counters hold the totals and the drop reasons.
+   */
+  readonly counters = new Float64Array(4);
   /** MACs of our own interfaces on this VNI, as hi16/lo32 pairs: a frame from
    * the wire that claims one of them is our own traffic coming back (a loop). */
   private localHi = new Uint32Array(4);
@@ -67,9 +88,11 @@ export class VniState {
     if (!Number.isInteger(vni) || vni < 0 || vni > VNI_MAX) throw new Error(`VNI ${vni} is out of range 0–${VNI_MAX}`);
     this.vni = vni;
     this.port = opts.port;
+    this.mtu = opts.mtu ?? 0;
     // 65535 minus the largest outer headers (IPv6 40 + UDP 8 + VXLAN 8): a
     // frame above this cannot be carried in one datagram at all.
-    this.maxFrameLen = opts.maxFrameLen ?? 65535 - 56;
+    this.maxFrameLen = opts.maxFrameLen ?? (this.mtu > 0 ? this.mtu + 18 : 65535 - 56);
+    this.maxUntaggedLen = this.mtu > 0 ? Math.min(this.mtu + 14, this.maxFrameLen) : this.maxFrameLen;
   }
 
   addLocalMac(mac: number): void {

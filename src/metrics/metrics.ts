@@ -43,6 +43,8 @@ const SIMPLE: [string, CounterName, string][] = [
   ['weft_rx_datagrams_total', 'rx_datagrams', 'UDP datagrams received on the VXLAN port and offered to decapsulation.'],
   ['weft_rx_frames_total', 'rx_frames', 'Inner Ethernet frames that passed decapsulation and went to the TAP.'],
   ['weft_rx_bytes_total', 'rx_bytes', 'Bytes of those inner frames.'],
+  ['weft_icmp_too_big_sent_total', 'icmp_too_big_sent', 'ICMP fragmentation-needed / packet-too-big answers written into the TAP for frames over the overlay MTU.'],
+  ['weft_icmp_too_big_rate_limited_total', 'icmp_too_big_limited', 'Such answers not sent because of the ICMP rate limit (--icmp-rate).'],
 ];
 
 /** Every tx_drop_* / rx_drop_* counter, as [direction, reason, index]. */

@@ -34,8 +34,8 @@ export function decapAll(dp: Datapath, rx: Rx[], nowMs = 0): { frame: Buffer; vn
 
 export interface Tx { peer: string; payload: Buffer; srcPort: number; from: number; payOff: number; frameOff: number }
 
-/** Runs one encap batch over `frames`; returns each datagram with its peer and payload. */
-export function encapAll(dp: Datapath, v: VniState, frames: Buffer[], headroom = HEADROOM): Tx[] {
+/** Runs one encap batch over `frames` (at `nowMs`); returns each datagram with its peer and payload. */
+export function encapAll(dp: Datapath, v: VniState, frames: Buffer[], headroom = HEADROOM, nowMs = 0): Tx[] {
   const slab = Buffer.alloc(frames.reduce((a, f) => a + f.length + headroom, 0) + 64);
   const fb = new FrameBatch(frames.length, slab);
   let at = 0;
@@ -48,7 +48,7 @@ export function encapAll(dp: Datapath, v: VniState, frames: Buffer[], headroom =
     at += f.length;
   }
   const out = new SendList(Math.max(1, frames.length * Math.max(1, v.flood.count)));
-  dp.encap(v, fb, out);
+  dp.encap(v, fb, out, nowMs);
   const res: Tx[] = [];
   for (let j = 0; j < out.count; j++) {
     res.push({
