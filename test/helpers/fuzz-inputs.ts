@@ -273,3 +273,37 @@ export function superFrames(): Template[] {
     template('tcp4-super-vlan', ether(0x0800, tcp4(40103, 5201, fill(65535 - 40), {}, {}, 'partial'), { ...l2, tags: [[0x8100, 100]] })),
   ];
 }
+
+/**
+ * Writes a UDP payload for decap at buf[at…] and returns its length (at most
+ * `max`): random bytes (12 %), a length at the edges (3 %), or an inner
+ * frame from `inner` behind a VXLAN header — mostly for VNI_A or VNI_B,
+ * sometimes another — with a source MAC from the pool and, half the time, a
+ * pooled or `dstMac` destination, mutated 7 times in 10.
+ */
+export function vxlanDatagram(r: Rand, macs: Macs, inner: Template[], buf: Buffer, at: number, max: number, dstMac = OWN_MAC): number {
+  const kind = r.float();
+  if (kind < 0.12) {
+    const len = r.len(max);
+    r.fill(buf, at, len);
+    return len;
+  }
+  if (kind < 0.15) {
+    const len = Math.min(max, r.pick([0, 1, 7, 8, 9, 21, 22]));
+    if (len > 0) r.fill(buf, at, len);
+    if (len >= 8) { buf.fill(0, at, at + 8); buf[at] = 0x08; buf[at + 6] = VNI_A; }
+    return len;
+  }
+  const t = r.pick(inner);
+  const vni = r.chance(0.85) ? (r.chance(0.8) ? VNI_A : VNI_B) : r.pick([0, 2, 0xffffff, r.int(0x1000000)]);
+  buf.fill(0, at, at + 8);
+  buf[at] = 0x08; buf[at + 4] = vni >>> 16; buf[at + 5] = vni >>> 8; buf[at + 6] = vni;
+  let len = Math.min(max, 8 + t.bytes.length);
+  t.bytes.copy(buf, at + 8, 0, len - 8);
+  if (len >= 8 + 14) {
+    macs.write(r, buf, at + 8 + 6);
+    if (r.chance(0.5)) macs.writePooled(r, buf, at + 8); else if (r.chance(0.3)) writeMac(buf, at + 8, parseMac(dstMac));
+  }
+  if (r.chance(0.7)) len = mutate(r, buf, at, len, max, t, 8);
+  return len;
+}
