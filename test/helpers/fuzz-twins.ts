@@ -1,12 +1,12 @@
 // The rest of a VTEP around the data path, for the fuzz campaign (fuzz.ts)
 // and the regression corpus: a data path configured as `weft run` would
 // configure it, the receiving VTEP, what Tap.read and Tap.write do with the
-// frames (offload.ts's functions composed as tap.ts composes them), the
-// counter identities, and the good traffic that must still forward.
+// frames (offload.ts's functions composed as tap.ts composes them), and the
+// good traffic that must still forward. (The counter identities every
+// check uses are proc-stats.ts's counterImbalances.)
 
 import { Datapath, type DatapathOptions } from '../../src/datapath/datapath.js';
 import { DatagramBatch, FrameBatch, SendList, HEADROOM } from '../../src/datapath/batch.js';
-import { COUNTER_NAMES } from '../../src/datapath/counters.js';
 import type { VniState } from '../../src/datapath/vni.js';
 import { VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../../src/datapath/vnet.js';
 import {
@@ -51,28 +51,6 @@ export function newWorld(tight: boolean): World {
   return { dp, a, b, peer };
 }
 
-/**
- * The counter identities (datapath/counters.ts), as the list of those that do
- * not hold; empty when every packet was counted exactly once:
- *   tx_frames    = tx_unicast + tx_flooded + every tx_drop_* but tx_drop_socket
- *   tx_datagrams = tx_unicast + tx_flood_copies
- *   rx_datagrams = rx_frames + every rx_drop_* but rx_drop_tap
- * (tx_drop_socket and rx_drop_tap are decided after a packet was counted
- * out, by the I/O layer.) Reasons added later are summed too.
- */
-export function counterImbalances(c: Record<string, number>): string[] {
-  const sum = (prefix: string, except: string) => COUNTER_NAMES
-    .filter((n) => n.startsWith(prefix) && n !== except)
-    .reduce((s, n) => s + (c[n] ?? 0), 0);
-  const bad: string[] = [];
-  const tx = sum('tx_drop_', 'tx_drop_socket');
-  if (c.tx_frames !== c.tx_unicast + c.tx_flooded + tx) bad.push(`tx_frames ${c.tx_frames} ≠ tx_unicast ${c.tx_unicast} + tx_flooded ${c.tx_flooded} + drops ${tx}`);
-  if (c.tx_datagrams !== c.tx_unicast + c.tx_flood_copies) bad.push(`tx_datagrams ${c.tx_datagrams} ≠ tx_unicast ${c.tx_unicast} + tx_flood_copies ${c.tx_flood_copies}`);
-  const rx = sum('rx_drop_', 'rx_drop_tap');
-  if (c.rx_datagrams !== c.rx_frames + rx) bad.push(`rx_datagrams ${c.rx_datagrams} ≠ rx_frames ${c.rx_frames} + drops ${rx}`);
-  return bad;
-}
-
 // ---------------------------------------------------------------------------
 // What Tap.read does with the frames of one read (src/io/tap.ts, read()):
 // each frame's virtio-net header says whether it is a plain frame (whose
@@ -87,7 +65,7 @@ const TAP_SPLIT_ROOM = TAP_MAX_FRAME + TAP_MAX_SEGS * (8 + 14 + 60 + 60);
 export interface TapTwinStats {
   framesIn: number; plain: number; csumCompletedIn: number; badIn: number;
   superFramesIn: number; segmentsOut: number;
-  /** Frames or segments that did not fit the batch (Tap.read's emit drops them). */
+  /** Segments that did not fit the batch: Tap.read's emit drops them, uncounted (segmentTcp's maxSegs prevents it). */
   overflow: number;
 }
 

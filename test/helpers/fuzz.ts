@@ -28,13 +28,13 @@
 //
 // The PRNG is seeded (frames.ts `rng`): the same seed and packet count replay
 // exactly. After every batch: no exception escaped, every packet is counted
-// under exactly one outcome (counterImbalances, and the same for the outer
-// parser and the TAP twin), and what weft hands on is well formed (frame
-// views inside the slab, valid VXLAN headers out, virtio-net headers the
-// kernel accepts). An exception is caught per batch; its packets are
-// replayed one at a time on a fresh VTEP to find the one that throws, which
-// is reported as a crash with its bytes (`npm run fuzz` saves them for the
-// regression corpus, test/corpus/). At the end, good traffic must still
+// under exactly one outcome (proc-stats.ts's counterImbalances, and the same
+// for the outer parser and the TAP twin), and what weft hands on is well
+// formed (frame views inside the slab, valid VXLAN headers out, virtio-net
+// headers the kernel accepts). An exception is caught per batch; its packets
+// are replayed one at a time on a fresh VTEP to find the one that throws,
+// which is reported as a crash with its bytes (`npm run fuzz` saves them for
+// the regression corpus, test/corpus/). At the end, good traffic must still
 // forward through the fuzzed state (goodTraffic).
 
 import type { Datapath } from '../../src/datapath/datapath.js';
@@ -48,12 +48,13 @@ import { CaptureSession } from '../../src/capture/capture.js';
 import { parseMac, writeMac } from '../../src/wire/mac.js';
 import { sum16, fold, pseudoSumV4 } from '../../src/wire/checksum.js';
 import { v4words } from './frames.js';
+import { counterImbalances } from './proc-stats.js';
 import {
   Rand, Macs, mutate, vxlanDatagram, innerFrames, outerFrames, superFrames, type Template,
   OWN_MAC, PEER_MAC, LOCAL_IP, VNI_A, VNI_B,
 } from './fuzz-inputs.js';
 import {
-  newWorld, counterImbalances, TapReadTwin, tapWriteTwin, replayOne, goodTraffic, MTU, TAP_MAX_FRAME,
+  newWorld, TapReadTwin, tapWriteTwin, replayOne, goodTraffic, MTU, TAP_MAX_FRAME,
   type World, type FuzzPath, type TapTwinStats,
 } from './fuzz-twins.js';
 

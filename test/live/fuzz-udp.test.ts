@@ -24,7 +24,7 @@ import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { Rig, ping, type Proc } from '../helpers/rig.js';
 import { ROOT, WEFT } from '../helpers/paths.js';
-import { counterImbalances } from '../helpers/fuzz-twins.js';
+import { counterImbalances } from '../helpers/proc-stats.js';
 
 const SENDER = join(ROOT, 'dist/test/helpers/fuzz-sender.js');
 const COUNT = Number(process.env.FUZZ_LIVE_DATAGRAMS ?? 50_000);

@@ -28,7 +28,8 @@ import { COUNTER_NAMES } from '../../src/datapath/counters.js';
 import { VNET_HDR_LEN } from '../../src/datapath/vnet.js';
 import { TcpCoalescer } from '../../src/io/offload.js';
 import { v4words } from '../helpers/frames.js';
-import { newWorld, counterImbalances, TapReadTwin, tapWriteTwin, MTU, type TapTwinStats } from '../helpers/fuzz-twins.js';
+import { newWorld, TapReadTwin, tapWriteTwin, MTU, type TapTwinStats } from '../helpers/fuzz-twins.js';
+import { counterImbalances } from '../helpers/proc-stats.js';
 import { ROOT } from '../helpers/paths.js';
 
 interface Entry {
