@@ -6,6 +6,10 @@
 //                                  ▼
 //   h1: weft0 10.244.0.1/24 ── weft :8472 (--fdb-max 50000) ══ switch ══ weft ── weft0 10.244.0.2/24 :h2
 //
+// h3 is one of h1's peers: the source allow-list drops datagrams from any
+// other address before they reach the table, so the flood that matters is
+// one from a known VTEP (a compromised peer, or a big segment behind one).
+//
 // What must hold: the forwarding table fills to its cap and stays there
 // (every further new MAC dropped and counted as rx_drop_fdb_full), RSS stops
 // growing once the table is full, and the MAC learned before the flood
@@ -35,7 +39,7 @@ const stats = () => ask({ path: `/run/weft/netns/${rig.ns(1)}/weft0.sock`, what:
 
 test.before(async () => {
   rig = Rig.up(3);
-  w1 = await rig.weft(1, ['--local', '198.18.0.1', '--peer', '198.18.0.2', '--address', '10.244.0.1/24', '--fdb-max', String(FDB_MAX)]);
+  w1 = await rig.weft(1, ['--local', '198.18.0.1', '--peer', '198.18.0.2', '--peer', '198.18.0.3', '--address', '10.244.0.1/24', '--fdb-max', String(FDB_MAX)]);
   await rig.weft(2, ['--local', '198.18.0.2', '--peer', '198.18.0.1', '--address', '10.244.0.2/24']);
 });
 test.after(() => rig.down());
