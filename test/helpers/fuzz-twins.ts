@@ -14,32 +14,42 @@ import {
   VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VIRTIO_NET_HDR_GSO_UDP_L4,
 } from '../../src/io/offload.js';
 import { OuterParser } from '../../src/io/outer.js';
+import { answerTooBig, newReplyBatch } from '../../src/datapath/pmtu.js';
 import { parseMac } from '../../src/wire/mac.js';
-import { sum16, fold, pseudoSumV4 } from '../../src/wire/checksum.js';
+import { sum16, fold, pseudoSumV4, pseudoSumV6 } from '../../src/wire/checksum.js';
 import { v4words } from './frames.js';
 import { ether, tcp4, icmp4Echo, arpRequest, vxlanPayload } from './packets.js';
 import { OWN_MAC, PEER_MAC, PEER_IP, VNI_A, VNI_B, fill } from './fuzz-inputs.js';
 
-/** The TAP's MTU in `weft run` terms: VNI_A takes frames up to MTU + 14 + 4. */
+/** VNI_A's MTU (the TAP's, in `weft run` terms): it takes frames up to MTU + 14, + 4 with a tag. */
 export const MTU = 1500;
 
 export interface World {
+  kind: WorldKind;
   dp: Datapath;
-  /** VNI 1: port 8472, frames up to MTU + 18 (as `weft run` sets it), flood to .2 and .3. */
+  /** VNI 1: port 8472, MTU 1500 (frames up to 1518, as `weft run` sets it), flood to .2 and .3. */
   a: VniState;
-  /** VNI 4242: port 4789, the largest frames, flood to an IPv6 VTEP. */
+  /** VNI 4242: port 4789, no MTU (the largest frames), flood to an IPv6 VTEP. */
   b: VniState;
   /** The remote VTEP that decapsulates what `dp` sends. */
   peer: Datapath;
 }
 
-/** `tight`: small tables, so full-table paths run often; lenient about reserved bits. */
-export function newWorld(tight: boolean): World {
-  const opts: DatapathOptions = tight
-    ? { fdbMax: 300, peerCapacity: 48, strictReserved: false, fdbAgeingMs: 2_000 }
-    : { fdbAgeingMs: 60_000 };
+/**
+ * roomy: the defaults. tight: small tables, so the full-table paths run
+ * often; lenient about reserved bits. guarded: what `weft run` does when it
+ * knows its peers — datagrams only from known VTEPs — with a small
+ * broadcast budget per source MAC and few ICMP answers a second.
+ */
+export type WorldKind = 'roomy' | 'tight' | 'guarded';
+export const WORLD_KINDS: readonly WorldKind[] = ['roomy', 'tight', 'guarded'];
+
+export function newWorld(kind: WorldKind): World {
+  const opts: DatapathOptions = kind === 'tight' ? { fdbMax: 300, peerCapacity: 48, strictReserved: false, fdbAgeingMs: 2_000 }
+    : kind === 'guarded' ? { fdbAgeingMs: 60_000, knownSourcesOnly: true, bumRate: 20, bumBurst: 10, icmpRate: 5 }
+      : { fdbAgeingMs: 60_000 };
   const dp = new Datapath(opts);
-  const a = dp.addVni(VNI_A, { port: 8472, maxFrameLen: MTU + 14 + 4 });
+  const a = dp.addVni(VNI_A, { port: 8472, mtu: MTU });
   const b = dp.addVni(VNI_B, { port: 4789 });
   for (const v of [a, b]) v.addLocalMac(parseMac(OWN_MAC));
   dp.addFloodPeer(a, PEER_IP);
@@ -48,7 +58,7 @@ export function newWorld(tight: boolean): World {
   dp.addStatic(a, parseMac(PEER_MAC), PEER_IP);
   const peer = new Datapath({ fdbMax: 4096, peerCapacity: 16 });
   for (const vni of [VNI_A, VNI_B]) peer.addVni(vni, { port: vni === VNI_A ? 8472 : 4789 }).addLocalMac(parseMac(PEER_MAC));
-  return { dp, a, b, peer };
+  return { kind, dp, a, b, peer };
 }
 
 // ---------------------------------------------------------------------------
@@ -158,14 +168,18 @@ export function vnetProblem(b: Buffer, h: number, len: number): string | null {
 export type FuzzPath = 'decap' | 'outer' | 'tap-read';
 
 /** Runs one packet alone through `path` on a fresh VTEP; throws what the path throws. */
-export function replayOne(path: FuzzPath, input: Buffer, tight = false): World {
-  const w = newWorld(tight);
+export function replayOne(path: FuzzPath, input: Buffer, kind: WorldKind = 'roomy'): World {
+  const w = newWorld(kind);
   if (path === 'tap-read') {
     const tap = new TapReadTwin(1);
     input.copy(tap.slab, tap.rawOffs[0], 0, Math.min(input.length, VNET_HDR_LEN + TAP_MAX_FRAME));
     tap.rawLens[0] = Math.min(input.length, VNET_HDR_LEN + TAP_MAX_FRAME);
     tap.read(1);
-    for (const v of [w.a, w.b]) w.dp.encap(v, tap.batch, new SendList(tap.batch.capacity * 3));
+    for (const v of [w.a, w.b]) {
+      const sends = new SendList(tap.batch.capacity * 3);
+      w.dp.encap(v, tap.batch, sends, 1000);
+      answerTooBig(w.dp, v, tap.batch, sends, newReplyBatch(), 1000);
+    }
     return w;
   }
   const slab = Buffer.alloc(HEADROOM + input.length + 8);
@@ -213,7 +227,7 @@ export function goodTraffic(w: World, nowMs: number): string[] {
     const fb = new FrameBatch(1, s);
     fb.push(HEADROOM, frame.length);
     const sl = new SendList(8);
-    w.dp.encap(w.a, fb, sl);
+    w.dp.encap(w.a, fb, sl, nowMs);
     return Array.from({ length: sl.count }, (_, j) => ({ peer: w.dp.peers.ipString(sl.peer[j]), len: sl.len[j] }));
   };
   const u = enc(ether(0x0800, icmp4Echo(56, { src: '10.244.0.1', dst: '10.244.0.2' }), { dst: PEER_MAC, src: OWN_MAC }));
@@ -231,7 +245,7 @@ export function goodTraffic(w: World, nowMs: number): string[] {
   tap.rawLens[0] = VNET_HDR_LEN + sf.length;
   const n = tap.read(1);
   const sl = new SendList(64);
-  w.dp.encap(w.a, tap.batch, sl);
+  w.dp.encap(w.a, tap.batch, sl, nowMs);
   if (n !== 3 || sl.count !== 3 || [...sl.peer.subarray(0, 3)].some((p) => w.dp.peers.ipString(p) !== PEER_IP)) bad.push(`a TCP super-frame became ${n} segments, ${sl.count} datagrams`);
   for (let j = 0; j < sl.count; j++) {
     const seg = tap.slab.subarray(sl.off[j] + 8, sl.off[j] + sl.len[j]);
@@ -277,4 +291,30 @@ export function tapWriteTwin(c: TcpCoalescer, frames: FrameBatch, problem: (s: s
     if (p) problem(`the coalescer wrote a virtio-net header the kernel refuses: ${p}`);
   }
   return taken;
+}
+
+/**
+ * What is wrong with an ICMP "fragmentation needed" / "packet too big"
+ * answer (pmtu.ts) at buf[off, off+len), or null: IP header and lengths
+ * consistent, checksums valid, the MTU it names, no longer than RFC 1812 /
+ * RFC 4443 allow (576 / 1280 bytes).
+ */
+export function icmpProblem(b: Buffer, off: number, len: number, mtu: number): string | null {
+  if (len < 14) return `${len} bytes`;
+  const tagged = b.readUInt16BE(off + 12) === 0x8100 || b.readUInt16BE(off + 12) === 0x88a8;
+  const l3 = off + (tagged ? 18 : 14), type = b.readUInt16BE(l3 - 2), ipLen = off + len - l3;
+  if (type === 0x0800) {
+    if (b[l3] !== 0x45 || b.readUInt16BE(l3 + 2) !== ipLen || ipLen > 576) return `IPv4 length ${b.readUInt16BE(l3 + 2)} in ${ipLen} bytes`;
+    if (fold(sum16(b, l3, 20)) !== 0xffff) return 'IPv4 header checksum';
+    if (b[l3 + 9] !== 1 || b[l3 + 20] !== 3 || b[l3 + 21] !== 4 || b.readUInt16BE(l3 + 26) !== mtu) return 'not fragmentation needed with the MTU';
+    if (fold(sum16(b, l3 + 20, ipLen - 20)) !== 0xffff) return 'ICMP checksum';
+    return null;
+  }
+  if (type === 0x86dd) {
+    if (b.readUInt16BE(l3 + 4) !== ipLen - 40 || ipLen > 1280) return `IPv6 payload length ${b.readUInt16BE(l3 + 4)} in ${ipLen} bytes`;
+    if (b[l3 + 6] !== 58 || b[l3 + 40] !== 2 || b.readUInt32BE(l3 + 44) !== mtu) return 'not packet too big with the MTU';
+    if (fold(sum16(b, l3 + 40, ipLen - 40, pseudoSumV6(b, l3 + 8, l3 + 24, 58, ipLen - 40))) !== 0xffff) return 'ICMPv6 checksum';
+    return null;
+  }
+  return `EtherType 0x${type.toString(16)}`;
 }

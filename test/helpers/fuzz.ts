@@ -13,7 +13,12 @@
 //             → what Tap.read does (completeChecksum, segmentTcp,
 //             segmentUdp) → Datapath.encap → every datagram produced is
 //             decapsulated by a second VTEP, and some are wrapped by the
-//             replay twin's OuterBuilder and parsed back
+//             replay twin's OuterBuilder and parsed back; frames too big
+//             for the MTU → answerTooBig → the TAP write side
+//
+// The VTEP (fuzz-twins.ts newWorld) changes every few thousand batches:
+// roomy tables, tight ones, and guarded (datagrams from known VTEPs only,
+// a broadcast budget per source MAC, few ICMP answers a second).
 //
 // One batch in ten also goes through a `weft capture` session (underlay or
 // overlay), as the forwarder hands its batches to one.
@@ -40,6 +45,7 @@
 import type { Datapath } from '../../src/datapath/datapath.js';
 import { DatagramBatch, FrameBatch, SendList, HEADROOM } from '../../src/datapath/batch.js';
 import { C } from '../../src/datapath/counters.js';
+import { answerTooBig, newReplyBatch } from '../../src/datapath/pmtu.js';
 import type { VniState } from '../../src/datapath/vni.js';
 import { VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../../src/datapath/vnet.js';
 import { TcpCoalescer, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VIRTIO_NET_HDR_GSO_UDP_L4 } from '../../src/io/offload.js';
@@ -51,11 +57,11 @@ import { v4words } from './frames.js';
 import { counterImbalances } from './proc-stats.js';
 import {
   Rand, Macs, mutate, vxlanDatagram, innerFrames, outerFrames, superFrames, type Template,
-  OWN_MAC, PEER_MAC, LOCAL_IP, VNI_A, VNI_B,
+  OWN_MAC, PEER_MAC, PEER_IP, LOCAL_IP, VNI_A, VNI_B,
 } from './fuzz-inputs.js';
 import {
-  newWorld, TapReadTwin, tapWriteTwin, replayOne, goodTraffic, MTU, TAP_MAX_FRAME,
-  type World, type FuzzPath, type TapTwinStats,
+  newWorld, TapReadTwin, tapWriteTwin, replayOne, goodTraffic, icmpProblem, MTU, TAP_MAX_FRAME, WORLD_KINDS,
+  type World, type WorldKind, type FuzzPath, type TapTwinStats,
 } from './fuzz-twins.js';
 
 export type { FuzzPath } from './fuzz-twins.js';
@@ -106,7 +112,7 @@ const DGRAM_MAX = 65507;
 /** Each path's share of the packets. */
 const SHARE: Record<FuzzPath, number> = { decap: 0.55, outer: 0.15, 'tap-read': 0.3 };
 const DECAP_BATCH = 256;
-/** Batches between switching to a fresh VTEP (alternately with roomy and tight tables). */
+/** Batches between switching to a fresh VTEP (roomy, tight and guarded in turn). */
 const WORLD_BATCHES = 4000;
 
 export function runCampaign(o: FuzzOptions): FuzzReport {
@@ -121,7 +127,7 @@ class Campaign {
   private readonly outerT = outerFrames();
   private readonly superT = superFrames();
   private w: World;
-  private tight = false;
+  private kind: WorldKind = 'roomy';
   private nowMs = 1_000;
   // decap and outer
   private readonly dslab = Buffer.alloc(4 << 20);
@@ -142,6 +148,7 @@ class Campaign {
   private readonly pslab = Buffer.alloc(16 << 20);
   private readonly pdg = new DatagramBatch(4096, this.pslab);
   private readonly pout = new FrameBatch(4096);
+  private readonly replies = newReplyBatch();
   // the replay twin's round trip
   private builder: { dp: Datapath; b: OuterBuilder } | null = null;
   private readonly rt = Buffer.alloc(128 + DGRAM_MAX);
@@ -154,7 +161,7 @@ class Campaign {
   constructor(private readonly o: FuzzOptions) {
     this.r = new Rand(o.seed);
     this.macs = new Macs(this.r, 3000);
-    this.w = newWorld(false);
+    this.w = newWorld(this.kind);
     this.report = {
       seed: o.seed, packets: 0, byPath: { decap: 0, outer: 0, 'tap-read': 0 }, batches: 0, crashes: [], problems: [], problemCount: 0, ms: 0,
       counters: {}, outer: {}, tap: { ...this.tap.stats }, peer: {}, goodAfter: [],
@@ -184,12 +191,13 @@ class Campaign {
       }
       if (rep.batches % WORLD_BATCHES === 0) {
         this.retire();
-        this.tight = !this.tight;
-        this.w = newWorld(this.tight);
+        this.kind = WORLD_KINDS[(WORLD_KINDS.indexOf(this.kind) + 1) % WORLD_KINDS.length];
+        this.w = newWorld(this.kind);
       }
     }
     this.checkCounters();
-    rep.goodAfter = goodTraffic(this.w, this.nowMs);
+    // A moment later, as a person would try: broadcast budgets have refilled.
+    rep.goodAfter = goodTraffic(this.w, this.nowMs + 10_000);
     this.retire();
     rep.outer = this.parser.counters();
     rep.tap = { ...this.tap.stats };
@@ -256,9 +264,11 @@ class Campaign {
   private genDatagram(i: number, at: number): number {
     const r = this.r, s = this.dslab, dg = this.dgrams, a = i * 4;
     // Sources: a few hundred IPv4 VTEPs (in a tight world mostly 30, so its
-    // forwarding table fills before its peer table does), some IPv6, a few odd.
-    const x = r.float();
-    if (x < 0.82) dg.srcAddr.set(v4words(`198.18.${this.tight ? 0 : r.int(3)}.${1 + r.int(this.tight && r.chance(0.95) ? 30 : 250)}`), a);
+    // forwarding table fills before its peer table does; in a guarded one,
+    // half of them the known VTEPs), some IPv6, a few odd.
+    const x = r.float(), tight = this.kind === 'tight';
+    if (this.kind === 'guarded' && x < 0.5) dg.srcAddr.set(v4words(r.chance(0.8) ? PEER_IP : '198.18.0.3'), a);
+    else if (x < 0.82) dg.srcAddr.set(v4words(`198.18.${tight ? 0 : r.int(3)}.${1 + r.int(tight && r.chance(0.95) ? 30 : 250)}`), a);
     else if (x < 0.97) { dg.srcAddr[a] = 0xfd000198; dg.srcAddr[a + 1] = 0x00180000; dg.srcAddr[a + 2] = 0; dg.srcAddr[a + 3] = 1 + r.int(200); }
     else for (let k = 0; k < 4; k++) dg.srcAddr[a + k] = r.pick([0, 0xffffffff, r.u32()]);
     dg.srcPort[i] = r.int(65536);
@@ -287,8 +297,9 @@ class Campaign {
     this.report.byPath['tap-read'] += got;
     try {
       const n = tap.read(got);
-      this.w.dp.encap(v, tap.batch, this.sends);
+      this.w.dp.encap(v, tap.batch, this.sends, this.nowMs);
       this.capture()?.tapToWire(tap.batch, this.sends);
+      this.answerTooBig(v);
       // Every frame read is a plain frame, a super-frame cut into segments,
       // or counted bad; every plain frame and segment reaches encap, which
       // counts each once.
@@ -382,6 +393,17 @@ class Campaign {
     else s[h] = r.int(256);
   }
 
+  /** The ICMP answers to frames encap found too big (pmtu.ts), written to the TAP as the forwarder does: well formed, within the rate. */
+  private answerTooBig(v: VniState): void {
+    if (this.sends.tooBigCount === 0) return;
+    const n = answerTooBig(this.w.dp, v, this.tap.batch, this.sends, this.replies, this.nowMs);
+    for (let i = 0; i < n; i++) {
+      const p = icmpProblem(this.replies.buf, this.replies.off[i], this.replies.len[i], v.mtu);
+      if (p) this.problem(`ICMP answer to a too-big frame: ${p}`);
+    }
+    this.w.dp.counters.v[C.icmp_too_big_sent] += tapWriteTwin(this.coalescers[2], this.replies, (s) => this.problem(`ICMP answer → TAP: ${s}`));
+  }
+
   /** Every datagram encap made is valid VXLAN: the second VTEP takes it, or drops it only for its inner source MAC. */
   private checkSends(v: VniState): void {
     const sends = this.sends, b = this.tap.slab, fb = this.tap.batch, pdg = this.pdg;
@@ -458,7 +480,7 @@ class Campaign {
     // Which one throws alone, on a fresh VTEP?
     let culprit: Buffer | null = null;
     for (const p of inputs) {
-      try { replayOne(path, p, this.tight); } catch { culprit = p; break; }
+      try { replayOne(path, p, this.kind); } catch { culprit = p; break; }
     }
     const c: Crash = {
       path, error: (e.stack ?? String(e)).split('\n').slice(0, 4).join(' | '), batch: this.report.batches,
@@ -469,7 +491,7 @@ class Campaign {
     this.o.onCrash?.(c);
     // The state may be broken after an exception: carry on with a fresh VTEP.
     this.retire();
-    this.w = newWorld(this.tight);
+    this.w = newWorld(this.kind);
   }
 }
 

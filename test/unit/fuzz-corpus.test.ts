@@ -14,7 +14,8 @@
 // socket reported, -1 for a datagram longer than its slot), `lenient`
 // (--ignore-reserved), `repeat` (copies in one read), `datagrams` (how many
 // encap makes), `tapMarked` (frames written to the TAP marked NEEDS_CSUM
-// for a partial checksum).
+// for a partial checksum), `answers` (ICMP answers to a frame too big for
+// VNI 1's MTU of 1500, pmtu.ts).
 //
 // A crash found by `npm run fuzz` (saved under test/corpus/crashes/) joins
 // the corpus once fixed: move it to decap/ or encap/ and add a line here.
@@ -28,7 +29,8 @@ import { COUNTER_NAMES } from '../../src/datapath/counters.js';
 import { VNET_HDR_LEN } from '../../src/datapath/vnet.js';
 import { TcpCoalescer } from '../../src/io/offload.js';
 import { v4words } from '../helpers/frames.js';
-import { newWorld, TapReadTwin, tapWriteTwin, MTU, type TapTwinStats } from '../helpers/fuzz-twins.js';
+import { answerTooBig, newReplyBatch } from '../../src/datapath/pmtu.js';
+import { newWorld, TapReadTwin, tapWriteTwin, icmpProblem, MTU, type TapTwinStats } from '../helpers/fuzz-twins.js';
 import { counterImbalances } from '../helpers/proc-stats.js';
 import { ROOT } from '../helpers/paths.js';
 
@@ -42,6 +44,7 @@ interface Entry {
   repeat?: number;
   datagrams?: number;
   tapMarked?: number;
+  answers?: number;
 }
 
 const CORPUS = join(ROOT, 'test/corpus');
@@ -74,7 +77,7 @@ test('the corpus holds every edge the issue names, and every file is listed', ()
 for (const e of index.decap) {
   test(`corpus ${e.file}: ${Object.entries(e.expect).map(([k, v]) => `${k} ${v}`).join(', ')} — ${e.why}`, () => {
     const bytes = readFileSync(join(CORPUS, e.file));
-    const w = newWorld(e.lenient ?? false);
+    const w = newWorld(e.lenient ? 'tight' : 'roomy');
     if (!e.lenient) assert.ok(w.dp.strictReserved);
     const slab = Buffer.alloc(HEADROOM + bytes.length + 8);
     bytes.copy(slab, HEADROOM);
@@ -102,7 +105,7 @@ for (const e of index.encap) {
   const what = [...Object.entries(e.expect), ...Object.entries(e.tap ?? {})].map(([k, v]) => `${k} ${v}`).join(', ');
   test(`corpus ${e.file}${e.repeat ? ` ×${e.repeat}` : ''}: ${what} — ${e.why}`, () => {
     const bytes = readFileSync(join(CORPUS, e.file));
-    const w = newWorld(false);
+    const w = newWorld('roomy');
     const tap = new TapReadTwin(64);
     const n = e.repeat ?? 1;
     for (let i = 0; i < n; i++) {
@@ -111,7 +114,11 @@ for (const e of index.encap) {
     }
     tap.read(n);
     const sends = new SendList(tap.batch.capacity * 3);
-    w.dp.encap(w.a, tap.batch, sends);
+    w.dp.encap(w.a, tap.batch, sends, 1000);
+    const replies = newReplyBatch();
+    const answered = answerTooBig(w.dp, w.a, tap.batch, sends, replies, 1000);
+    assert.is(answered, e.answers ?? 0, 'ICMP answers');
+    for (let i = 0; i < answered; i++) assert.is(icmpProblem(replies.buf, replies.off[i], replies.len[i], MTU), null);
     checkCounters(w.dp.counters.snapshot(), e);
     assert.is(tap.stats.overflow, 0, 'segments dropped uncounted');
     assert.is(tap.stats.framesIn, n);
