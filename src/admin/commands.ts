@@ -5,7 +5,7 @@
 
 import { isIP, type Socket } from 'node:net';
 import type { Datapath } from '../datapath/datapath.js';
-import type { VniState } from '../datapath/vni.js';
+import { VNI_RX_BYTES, VNI_RX_FRAMES, VNI_TX_BYTES, VNI_TX_FRAMES, type VniState } from '../datapath/vni.js';
 import type { Forwarder } from '../datapath/forwarder.js';
 import { BATCH_DIRECTIONS } from '../datapath/batch-sizes.js';
 import type { CounterName } from '../datapath/counters.js';
@@ -35,6 +35,8 @@ export interface DaemonState {
   } | null;
   control: ControlPlane | null;
   log: Logger;
+  /** Every VNI served and its TAP, when there are several (`weft run --vni N:TAP …`); `v` and `tap` are the first. */
+  overlays?: { vni: number; tap: string }[];
 }
 
 export interface FdbEntry { mac: string; dst: string; port: number; vni: number; state: 'static' | 'learned'; ageS?: number }
@@ -48,6 +50,8 @@ export interface StatsResult {
   batches: Record<string, { reads: number; packets: number }>;
   offload: Record<string, number | boolean> | null;
   capture: { side: string; frames: number } | null;
+  /** Each VNI's traffic: frames read from its TAP and delivered to it, and their bytes (absent from wefts before issue 7). */
+  vnis?: { vni: number; tap: string; txFrames: number; txBytes: number; rxFrames: number; rxBytes: number }[];
 }
 
 export interface PeersResult {
@@ -105,6 +109,10 @@ export class Commands {
         gsoMessages: io.udp.gsoMessages, gsoDatagrams: io.udp.gsoDatagrams, groMessages: io.udp.groMessages, groDatagrams: io.udp.groDatagrams,
       } : null,
       capture: cap ? { side: cap.side, frames: cap.frames } : null,
+      vnis: (this.st.overlays ?? [{ vni: this.st.v.vni, tap: this.st.tap }]).map(({ vni, tap }) => {
+        const c = dp.vnis.get(vni)?.counters;
+        return { vni, tap, txFrames: c?.[VNI_TX_FRAMES] ?? 0, txBytes: c?.[VNI_TX_BYTES] ?? 0, rxFrames: c?.[VNI_RX_FRAMES] ?? 0, rxBytes: c?.[VNI_RX_BYTES] ?? 0 };
+      }),
     };
   }
 

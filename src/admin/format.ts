@@ -67,6 +67,10 @@ export function formatStats(r: StatsResult, prev?: StatsResult, dtS?: number): s
       ['flood-copies', c.tx_flood_copies, per('tx_flood_copies')],
     ]),
   ];
+  // Several VNIs: each one's own traffic (the rows above are the totals).
+  if (r.vnis && r.vnis.length > 1) {
+    for (const v of r.vnis) lines.push(`    vni ${v.vni} ${v.tap}: rx frames ${v.rxFrames} bytes ${v.rxBytes}, tx frames ${v.txFrames} bytes ${v.txBytes}`);
+  }
   const drops = Object.entries(c).filter(([k, v]) => /_drop_/.test(k) && v !== 0);
   lines.push(`    drops: ${drops.length ? drops.map(([k, v]) => `${k} ${v}`).join(' ') : 'none'}`);
   const f = r.fdb;

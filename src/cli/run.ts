@@ -6,7 +6,8 @@ import { resolveRunConfig, readConfigFile, type RunConfig, type RunInput } from 
 import { RuntimeError, UsageError } from '../config/errors.js';
 import { Datapath } from '../datapath/datapath.js';
 import { Forwarder } from '../datapath/forwarder.js';
-import { Tap } from '../io/tap.js';
+import { Tap, type TapStats } from '../io/tap.js';
+import { VNI_RX_BYTES, VNI_RX_FRAMES, VNI_TX_BYTES, VNI_TX_FRAMES } from '../datapath/vni.js';
 import { UdpSocket } from '../io/udp.js';
 import { configureTap, underlayMtu } from '../io/link.js';
 import { formatMac } from '../wire/mac.js';
@@ -29,6 +30,13 @@ Options (a --config JSON file takes the same names, e.g.
 flags override it):
   --tap NAME           TAP device to create (default weft0); removed on exit
   --vni N              VXLAN network identifier, 0–16777215 (default 1)
+  --vni N:TAP[:CIDR]   repeatable: several VNIs in one weft, one TAP each,
+                       on one UDP socket (frames never cross VNIs). The
+                       first --vni may leave out TAP and CIDR (then --tap
+                       and --address); each after it names its TAP and may
+                       give it an address, e.g. --vni 10 --vni 20:weft20:
+                       10.245.0.1/24. Every VNI floods to every --peer.
+                       Not with a lease store (it carries one VNI)
   --port N             UDP port to listen on and send to (default 8472, as
                        Linux and flannel; 4789 is the IANA port)
   --local IP           underlay address to bind and send from (default: any
@@ -36,15 +44,36 @@ flags override it):
   --peer IP[:PORT]     a VTEP to flood broadcast/multicast/unknown frames to
                        (repeatable; the kernel's all-zeros fdb entry)
   --address CIDR       assign this address to the TAP (e.g. 10.244.1.1/24)
-  --mac MAC            the TAP's MAC (default: derived from host, --local,
-                       --tap and --vni, so it is the same after a restart)
+  --mac MAC            the TAP's MAC, on every TAP with several VNIs (a MAC
+                       need only be unique within its VNI) (default:
+                       derived from host, --local, the TAP and the VNI, so
+                       it is the same after a restart)
   --mtu N              the TAP's MTU (default: underlay MTU − 50 for IPv4,
-                       − 70 for IPv6)
+                       − 70 for IPv6). A frame from the TAP larger than it
+                       (+ 14, + 4 with a VLAN tag) is dropped
+                       (tx_drop_too_big), and its sender told so: ICMP
+                       "fragmentation needed" for IPv4 with DF, "packet
+                       too big" for IPv6, so path MTU discovery works
   --fdb-ageing S       forget a learned MAC S seconds after its last frame
                        (default 300)
   --fdb-max N          most forwarding-table entries (default 65536); when
                        full, frames from new MACs are dropped and counted
-  --static MAC=IP      pin MAC to the VTEP at IP (repeatable)
+  --static MAC=IP[@VNI]
+                       pin MAC to the VTEP at IP (repeatable), in the first
+                       VNI or the one after @
+  --allow-any-source   take datagrams from any underlay address. By
+                       default, when weft knows its peers (--peer,
+                       --static, leases), datagrams from other addresses
+                       are dropped (rx_drop_unknown_source); with learning
+                       only (no peers) any source is taken anyway
+  --bum-rate N         broadcast, multicast and unknown-unicast frames a
+                       second that one source MAC may have flooded, per
+                       VNI (default 1000; 0: no limit); more are dropped
+                       (tx_drop_bum_rate)
+  --bum-burst N        how many of those may come at once (default: N of
+                       --bum-rate, one second's worth)
+  --icmp-rate N        most ICMP too-big answers a second (default 100,
+                       in bursts of up to 10; 0: none)
   --ignore-reserved    accept datagrams with reserved VXLAN bits set (RFC
                        7348 §5); by default they are dropped, as Linux does
   --batch N            packets per system call (default 64)
@@ -78,11 +107,12 @@ export function parseRunArgs(argv: string[]): RunArgs | null {
     strict: true,
     options: {
       config: { type: 'string' },
-      tap: { type: 'string' }, vni: { type: 'string' }, port: { type: 'string' }, local: { type: 'string' },
+      tap: { type: 'string' }, vni: { type: 'string', multiple: true }, port: { type: 'string' }, local: { type: 'string' },
       peer: { type: 'string', multiple: true }, address: { type: 'string' }, mac: { type: 'string' },
       mtu: { type: 'string' }, 'fdb-ageing': { type: 'string' }, 'fdb-max': { type: 'string' },
       static: { type: 'string', multiple: true }, 'ignore-reserved': { type: 'boolean' }, batch: { type: 'string' },
-      'no-offload': { type: 'boolean' },
+      'no-offload': { type: 'boolean' }, 'allow-any-source': { type: 'boolean' },
+      'bum-rate': { type: 'string' }, 'bum-burst': { type: 'string' }, 'icmp-rate': { type: 'string' },
       ...CONTROL_OPTIONS,
       ...OPS_OPTIONS,
       help: { type: 'boolean', short: 'h' },
@@ -101,7 +131,19 @@ export function parseRunArgs(argv: string[]): RunArgs | null {
 /** The running control plane, if any: its leases go into the status line. */
 let activeControl: ControlPlane | null = null;
 
-function status(dp: Datapath, cfg: RunConfig, tap: string, io?: { tap: Tap; udp: UdpSocket }): object {
+/** The TAPs' offload state and their counters summed: what the status record and `weft stats` show. */
+interface TapsView { offload: boolean; uso: boolean; stats: TapStats }
+
+function tapsView(taps: Tap[]): TapsView {
+  if (taps.length === 1) return taps[0];
+  const stats = {} as TapStats;
+  for (const k of Object.keys(taps[0].stats) as (keyof TapStats)[]) {
+    Object.defineProperty(stats, k, { enumerable: true, get: () => taps.reduce((a, t) => a + t.stats[k], 0) });
+  }
+  return { offload: taps.every((t) => t.offload), uso: taps.every((t) => t.uso), stats };
+}
+
+function status(dp: Datapath, cfg: RunConfig, tap: string, io?: { tap: TapsView; udp: UdpSocket }): object {
   const fdb: { mac: string; dst: string; vni: number; state: string; ageS?: number }[] = [];
   const now = performance.now();
   dp.fdb.forEach((vni, mac, peer, isStatic, seen) => {
@@ -111,7 +153,11 @@ function status(dp: Datapath, cfg: RunConfig, tap: string, io?: { tap: Tap; udp:
     tso: io.tap.offload, uso: io.tap.uso, gso: io.udp.gso, gro: io.udp.gro, ...io.tap.stats,
     gsoMessages: io.udp.gsoMessages, gsoDatagrams: io.udp.gsoDatagrams, groMessages: io.udp.groMessages, groDatagrams: io.udp.groDatagrams,
   } : undefined;
-  return { event: 'status', tap, vni: cfg.vni, counters: dp.counters.snapshot(), ...(activeControl ? { control: activeControl.status() } : {}), offload, fdb };
+  const vnis = cfg.overlays.map((o) => {
+    const c = dp.vnis.get(o.vni)?.counters;
+    return { vni: o.vni, tap: o.tap, txFrames: c?.[VNI_TX_FRAMES] ?? 0, txBytes: c?.[VNI_TX_BYTES] ?? 0, rxFrames: c?.[VNI_RX_FRAMES] ?? 0, rxBytes: c?.[VNI_RX_BYTES] ?? 0 };
+  });
+  return { event: 'status', tap, vni: cfg.vni, vnis, counters: dp.counters.snapshot(), ...(activeControl ? { control: activeControl.status() } : {}), offload, fdb };
 }
 
 function openErr(e: unknown): never {
@@ -134,6 +180,8 @@ export async function runCommand(argv: string[]): Promise<number> {
     : null;
   if (control) {
     Object.assign(cfg, { vni: control.conf.vni, port: control.conf.port, mtu: control.host.mtu, address: control.address, mac: control.host.mac, local: control.host.bindIp });
+    cfg.overlays = [{ vni: cfg.vni, tap: cfg.tap, address: cfg.address, mac: cfg.mac }];
+    for (const st of cfg.statics) st.vni = cfg.vni;
   }
   try {
     return await runDaemon(cfg, control, log);
@@ -148,11 +196,20 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
   const overhead = cfg.family === 6 ? 70 : 50;
   const mtu = cfg.mtu ?? (under ? under - overhead : 1500 - overhead);
 
-  const dp = new Datapath({ fdbMax: cfg.fdbMax, fdbAgeingMs: cfg.fdbAgeingS * 1000, strictReserved: !cfg.ignoreReserved });
-  const v = dp.addVni(cfg.vni, { port: cfg.port, maxFrameLen: mtu + 14 + 4 });
-  v.addLocalMac(cfg.mac);
-  for (const p of cfg.peers) dp.addFloodPeer(v, p.ip, p.port);
-  for (const s of cfg.statics) dp.addStatic(v, s.mac, s.ip);
+  // Take datagrams only from known VTEPs when there are any to know (sources.ts).
+  const knownSourcesOnly = !cfg.allowAnySource && (cfg.peers.length > 0 || cfg.statics.length > 0 || control !== null);
+  const dp = new Datapath({
+    fdbMax: cfg.fdbMax, fdbAgeingMs: cfg.fdbAgeingS * 1000, strictReserved: !cfg.ignoreReserved,
+    knownSourcesOnly, bumRate: cfg.bumRate, bumBurst: cfg.bumBurst, icmpRate: cfg.icmpRate,
+  });
+  const vs = cfg.overlays.map((o) => {
+    const v = dp.addVni(o.vni, { port: cfg.port, mtu });
+    v.addLocalMac(o.mac);
+    for (const p of cfg.peers) dp.addFloodPeer(v, p.ip, p.port);
+    return v;
+  });
+  const v = vs[0];
+  for (const s of cfg.statics) dp.addStatic(dp.vnis.get(s.vni)!, s.mac, s.ip);
 
   // With offloads, one TAP read yields up to 64 segments per super-frame and
   // one UDP read up to 64 datagrams per coalesced message: size batches for that.
@@ -161,29 +218,34 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
   try {
     udp = new UdpSocket({ family: cfg.family, address: cfg.local ?? (cfg.family === 6 ? '::' : '0.0.0.0'), port: cfg.port, batch: frameBatch, offload: !cfg.noOffload });
   } catch (e) { openErr(e); }
-  let tap: Tap;
-  try {
-    tap = new Tap({ name: cfg.tap, batch: frameBatch, mtu, offload: !cfg.noOffload });
-  } catch (e) {
-    udp.close();
-    openErr(e);
+  const taps: Tap[] = [];
+  const closeAll = () => { for (const t of taps) t.close(); udp.close(); };
+  for (const o of cfg.overlays) {
+    try {
+      taps.push(new Tap({ name: o.tap, batch: frameBatch, mtu, offload: !cfg.noOffload }));
+    } catch (e) {
+      closeAll();
+      openErr(e);
+    }
+    try {
+      configureTap(taps[taps.length - 1].name, o.mac, mtu, o.address);
+    } catch (e) {
+      closeAll();
+      throw e;
+    }
   }
-  try {
-    configureTap(tap.name, cfg.mac, mtu, cfg.address);
-  } catch (e) {
-    tap.close();
-    udp.close();
-    throw e;
-  }
+  const tap = taps[0];
+  const io = { tap: tapsView(taps), udp };
 
-  let fatal: ((err: Error, port: 'tap' | 'udp') => void) | null = null;
-  const fwd = new Forwarder(dp, v, tap, udp, { batch: frameBatch, onFatal: (err, port) => fatal?.(err, port) });
+  let fatal: ((err: Error, port: 'tap' | 'udp', vni?: number) => void) | null = null;
+  const fwd = new Forwarder(dp, v, tap, udp, { batch: frameBatch, onFatal: (err, port, vni) => fatal?.(err, port, vni) });
+  for (let k = 1; k < vs.length; k++) fwd.addOverlay(vs[k], taps[k]);
   fwd.start();
   let ops: Operations;
   try {
     ops = await Operations.start({
       dp, v, fwd, tap: tap.name, family: cfg.family, local: cfg.local, port: udp.port, startedMs: Date.now(),
-      io: { tap, udp }, control, log,
+      io, control, log, overlays: cfg.overlays.map((o) => ({ vni: o.vni, tap: o.tap })),
     }, cfg.ops);
   } catch (e) {
     fwd.stop();
@@ -201,9 +263,11 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
     ops.controlReady = true;
   }
   const where = cfg.family === 6 ? `[${cfg.local ?? '::'}]:${udp.port}` : `${cfg.local ?? '0.0.0.0'}:${udp.port}`;
+  const overlays = cfg.overlays.map((o) =>
+    `tap ${o.tap} mac ${formatMac(o.mac)} mtu ${mtu}${o.address ? ` address ${o.address.ip}/${o.address.prefix}` : ''}, vni ${o.vni}`);
   log.info(
-    `listening on udp ${where}, tap ${tap.name} mac ${formatMac(cfg.mac)} mtu ${mtu}` +
-    `${cfg.address ? ` address ${cfg.address.ip}/${cfg.address.prefix}` : ''}, vni ${cfg.vni}, ` +
+    { sources: knownSourcesOnly ? 'known VTEPs only' : 'any', bumRate: cfg.bumRate, bumBurst: cfg.bumBurst, icmpRate: cfg.icmpRate },
+    `listening on udp ${where}, ${overlays.join('; ')}, ` +
     `peers ${cfg.peers.length ? cfg.peers.map((p) => `${p.ip}:${p.port}`).join(' ') : (control ? 'from leases' : 'none (learning only)')}, ` +
     `offload ${[tap.offload ? 'tso' : '', tap.uso ? 'uso' : '', udp.gso ? 'gso' : '', udp.gro ? 'gro' : ''].filter(Boolean).join('+') || 'off'}`,
   );
@@ -214,7 +278,8 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
   }
 
   return new Promise<number>((resolve) => {
-    const onUsr1 = () => log.info(status(dp, cfg, tap.name, { tap, udp }), 'status');
+    const onUsr1 = () => log.info(status(dp, cfg, tap.name, io), 'status');
+    const removed = taps.length === 1 ? `tap ${tap.name} removed` : `taps ${taps.map((t) => t.name).join(', ')} removed`;
     let stopping = false;
     const stop = (sig: string) => {
       if (stopping) return;
@@ -222,8 +287,8 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
       ops.close();
       control?.shutdown();
       fwd.stop();
-      log.info(status(dp, cfg, tap.name, { tap, udp }), 'status');
-      log.info(`stopped by ${sig}; tap ${tap.name} removed`);
+      log.info(status(dp, cfg, tap.name, io), 'status');
+      log.info(`stopped by ${sig}; ${removed}`);
       process.off('SIGUSR1', onUsr1);
       resolve(0);
     };
@@ -243,13 +308,14 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
         resolve(1);
       };
     }
-    fatal = (err, port) => {
+    fatal = (err, port, vni) => {
       if (stopping) return;
       stopping = true;
       ops.close();
-      log.info(status(dp, cfg, tap.name, { tap, udp }), 'status');
+      log.info(status(dp, cfg, tap.name, io), 'status');
       control?.shutdown();
-      const what = port === 'tap' ? `the TAP ${tap.name} failed (deleted?)` : 'the UDP socket failed';
+      const which = cfg.overlays.find((o) => o.vni === vni)?.tap ?? tap.name;
+      const what = port === 'tap' ? `the TAP ${which} failed (deleted?)` : 'the UDP socket failed';
       log.error(`${what}: ${err.message}; stopping`);
       process.off('SIGUSR1', onUsr1);
       resolve(1);

@@ -9,9 +9,19 @@ import { hostname } from 'node:os';
 import { UsageError } from './errors.js';
 import { CONTROL_FILE_KEYS, type ControlInput } from './control-config.js';
 import { OPS_FILE_KEYS, type OpsInput } from './ops-config.js';
+import { DEFAULT_ICMP_RATE } from '../datapath/datapath.js';
 import { parseVni, parsePort, parseIp, parseIpPort, parseMacOpt, parseStatic, parseIntIn, DEFAULT_PORT } from './values.js';
 
+/** One overlay: a VNI and the TAP that carries it, with the TAP's MAC and address. */
+export interface Overlay {
+  vni: number;
+  tap: string;
+  address: { ip: string; prefix: number; family: 4 | 6 } | null;
+  mac: number;
+}
+
 export interface RunConfig {
+  /** The first overlay's TAP, VNI, address and MAC (the only one unless --vni is repeated). */
   tap: string;
   vni: number;
   port: number;
@@ -21,26 +31,47 @@ export interface RunConfig {
   address: { ip: string; prefix: number; family: 4 | 6 } | null;
   mac: number;
   macDerived: boolean;
+  /** Every overlay, the first one first; one per --vni. */
+  overlays: Overlay[];
   mtu: number | null;
   fdbAgeingS: number;
   fdbMax: number;
-  statics: { mac: number; ip: string }[];
+  /** Static entries and the VNI each goes in (`MAC=IP@VNI`; the first overlay's without). */
+  statics: { mac: number; ip: string; vni: number }[];
   ignoreReserved: boolean;
   batch: number;
   noOffload: boolean;
+  /** Take datagrams from any underlay address even when the peers are known. */
+  allowAnySource: boolean;
+  /** Flooded frames a second per source MAC (0: no limit), and the burst. */
+  bumRate: number;
+  bumBurst: number;
+  /** ICMP too-big answers a second (0: none). */
+  icmpRate: number;
 }
+
+/**
+ * Flooded frames a second per source MAC by default: a host's ARP and
+ * neighbour discovery are a few a second, so a thousand never holds them
+ * back, while a storm from one MAC is cut to it (README, "Hostile input").
+ */
+export const DEFAULT_BUM_RATE = 1000;
 
 /** What a user may set, by flag name (the JSON file uses the same names). */
 export interface RunInput extends ControlInput, OpsInput {
-  tap?: string; vni?: string; port?: string; local?: string; peer?: string[]; address?: string;
+  /** One VNI, or several as `N[:TAP[:CIDR]]` (the flag is repeatable). */
+  tap?: string; vni?: string | string[]; port?: string; local?: string; peer?: string[]; address?: string;
   mac?: string; mtu?: string; 'fdb-ageing'?: string; 'fdb-max'?: string; static?: string[];
   'ignore-reserved'?: boolean; batch?: string; 'no-offload'?: boolean;
+  'allow-any-source'?: boolean; 'bum-rate'?: string; 'bum-burst'?: string; 'icmp-rate'?: string;
 }
 
-const FILE_KEYS: Record<string, 'string' | 'number' | 'string[]' | 'boolean'> = {
-  tap: 'string', vni: 'number', port: 'number', local: 'string', peer: 'string[]', address: 'string',
+/** 'vnis': a number (one VNI) or a list of VNIs as numbers or `N:TAP:CIDR` strings. */
+const FILE_KEYS: Record<string, 'string' | 'number' | 'string[]' | 'boolean' | 'vnis'> = {
+  tap: 'string', vni: 'vnis', port: 'number', local: 'string', peer: 'string[]', address: 'string',
   mac: 'string', mtu: 'number', 'fdb-ageing': 'number', 'fdb-max': 'number', static: 'string[]',
   'ignore-reserved': 'boolean', batch: 'number', 'no-offload': 'boolean',
+  'allow-any-source': 'boolean', 'bum-rate': 'number', 'bum-burst': 'number', 'icmp-rate': 'number',
   ...CONTROL_FILE_KEYS,
   ...OPS_FILE_KEYS,
 };
@@ -66,11 +97,17 @@ export function readConfigFile(path: string): RunInput {
     // and be refused with a garbled reason (found by fuzzing the config, issue 7).
     const want = Object.hasOwn(FILE_KEYS, k) ? FILE_KEYS[k] : undefined;
     if (!want) throw new UsageError(`--config ${path}: unknown key "${k}" (known: ${Object.keys(FILE_KEYS).join(', ')})`);
+    const num = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
     const ok = want === 'string[]' ? Array.isArray(v) && v.every((x) => typeof x === 'string')
-      : want === 'number' ? typeof v === 'number' && Number.isFinite(v)
-        : typeof v === want;
-    if (!ok) throw new UsageError(`--config ${path}: "${k}" must be ${want === 'string[]' ? 'a list of strings' : `a ${want}`}`);
-    out[k] = want === 'number' ? String(v) : v;
+      : want === 'number' ? num(v)
+        : want === 'vnis' ? num(v) || (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string' || num(x)))
+          : typeof v === want;
+    if (!ok) {
+      const what = want === 'string[]' ? 'a list of strings'
+        : want === 'vnis' ? 'a number, or a list of VNIs like [1, "2:weft2:10.245.0.1/24"]' : `a ${want}`;
+      throw new UsageError(`--config ${path}: "${k}" must be ${what}`);
+    }
+    out[k] = want === 'number' ? String(v) : want === 'vnis' ? (Array.isArray(v) ? v.map(String) : String(v)) : v;
   }
   return out as RunInput;
 }
@@ -82,10 +119,56 @@ export function stableMac(seed: string): number {
   return 0x02 * 2 ** 40 + h.readUIntBE(0, 5);
 }
 
+const TAP_NAME = /^[A-Za-z0-9_.-]{1,15}$/;
+
+function parseTap(s: string, option: string): string {
+  if (!TAP_NAME.test(s)) throw new UsageError(`${option}: '${s}' is not a valid interface name (1–15 letters, digits, _ . -)`);
+  return s;
+}
+
+function parseCidr(s: string, option: string): NonNullable<RunConfig['address']> {
+  const m = /^([^/]+)\/(\d+)$/.exec(s);
+  const fam = m ? isIP(m[1]) : 0;
+  if (!m || fam === 0) throw new UsageError(`${option}: '${s}' should be an address with a prefix length, like 10.244.1.1/24`);
+  return { ip: m[1], prefix: parseIntIn(`${option} prefix`, m[2], 0, fam === 4 ? 32 : 128), family: fam as 4 | 6 };
+}
+
+/**
+ * `--vni N[:TAP[:CIDR]]`, repeatable: the overlays. One plain `--vni N` is
+ * today's single overlay on --tap with --address; with several, each after
+ * the first names its TAP (and may give the TAP an address).
+ */
+function parseOverlays(input: RunInput): { vni: number; tap: string; address: RunConfig['address'] }[] {
+  const specs = input.vni === undefined ? ['1'] : Array.isArray(input.vni) ? input.vni : [input.vni];
+  if (specs.length === 0) throw new UsageError('--vni: give at least one VNI');
+  const out = specs.map((s, k) => {
+    // N, then TAP up to the second colon, then the CIDR (which may hold colons: IPv6).
+    const c1 = s.indexOf(':'), c2 = c1 < 0 ? -1 : s.indexOf(':', c1 + 1);
+    const vni = parseVni(c1 < 0 ? s : s.slice(0, c1));
+    let tap = c1 < 0 ? null : parseTap(c2 < 0 ? s.slice(c1 + 1) : s.slice(c1 + 1, c2), `--vni ${s}`);
+    let address = c2 < 0 ? null : parseCidr(s.slice(c2 + 1), `--vni ${s}`);
+    if (k === 0) {
+      if (tap !== null && input.tap !== undefined && input.tap !== tap) throw new UsageError(`--vni ${s} and --tap ${input.tap} name two TAPs for one VNI; give one`);
+      if (address !== null && input.address !== undefined) throw new UsageError(`--vni ${s} and --address ${input.address} give the TAP two addresses; give one`);
+      tap ??= parseTap(input.tap ?? 'weft0', '--tap');
+      address ??= input.address !== undefined ? parseCidr(input.address, '--address') : null;
+    } else if (tap === null) {
+      throw new UsageError(`--vni ${s}: with several VNIs, each after the first needs its own TAP: --vni ${vni}:TAP[:CIDR]`);
+    }
+    return { vni, tap, address };
+  });
+  for (let k = 1; k < out.length; k++) {
+    for (let j = 0; j < k; j++) {
+      if (out[k].vni === out[j].vni) throw new UsageError(`--vni: VNI ${out[k].vni} is given twice`);
+      if (out[k].tap === out[j].tap) throw new UsageError(`--vni: TAP ${out[k].tap} carries VNI ${out[j].vni} already; one TAP per VNI`);
+    }
+  }
+  return out;
+}
+
 export function resolveRunConfig(input: RunInput): RunConfig {
-  const tap = input.tap ?? 'weft0';
-  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(tap)) throw new UsageError(`--tap: '${tap}' is not a valid interface name (1–15 letters, digits, _ . -)`);
-  const vni = input.vni !== undefined ? parseVni(input.vni) : 1;
+  const overlaySpecs = parseOverlays(input);
+  const { tap, vni } = overlaySpecs[0];
   const port = input.port !== undefined ? parsePort(input.port) : DEFAULT_PORT;
   const local = input.local !== undefined ? parseIp(input.local, '--local') : null;
   const peers = (input.peer ?? []).map((p) => parseIpPort(p, '--peer', port));
@@ -93,24 +176,26 @@ export function resolveRunConfig(input: RunInput): RunConfig {
   for (const p of peers) {
     if (p.family !== family) throw new UsageError(`--peer ${p.ip}: IPv${p.family}, but the underlay is IPv${family}; use one family`);
   }
-  let address: RunConfig['address'] = null;
-  if (input.address !== undefined) {
-    const m = /^([^/]+)\/(\d+)$/.exec(input.address);
-    const fam = m ? isIP(m[1]) : 0;
-    if (!m || fam === 0) throw new UsageError(`--address: '${input.address}' should be an address with a prefix length, like 10.244.1.1/24`);
-    address = { ip: m[1], prefix: parseIntIn('--address prefix', m[2], 0, fam === 4 ? 32 : 128), family: fam as 4 | 6 };
-  }
+  const address = overlaySpecs[0].address;
   const statics = (input.static ?? []).map((s) => {
-    const st = parseStatic(s);
+    // MAC=IP, or MAC=IP@VNI for an overlay after the first.
+    const at = s.lastIndexOf('@');
+    const st = parseStatic(at < 0 ? s : s.slice(0, at));
+    const sv = at < 0 ? vni : parseVni(s.slice(at + 1), `--static ${s}`);
+    if (!overlaySpecs.some((o) => o.vni === sv)) throw new UsageError(`--static ${s}: VNI ${sv} is not one of the --vni given`);
     if (st.family !== family) throw new UsageError(`--static ${s}: IPv${st.family}, but the underlay is IPv${family}`);
-    return { mac: st.mac, ip: st.ip };
+    return { mac: st.mac, ip: st.ip, vni: sv };
   });
   const macDerived = input.mac === undefined;
-  const mac = input.mac !== undefined ? parseMacOpt(input.mac, '--mac') : stableMac(`${hostname()}/${local?.ip ?? '*'}/${tap}/${vni}`);
-  if (Math.floor(mac / 2 ** 40) & 1) throw new UsageError(`--mac: ${input.mac} is a multicast address; the TAP needs a unicast MAC`);
-  if (mac === 0) throw new UsageError('--mac: the all-zero MAC cannot be used');
+  const given = input.mac !== undefined ? parseMacOpt(input.mac, '--mac') : null;
+  if (given !== null && Math.floor(given / 2 ** 40) & 1) throw new UsageError(`--mac: ${input.mac} is a multicast address; the TAP needs a unicast MAC`);
+  if (given === 0) throw new UsageError('--mac: the all-zero MAC cannot be used');
+  // --mac goes on every TAP (a MAC need only be unique within its VNI); else each TAP's is derived.
+  const overlays = overlaySpecs.map((o) => ({ ...o, mac: given ?? stableMac(`${hostname()}/${local?.ip ?? '*'}/${o.tap}/${o.vni}`) }));
+  const mac = overlays[0].mac;
+  const bumRate = input['bum-rate'] !== undefined ? parseIntIn('--bum-rate', input['bum-rate'], 0, 100_000_000) : DEFAULT_BUM_RATE;
   return {
-    tap, vni, port, local: local?.ip ?? null, family, peers, address, mac, macDerived,
+    tap, vni, port, local: local?.ip ?? null, family, peers, address, mac, macDerived, overlays,
     mtu: input.mtu !== undefined ? parseIntIn('--mtu', input.mtu, 68, 65535 - 70) : null,
     fdbAgeingS: input['fdb-ageing'] !== undefined ? parseIntIn('--fdb-ageing', input['fdb-ageing'], 1, 1_000_000) : 300,
     fdbMax: input['fdb-max'] !== undefined ? parseIntIn('--fdb-max', input['fdb-max'], 1, 16_000_000) : 65536,
@@ -118,5 +203,9 @@ export function resolveRunConfig(input: RunInput): RunConfig {
     ignoreReserved: input['ignore-reserved'] ?? false,
     batch: input.batch !== undefined ? parseIntIn('--batch', input.batch, 1, 1024) : 64,
     noOffload: input['no-offload'] ?? false,
+    allowAnySource: input['allow-any-source'] ?? false,
+    bumRate,
+    bumBurst: input['bum-burst'] !== undefined ? parseIntIn('--bum-burst', input['bum-burst'], 1, 100_000_000) : Math.max(1, bumRate),
+    icmpRate: input['icmp-rate'] !== undefined ? parseIntIn('--icmp-rate', input['icmp-rate'], 0, 100_000) : DEFAULT_ICMP_RATE,
   };
 }

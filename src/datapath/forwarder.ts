@@ -37,8 +37,8 @@ export interface ForwarderOptions {
   ageEveryMs?: number;
   /** Clock in ms, monotonic; an argument so tests can drive it. */
   now?: () => number;
-  /** A port failed for good (e.g. the TAP was deleted): the loop has stopped. */
-  onFatal?: (err: Error, port: 'tap' | 'udp') => void;
+  /** A port failed for good (e.g. the TAP was deleted): the loop has stopped. `vni` says whose TAP. */
+  onFatal?: (err: Error, port: 'tap' | 'udp', vni?: number) => void;
 }
 
 /**
@@ -83,7 +83,7 @@ export class Forwarder {
   private readonly now: () => number;
   private ageTimer: NodeJS.Timeout | null = null;
   private readonly ageEveryMs: number;
-  private readonly onFatal: (err: Error, port: 'tap' | 'udp') => void;
+  private readonly onFatal: (err: Error, port: 'tap' | 'udp', vni?: number) => void;
   private stopped = false;
 
   /** The loop for `v` on `tap` over `udp`; addOverlay adds more VNIs with their TAPs. */
@@ -130,20 +130,20 @@ export class Forwarder {
     // A readiness error or a failing system call (the device deleted, the
     // socket closed under us) ends the loop and is reported once; it never
     // escapes as an uncaught exception.
-    for (const lane of this.lanes) lane.tap.onReadable((err?: Error) => this.guard('tap', err, () => this.tapToWire(lane)));
+    for (const lane of this.lanes) lane.tap.onReadable((err?: Error) => this.guard('tap', err, () => this.tapToWire(lane), lane.v.vni));
     this.udp.onReadable((err?: Error) => this.guard('udp', err, () => this.wireToTap()));
     this.ageTimer = setInterval(() => this.dp.fdb.age(this.now()), this.ageEveryMs);
     this.ageTimer.unref();
   }
 
-  private guard(port: 'tap' | 'udp', err: Error | undefined, fn: () => void): void {
+  private guard(port: 'tap' | 'udp', err: Error | undefined, fn: () => void, vni?: number): void {
     if (this.stopped) return;
     try {
       if (err) throw err;
       fn();
     } catch (e) {
       this.stop();
-      this.onFatal(e as Error, port);
+      this.onFatal(e as Error, port, vni);
     }
   }
 

@@ -16,6 +16,7 @@
 import { Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import { COUNTER_NAMES, C, type CounterName } from '../datapath/counters.js';
 import { BATCH_BUCKETS, BATCH_DIRECTIONS } from '../datapath/batch-sizes.js';
+import { VNI_RX_BYTES, VNI_RX_FRAMES, VNI_TX_BYTES, VNI_TX_FRAMES } from '../datapath/vni.js';
 import type { DaemonState } from '../admin/commands.js';
 
 type Labels = Record<string, string | number>;
@@ -86,6 +87,12 @@ export function createRegistry(st: DaemonState, o: MetricsOptions): Registry {
   add('weft_fdb_evicted_total', 'Learned entries removed because their MAC was not seen for the ageing time.', 'counter', () => one(fdb.stats.aged));
   add('weft_fdb_removed_total', 'Entries removed by an operator (weft fdb del) or the control plane.', 'counter', () => one(fdb.stats.removed));
   add('weft_peers', 'Remote VTEPs known (in the flood list or named by a forwarding entry).', 'gauge', () => one(st.dp.peers.count));
+  const vniTraffic = (i: number, j: number) => () => [...st.dp.vnis.values()].flatMap((v) => [
+    { value: v.counters[i], labels: { vni: v.vni, direction: 'tx' } },
+    { value: v.counters[j], labels: { vni: v.vni, direction: 'rx' } },
+  ]);
+  add('weft_vni_frames_total', 'Frames per VNI: read from its TAP (tx), and delivered to it by decapsulation (rx).', 'counter', vniTraffic(VNI_TX_FRAMES, VNI_RX_FRAMES));
+  add('weft_vni_bytes_total', 'Bytes of those frames, per VNI and direction.', 'counter', vniTraffic(VNI_TX_BYTES, VNI_RX_BYTES));
   add('weft_flood_peers', 'VTEPs in the flood list, per VNI.', 'gauge',
     () => [...st.dp.vnis.values()].map((v) => ({ value: v.flood.count, labels: { vni: v.vni } })));
 
