@@ -387,7 +387,7 @@ class Campaign {
   private mutateVnet(h: number, len: number): void {
     const r = this.r, s = this.tap.slab;
     const which = r.int(4);
-    if (which === 0) { s[h] |= VIRTIO_NET_HDR_F_NEEDS_CSUM; s.writeUInt16LE(r.int(len + 40), h + 6); s.writeUInt16LE(r.pick([0, 2, 6, 16, 0xfffe, r.int(65536)]), h + 8); }
+    if (which === 0) { s[h] |= VIRTIO_NET_HDR_F_NEEDS_CSUM; s.writeUInt16LE(Math.min(0xffff, r.int(len + 40)), h + 6); s.writeUInt16LE(r.pick([0, 2, 6, 16, 0xfffe, r.int(65536)]), h + 8); }
     else if (which === 1) s[h + 1] = r.pick([1, 3, 4, 5, 0x81, r.int(256)]);
     else if (which === 2) s.writeUInt16LE(r.int(65536), h + 4);
     else s[h] = r.int(256);
