@@ -39,7 +39,7 @@ export interface DaemonState {
   overlays?: { vni: number; tap: string }[];
 }
 
-export interface FdbEntry { mac: string; dst: string; port: number; vni: number; state: 'static' | 'learned'; ageS?: number }
+export interface FdbEntry { mac: string; dst: string; port: number; vni: number; state: 'static' | 'learned'; ageS?: number; /** The VNI's TAP, with several VNIs. */ tap?: string }
 export interface FdbShowResult { tap: string; entries: FdbEntry[] }
 
 export interface StatsResult {
@@ -126,6 +126,8 @@ export class Commands {
       rows.push({ vni, mac, e });
     });
     rows.sort((a, b) => a.vni - b.vni || a.mac - b.mac);
+    const ov = this.st.overlays;
+    if (ov && ov.length > 1) for (const r of rows) r.e.tap = ov.find((o) => o.vni === r.vni)?.tap;
     return { tap: this.st.tap, entries: rows.map((r) => r.e) };
   }
 

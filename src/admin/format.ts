@@ -6,7 +6,7 @@ import type { FdbShowResult, PeersResult, StatsResult } from './commands.js';
 
 /** `bridge fdb show` style: MAC dev TAP dst IP vni N static|learned [age S]. */
 export function formatFdb(r: FdbShowResult): string {
-  return r.entries.map((e) => `${e.mac} dev ${r.tap} dst ${e.dst} vni ${e.vni} ${e.state}${e.ageS !== undefined ? ` age ${e.ageS}` : ''}`).join('\n');
+  return r.entries.map((e) => `${e.mac} dev ${e.tap ?? r.tap} dst ${e.dst} vni ${e.vni} ${e.state}${e.ageS !== undefined ? ` age ${e.ageS}` : ''}`).join('\n');
 }
 
 export function formatPeers(r: PeersResult): string {

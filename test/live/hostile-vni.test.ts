@@ -86,6 +86,10 @@ test('the same MAC on both VNIs: two forwarding entries, no clash; both pairs pi
   const fdb = await ask({ path: sock(1), what: 'on h1' }, { cmd: 'fdb-show' }) as FdbShowResult;
   const mine = fdb.entries.filter((e) => e.mac === MAC(2));
   assert.equal(mine.map((e) => [e.vni, e.dst, e.state]).sort(), [[10, '198.18.0.2', 'learned'], [20, '198.18.0.2', 'learned']]);
+  // `weft fdb show` names each entry's own TAP.
+  const show = rig.exec(1, [process.execPath, WEFT, 'fdb', 'show']);
+  assert.match(show, new RegExp(`${MAC(2)} dev weft0 dst 198\\.18\\.0\\.2 vni 10 learned`));
+  assert.match(show, new RegExp(`${MAC(2)} dev weft20 dst 198\\.18\\.0\\.2 vni 20 learned`));
   const text = rig.exec(1, [process.execPath, WEFT, 'stats']);
   assert.match(text, /vni 10 weft0: rx frames \d+/);
   assert.match(text, /vni 20 weft20: rx frames \d+/);
