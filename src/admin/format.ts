@@ -73,6 +73,8 @@ export function formatStats(r: StatsResult, prev?: StatsResult, dtS?: number): s
   }
   const drops = Object.entries(c).filter(([k, v]) => /_drop_/.test(k) && v !== 0);
   lines.push(`    drops: ${drops.length ? drops.map(([k, v]) => `${k} ${v}`).join(' ') : 'none'}`);
+  // Frames too big for the MTU, answered with ICMP (or not, over --icmp-rate).
+  if (c.icmp_too_big_sent || c.icmp_too_big_limited) lines.push(`    icmp too-big: sent ${c.icmp_too_big_sent ?? 0} rate-limited ${c.icmp_too_big_limited ?? 0}`);
   const f = r.fdb;
   lines.push(`    fdb: entries ${f.entries} of ${f.max} learned ${f.learned} moved ${f.moved} aged ${f.aged} removed ${f.removed}`);
   lines.push(`    batches: ${Object.entries(r.batches).map(([d, b]) => `${d.replace(/_/g, '-')} ${b.reads} reads ${b.reads ? (b.packets / b.reads).toFixed(1) : '0'}/read`).join(', ')}`);
