@@ -55,10 +55,20 @@ dgrams.count = BATCH;
 const inner = new FrameBatch(BATCH);
 let now = 0;
 
+// The same with weft run's defences on: only known sources, a BUM budget
+// (never exhausted here: this measures the checks, not drops).
+const guarded = new Datapath({ knownSourcesOnly: true, bumRate: 1e9 });
+const gv = guarded.addVni(1, { port: 8472, mtu: 1450 });
+guarded.addFloodPeer(gv, '198.18.0.2');
+guarded.addFloodPeer(gv, '198.18.0.3');
+guarded.addStatic(gv, known, '198.18.0.2');
+
 runCases('datapath', [
   { name: `encap unicast (batch ${BATCH}, ${FRAME} B)`, perCall: BATCH, fn: () => dp.encap(v, uni.frames, sends) },
   { name: `encap broadcast to 2 peers (batch ${BATCH})`, perCall: BATCH, fn: () => dp.encap(v, bcast.frames, sends) },
   { name: `decap + learn refresh (batch ${BATCH})`, perCall: BATCH, fn: () => dp.decap(dgrams, inner, now++) },
+  { name: `encap broadcast, BUM budget on (batch ${BATCH})`, perCall: BATCH, fn: () => guarded.encap(gv, bcast.frames, sends, now++) },
+  { name: `decap + learn refresh, known sources only (batch ${BATCH})`, perCall: BATCH, fn: () => guarded.decap(dgrams, inner, now++) },
 ]);
 
 // Steady state: 2 million frames each way; the heap must not grow.
@@ -68,6 +78,8 @@ const before = process.memoryUsage().heapUsed;
 for (let k = 0; k < 2_000_000 / BATCH; k++) {
   dp.encap(v, uni.frames, sends);
   dp.decap(dgrams, inner, now++);
+  guarded.encap(gv, bcast.frames, sends, now);
+  guarded.decap(dgrams, inner, now++);
 }
 g?.();
 const after = process.memoryUsage().heapUsed;

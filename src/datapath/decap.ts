@@ -38,6 +38,9 @@ export function decapBatch(dp: Datapath, dgrams: DatagramBatch, out: FrameBatch,
   const peers = dp.peers;
   const strict = dp.strictReserved;
   const knownOnly = dp.knownSourcesOnly, sources = dp.sources, sa = dgrams.srcAddr;
+  // The last source found known in this batch: a batch is mostly from one
+  // VTEP, and the set cannot change during the call. Words are unsigned, so -1 never matches.
+  let k0 = -1, k1 = -1, k2 = -1, k3 = -1;
   if (out.capacity < dgrams.count) throw new RangeError(`decap: output batch holds ${out.capacity}, input has ${dgrams.count}`);
   out.buf = b;
   out.count = 0;
@@ -47,7 +50,10 @@ export function decapBatch(dp: Datapath, dgrams: DatagramBatch, out: FrameBatch,
     c[C.rx_datagrams]++;
     // Before anything else: nothing from a stranger is looked at (sources.ts).
     const a = i * 4;
-    if (knownOnly && !sources.has(sa[a], sa[a + 1], sa[a + 2], sa[a + 3])) { c[C.rx_drop_unknown_source]++; continue; }
+    if (knownOnly && (sa[a + 3] !== k3 || sa[a + 2] !== k2 || sa[a + 1] !== k1 || sa[a] !== k0)) {
+      if (!sources.has(sa[a], sa[a + 1], sa[a + 2], sa[a + 3])) { c[C.rx_drop_unknown_source]++; continue; }
+      k0 = sa[a]; k1 = sa[a + 1]; k2 = sa[a + 2]; k3 = sa[a + 3];
+    }
     // The socket reports a datagram longer than its slot as -1.
     if (len < 0) { c[C.rx_drop_truncated]++; continue; }
     if (len < VXLAN_HEADER_LEN + ETH_HEADER_LEN || off + len > b.length) { c[C.rx_drop_too_short]++; continue; }

@@ -80,6 +80,17 @@ test('source allow-list: a stranger\'s datagram is dropped whatever it holds (no
   assert.equal(dp.counters.nonZero(), { rx_datagrams: 4, rx_drop_unknown_source: 4 });
 });
 
+test('source allow-list: known and strangers interleaved in one batch (the per-batch shortcut never lets a stranger by)', () => {
+  const dp = new Datapath({ knownSourcesOnly: true });
+  const v = dp.addVni(1, { port: 8472 });
+  dp.addFloodPeer(v, P2);
+  dp.addStatic(v, parseMac(MAC_C), P3);
+  const from = [P2, P2, STRANGER, P2, P3, STRANGER, STRANGER, P3, '198.18.0.4', P2];
+  const out = decapAll(dp, from.map((f, i) => ({ payload: vxlan(eth({ src: `02:00:00:00:01:0${i}` })), from: f })));
+  assert.is(out.length, 6);
+  assert.is(dp.counters.get('rx_drop_unknown_source'), 4);
+});
+
 test('source allow-list: IPv6 VTEPs by address words', () => {
   const dp = new Datapath({ knownSourcesOnly: true });
   const v = dp.addVni(1, { port: 8472 });
