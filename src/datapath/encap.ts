@@ -22,7 +22,7 @@ import type { FrameBatch, SendList } from './batch.js';
 import type { VniState } from './vni.js';
 import { C } from './counters.js';
 import { VXLAN_HEADER_LEN, VXLAN_FLAG_I } from '../wire/vxlan.js';
-import { ETH_HEADER_LEN } from '../wire/ethernet.js';
+import { ETH_HEADER_LEN, ETHERTYPE_QINQ, ETHERTYPE_VLAN } from '../wire/ethernet.js';
 import { flowSourcePort } from './flowhash.js';
 import { VNI_TX_BYTES, VNI_TX_FRAMES } from './vni.js';
 
@@ -43,7 +43,7 @@ export function encapBatch(dp: Datapath, v: VniState, frames: FrameBatch, out: S
     c[C.tx_bytes] += len;
     bytes += len;
     if (len < ETH_HEADER_LEN) { c[C.tx_drop_too_short]++; continue; }
-    // The 4 bytes of an 802.1Q (0x8100) or 802.1ad (0x88a8) tag are not part of the MTU.
+    // The 4 bytes of an 802.1Q or 802.1ad tag are not part of the MTU.
     if (len > maxUntagged && (len > maxLen || !isTagged(b, off))) {
       c[C.tx_drop_too_big]++;
       if (out.tooBigCount < out.tooBig.length) out.tooBig[out.tooBigCount++] = i;
@@ -96,7 +96,7 @@ export function encapBatch(dp: Datapath, v: VniState, frames: FrameBatch, out: S
 
 function isTagged(b: Uint8Array, off: number): boolean {
   const t = (b[off + 12] << 8) | b[off + 13];
-  return t === 0x8100 || t === 0x88a8;
+  return t === ETHERTYPE_VLAN || t === ETHERTYPE_QINQ;
 }
 
 function push(out: SendList, off: number, len: number, peer: number, sport: number, from: number): void {
