@@ -3,18 +3,25 @@
 // TAP → wire (one batch per TAP read):
 //   1. The I/O layer reads frames into a slab, each with HEADROOM bytes free
 //      in front (batch.ts).
-//   2. encapBatch (encap.ts) checks each frame, finds its VTEP(s) in the
-//      forwarding table (or the VNI's flood list), and writes the VXLAN header
-//      into the headroom: the payload is a view of the same slab.
+//   2. encapBatch (encap.ts) checks each frame (its size against the VNI's
+//      MTU; a flooded frame against its source MAC's budget, rate.ts), finds
+//      its VTEP(s) in the forwarding table (or the VNI's flood list), and
+//      writes the VXLAN header into the headroom: the payload is a view of
+//      the same slab.
 //   3. The I/O layer sends every send-list entry to its peer's address in one
 //      batched call (live: sendmmsg; replay: outer headers + pcap record).
+//   4. Frames too big for the MTU are answered: answerTooBig (pmtu.ts)
+//      builds ICMP errors, which the live loop writes back into the TAP.
 //
 // wire → TAP (one batch per socket read):
 //   1. The I/O layer receives datagrams into a slab, with each one's source
 //      address as numbers (batch.ts).
-//   2. decapBatch (decap.ts) validates the VXLAN header, learns the inner
-//      source MAC → source VTEP, and emits views of the inner frames.
-//   3. The I/O layer writes those views to the VNI's TAP in one call.
+//   2. decapBatch (decap.ts) drops datagrams from addresses that are not
+//      known VTEPs (when the peers are known, sources.ts), validates the
+//      VXLAN header, learns the inner source MAC → source VTEP, and emits
+//      views of the inner frames, each with its VNI.
+//   3. The I/O layer writes those views to their VNI's TAP, one call per TAP
+//      (forwarder.ts: several VNIs share one socket).
 //
 // Ownership: a slab belongs to the I/O layer; the data path only reads and
 // writes inside it during a call, and its outputs (send lists, frame views)

@@ -68,8 +68,9 @@ test('static peers: a stranger\'s datagrams are dropped, counted, exported, and 
     const entries = (await stats(rig, 1)).fdb.entries;
 
     const d = await delta(rig, () => strangerSends(rig));
-    assert.ok(d.dgrams > N * 0.9, `h1 read ${d.dgrams} of ${N}`);
-    assert.equal([d.unknown, d.frames, d.learned], [d.dgrams, 0, 0]);
+    // (h2's own traffic, an ARP refresh, may arrive meanwhile: it is the difference.)
+    assert.ok(d.unknown > N * 0.9 && d.unknown <= N, `h1 dropped ${d.unknown} of ${N}`);
+    assert.equal([d.dgrams - d.unknown, d.learned], [d.frames, 0]);
     assert.is((await stats(rig, 1)).fdb.entries, entries);
     assert.is(metric(rig, 'weft_drops_total{direction="rx",reason="unknown_source"}'), (await stats(rig, 1)).counters.rx_drop_unknown_source);
     // The peer is still heard.
@@ -79,11 +80,11 @@ test('static peers: a stranger\'s datagrams are dropped, counted, exported, and 
     assert.is(cli(rig, 1, ['fdb', 'add', '02:f1:ff:00:00:01', 'dst', '198.18.0.3']).status, 0);
     const known = await delta(rig, () => strangerSends(rig));
     assert.is(known.unknown, 0);
-    assert.ok(known.frames > N * 0.9 && known.learned === known.frames, JSON.stringify(known));
+    assert.ok(known.learned > N * 0.9 && known.learned <= N && known.frames >= known.learned, JSON.stringify(known));
     // … and a stranger again once the entry goes.
     assert.is(cli(rig, 1, ['fdb', 'del', '02:f1:ff:00:00:01']).status, 0);
     const again = await delta(rig, () => strangerSends(rig));
-    assert.ok(again.unknown > N * 0.9 && again.frames === 0, JSON.stringify(again));
+    assert.ok(again.unknown > N * 0.9 && again.learned === 0, JSON.stringify(again));
     // The drop warning names the stranger.
     await waitFor(() => /"reason":"rx_drop_unknown_source".*"lastFrom":"198\.18\.0\.3:/.test(w1.stderr()), 3000, 'the drop warning');
   } finally {
@@ -99,7 +100,7 @@ test('--allow-any-source, and learning only (no peers): the stranger is taken', 
       assert.match(w1.stderr(), /"sources":"any"/);
       const d = await delta(rig, () => strangerSends(rig));
       assert.is(d.unknown, 0, extra.join(' '));
-      assert.ok(d.frames > N * 0.9 && d.learned === d.frames, JSON.stringify(d));
+      assert.ok(d.learned > N * 0.9 && d.learned <= N && d.frames >= d.learned, JSON.stringify(d));
     } finally {
       rig.down();
     }
@@ -118,7 +119,7 @@ test('leases: a host is a stranger until its lease is programmed, known while it
     assert.match(w[1].stderr(), /"sources":"known VTEPs only"/);
 
     const before = await delta(rig, () => strangerSends(rig));
-    assert.ok(before.unknown > N * 0.9 && before.frames === 0, JSON.stringify(before));
+    assert.ok(before.unknown > N * 0.9 && before.learned === 0, JSON.stringify(before));
 
     w[3] = await rig.weft(3, args(3), 20_000);
     const sub3 = /"msg":"lease (\S+) in /.exec(w[3].stderr())![1];
@@ -135,7 +136,7 @@ test('leases: a host is a stranger until its lease is programmed, known while it
     await waitFor(() => !rig.exec(1, ['ip', 'route', 'show', 'dev', 'weft0']).includes(sub3), 10_000, 'h1 to drop h3\'s lease');
     await w[3].exited;
     const after = await delta(rig, () => strangerSends(rig));
-    assert.ok(after.unknown > N * 0.9 && after.frames === 0, JSON.stringify(after));
+    assert.ok(after.unknown > N * 0.9 && after.learned === 0, JSON.stringify(after));
   } finally {
     rig.down();
     tmp.done();
