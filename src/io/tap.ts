@@ -110,7 +110,11 @@ export class Tap implements FramePort {
     }
     this.offload = offload;
     this.uso = uso;
-    this.maxLen = (offload ? MAX_FRAME : Math.min(MAX_FRAME, o.mtu + 14)) + VNET_HDR_LEN;
+    // Room for the largest frame whatever the offloads: the TAP's MTU can be
+    // raised by hand above weft's (and a tagged frame is 4 bytes longer), and
+    // a frame cut short by the read would go out truncated instead of being
+    // dropped as too big and answered (datapath/pmtu.ts).
+    this.maxLen = MAX_FRAME + VNET_HDR_LEN;
     this.rawSlot = (HEADROOM + this.maxLen + 63) & ~63;
     // Read few enough frames that their segments fit the data path's batch.
     this.rawMax = offload ? Math.max(1, Math.floor(o.batch / MAX_SEGS)) : o.batch;

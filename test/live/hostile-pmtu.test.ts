@@ -96,4 +96,21 @@ test(`a flood of too-big frames gets at most --icmp-rate (${ICMP_RATE}/s) answer
   assert.is(sent + limited, big);
 });
 
+test('--no-offload: an oversize frame is read whole, dropped and answered (not cut to the MTU and sent on)', async () => {
+  const r2 = Rig.up(2);
+  try {
+    for (const i of [1, 2]) {
+      await r2.weft(i, ['--no-offload', '--local', `198.18.0.${i}`, '--peer', `198.18.0.${3 - i}`, '--address', `10.244.0.${i}/24`, '--mtu', '1400']);
+      r2.exec(i, ['ip', 'link', 'set', 'weft0', 'mtu', '9000']);
+    }
+    assert.is(ping(r2, 1, '10.244.0.2', 1).received, 1);
+    const r = r2.try(1, ['ping', '-c', '2', '-i', '0.2', '-W', '1', '-s', '2000', '-M', 'do', '10.244.0.2'], 20_000);
+    assert.match(r.out + r.err, /Frag needed and DF set \(mtu = 1400\)|message too long, mtu=1400/, r.out + r.err);
+    const s = await ask({ path: `/run/weft/netns/${r2.ns(1)}/weft0.sock`, what: 'on h1' }, { cmd: 'stats' }) as StatsResult;
+    assert.ok(s.counters.tx_drop_too_big >= 1 && s.counters.icmp_too_big_sent >= 1, JSON.stringify(s.counters));
+  } finally {
+    r2.down();
+  }
+});
+
 test.run();
