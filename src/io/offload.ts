@@ -58,6 +58,22 @@ export function completeChecksum(b: Buffer, off: number, len: number, csumStart:
 }
 
 /**
+ * The IP header of segment k: RFC 791 total length, a fresh ID and the
+ * header checksum (a 20-byte header: summing in TypeScript beats a call into
+ * the addon), or the RFC 8200 payload length.
+ */
+function setSegmentIp(dst: Buffer, ip: number, v6: boolean, ipHdrLen: number, l4len: number, id: number): void {
+  if (v6) {
+    put16(dst, ip + 4, l4len);
+    return;
+  }
+  put16(dst, ip + 2, ipHdrLen + l4len);
+  put16(dst, ip + 4, id);
+  put16(dst, ip + 10, 0);
+  put16(dst, ip + 10, finish(fold(sum16(dst, ip, ipHdrLen))));
+}
+
+/**
  * Cuts the TCP super-frame at `src` (`len` bytes, Ethernet first) into
  * segments of at most `mss` payload bytes, written to `dst` from `dstOff`:
  * segment k starts at dstOff + gap + k * stride with `gap` bytes free before
@@ -113,16 +129,7 @@ export function segmentTcp(
     for (let i = 0; i < hdr; i++) dst[seg + i] = b[src + i];
     const ip = seg + l3rel, tcp = seg + l4rel;
     const l4len = thl + plen;
-    if (!v6) {
-      // RFC 791: total length, a fresh ID per segment, header checksum.
-      put16(dst, ip + 2, l4rel - l3rel + l4len);
-      put16(dst, ip + 4, (id0 + k) & 0xffff);
-      put16(dst, ip + 10, 0);
-      // A 20-byte header: summing in TypeScript beats a call into the addon.
-      put16(dst, ip + 10, finish(fold(sum16(dst, ip, l4rel - l3rel))));
-    } else {
-      put16(dst, ip + 4, l4len);
-    }
+    setSegmentIp(dst, ip, v6, l4rel - l3rel, l4len, (id0 + k) & 0xffff);
     // RFC 9293: sequence numbers advance by the payload before this segment;
     // FIN and PSH belong to the last segment, CWR to the first (as Linux's
     // tcp_gso_segment does).
@@ -181,14 +188,7 @@ export function segmentUdp(
     for (let i = 0; i < hdr; i++) dst[seg + i] = b[src + i];
     const ip = seg + l3rel, udp = seg + l4rel;
     const l4len = 8 + plen;
-    if (!v6) {
-      put16(dst, ip + 2, l4rel - l3rel + l4len);
-      put16(dst, ip + 4, (id0 + k) & 0xffff);
-      put16(dst, ip + 10, 0);
-      put16(dst, ip + 10, finish(fold(sum16(dst, ip, l4rel - l3rel))));
-    } else {
-      put16(dst, ip + 4, l4len);
-    }
+    setSegmentIp(dst, ip, v6, l4rel - l3rel, l4len, (id0 + k) & 0xffff);
     put16(dst, udp + 4, l4len);
     put16(dst, udp + 6, 0);
     const pseudo = v6 ? pseudoSumV6(dst, ip + 8, ip + 24, 17, l4len) : pseudoSumV4(dst, ip + 12, ip + 16, 17, l4len);

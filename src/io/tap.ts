@@ -16,6 +16,7 @@
 // closed, so a crashed weft leaves no device behind.
 
 import { native } from './native.js';
+import { PolledFd } from './polled-fd.js';
 import { HEADROOM } from '../datapath/batch.js';
 import type { FrameBatch } from '../datapath/batch.js';
 import { VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../datapath/vnet.js';
@@ -57,6 +58,7 @@ export interface TapOptions {
 
 export class Tap implements FramePort {
   readonly fd: number;
+  private readonly watch: PolledFd;
   readonly name: string;
   /** Whether the kernel took the offload flags (TSO), and USO too. */
   readonly offload: boolean;
@@ -78,13 +80,12 @@ export class Tap implements FramePort {
     const b = this.cur!;
     if (b.count < b.capacity) b.push(off, len);
   };
-  private poll: object | null = null;
-  private closed = false;
 
   constructor(o: TapOptions) {
     const n = native();
     const t = n.tapOpen(o.name, n.TAP_VNET_HDR);
     this.fd = t.fd;
+    this.watch = new PolledFd(this.fd);
     this.name = t.name;
     let offload = false;
     let uso = false;
@@ -224,14 +225,7 @@ export class Tap implements FramePort {
     return i >= n ? taken : Math.min(taken, written);
   }
 
-  onReadable(cb: (err?: Error) => void): void {
-    this.poll = native().pollStart(this.fd, cb);
-  }
+  onReadable(cb: (err?: Error) => void): void { this.watch.onReadable(cb); }
 
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.poll) native().pollStop(this.poll);
-    native().close(this.fd);
-  }
+  close(): void { this.watch.close(); }
 }

@@ -14,6 +14,7 @@
 // Without them, every datagram is its own message (still batched).
 
 import { native } from './native.js';
+import { PolledFd } from './polled-fd.js';
 import { HEADROOM } from '../datapath/batch.js';
 import type { DatagramBatch, SendList } from '../datapath/batch.js';
 import type { PeerTable } from '../fdb/peers.js';
@@ -48,6 +49,7 @@ interface GsoNative {
 
 export class UdpSocket implements DatagramPort {
   readonly fd: number;
+  private readonly watch: PolledFd;
   readonly port: number;
   readonly family: 4 | 6;
   /** UDP_SEGMENT on send / UDP_GRO on receive, as the kernel allowed. */
@@ -78,13 +80,12 @@ export class UdpSocket implements DatagramPort {
   private readonly pack = Buffer.alloc(1 << 20);
   private packUsed = 0;
   private readonly flushResult = { sent: 0, short: false };
-  private poll: object | null = null;
-  private closed = false;
 
   constructor(o: UdpOptions) {
     const n = native() as unknown as GsoNative & ReturnType<typeof native>;
     const s = n.udpOpen(o.family, o.address, o.port, { reusePort: o.reusePort ?? false, rcvbuf: 8 << 20, sndbuf: 8 << 20 });
     this.fd = s.fd;
+    this.watch = new PolledFd(this.fd);
     this.port = s.port;
     this.family = o.family;
     const want = o.offload !== false;
@@ -258,14 +259,7 @@ export class UdpSocket implements DatagramPort {
     this.dstPort[j] = peers.port(p);
   }
 
-  onReadable(cb: (err?: Error) => void): void {
-    this.poll = native().pollStart(this.fd, cb);
-  }
+  onReadable(cb: (err?: Error) => void): void { this.watch.onReadable(cb); }
 
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.poll) native().pollStop(this.poll);
-    native().close(this.fd);
-  }
+  close(): void { this.watch.close(); }
 }
