@@ -105,20 +105,25 @@ test('/metrics: counters move as traffic flows, names follow the conventions', (
 });
 
 test('drops from a bad source: counted in /metrics, warned about once (rate-limited), not once per packet', async () => {
-  // 20 datagrams for VNI 9, which h1 does not carry, sent from h2.
+  // 20 datagrams for VNI 9, which h1 does not carry, sent from h2 in one burst.
   const js = `const s = require('dgram').createSocket('udp4'); const b = Buffer.alloc(8 + 60); b[0] = 8; b[6] = 9; b.fill(2, 8, 20);
-    let n = 0; const t = setInterval(() => { s.send(b, 8472, '198.18.0.1'); if (++n === 20) { clearInterval(t); setTimeout(() => s.close(), 50); } }, 5);`;
+    for (let n = 0; n < 20; n++) s.send(b, 8472, '198.18.0.1'); setTimeout(() => s.close(), 100);`;
   rig.exec(2, [process.execPath, '-e', js]);
   await waitFor(() => /"reason":"rx_drop_unknown_vni"/.test(w1.stderr()), 5000, 'the drop warning');
-  assert.is(sample(get('/metrics').body, 'weft_drops_total', 'direction="rx",reason="unknown_vni"'), 20);
+  const unknownVni = () => sample(get('/metrics').body, 'weft_drops_total', 'direction="rx",reason="unknown_vni"');
+  await waitFor(() => unknownVni() >= 20, 3000, 'the 20 drops counted');
+  assert.is(unknownVni(), 20);
   rig.exec(2, [process.execPath, '-e', js]);
   await new Promise((r) => setTimeout(r, 1500));
   const warns = w1.stderr().split('\n').filter((l) => l.includes('rx_drop_unknown_vni'));
   assert.is(warns.length, 1, warns.join('\n'));
   const o = JSON.parse(warns[0]) as Record<string, unknown>;
-  assert.equal([o.level, o.msg, o.dropped], ['warn', 'dropping datagrams from the underlay: rx_drop_unknown_vni', 20]);
+  assert.equal([o.level, o.msg], ['warn', 'dropping datagrams from the underlay: rx_drop_unknown_vni']);
+  // The check runs once a second, so it may fall inside the burst: the warning counts what it had seen.
+  const dropped = o.dropped as number;
+  assert.ok(dropped >= 1 && dropped <= 20 && o.total === dropped, `dropped ${dropped}, total ${String(o.total)}`);
   assert.match(String(o.lastFrom), /^198\.18\.0\.2:\d+$/);
-  assert.is(sample(get('/metrics').body, 'weft_drops_total', 'direction="rx",reason="unknown_vni"'), 40);
+  assert.is(unknownVni(), 40);
 });
 
 test('weft fdb show lists what was learned, like bridge fdb show; --json too', () => {
