@@ -39,3 +39,43 @@ export function csumCopyImpl(): CsumCopy {
   copyImpl = n && typeof n.csumCopy === 'function' ? n.csumCopy.bind(n) : tsCsumCopy;
   return copyImpl;
 }
+
+type CsumCopySlices = (src: Buffer, hdrOff: number, hdrLen: number, payOff: number, payLen: number, step: number,
+  dst: Buffer, dstOff: number, stride: number, sums: Uint32Array) => number;
+
+function tsCsumCopySlices(src: Buffer, hdrOff: number, hdrLen: number, payOff: number, payLen: number, step: number,
+  dst: Buffer, dstOff: number, stride: number, sums: Uint32Array): number {
+  const n = Math.ceil(payLen / step);
+  for (let k = 0; k < n; k++) {
+    const d = dstOff + k * stride;
+    const len = k === n - 1 ? payLen - k * step : step;
+    src.copy(dst, d, hdrOff, hdrOff + hdrLen);
+    src.copy(dst, d + hdrLen, payOff + k * step, payOff + k * step + len);
+    sums[k] = fold(sum16(dst, d + hdrLen, len));
+  }
+  return n;
+}
+
+let slicesImpl: CsumCopySlices | null = null;
+
+/**
+ * Cuts `payLen` bytes at `payOff` into slices of `step` (the last shorter),
+ * each copied behind a copy of the `hdrLen`-byte header at `hdrOff`, slice k
+ * at dstOff + k * stride; sums[k] is slice k's sum (as csumImpl, initial 0).
+ * Returns the slice count. One native call per super-frame where the addon
+ * has it.
+ */
+export function csumCopySlicesImpl(): CsumCopySlices {
+  if (slicesImpl) return slicesImpl;
+  let n: { csumCopySlices?: CsumCopySlices } | null = null;
+  try { n = native() as unknown as { csumCopySlices?: CsumCopySlices }; } catch { n = null; }
+  slicesImpl = n && typeof n.csumCopySlices === 'function' ? n.csumCopySlices.bind(n) : tsCsumCopySlices;
+  return slicesImpl;
+}
+
+/** Forces the TypeScript forms (tests compare the two). */
+export function useTsChecksums(on: boolean): void {
+  impl = on ? tsCsum : null;
+  copyImpl = on ? tsCsumCopy : null;
+  slicesImpl = on ? tsCsumCopySlices : null;
+}

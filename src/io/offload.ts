@@ -22,7 +22,7 @@
 //
 // Nothing trusts the header's hdr_len: header lengths come from the packet.
 
-import { csumImpl, csumCopyImpl } from './csum.js';
+import { csumImpl, csumCopySlicesImpl } from './csum.js';
 import { pseudoSumV4, pseudoSumV6, sum16, fold } from '../wire/checksum.js';
 import { writeVnetHeader, VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../datapath/vnet.js';
 
@@ -57,20 +57,54 @@ export function completeChecksum(b: Buffer, off: number, len: number, csumStart:
   return true;
 }
 
+/** Payload sums of one super-frame's slices (grown, never shrunk, if a frame has more). */
+let sliceSums = new Uint32Array(256);
+
 /**
- * The IP header of segment k: RFC 791 total length, a fresh ID and the
- * header checksum (a 20-byte header: summing in TypeScript beats a call into
- * the addon), or the RFC 8200 payload length.
+ * Sum of the IP header at `ip` without its length, ID and checksum fields
+ * (RFC 791 §3.1), which differ per segment and are added back by
+ * ipSegment(); 0 for IPv6, which has no header checksum.
  */
-function setSegmentIp(dst: Buffer, ip: number, v6: boolean, ipHdrLen: number, l4len: number, id: number): void {
+function ipBaseSum(b: Buffer, ip: number, v6: boolean, ipHdrLen: number): number {
+  return v6 ? 0 : sum16(b, ip + 12, ipHdrLen - 12, sum16(b, ip + 6, 4, sum16(b, ip, 2)));
+}
+
+/**
+ * The IP header of one segment: RFC 791 total length, a fresh ID and the
+ * header checksum from the base sum (RFC 1624: the changed words added to
+ * the sum of the rest), or the RFC 8200 payload length.
+ */
+function ipSegment(dst: Buffer, ip: number, v6: boolean, base: number, ipHdrLen: number, l4len: number, id: number): void {
   if (v6) {
     put16(dst, ip + 4, l4len);
     return;
   }
-  put16(dst, ip + 2, ipHdrLen + l4len);
+  const total = ipHdrLen + l4len;
+  put16(dst, ip + 2, total);
   put16(dst, ip + 4, id);
-  put16(dst, ip + 10, 0);
-  put16(dst, ip + 10, finish(fold(sum16(dst, ip, ipHdrLen))));
+  put16(dst, ip + 10, finish(fold(base + total + id)));
+}
+
+/** Ethernet, IP and L4 offsets of a super-frame, or SEG_BAD. */
+function l4Of(b: Buffer, src: number, len: number, v6: boolean, proto: number): number {
+  const end = src + len;
+  if (len < 14) return SEG_BAD;
+  const l3 = src + 14;
+  if (!v6) {
+    if (u16(b, src + 12) !== 0x0800 || l3 + 20 > end) return SEG_BAD;
+    const ihl = (b[l3] & 0x0f) * 4;
+    if (ihl < 20 || b[l3 + 9] !== proto) return SEG_BAD;
+    return l3 + ihl;
+  }
+  if (u16(b, src + 12) !== 0x86dd || l3 + 40 > end || b[l3 + 6] !== proto) return SEG_BAD;
+  return l3 + 40;
+}
+
+/** Copies the header and each payload slice into place; returns the slice sums. */
+function cutSlices(b: Buffer, src: number, hdr: number, payload: number, mss: number, n: number, dst: Buffer, first: number, stride: number): Uint32Array {
+  if (n > sliceSums.length) sliceSums = new Uint32Array(n);
+  csumCopySlicesImpl()(b, src, hdr, src + hdr, payload, mss, dst, first, stride, sliceSums);
+  return sliceSums;
 }
 
 /**
@@ -82,27 +116,22 @@ function setSegmentIp(dst: Buffer, ip: number, v6: boolean, ipHdrLen: number, l4
  * super-frame we can cut (counted by the caller). `v6` says which IP.
  * `maxSegs` is how many segments the caller has room for: a frame that
  * would make more is refused whole (SEG_BAD) rather than cut in part.
+ *
+ * One native call copies the headers and payload slices and sums each
+ * slice; the per-segment fields and checksums are then fixed up here from
+ * sums taken once per super-frame (RFC 1624), so a segment costs a few
+ * stores, not a pass over its headers.
  */
 export function segmentTcp(
   b: Buffer, src: number, len: number, mss: number, v6: boolean,
   dst: Buffer, dstOff: number, dstRoom: number, gap: number,
   emit: (off: number, len: number) => void, maxSegs = Infinity,
 ): number {
+  if (mss <= 0) return SEG_BAD;
+  const l4 = l4Of(b, src, len, v6, 6);
   const end = src + len;
-  if (len < 14 || mss <= 0) return SEG_BAD;
-  const type = u16(b, src + 12);
+  if (l4 < 0 || l4 + 20 > end) return SEG_BAD;
   const l3 = src + 14;
-  let l4: number;
-  if (!v6) {
-    if (type !== 0x0800 || l3 + 20 > end) return SEG_BAD;
-    const ihl = (b[l3] & 0x0f) * 4;
-    if (ihl < 20 || b[l3 + 9] !== 6) return SEG_BAD;
-    l4 = l3 + ihl;
-  } else {
-    if (type !== 0x86dd || l3 + 40 > end || b[l3 + 6] !== 6) return SEG_BAD;
-    l4 = l3 + 40;
-  }
-  if (l4 + 20 > end) return SEG_BAD;
   const thl = (b[l4 + 12] >>> 4) * 4;
   const hdr = l4 + thl - src;  // Ethernet + IP + TCP headers
   if (thl < 20 || src + hdr > end) return SEG_BAD;
@@ -116,20 +145,23 @@ export function segmentTcp(
   // were dropped uncounted. Refuse the frame instead; the caller counts it.
   if (n > maxSegs || n * stride > dstRoom) return SEG_BAD;
 
-  const csumCopy = csumCopyImpl();
   const seq0 = ((b[l4 + 4] << 24) | (b[l4 + 5] << 16) | (b[l4 + 6] << 8) | b[l4 + 7]) >>> 0;
-  const flags0 = b[l4 + 13];
+  const flags0 = b[l4 + 13], off12 = b[l4 + 12] << 8;
   const id0 = v6 ? 0 : u16(b, l3 + 4);
-  const l3rel = l3 - src, l4rel = l4 - src;
+  const l3rel = l3 - src, l4rel = l4 - src, ipHdrLen = l4 - l3;
+  // Sums of what every segment shares: the IP header but for length, ID
+  // and checksum; the TCP header but for sequence, flags and checksum; the
+  // pseudo-header but for the length.
+  const ipBase = ipBaseSum(b, l3, v6, ipHdrLen);
+  const tcpBase = sum16(b, l4 + 18, thl - 18, sum16(b, l4 + 14, 2, sum16(b, l4 + 8, 4, sum16(b, l4, 4))));
+  const pseudo0 = v6 ? pseudoSumV6(b, l3 + 8, l3 + 24, 6, 0) : pseudoSumV4(b, l3 + 12, l3 + 16, 6, 0);
+  const sums = cutSlices(b, src, hdr, payload, mss, n, dst, dstOff + gap, stride);
   for (let k = 0; k < n; k++) {
     const seg = dstOff + k * stride + gap;
     const plen = k === n - 1 ? payload - k * mss : mss;
-    // Headers byte by byte (cheaper than a call for ~66 bytes); the payload
-    // is copied and summed in one native pass below.
-    for (let i = 0; i < hdr; i++) dst[seg + i] = b[src + i];
     const ip = seg + l3rel, tcp = seg + l4rel;
     const l4len = thl + plen;
-    setSegmentIp(dst, ip, v6, l4rel - l3rel, l4len, (id0 + k) & 0xffff);
+    ipSegment(dst, ip, v6, ipBase, ipHdrLen, l4len, (id0 + k) & 0xffff);
     // RFC 9293: sequence numbers advance by the payload before this segment;
     // FIN and PSH belong to the last segment, CWR to the first (as Linux's
     // tcp_gso_segment does).
@@ -139,10 +171,8 @@ export function segmentTcp(
     if (k !== n - 1) fl &= ~(TCP_FIN | TCP_PSH);
     if (k !== 0) fl &= ~TCP_CWR;
     dst[tcp + 13] = fl;
-    put16(dst, tcp + 16, 0);
-    const pseudo = v6 ? pseudoSumV6(dst, ip + 8, ip + 24, 6, l4len) : pseudoSumV4(dst, ip + 12, ip + 16, 6, l4len);
-    // Header summed in TypeScript, payload copied and summed natively.
-    put16(dst, tcp + 16, finish(csumCopy(b, src + hdr + k * mss, dst, seg + hdr, plen, sum16(dst, tcp, thl, pseudo))));
+    const sum = tcpBase + pseudo0 + (l4len >>> 16) + (l4len & 0xffff) + (seq >>> 16) + (seq & 0xffff) + (off12 | fl) + sums[k];
+    put16(dst, tcp + 16, finish(fold(sum)));
     emit(seg, hdr + plen);
   }
   return n * stride;
@@ -160,39 +190,30 @@ export function segmentUdp(
   dst: Buffer, dstOff: number, dstRoom: number, gap: number,
   emit: (off: number, len: number) => void, maxSegs = Infinity,
 ): number {
-  const end = src + len;
-  if (len < 14 || mss <= 0) return SEG_BAD;
+  if (mss <= 0) return SEG_BAD;
+  const l4 = l4Of(b, src, len, v6, 17);
+  if (l4 < 0) return SEG_BAD;
   const l3 = src + 14;
-  let l4: number;
-  if (!v6) {
-    if (u16(b, src + 12) !== 0x0800 || l3 + 20 > end) return SEG_BAD;
-    const ihl = (b[l3] & 0x0f) * 4;
-    if (ihl < 20 || b[l3 + 9] !== 17) return SEG_BAD;
-    l4 = l3 + ihl;
-  } else {
-    if (u16(b, src + 12) !== 0x86dd || l3 + 40 > end || b[l3 + 6] !== 17) return SEG_BAD;
-    l4 = l3 + 40;
-  }
   const hdr = l4 + 8 - src;
   const payload = len - hdr;
   if (payload <= 0) return SEG_BAD;
   const n = Math.ceil(payload / mss);
   const stride = gap + hdr + mss;
   if (n > UDP_MAX_SEGS || n > maxSegs || n * stride > dstRoom) return SEG_BAD;
-  const csumCopy = csumCopyImpl();
   const id0 = v6 ? 0 : u16(b, l3 + 4);
-  const l3rel = l3 - src, l4rel = l4 - src;
+  const l3rel = l3 - src, l4rel = l4 - src, ipHdrLen = l4 - l3;
+  const ipBase = ipBaseSum(b, l3, v6, ipHdrLen);
+  // The ports; the length is counted twice (header and pseudo-header).
+  const base = sum16(b, l4, 4, v6 ? pseudoSumV6(b, l3 + 8, l3 + 24, 17, 0) : pseudoSumV4(b, l3 + 12, l3 + 16, 17, 0));
+  const sums = cutSlices(b, src, hdr, payload, mss, n, dst, dstOff + gap, stride);
   for (let k = 0; k < n; k++) {
     const seg = dstOff + k * stride + gap;
     const plen = k === n - 1 ? payload - k * mss : mss;
-    for (let i = 0; i < hdr; i++) dst[seg + i] = b[src + i];
     const ip = seg + l3rel, udp = seg + l4rel;
     const l4len = 8 + plen;
-    setSegmentIp(dst, ip, v6, l4rel - l3rel, l4len, (id0 + k) & 0xffff);
+    ipSegment(dst, ip, v6, ipBase, ipHdrLen, l4len, (id0 + k) & 0xffff);
     put16(dst, udp + 4, l4len);
-    put16(dst, udp + 6, 0);
-    const pseudo = v6 ? pseudoSumV6(dst, ip + 8, ip + 24, 17, l4len) : pseudoSumV4(dst, ip + 12, ip + 16, 17, l4len);
-    const c = finish(csumCopy(b, src + hdr + k * mss, dst, seg + hdr, plen, sum16(dst, udp, 8, pseudo)));
+    const c = finish(fold(base + 2 * l4len + sums[k]));
     put16(dst, udp + 6, c === 0 ? 0xffff : c);
     emit(seg, hdr + plen);
   }

@@ -700,6 +700,54 @@ static napi_value csum_copy(napi_env env, napi_callback_info info) {
   return v;
 }
 
+/* csumCopySlices(src, hdrOff, hdrLen, payOff, payLen, step, dst, dstOff,
+ * stride, sums) → n: cuts src[payOff, payOff+payLen) into n = ceil(payLen /
+ * step) slices; slice k goes to dst + dstOff + k*stride + hdrLen behind a
+ * copy of the hdrLen bytes at src + hdrOff, and sums[k] gets its folded,
+ * uncomplemented sum. The batch form of csumCopy: one call per super-frame
+ * instead of one per segment (the call cost was most of a segment's). What
+ * the header bytes mean, and every checksum fix-up, stays in TypeScript. */
+static napi_value csum_copy_slices(napi_env env, napi_callback_info info) {
+  static const char fn[] = "csumCopySlices";
+  napi_value argv[10];
+  uint8_t *src, *dst;
+  size_t src_len, dst_len, nsums;
+  uint32_t *sums;
+  int64_t hoff, hlen, poff, plen, step, doff, stride;
+  if (!get_args(env, info, 10, argv) ||
+      !arg_buffer(env, argv[0], fn, "src", &src, &src_len) ||
+      !arg_int(env, argv[1], fn, "hdrOff", 0, INT32_MAX, &hoff) ||
+      !arg_int(env, argv[2], fn, "hdrLen", 0, INT32_MAX, &hlen) ||
+      !arg_int(env, argv[3], fn, "payOff", 0, INT32_MAX, &poff) ||
+      !arg_int(env, argv[4], fn, "payLen", 1, INT32_MAX, &plen) ||
+      !arg_int(env, argv[5], fn, "step", 1, INT32_MAX, &step) ||
+      !arg_buffer(env, argv[6], fn, "dst", &dst, &dst_len) ||
+      !arg_int(env, argv[7], fn, "dstOff", 0, INT32_MAX, &doff) ||
+      !arg_int(env, argv[8], fn, "stride", 0, INT32_MAX, &stride) ||
+      !arg_typed(env, argv[9], fn, "sums", napi_uint32_array, "a Uint32Array", (void **)&sums, &nsums)) return NULL;
+  int64_t n = (plen + step - 1) / step;
+  int64_t last = plen - (n - 1) * step;
+  if ((uint64_t)(hoff + hlen) > src_len || (uint64_t)(poff + plen) > src_len ||
+      stride < hlen + step || (uint64_t)(doff + (n - 1) * stride + hlen + last) > dst_len) {
+    char msg[MSG_LEN];
+    snprintf(msg, sizeof msg, "%s: %" PRId64 " slices do not fit (src %zu bytes, dst %zu bytes from %" PRId64 " by %" PRId64 ")",
+             fn, n, src_len, dst_len, doff, stride);
+    throw_range(env, msg);
+    return NULL;
+  }
+  if (!check_room(env, fn, "the slice count", n, "sums", nsums)) return NULL;
+  for (int64_t k = 0; k < n; k++) {
+    uint8_t *d = dst + doff + k * stride;
+    size_t len = (size_t)(k == n - 1 ? last : step);
+    memmove(d, src + hoff, (size_t)hlen);
+    memmove(d + hlen, src + poff + k * step, len);
+    sums[k] = weft_csum(d + hlen, len, 0);
+  }
+  napi_value v;
+  napi_create_uint32(env, (uint32_t)n, &v);
+  return v;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Readable-fd watcher                                                       */
 
@@ -930,6 +978,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     method("udpSetGro", udp_set_gro),
     method("csum", csum),
     method("csumCopy", csum_copy),
+    method("csumCopySlices", csum_copy_slices),
     method("pollStart", poll_start),
     method("pollStop", poll_stop),
     method("close", close_fd),
