@@ -100,6 +100,9 @@ export interface Native {
    * and go on calls again with the arrays' subarray(1).
    */
   tapWrite(fd: number, slab: Buffer, offs: Int32Array, lens: Int32Array, count: number): number;
+  /** Frame i: head[offs[i], +lens[i]) then data pieces pstart[i]..pstart[i+1]-1, one writev each. */
+  tapWritev(fd: number, head: Buffer, offs: Int32Array, lens: Int32Array, data: Buffer,
+    poffs: Int32Array, plens: Int32Array, pstart: Int32Array, count: number): number;
 
   /**
    * Opens a non-blocking UDP socket of `family` bound to `address`:`port`

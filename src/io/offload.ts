@@ -33,6 +33,8 @@ export const VIRTIO_NET_HDR_GSO_TCPV6 = 4;
 export const VIRTIO_NET_HDR_GSO_UDP_L4 = 5;
 /** The kernel's limit on segments in one UDP GSO packet (UDP_MAX_SEGMENTS). */
 const UDP_MAX_SEGS = 64;
+/** Most segments in one gathered frame (a write's iovecs; the addon takes up to 256). */
+const GATHER_MAX_SEGS = 64;
 export const VIRTIO_NET_HDR_GSO_ECN = 0x80;
 
 const TCP_FIN = 0x01, TCP_SYN = 0x02, TCP_RST = 0x04, TCP_PSH = 0x08, TCP_URG = 0x20, TCP_ECE = 0x40, TCP_CWR = 0x80;
@@ -236,9 +238,18 @@ export function segmentUdp(
  * have built itself.
  */
 export class TcpCoalescer {
-  /** Output frames: offset of the virtio-net header in `out`, and length with it. */
+  /**
+   * Output frames: offset of the virtio-net header in `out`, and length with
+   * it. In gather mode that is the frame's head only (header and first
+   * segment): its further payloads are the pieces pStart[i]..pStart[i+1]-1,
+   * pLens[j] bytes at pOffs[j] of the buffer the segments came in.
+   */
   readonly offs: Int32Array;
   readonly lens: Int32Array;
+  readonly pOffs: Int32Array;
+  readonly pLens: Int32Array;
+  readonly pStart: Int32Array;
+  pCount = 0;
   count = 0;
   used = 0;
   /** Segments merged into an earlier frame (a write saved each). */
@@ -259,6 +270,8 @@ export class TcpCoalescer {
   private nextSeq = 0;
   private lastShort = false;
   private lastPsh = false;
+  private openTotal = 0;    // bytes of the open frame, virtio-net header included
+  private openSrc: Buffer | null = null;
   private readonly maxBytes: number;
 
   /**
@@ -269,9 +282,18 @@ export class TcpCoalescer {
    */
   constructor(readonly out: Buffer, capacity: number, private readonly merge = true, private readonly mtu = 65535, maxBytes = 65535,
     /** Also merge UDP runs into USO frames (a kernel that takes GSO_UDP_L4 writes). */
-    public udp = false) {
+    public udp = false,
+    /**
+     * Leave merged payloads where they are and list them as pieces, for a
+     * gathering write (writev): the payload is copied once, by the kernel,
+     * instead of twice.
+     */
+    readonly gather = false) {
     this.offs = new Int32Array(capacity);
     this.lens = new Int32Array(capacity);
+    this.pOffs = new Int32Array(gather ? capacity : 0);
+    this.pLens = new Int32Array(gather ? capacity : 0);
+    this.pStart = new Int32Array(capacity + 1);
     this.maxBytes = maxBytes;
   }
 
@@ -279,6 +301,7 @@ export class TcpCoalescer {
     this.closeOpen();
     this.count = 0;
     this.used = 0;
+    this.pCount = 0;
   }
 
   /** Adds the frame at b[off], len bytes. Returns false when out or the list is full. */
@@ -291,9 +314,12 @@ export class TcpCoalescer {
     const i = this.count++;
     this.offs[i] = h;
     this.lens[i] = VNET_HDR_LEN + len;
+    this.pStart[i] = this.pCount;
     this.used = h + VNET_HDR_LEN + len;
     if (this.merge && this.startable(h + VNET_HDR_LEN, len)) {
       this.open = i;
+      this.openTotal = VNET_HDR_LEN + len;
+      this.openSrc = b;
       this.out.fill(0, h, h + VNET_HDR_LEN);
     } else if (writeVnetHeader(this.out, h + VNET_HDR_LEN, len)) {
       this.csumMarked++;
@@ -358,8 +384,8 @@ export class TcpCoalescer {
     const hdr = this.openHdr;
     const plen = len - hdr;
     if (plen <= 0 || plen > this.openMss) return false;
-    if (this.lens[this.open] + plen > this.maxBytes + VNET_HDR_LEN) return false;
-    if (this.used + plen > o.length) return false;
+    if (this.openTotal + plen > this.maxBytes + VNET_HDR_LEN) return false;
+    if (this.gather ? b !== this.openSrc || this.pCount === this.pOffs.length || this.openSegs >= GATHER_MAX_SEGS : this.used + plen > o.length) return false;
     const f = this.offs[this.open] + VNET_HDR_LEN;
     const l3rel = this.openL3 - f, l4rel = this.openL4 - f;
     const l3 = off + l3rel, l4 = off + l4rel;
@@ -379,11 +405,7 @@ export class TcpCoalescer {
       // UDP: same ports, a length that matches, at most UDP_MAX_SEGS datagrams.
       if (this.openSegs >= UDP_MAX_SEGS || u16(b, l4 + 4) !== 8 + plen) return false;
       for (let i = 0; i < 4; i++) if (b[l4 + i] !== o[this.openL4 + i]) return false;
-      b.copy(o, this.used, off + hdr, off + len);
-      this.used += plen;
-      this.lens[this.open] += plen;
-      this.openSegs++;
-      this.merged++;
+      this.append(b, off + hdr, plen);
       if (plen < this.openMss) this.lastShort = true;
       return true;
     }
@@ -397,15 +419,26 @@ export class TcpCoalescer {
     for (let i = 14; i < 16; i++) if (b[l4 + i] !== o[this.openL4 + i]) return false;
     for (let i = 20; i < thl; i++) if (b[l4 + i] !== o[this.openL4 + i]) return false;
 
-    b.copy(o, this.used, off + hdr, off + len);
-    this.used += plen;
-    this.lens[this.open] += plen;
-    this.openSegs++;
-    this.merged++;
+    this.append(b, off + hdr, plen);
     this.nextSeq = (this.nextSeq + plen) >>> 0;
     if (plen < this.openMss) this.lastShort = true;
     if (fl & TCP_PSH) { o[this.openL4 + 13] |= TCP_PSH; this.lastPsh = true; }
     return true;
+  }
+
+  /** Adds a merged segment's payload to the open frame: listed as a piece, or copied. */
+  private append(b: Buffer, at: number, plen: number): void {
+    if (this.gather) {
+      this.pOffs[this.pCount] = at;
+      this.pLens[this.pCount++] = plen;
+    } else {
+      b.copy(this.out, this.used, at, at + plen);
+      this.used += plen;
+      this.lens[this.open] += plen;
+    }
+    this.openTotal += plen;
+    this.openSegs++;
+    this.merged++;
   }
 
   /** Finishes the open super-frame: lengths, checksums and its GSO header. */
@@ -416,7 +449,8 @@ export class TcpCoalescer {
     const o = this.out;
     const h = this.offs[i];
     const f = h + VNET_HDR_LEN;
-    const len = this.lens[i] - VNET_HDR_LEN;
+    const len = this.openTotal - VNET_HDR_LEN;
+    this.openSrc = null;
     const l3 = this.openL3, l4 = this.openL4;
     const l4len = len - (l4 - f);
     if (!this.openV6) {
@@ -460,5 +494,8 @@ export class TcpCoalescer {
   }
 
   /** Closes the open super-frame; call before writing `offs`/`lens`. */
-  flush(): void { this.closeOpen(); }
+  flush(): void {
+    this.closeOpen();
+    this.pStart[this.count] = this.pCount;
+  }
 }

@@ -125,7 +125,9 @@ export class Tap implements FramePort {
     this.rawLens = new Int32Array(this.rawMax);
     for (let i = 0; i < this.rawMax; i++) this.rawOffs[i] = i * this.rawSlot + HEADROOM - VNET_HDR_LEN;
     // Writes: every frame is copied behind a fresh header; TCP runs are merged.
-    this.coalescer = new TcpCoalescer(Buffer.alloc(o.batch * (Math.min(MAX_FRAME, o.mtu + 14) + VNET_HDR_LEN + 64)), o.batch, offload, o.mtu, 65535, uso);
+    // Merged payloads stay in the socket's slab and go out by writev.
+    const gather = offload && typeof n.tapWritev === 'function';
+    this.coalescer = new TcpCoalescer(Buffer.alloc(o.batch * (Math.min(MAX_FRAME, o.mtu + 14) + VNET_HDR_LEN + 64)), o.batch, offload, o.mtu, 65535, uso, gather);
     this.outOf = new Int32Array(o.batch);
     this.refusedOut = new Uint8Array(o.batch);
   }
@@ -203,7 +205,10 @@ export class Tap implements FramePort {
     while (i < n) {
       let k: number;
       try {
-        k = native().tapWrite(this.fd, c.out, i === 0 ? c.offs : c.offs.subarray(i), i === 0 ? c.lens : c.lens.subarray(i), n - i);
+        const offs = i === 0 ? c.offs : c.offs.subarray(i), lens = i === 0 ? c.lens : c.lens.subarray(i);
+        k = c.gather
+          ? native().tapWritev(this.fd, c.out, offs, lens, batch.buf, c.pOffs, c.pLens, i === 0 ? c.pStart : c.pStart.subarray(i), n - i)
+          : native().tapWrite(this.fd, c.out, offs, lens, n - i);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'EAGAIN') break;
         this.stats.refused++;

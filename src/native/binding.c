@@ -373,6 +373,51 @@ static napi_value tap_write(napi_env env, napi_callback_info info) {
   return int_value(env, r);
 }
 
+/* tapWritev(fd, head, offs, lens, data, poffs, plens, pstart, count) → frames
+ * written: frame i is head[offs[i], +lens[i]) then the pieces
+ * pstart[i]..pstart[i+1]-1 of data (a coalesced super-frame whose payloads
+ * stay where the socket put them). */
+static napi_value tap_writev(napi_env env, napi_callback_info info) {
+  static const char fn[] = "tapWritev";
+  napi_value argv[9];
+  int fd;
+  uint8_t *head, *data;
+  size_t head_len, data_len, n_offs, n_lens, n_poffs, n_plens, n_pstart;
+  int32_t *offs, *lens, *poffs, *plens, *pstart;
+  int64_t count;
+  if (!get_args(env, info, 9, argv) || !arg_fd(env, argv[0], fn, &fd) ||
+      !arg_buffer(env, argv[1], fn, "head", &head, &head_len) ||
+      !arg_typed(env, argv[2], fn, "offs", napi_int32_array, "an Int32Array", (void **)&offs, &n_offs) ||
+      !arg_typed(env, argv[3], fn, "lens", napi_int32_array, "an Int32Array", (void **)&lens, &n_lens) ||
+      !arg_buffer(env, argv[4], fn, "data", &data, &data_len) ||
+      !arg_typed(env, argv[5], fn, "poffs", napi_int32_array, "an Int32Array", (void **)&poffs, &n_poffs) ||
+      !arg_typed(env, argv[6], fn, "plens", napi_int32_array, "an Int32Array", (void **)&plens, &n_plens) ||
+      !arg_typed(env, argv[7], fn, "pstart", napi_int32_array, "an Int32Array", (void **)&pstart, &n_pstart) ||
+      !arg_int(env, argv[8], fn, "count", 0, INT32_MAX, &count) ||
+      !check_room(env, fn, "count", count, "offs", n_offs) ||
+      !check_room(env, fn, "count", count, "lens", n_lens) ||
+      !check_room(env, fn, "count + 1", count + 1, "pstart", n_pstart) ||
+      !check_slots(env, fn, "frame", head_len, offs, lens, 0, count)) return NULL;
+  for (int64_t i = 0; i < count; i++) {
+    if (pstart[i] < 0 || pstart[i + 1] < pstart[i] || (size_t)pstart[i + 1] > n_poffs || (size_t)pstart[i + 1] > n_plens) {
+      char msg[MSG_LEN];
+      snprintf(msg, sizeof msg, "%s: frame %" PRId64 " has pieces %d to %d, outside the %zu listed", fn, i, pstart[i], pstart[i + 1], n_poffs);
+      throw_range(env, msg);
+      return NULL;
+    }
+  }
+  if (count > 0 && !check_slots(env, fn, "piece", data_len, poffs + pstart[0], plens + pstart[0], 0, pstart[count] - pstart[0])) return NULL;
+
+  int r = weft_tap_writev(fd, head, offs, lens, data, poffs, plens, pstart, (int)count);
+  if (r < 0) {
+    char what[MSG_LEN];
+    snprintf(what, sizeof what, "writing a %d-byte frame head and %d pieces to the TAP (fd %d) failed", lens[0], pstart[1] - pstart[0], fd);
+    throw_errno_what(env, -r, "writev", what);
+    return NULL;
+  }
+  return int_value(env, r);
+}
+
 /* ------------------------------------------------------------------------ */
 /* UDP                                                                       */
 
@@ -978,6 +1023,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     method("udpSetGro", udp_set_gro),
     method("csum", csum),
     method("csumCopy", csum_copy),
+    method("tapWritev", tap_writev),
     method("csumCopySlices", csum_copy_slices),
     method("pollStart", poll_start),
     method("pollStop", poll_stop),

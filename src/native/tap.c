@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <linux/if_tun.h>
 
@@ -80,6 +81,33 @@ int weft_tap_write(int fd, const uint8_t *slab, const int32_t *offs, const int32
   int n = 0;
   while (n < count) {
     ssize_t r = write(fd, slab + offs[n], (size_t)lens[n]);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      return n > 0 ? n : -errno;
+    }
+    n++;
+  }
+  return n;
+}
+
+int weft_tap_writev(int fd, const uint8_t *head, const int32_t *offs, const int32_t *lens,
+                    const uint8_t *data, const int32_t *poffs, const int32_t *plens,
+                    const int32_t *pstart, int count) {
+  struct iovec iov[1 + WEFT_TAP_PIECES_MAX];
+  for (int i = 0; i < count; i++) {
+    if (pstart[i + 1] - pstart[i] > WEFT_TAP_PIECES_MAX) return -EINVAL;
+  }
+  int n = 0;
+  while (n < count) {
+    int k = 0;
+    iov[k].iov_base = (void *)(head + offs[n]);
+    iov[k++].iov_len = (size_t)lens[n];
+    for (int j = pstart[n]; j < pstart[n + 1]; j++) {
+      iov[k].iov_base = (void *)(data + poffs[j]);
+      iov[k++].iov_len = (size_t)plens[j];
+    }
+    ssize_t r = writev(fd, iov, k);
     if (r < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;

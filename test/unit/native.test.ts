@@ -433,6 +433,42 @@ test('tapWrite stops at a frame the kernel refuses: thrown when first, counted b
   }
 });
 
+test('tapWritev: frames gathered from a head and pieces of another buffer arrive whole; bad piece lists throw before writing', async () => {
+  const n = inNetns();
+  const tap = openTap(n, true);
+  try {
+    // Three echo requests, each cut into a head (header + first bytes) and 1–3 pieces kept elsewhere.
+    const reqs = [echoRequest(tap.mac, 21, 300), echoRequest(tap.mac, 22, 1000), echoRequest(tap.mac, 23, 40)];
+    const heads: Buffer[] = [], pieces: Buffer[] = [], pstart = new Int32Array(4);
+    reqs.forEach((r, i) => {
+      const f = Buffer.concat([Buffer.alloc(tap.hdr), r]);
+      const cuts = [60, 60 + Math.floor((f.length - 60) / 3), 60 + Math.floor(2 * (f.length - 60) / 3), f.length].slice(i === 2 ? 2 : 0);
+      const headEnd = i === 2 ? f.length : 60;
+      heads.push(f.subarray(0, headEnd));
+      pstart[i] = pieces.length;
+      if (i !== 2) for (let k = 0; k + 1 < cuts.length; k++) pieces.push(f.subarray(cuts[k], cuts[k + 1]));
+    });
+    pstart[3] = pieces.length;
+    const h = pack(heads), d = pack(pieces, 7);
+    assert.is(n.tapWritev(tap.fd, h.slab, h.offs, h.lens, d.slab, d.offs, d.lens, pstart, 3), 3);
+    const got = new Map<number, Buffer>();
+    await readFrames(n, tap.fd, tap.hdr, 8, (f) => {
+      const seq = echoReplySeq(f, tap.mac);
+      if (seq >= 0) got.set(seq, Buffer.from(f));
+      return got.size === 3;
+    });
+    reqs.forEach((r, i) => assert.equal(got.get(21 + i)?.subarray(42), r.subarray(42), `reply ${i} echoes the gathered payload`));
+    // A piece list running backwards, or pieces outside the data buffer: RangeError, nothing written.
+    const back = Int32Array.from([2, 1, 3, 3]);
+    assert.is(thrown(() => n.tapWritev(tap.fd, h.slab, h.offs, h.lens, d.slab, d.offs, d.lens, back, 3)).name, 'RangeError');
+    const outside = Int32Array.from(d.offs); outside[0] = d.slab.length;
+    assert.is(thrown(() => n.tapWritev(tap.fd, h.slab, h.offs, h.lens, d.slab, outside, d.lens, pstart, 3)).name, 'RangeError');
+    assert.is(thrown(() => n.tapWritev(tap.fd, h.slab, h.offs, h.lens, d.slab, d.offs, d.lens, pstart.subarray(0, 3), 3)).name, 'RangeError');
+  } finally {
+    n.close(tap.fd);
+  }
+});
+
 // ---------------------------------------------------------------------------
 // UDP
 

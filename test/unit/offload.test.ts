@@ -123,6 +123,45 @@ test('coalescing stops at a gap in the sequence, another flow, or a non-TCP fram
   assert.ok(c.out.subarray(h + VNET_HDR_LEN, h + c.lens[2]).equals(arp));
 });
 
+/** Output frame i of a coalescer, virtio-net header first: its head, then its pieces of `src` in gather mode. */
+function outFrame(c: TcpCoalescer, i: number, src: Buffer): Buffer {
+  const parts = [c.out.subarray(c.offs[i], c.offs[i] + c.lens[i])];
+  for (let j = c.pStart[i]; j < c.pStart[i + 1]; j++) parts.push(src.subarray(c.pOffs[j], c.pOffs[j] + c.pLens[j]));
+  return Buffer.concat(parts);
+}
+
+test('gather mode lists merged payloads as pieces of the input buffer: the same frames as copying, in fewer bytes of out', async () => {
+  const f = (await superFrames()).find((x) => x.length > 8 * MSS)!;
+  const segs = segmentAll(f);
+  const arp = eth({ type: 0x0806, payload: 28 });
+  // All frames in one input buffer, as the socket's slab holds them: s0 s1 s2 | s4 (gap) | arp | s5 s6…
+  const order = [segs[0], segs[1], segs[2], segs[4], arp, ...segs.slice(5)];
+  const src = Buffer.concat(order);
+  const copy = new TcpCoalescer(Buffer.alloc(200_000), 128);
+  const gather = new TcpCoalescer(Buffer.alloc(200_000), 128, true, 65535, 65535, false, true);
+  for (const c of [copy, gather]) {
+    c.reset();
+    let at = 0;
+    for (const s of order) { assert.ok(c.add(src, at, s.length)); at += s.length; }
+    c.flush();
+  }
+  assert.is(gather.count, copy.count);
+  assert.is(gather.count, 4);
+  for (let i = 0; i < copy.count; i++) assert.ok(outFrame(gather, i, src).equals(outFrame(copy, i, src)), `frame ${i}`);
+  assert.equal([0, 1, 2, 3].map((i) => gather.pStart[i + 1] - gather.pStart[i]), [2, 0, 0, order.length - 6]);
+  // What copying put into out and gathering left in place: exactly the pieces.
+  let pieceBytes = 0;
+  for (let j = 0; j < gather.pCount; j++) pieceBytes += gather.pLens[j];
+  assert.ok(pieceBytes > 0);
+  assert.is(gather.used + pieceBytes, copy.used);
+  // A segment from another buffer is never listed as a piece of this one: it starts a frame of its own.
+  gather.reset();
+  gather.add(src, 0, segs[0].length);
+  assert.ok(gather.add(Buffer.from(segs[1]), 0, segs[1].length));
+  gather.flush();
+  assert.is(gather.count, 2);
+});
+
 /** An IPv4/UDP super-frame as a USO-capable TAP hands it over: lengths cover everything. */
 function udpSuper(payload: number): Buffer {
   const f = Buffer.alloc(14 + 20 + 8 + payload);
