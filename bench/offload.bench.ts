@@ -1,6 +1,7 @@
 // The offload paths per packet: cutting a 64 KiB TCP super-frame read from
 // the TAP into MSS-sized segments (checksums included), and gluing those
-// segments back into one super-frame for a TAP write.
+// segments back into one super-frame for a TAP write (payloads copied, or
+// listed for a gathering write).
 
 import { segmentTcp, TcpCoalescer } from '../src/io/offload.js';
 import { runCases } from './lib.js';
@@ -26,6 +27,7 @@ n = 0;
 segmentTcp(frame, 0, frame.length, MSS, false, dst, 0, dst.length, 8, emit);
 const count = n;
 const coalescer = new TcpCoalescer(Buffer.alloc(128 * 1024), 256, true, 1450);
+const gatherer = new TcpCoalescer(Buffer.alloc(128 * 1024), 256, true, 1450, 65535, false, true);
 
 runCases('offload', [
   { name: `segment 64 KiB TCP super-frame (${count} segments)`, perCall: count, fn: () => { n = 0; segmentTcp(frame, 0, frame.length, MSS, false, dst, 0, dst.length, 8, emit); } },
@@ -33,5 +35,10 @@ runCases('offload', [
     coalescer.reset();
     for (let k = 0; k < count; k++) coalescer.add(dst, segs[k][0], segs[k][1]);
     coalescer.flush();
+  } },
+  { name: `coalesce ${count} segments, payloads gathered (writev)`, perCall: count, fn: () => {
+    gatherer.reset();
+    for (let k = 0; k < count; k++) gatherer.add(dst, segs[k][0], segs[k][1]);
+    gatherer.flush();
   } },
 ]);

@@ -41,6 +41,10 @@ export function decapBatch(dp: Datapath, dgrams: DatagramBatch, out: FrameBatch,
   // The last source found known in this batch: a batch is mostly from one
   // VTEP, and the set cannot change during the call. Words are unsigned, so -1 never matches.
   let k0 = -1, k1 = -1, k2 = -1, k3 = -1;
+  // The last (source, VNI, inner source MAC) learned in this batch: the
+  // datagrams of one GRO message are one sender's, usually one inner flow's,
+  // and learning it again at the same time would change nothing.
+  let l0 = -1, l1 = -1, l2 = -1, l3 = -1, lVni = -1, lHi = -1, lLo = -1;
   if (out.capacity < dgrams.count) throw new RangeError(`decap: output batch holds ${out.capacity}, input has ${dgrams.count}`);
   out.buf = b;
   out.count = 0;
@@ -73,13 +77,16 @@ export function decapBatch(dp: Datapath, dgrams: DatagramBatch, out: FrameBatch,
     if ((b[s] & 1) !== 0 || (hi === 0 && lo === 0)) { c[C.rx_drop_bad_src_mac]++; continue; }
     if (v.isLocalMac(hi, lo)) { c[C.rx_drop_own_mac]++; continue; }
 
-    const peer = peers.intern(sa[a], sa[a + 1], sa[a + 2], sa[a + 3], v.port);
-    if (peer < 0) { c[C.rx_drop_peer_table_full]++; continue; }
-    const r = fdb.learn(vni, b, s, peer, nowMs);
-    if (r === LEARN_STATIC_CONFLICT) { peers.releaseIfUnused(peer); c[C.rx_drop_static_conflict]++; continue; }
-    if (r === LEARN_FULL) { peers.releaseIfUnused(peer); c[C.rx_drop_fdb_full]++; continue; }
-    if (r === LEARN_NEW) c[C.fdb_learned]++;
-    else if (r === LEARN_MOVED) c[C.fdb_moved]++;
+    if (lo !== lLo || hi !== lHi || vni !== lVni || sa[a + 3] !== l3 || sa[a + 2] !== l2 || sa[a + 1] !== l1 || sa[a] !== l0) {
+      const peer = peers.intern(sa[a], sa[a + 1], sa[a + 2], sa[a + 3], v.port);
+      if (peer < 0) { c[C.rx_drop_peer_table_full]++; continue; }
+      const r = fdb.learn(vni, b, s, peer, nowMs);
+      if (r === LEARN_STATIC_CONFLICT) { peers.releaseIfUnused(peer); c[C.rx_drop_static_conflict]++; continue; }
+      if (r === LEARN_FULL) { peers.releaseIfUnused(peer); c[C.rx_drop_fdb_full]++; continue; }
+      if (r === LEARN_NEW) c[C.fdb_learned]++;
+      else if (r === LEARN_MOVED) c[C.fdb_moved]++;
+      l0 = sa[a]; l1 = sa[a + 1]; l2 = sa[a + 2]; l3 = sa[a + 3]; lVni = vni; lHi = hi; lLo = lo;
+    }
 
     c[C.rx_frames]++;
     c[C.rx_bytes] += len - VXLAN_HEADER_LEN;

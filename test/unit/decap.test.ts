@@ -98,6 +98,23 @@ test('decap counts a MAC move and follows it', () => {
   assert.is(dp.peers.ipString(dp.fdb.lookup(1, buf, 0)), '198.18.0.4');
 });
 
+test('decap: a run from one sender learns once per batch, and a move inside the run is still seen both ways', () => {
+  const dp = setup();
+  const a = vxlan(eth({ src: MAC_A })), b = vxlan(eth({ src: MAC_B }));
+  const run = (from: string, p = a) => ({ payload: p, from });
+  const out = decapAll(dp, [run(PEER), run(PEER), run(PEER), run('198.18.0.4'), run('198.18.0.4'), run(PEER), run(PEER, b), run(PEER, b)], 1000);
+  assert.is(out.length, 8);
+  assert.is(dp.counters.get('fdb_learned'), 2);
+  assert.is(dp.counters.get('fdb_moved'), 2);
+  assert.is(dp.fdb.stats.refreshed, 0, 'the repeats of one (sender, MAC) in a batch are not learned again');
+  const buf = Buffer.alloc(6);
+  buf.writeUIntBE(parseMac(MAC_A), 0, 6);
+  assert.is(dp.peers.ipString(dp.fdb.lookup(1, buf, 0)), PEER);
+  // The next batch refreshes it again, at its own time.
+  decapAll(dp, [run(PEER)], 2000);
+  assert.is(dp.fdb.stats.refreshed, 1);
+});
+
 test('decap: a full table drops frames from new MACs, known MACs keep flowing', () => {
   const dp = setup({ fdbMax: 2 }); // the static entry takes one slot
   const a = vxlan(eth({ src: MAC_A }));
