@@ -8,8 +8,8 @@ import { Datapath } from '../datapath/datapath.js';
 import { Forwarder } from '../datapath/forwarder.js';
 import { Tap, type TapStats } from '../io/tap.js';
 import { VNI_RX_BYTES, VNI_RX_FRAMES, VNI_TX_BYTES, VNI_TX_FRAMES } from '../datapath/vni.js';
-import { UdpSocket } from '../io/udp.js';
-import { configureTap, underlayMtu } from '../io/link.js';
+import { UdpSocket, datagramsPerSend } from '../io/udp.js';
+import { configureTap, limitTapGsoSegs, underlayMtu } from '../io/link.js';
 import { formatMac } from '../wire/mac.js';
 import { CONTROL_HELP, CONTROL_OPTIONS, resolveControlConfig, type ControlConfig } from '../config/control-config.js';
 import { prepareControl, type ControlPlane } from '../control/control-plane.js';
@@ -273,7 +273,12 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
   );
   // Kernel features asked for but missing: said once, and weft carries on without them.
   if (!cfg.noOffload) {
-    const missing = [tap.offload ? '' : 'TSO on the TAP (TUNSETOFFLOAD)', udp.gso ? '' : 'UDP GSO (UDP_SEGMENT)', udp.gro ? '' : 'UDP GRO (UDP_GRO)'].filter(Boolean);
+    // One super-frame from the TAP should make one UDP GSO send: at most as
+    // many segments as fit one (a full-size segment is MTU + Ethernet + VXLAN).
+    const segs = datagramsPerSend(mtu + 14 + 8);
+    const capped = !tap.offload || !udp.gso || taps.every((t) => limitTapGsoSegs(t.name, segs));
+    const missing = [tap.offload ? '' : 'TSO on the TAP (TUNSETOFFLOAD)', udp.gso ? '' : 'UDP GSO (UDP_SEGMENT)', udp.gro ? '' : 'UDP GRO (UDP_GRO)',
+      capped ? '' : `a GSO segment limit on the TAP (ip link set gso_max_segs ${segs})`].filter(Boolean);
     if (missing.length) log.warn(`this kernel lacks ${missing.join(', ')}: falling back to one packet per system call there`);
   }
 

@@ -22,6 +22,23 @@ export function configureTap(name: string, mac: number, mtu: number, address: { 
   ip(['link', 'set', 'dev', name, 'up']);
 }
 
+/**
+ * Caps the TCP/UDP super-frames the host hands the TAP at `segs` segments
+ * (IFLA_GSO_MAX_SEGS). Returns false where the kernel or iproute2 refuses.
+ * Why: a 64 KiB super-frame is ~46 segments, and once each has its VXLAN
+ * and inner headers they no longer fit one UDP GSO send (64 KiB), so every
+ * super-frame went out as two sends — a second trip through both stacks
+ * for one or two datagrams.
+ */
+export function limitTapGsoSegs(name: string, segs: number): boolean {
+  try {
+    ip(['link', 'set', 'dev', name, 'gso_max_segs', String(segs)]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 interface IpAddrInfo { ifname: string; mtu: number; addr_info?: { local: string }[] }
 
 /**

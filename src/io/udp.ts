@@ -27,6 +27,11 @@ const GSO_MAX_SEGS = 64;
 /** Largest GSO message: the UDP length field's limit less IPv6 + UDP headers. */
 const GSO_MAX_BYTES = 65535 - 48;
 
+/** How many datagrams of `len` bytes one UDP GSO send can carry. */
+export function datagramsPerSend(len: number): number {
+  return Math.max(1, Math.min(GSO_MAX_SEGS, Math.floor(GSO_MAX_BYTES / len)));
+}
+
 export interface UdpOptions {
   family: 4 | 6;
   address: string;

@@ -26,6 +26,9 @@ test('the TAP exists with the configured MAC, MTU underlay−50 and address', ()
   assert.is(j.address, '02:00:0a:f4:00:01');
   assert.is(j.mtu, 1450);
   assert.ok(j.addr_info.some((a: { local: string }) => a.local === '10.244.0.1'));
+  // Super-frames capped so that one makes one UDP GSO send: 65,487 bytes / (1450 + 14 + 8).
+  const d = JSON.parse(rig.exec(1, ['ip', '-d', '-j', 'link', 'show', 'dev', 'weft0']))[0];
+  assert.is(d.gso_max_segs, 44);
 });
 
 test('ping both ways', () => {
@@ -55,6 +58,8 @@ test('a 20 MB TCP transfer arrives intact, both directions', async () => {
   for (const w of [w1, w2]) {
     const o = (await weftStatus(w) as unknown as { offload: Record<string, number> }).offload;
     assert.ok(o.superFramesIn > 0 && o.gsoMessages > 0 && o.groMessages > 0 && o.coalesced > 0, JSON.stringify(o));
+    // One super-frame, one send: no super-frame split over two.
+    assert.ok(o.gsoMessages <= o.superFramesIn * 1.1 + 20, `${o.gsoMessages} GSO sends for ${o.superFramesIn} super-frames`);
   }
 });
 
