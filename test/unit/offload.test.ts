@@ -162,6 +162,42 @@ test('gather mode lists merged payloads as pieces of the input buffer: the same 
   assert.is(gather.count, 2);
 });
 
+test('coalescing refuses a segment that differs in any header byte that must match, and takes one that differs only where segments may', async () => {
+  const f = (await superFrames())[0];
+  const segs = segmentAll(f);
+  const ihl = 20, l4 = 14 + ihl, thl = (f[l4 + 12] >>> 4) * 4, hdr = l4 + thl;
+  // Bytes a later segment may change: IP total length, ID and checksum; TCP sequence and checksum,
+  // and the urgent pointer, meaningless without URG (which is never merged; Linux's GRO ignores it too).
+  const free = new Set([16, 17, 18, 19, 24, 25, l4 + 4, l4 + 5, l4 + 6, l4 + 7, l4 + 16, l4 + 17, l4 + 18, l4 + 19]);
+  let refused = 0;
+  for (const gather of [false, true]) {
+    for (let at = 0; at < hdr; at++) {
+      if (free.has(at)) continue;
+      const second = Buffer.from(segs[1]);
+      second[at] ^= at === l4 + 13 ? 0x10 : 0x01;   // ACK flag for the flags byte (PSH may differ)
+      const src = Buffer.concat([segs[0], second]);
+      const c = new TcpCoalescer(Buffer.alloc(20_000), 8, true, 65535, 65535, false, gather);
+      c.add(src, 0, segs[0].length);
+      c.add(src, segs[0].length, second.length);
+      c.flush();
+      assert.is(c.count, 2, `byte ${at} differs (gather ${gather}): not merged`);
+      refused++;
+    }
+    const second = Buffer.from(segs[1]);
+    for (const at of free) second[at] ^= 0x5a;
+    second.writeUInt16BE(segs[1].readUInt16BE(16), 16);                 // the length must still be right
+    second.writeUInt32BE(segs[1].readUInt32BE(l4 + 4), l4 + 4);          // and the sequence continue
+    second[l4 + 13] |= 0x08;                                             // PSH on the later one is fine
+    const src = Buffer.concat([segs[0], second]);
+    const c = new TcpCoalescer(Buffer.alloc(20_000), 8, true, 65535, 65535, false, gather);
+    c.add(src, 0, segs[0].length);
+    c.add(src, segs[0].length, second.length);
+    c.flush();
+    assert.is(c.count, 1, `gather ${gather}: only free fields differ → merged`);
+  }
+  assert.ok(refused > 2 * 50);
+});
+
 /** An IPv4/UDP super-frame as a USO-capable TAP hands it over: lengths cover everything. */
 function udpSuper(payload: number): Buffer {
   const f = Buffer.alloc(14 + 20 + 8 + payload);
