@@ -26,7 +26,7 @@
 import type { Datapath } from './datapath.js';
 import type { DatagramBatch, FrameBatch } from './batch.js';
 import { C } from './counters.js';
-import { VNI_RX_BYTES, VNI_RX_FRAMES } from './vni.js';
+import { VNI_RX_BYTES, VNI_RX_FRAMES, type VniState } from './vni.js';
 import { VXLAN_HEADER_LEN, VXLAN_FLAG_I } from '../wire/vxlan.js';
 import { ETH_HEADER_LEN } from '../wire/ethernet.js';
 import { LEARN_NEW, LEARN_MOVED, LEARN_STATIC_CONFLICT, LEARN_FULL } from '../fdb/fdb.js';
@@ -45,6 +45,8 @@ export function decapBatch(dp: Datapath, dgrams: DatagramBatch, out: FrameBatch,
   // datagrams of one GRO message are one sender's, usually one inner flow's,
   // and learning it again at the same time would change nothing.
   let l0 = -1, l1 = -1, l2 = -1, l3 = -1, lVni = -1, lHi = -1, lLo = -1;
+  // The last VNI looked up, and what it found (the set cannot change during the call).
+  let lastVni = -1, lastV: VniState | undefined;
   if (out.capacity < dgrams.count) throw new RangeError(`decap: output batch holds ${out.capacity}, input has ${dgrams.count}`);
   out.buf = b;
   out.count = 0;
@@ -67,7 +69,8 @@ export function decapBatch(dp: Datapath, dgrams: DatagramBatch, out: FrameBatch,
       c[C.rx_drop_reserved_bits]++; continue;
     }
     const vni = (b[off + 4] << 16) | (b[off + 5] << 8) | b[off + 6];
-    const v = dp.vnis.get(vni);
+    if (vni !== lastVni) { lastV = dp.vnis.get(vni); lastVni = vni; }
+    const v = lastV;
     if (v === undefined) { c[C.rx_drop_unknown_vni]++; continue; }
 
     const eth = off + VXLAN_HEADER_LEN;

@@ -34,6 +34,9 @@ export function encapBatch(dp: Datapath, v: VniState, frames: FrameBatch, out: S
   const vni = v.vni;
   const maxLen = v.maxFrameLen, maxUntagged = v.maxUntaggedLen;
   let bytes = 0;
+  // The last unicast destination looked up in this batch: the segments of
+  // one super-frame all go to one MAC, and the table cannot change meanwhile.
+  let lastHi = -1, lastLo = 0, lastPeer = -1;
   out.count = 0;
   out.tooBigCount = 0;
   for (let i = 0; i < frames.count; i++) {
@@ -54,7 +57,12 @@ export function encapBatch(dp: Datapath, v: VniState, frames: FrameBatch, out: S
     // Destination: a known unicast MAC goes to its one VTEP; broadcast,
     // multicast (I/G bit set) and unknown unicast go to the flood list.
     let peer = -1;
-    if ((b[off] & 1) === 0) peer = fdb.lookup(vni, b, off);
+    if ((b[off] & 1) === 0) {
+      const hi = (b[off] << 8) | b[off + 1];
+      const lo = (b[off + 2] << 24) | (b[off + 3] << 16) | (b[off + 4] << 8) | b[off + 5];
+      if (lo === lastLo && hi === lastHi) peer = lastPeer;
+      else { peer = lastPeer = fdb.lookup(vni, b, off); lastHi = hi; lastLo = lo; }
+    }
     if (peer < 0 && v.flood.count === 0) { c[C.tx_drop_no_destination]++; continue; }
     if (peer < 0 && bum !== null && !bum.allow(vni, b, off + 6, nowMs)) { c[C.tx_drop_bum_rate]++; continue; }
 
