@@ -20,7 +20,7 @@
 // skipped and counted as dropped rather than buffered without bound.
 
 import type { CaptureHook } from '../datapath/forwarder.js';
-import type { DatagramBatch, FrameBatch, SendList } from '../datapath/batch.js';
+import { copyFrame, type DatagramBatch, type FrameBatch, type SendList } from '../datapath/batch.js';
 import type { PeerTable } from '../fdb/peers.js';
 import { OuterBuilder } from '../io/outer.js';
 import { PcapWriter } from '../io/pcap-write.js';
@@ -55,6 +55,8 @@ export class CaptureSession implements CaptureHook {
   private readonly writer: PcapWriter;
   private readonly outer: OuterBuilder | null;
   private readonly scratch: Buffer | null;
+  /** A TSO segment put together (its payload stays where the TAP read left it). */
+  private readonly whole = Buffer.alloc(65536 + 64);
   private readonly port: number;
   private readonly o: CaptureOptions;
   private readonly nowMs: () => number;
@@ -83,12 +85,16 @@ export class CaptureSession implements CaptureHook {
   tapToWire(frames: FrameBatch, sends: SendList): void {
     if (!this.begin(this.side === 'overlay' ? frames.count : sends.count)) return;
     if (this.side === 'overlay') {
-      for (let i = 0; i < frames.count && this.frames < this.limit; i++) this.record(frames.buf, frames.off[i], frames.len[i]);
+      for (let i = 0; i < frames.count && this.frames < this.limit; i++) {
+        if (frames.tailLen[i] === 0) this.record(frames.buf, frames.off[i], frames.len[i]);
+        else this.record(this.whole, 0, copyFrame(frames, i, this.whole, 0));
+      }
     } else {
       const s = this.scratch!, b = frames.buf;
       for (let k = 0; k < sends.count && this.frames < this.limit; k++) {
-        const off = sends.off[k], len = sends.len[k];
-        b.copy(s, HEAD, off, off + len);
+        const off = sends.off[k], len = sends.len[k], tail = sends.tailLen[k];
+        b.copy(s, HEAD, off, off + len - tail);
+        if (tail > 0) b.copy(s, HEAD + len - tail, sends.tailOff[k], sends.tailOff[k] + tail);
         // The live socket is bound to one port and sends from it, whatever encap chose.
         const start = this.outer!.build(s, HEAD, len, sends.peer[k], this.port);
         if (start >= 0) this.record(s, start, HEAD + len - start);

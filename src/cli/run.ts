@@ -222,7 +222,7 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
   const closeAll = () => { for (const t of taps) t.close(); udp.close(); };
   for (const o of cfg.overlays) {
     try {
-      taps.push(new Tap({ name: o.tap, batch: frameBatch, mtu, offload: !cfg.noOffload }));
+      taps.push(new Tap({ name: o.tap, batch: frameBatch, mtu, offload: !cfg.noOffload, tails: udp.gather }));
     } catch (e) {
       closeAll();
       openErr(e);

@@ -12,13 +12,21 @@
  * 8-byte aligned. */
 export const HEADROOM = 72;
 
-/** Ethernet frames in a slab, each at `off[i]` for `len[i]` bytes. */
+/**
+ * Ethernet frames in a slab, each at `off[i]` for `len[i]` bytes — or, for a
+ * segment cut from a TAP super-frame for a gathering send, its last
+ * `tailLen[i]` bytes (the payload) at `tailOff[i]`, where the read left them,
+ * and only the `len[i] - tailLen[i]` bytes of headers at `off[i]`. The data
+ * path reads headers only; whoever needs a frame whole uses copyFrame.
+ */
 export class FrameBatch {
   buf: Buffer;
   count = 0;
   readonly capacity: number;
   readonly off: Int32Array;
   readonly len: Int32Array;
+  readonly tailOff: Int32Array;
+  readonly tailLen: Int32Array;
   /** For decap output: the VNI each frame arrived on. */
   readonly vni: Int32Array;
   /** For decap output: the index of the datagram each frame came from. */
@@ -29,6 +37,8 @@ export class FrameBatch {
     this.buf = buf;
     this.off = new Int32Array(capacity);
     this.len = new Int32Array(capacity);
+    this.tailOff = new Int32Array(capacity);
+    this.tailLen = new Int32Array(capacity);
     this.vni = new Int32Array(capacity);
     this.from = new Int32Array(capacity);
   }
@@ -37,9 +47,29 @@ export class FrameBatch {
     const i = this.count++;
     this.off[i] = off;
     this.len[i] = len;
+    this.tailLen[i] = 0;
     this.vni[i] = vni;
     this.from[i] = from;
   }
+
+  /** A frame of `len` bytes whose last `tailLen` sit at `tailOff`. */
+  pushSplit(off: number, len: number, tailOff: number, tailLen: number): void {
+    const i = this.count++;
+    this.off[i] = off;
+    this.len[i] = len;
+    this.tailOff[i] = tailOff;
+    this.tailLen[i] = tailLen;
+    this.vni[i] = 0;
+    this.from[i] = 0;
+  }
+}
+
+/** Copies frame i of `f` whole (headers, then its tail if it has one) to dst at `at`; returns its length. */
+export function copyFrame(f: FrameBatch, i: number, dst: Buffer, at: number): number {
+  const off = f.off[i], len = f.len[i], tail = f.tailLen[i];
+  f.buf.copy(dst, at, off, off + len - tail);
+  if (tail > 0) f.buf.copy(dst, at + len - tail, f.tailOff[i], f.tailOff[i] + tail);
+  return len;
 }
 
 /**
@@ -84,6 +114,9 @@ export class SendList {
   readonly srcPort: Uint16Array;
   /** Index of the frame in the input batch each entry came from. */
   readonly from: Int32Array;
+  /** The frame's tail (FrameBatch): the datagram's last `tailLen` bytes sit at `tailOff`. */
+  readonly tailOff: Int32Array;
+  readonly tailLen: Int32Array;
   /** Whether encap should fill `srcPort`. A socket bound to one port sends
    * from that port whatever is asked, so the live loop turns this off and
    * saves the hash; the replay twin, which writes the port, keeps it on. */
@@ -99,6 +132,8 @@ export class SendList {
   constructor(capacity: number) {
     this.capacity = capacity;
     this.from = new Int32Array(capacity);
+    this.tailOff = new Int32Array(capacity);
+    this.tailLen = new Int32Array(capacity);
     this.off = new Int32Array(capacity);
     this.len = new Int32Array(capacity);
     this.peer = new Int32Array(capacity);

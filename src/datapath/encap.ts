@@ -75,7 +75,7 @@ export function encapBatch(dp: Datapath, v: VniState, frames: FrameBatch, out: S
 
     if (peer >= 0) {
       if (out.count === out.capacity) { c[C.tx_drop_send_full]++; continue; }
-      push(out, h, plen, peer, sport, i);
+      push(out, h, plen, peer, sport, i, frames);
       c[C.tx_unicast]++;
       c[C.tx_datagrams]++;
       continue;
@@ -91,7 +91,7 @@ export function encapBatch(dp: Datapath, v: VniState, frames: FrameBatch, out: S
       const p = ids[k];
       if (p === origin) continue;
       if (out.count === out.capacity) { c[C.tx_drop_send_full]++; break; }
-      push(out, h, plen, p, sport, i);
+      push(out, h, plen, p, sport, i, frames);
       copies++;
     }
     c[C.tx_flooded]++;
@@ -107,9 +107,11 @@ function isTagged(b: Uint8Array, off: number): boolean {
   return t === ETHERTYPE_VLAN || t === ETHERTYPE_QINQ;
 }
 
-function push(out: SendList, off: number, len: number, peer: number, sport: number, from: number): void {
+function push(out: SendList, off: number, len: number, peer: number, sport: number, from: number, frames: FrameBatch): void {
   const j = out.count++;
   out.from[j] = from;
+  out.tailOff[j] = frames.tailOff[from];
+  out.tailLen[j] = frames.tailLen[from];
   out.off[j] = off;
   out.len[j] = len;
   out.peer[j] = peer;

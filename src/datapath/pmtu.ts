@@ -35,7 +35,7 @@
 
 import type { Datapath } from './datapath.js';
 import type { VniState } from './vni.js';
-import { FrameBatch, HEADROOM, TOO_BIG_PER_BATCH, type SendList } from './batch.js';
+import { FrameBatch, HEADROOM, TOO_BIG_PER_BATCH, copyFrame, type SendList } from './batch.js';
 import { C } from './counters.js';
 import { EthernetView, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from '../wire/ethernet.js';
 import { Ipv4View, IPV4_HEADER_LEN, IPV4_FLAG_DF, IPPROTO_ICMP, IPPROTO_ICMPV6 } from '../wire/ipv4.js';
@@ -152,6 +152,9 @@ export function buildTooBig(src: Buffer, off: number, len: number, mtu: number, 
  * `frames`) into `out` (from newReplyBatch), within the ICMP rate limit.
  * Returns the number of answers; the caller writes them into the TAP.
  */
+/** Where a split frame is put together before it is quoted (grown if ever needed). */
+let whole = Buffer.alloc(0);
+
 export function answerTooBig(dp: Datapath, v: VniState, frames: FrameBatch, sends: SendList, out: FrameBatch, nowMs: number): number {
   out.count = 0;
   if (v.mtu === 0 || dp.icmp === null) return 0;
@@ -159,7 +162,14 @@ export function answerTooBig(dp: Datapath, v: VniState, frames: FrameBatch, send
   for (let k = 0; k < sends.tooBigCount && out.count < out.capacity; k++) {
     const i = sends.tooBig[k];
     const at = out.count * REPLY_SLOT + HEADROOM;
-    const n = buildTooBig(frames.buf, frames.off[i], frames.len[i], v.mtu, out.buf, at);
+    let n: number;
+    if (frames.tailLen[i] > 0) {
+      // A segment with its payload elsewhere: whole in a scratch first (rare: a TAP MTU raised by hand).
+      if (whole.length < frames.len[i]) whole = Buffer.alloc(frames.len[i]);
+      n = buildTooBig(whole, 0, copyFrame(frames, i, whole, 0), v.mtu, out.buf, at);
+    } else {
+      n = buildTooBig(frames.buf, frames.off[i], frames.len[i], v.mtu, out.buf, at);
+    }
     if (n === 0) continue;
     if (!dp.icmp.take(0, nowMs)) { c[C.icmp_too_big_limited]++; continue; }
     out.push(at, n, v.vni, i);

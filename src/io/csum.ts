@@ -41,17 +41,17 @@ export function csumCopyImpl(): CsumCopy {
 }
 
 type CsumCopySlices = (src: Buffer, hdrOff: number, hdrLen: number, payOff: number, payLen: number, step: number,
-  dst: Buffer, dstOff: number, stride: number, sums: Uint32Array) => number;
+  dst: Buffer, dstOff: number, stride: number, sums: Uint32Array, copyPayload?: boolean) => number;
 
 function tsCsumCopySlices(src: Buffer, hdrOff: number, hdrLen: number, payOff: number, payLen: number, step: number,
-  dst: Buffer, dstOff: number, stride: number, sums: Uint32Array): number {
+  dst: Buffer, dstOff: number, stride: number, sums: Uint32Array, copyPayload = true): number {
   const n = Math.ceil(payLen / step);
   for (let k = 0; k < n; k++) {
     const d = dstOff + k * stride;
     const len = k === n - 1 ? payLen - k * step : step;
     src.copy(dst, d, hdrOff, hdrOff + hdrLen);
-    src.copy(dst, d + hdrLen, payOff + k * step, payOff + k * step + len);
-    sums[k] = fold(sum16(dst, d + hdrLen, len));
+    if (copyPayload) src.copy(dst, d + hdrLen, payOff + k * step, payOff + k * step + len);
+    sums[k] = fold(sum16(src, payOff + k * step, len));
   }
   return n;
 }
@@ -62,6 +62,7 @@ let slicesImpl: CsumCopySlices | null = null;
  * Cuts `payLen` bytes at `payOff` into slices of `step` (the last shorter),
  * each copied behind a copy of the `hdrLen`-byte header at `hdrOff`, slice k
  * at dstOff + k * stride; sums[k] is slice k's sum (as csumImpl, initial 0).
+ * With copyPayload false only the headers are copied (the slices stay put).
  * Returns the slice count. One native call per super-frame where the addon
  * has it.
  */

@@ -164,6 +164,12 @@ export interface Native {
    */
   udpSendGso(fd: number, slab: Buffer, offs: Int32Array, lens: Int32Array, segs: Int32Array,
     dstAddr: Uint32Array, dstPort: Uint16Array, count: number, errors: Int32Array): number;
+  /**
+   * udpSendGso with each message gathered from pieces: message k is pieces
+   * pstart[k]..pstart[k+1]-1 (poffs/plens into the slab), 1 to 128 of them.
+   */
+  udpSendGsoV(fd: number, slab: Buffer, poffs: Int32Array, plens: Int32Array, pstart: Int32Array, segs: Int32Array,
+    dstAddr: Uint32Array, dstPort: Uint16Array, count: number, errors: Int32Array): number;
 
   /** Whether the kernel does UDP GSO (udpSendGso): Linux 4.18 and later.
    * Probes getsockopt(SOL_UDP, UDP_SEGMENT) on `fd`, a UDP socket. */

@@ -106,12 +106,19 @@ function l4Of(b: Buffer, src: number, len: number, v6: boolean, proto: number): 
   return l3 + 40;
 }
 
-/** Copies the header and each payload slice into place; returns the slice sums. */
-function cutSlices(b: Buffer, src: number, hdr: number, payload: number, mss: number, n: number, dst: Buffer, first: number, stride: number): Uint32Array {
+/** Copies the header (and, unless `tails`, each payload slice) into place; returns the slice sums. */
+function cutSlices(b: Buffer, src: number, hdr: number, payload: number, mss: number, n: number, dst: Buffer, first: number, stride: number, tails: boolean): Uint32Array {
   if (n > sliceSums.length) sliceSums = new Uint32Array(n);
-  csumCopySlicesImpl()(b, src, hdr, src + hdr, payload, mss, dst, first, stride, sliceSums);
+  csumCopySlicesImpl()(b, src, hdr, src + hdr, payload, mss, dst, first, stride, sliceSums, !tails);
   return sliceSums;
 }
+
+/**
+ * Where a cut segment goes: `off`, `len` for the whole segment; with tails,
+ * only its headers are at `off` and its last `tailLen` bytes (the payload)
+ * at `tailOff`, still in the super-frame.
+ */
+export type SegmentSink = (off: number, len: number, tailOff: number, tailLen: number) => void;
 
 /**
  * Cuts the TCP super-frame at `src` (`len` bytes, Ethernet first) into
@@ -131,7 +138,9 @@ function cutSlices(b: Buffer, src: number, hdr: number, payload: number, mss: nu
 export function segmentTcp(
   b: Buffer, src: number, len: number, mss: number, v6: boolean,
   dst: Buffer, dstOff: number, dstRoom: number, gap: number,
-  emit: (off: number, len: number) => void, maxSegs = Infinity,
+  emit: SegmentSink, maxSegs = Infinity,
+  /** Leave each payload in the super-frame (a gathering send): only headers go to dst. */
+  tails = false,
 ): number {
   if (mss <= 0) return SEG_BAD;
   const l4 = l4Of(b, src, len, v6, 6);
@@ -144,7 +153,7 @@ export function segmentTcp(
   const payload = len - hdr;
   if (payload <= 0) return SEG_BAD;
   const n = Math.ceil(payload / mss);
-  const stride = gap + hdr + mss;
+  const stride = gap + hdr + (tails ? 0 : mss);
   // Issue 7 (every packet counted under a reason): the kernel cuts by any
   // gso_size (a small MSS, or a hostile AF_PACKET writer: 64 KiB at MSS 48
   // is 1365 segments), so segments that would not fit the caller's batch
@@ -161,7 +170,7 @@ export function segmentTcp(
   const ipBase = ipBaseSum(b, l3, v6, ipHdrLen);
   const tcpBase = sum16(b, l4 + 18, thl - 18, sum16(b, l4 + 14, 2, sum16(b, l4 + 8, 4, sum16(b, l4, 4))));
   const pseudo0 = v6 ? pseudoSumV6(b, l3 + 8, l3 + 24, 6, 0) : pseudoSumV4(b, l3 + 12, l3 + 16, 6, 0);
-  const sums = cutSlices(b, src, hdr, payload, mss, n, dst, dstOff + gap, stride);
+  const sums = cutSlices(b, src, hdr, payload, mss, n, dst, dstOff + gap, stride, tails);
   for (let k = 0; k < n; k++) {
     const seg = dstOff + k * stride + gap;
     const plen = k === n - 1 ? payload - k * mss : mss;
@@ -179,7 +188,8 @@ export function segmentTcp(
     dst[tcp + 13] = fl;
     const sum = tcpBase + pseudo0 + (l4len >>> 16) + (l4len & 0xffff) + (seq >>> 16) + (seq & 0xffff) + (off12 | fl) + sums[k];
     put16(dst, tcp + 16, finish(fold(sum)));
-    emit(seg, hdr + plen);
+    if (tails) emit(seg, hdr + plen, src + hdr + k * mss, plen);
+    else emit(seg, hdr + plen, 0, 0);
   }
   return n * stride;
 }
@@ -194,7 +204,7 @@ export function segmentTcp(
 export function segmentUdp(
   b: Buffer, src: number, len: number, mss: number, v6: boolean,
   dst: Buffer, dstOff: number, dstRoom: number, gap: number,
-  emit: (off: number, len: number) => void, maxSegs = Infinity,
+  emit: SegmentSink, maxSegs = Infinity,
 ): number {
   if (mss <= 0) return SEG_BAD;
   const l4 = l4Of(b, src, len, v6, 17);
@@ -211,7 +221,7 @@ export function segmentUdp(
   const ipBase = ipBaseSum(b, l3, v6, ipHdrLen);
   // The ports; the length is counted twice (header and pseudo-header).
   const base = sum16(b, l4, 4, v6 ? pseudoSumV6(b, l3 + 8, l3 + 24, 17, 0) : pseudoSumV4(b, l3 + 12, l3 + 16, 17, 0));
-  const sums = cutSlices(b, src, hdr, payload, mss, n, dst, dstOff + gap, stride);
+  const sums = cutSlices(b, src, hdr, payload, mss, n, dst, dstOff + gap, stride, false);
   for (let k = 0; k < n; k++) {
     const seg = dstOff + k * stride + gap;
     const plen = k === n - 1 ? payload - k * mss : mss;
@@ -221,7 +231,7 @@ export function segmentUdp(
     put16(dst, udp + 4, l4len);
     const c = finish(fold(base + 2 * l4len + sums[k]));
     put16(dst, udp + 6, c === 0 ? 0xffff : c);
-    emit(seg, hdr + plen);
+    emit(seg, hdr + plen, 0, 0);
   }
   return n * stride;
 }

@@ -54,6 +54,11 @@ export interface TapOptions {
   batch: number;
   /** Ask for TSO/checksum offload (default true; falls back when refused). */
   offload?: boolean;
+  /**
+   * Cut TCP super-frames into headers only, leaving each payload in the
+   * super-frame (FrameBatch tails), for a socket that gathers (UdpSocket.gather).
+   */
+  tails?: boolean;
 }
 
 export class Tap implements FramePort {
@@ -76,9 +81,12 @@ export class Tap implements FramePort {
   private outOf: Int32Array;
   private readonly refusedOut: Uint8Array;
   private cur: FrameBatch | null = null;
-  private readonly emit = (off: number, len: number): void => {
+  private readonly tails: boolean;
+  private readonly emit = (off: number, len: number, tailOff: number, tailLen: number): void => {
     const b = this.cur!;
-    if (b.count < b.capacity) b.push(off, len);
+    if (b.count === b.capacity) return;
+    if (tailLen > 0) b.pushSplit(off, len, tailOff, tailLen);
+    else b.push(off, len);
   };
 
   constructor(o: TapOptions) {
@@ -111,6 +119,7 @@ export class Tap implements FramePort {
     }
     this.offload = offload;
     this.uso = uso;
+    this.tails = offload && o.tails === true;
     // Room for the largest frame whatever the offloads: the TAP's MTU can be
     // raised by hand above weft's (and a tagged frame is 4 bytes longer), and
     // a frame cut short by the read would go out truncated instead of being
@@ -166,7 +175,7 @@ export class Tap implements FramePort {
       const before = batch.count;
       let used: number;
       if (gso === VIRTIO_NET_HDR_GSO_TCPV4 || gso === VIRTIO_NET_HDR_GSO_TCPV6) {
-        used = segmentTcp(s, f, len, s.readUInt16LE(h + 4), gso === VIRTIO_NET_HDR_GSO_TCPV6, s, split, s.length - split, 8, this.emit, batch.capacity - before);
+        used = segmentTcp(s, f, len, s.readUInt16LE(h + 4), gso === VIRTIO_NET_HDR_GSO_TCPV6, s, split, s.length - split, 8, this.emit, batch.capacity - before, this.tails);
       } else if (gso === VIRTIO_NET_HDR_GSO_UDP_L4) {
         used = segmentUdp(s, f, len, s.readUInt16LE(h + 4), s.readUInt16BE(f + 12) === 0x86dd, s, split, s.length - split, 8, this.emit, batch.capacity - before);
       } else {

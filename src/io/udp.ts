@@ -46,6 +46,7 @@ export interface UdpOptions {
 }
 
 interface GsoNative {
+  udpSendGsoV?(fd: number, slab: Buffer, poffs: Int32Array, plens: Int32Array, pstart: Int32Array, segs: Int32Array, dstAddr: Uint32Array, dstPort: Uint16Array, count: number, errors: Int32Array): number;
   udpSendGso(fd: number, slab: Buffer, offs: Int32Array, lens: Int32Array, segs: Int32Array, dstAddr: Uint32Array, dstPort: Uint16Array, count: number, errors: Int32Array): number;
   udpGsoSupported(fd: number): boolean;
   udpSetGro(fd: number, on: boolean): boolean;
@@ -60,6 +61,11 @@ export class UdpSocket implements DatagramPort {
   /** UDP_SEGMENT on send / UDP_GRO on receive, as the kernel allowed. */
   readonly gso: boolean;
   readonly gro: boolean;
+  /**
+   * Sends datagrams gathered from pieces (a segment's headers, then its
+   * payload where the TAP read left it): send lists may hold tails.
+   */
+  readonly gather: boolean;
   /** Messages sent with UDP_SEGMENT, and datagrams they carried. */
   gsoMessages = 0;
   gsoDatagrams = 0;
@@ -81,6 +87,10 @@ export class UdpSocket implements DatagramPort {
   private readonly dstAddr: Uint32Array;
   private readonly dstPort: Uint16Array;
   private readonly errors = new Int32Array(1);
+  /** Gathered sends: pieces (offset, length) and where each message's start. */
+  private readonly poffs: Int32Array;
+  private readonly plens: Int32Array;
+  private readonly pstart: Int32Array;
   /** Where runs of separate datagrams are copied together for one GSO send. */
   private readonly pack = Buffer.alloc(1 << 20);
   private packUsed = 0;
@@ -96,6 +106,7 @@ export class UdpSocket implements DatagramPort {
     const want = o.offload !== false;
     this.gso = want && typeof n.udpSendGso === 'function' && n.udpGsoSupported(this.fd);
     this.gro = want && typeof n.udpSetGro === 'function' && n.udpSetGro(this.fd, true);
+    this.gather = this.gso && typeof n.udpSendGsoV === 'function';
     // With GRO a message holds up to 64 KiB of datagrams; read few enough
     // messages that the datagrams cut from them fit the batch.
     this.maxLen = this.gro ? MAX_DATAGRAM : Math.min(MAX_DATAGRAM, o.maxLen ?? MAX_DATAGRAM);
@@ -114,6 +125,9 @@ export class UdpSocket implements DatagramPort {
     this.ssegs = new Int32Array(sendMax);
     this.dstAddr = new Uint32Array(sendMax * 4);
     this.dstPort = new Uint16Array(sendMax);
+    this.poffs = new Int32Array(this.gather ? sendMax * 2 : 0);
+    this.plens = new Int32Array(this.gather ? sendMax * 2 : 0);
+    this.pstart = new Int32Array(this.gather ? sendMax + 1 : 0);
   }
 
   recv(batch: DatagramBatch): number {
@@ -148,7 +162,52 @@ export class UdpSocket implements DatagramPort {
   }
 
   send(list: SendList, peers: PeerTable, slab: Buffer): number {
+    if (this.gather) {
+      for (let j = 0; j < list.count; j++) if (list.tailLen[j] > 0) return this.sendGathered(list, peers, slab);
+    }
     return this.gso ? this.sendGso(list, peers, slab) : this.sendEach(list, peers, slab);
+  }
+
+  /**
+   * Like sendGso, for a list with tails: each datagram is two pieces, its
+   * headers and its payload (one when it has no tail), and a run of
+   * equal-length datagrams to one peer is one UDP_SEGMENT message gathered
+   * from them, so the payload is copied once, by the kernel.
+   */
+  private sendGathered(list: SendList, peers: PeerTable, slab: Buffer): number {
+    const n = list.count;
+    let sent = 0, m = 0, p = 0, j = 0;
+    this.pstart[0] = 0;
+    while (j < n) {
+      const peer = list.peer[j], seg = list.len[j];
+      let total = seg, count = 1, k = j + 1;
+      while (k < n && count < GSO_MAX_SEGS && list.peer[k] === peer && list.len[k] <= seg && total + list.len[k] <= GSO_MAX_BYTES) {
+        const last = list.len[k] < seg;
+        total += list.len[k];
+        count++;
+        k++;
+        if (last) break;
+      }
+      if (m === this.soffs.length || p + 2 * count > this.poffs.length) {
+        const r = this.flushGso(slab, m, true);
+        sent += r.sent;
+        if (r.short) return sent;
+        m = 0; p = 0;
+      }
+      for (let q = j; q < k; q++) {
+        const tail = list.tailLen[q];
+        this.poffs[p] = list.off[q];
+        this.plens[p++] = list.len[q] - tail;
+        if (tail > 0) { this.poffs[p] = list.tailOff[q]; this.plens[p++] = tail; }
+      }
+      this.slens[m] = total;
+      this.ssegs[m] = count > 1 ? seg : 0;
+      this.setDst(m, peers, peer);
+      this.pstart[++m] = p;
+      j = k;
+    }
+    if (m > 0) sent += this.flushGso(slab, m, true).sent;
+    return sent;
   }
 
   /** One message per datagram. */
@@ -241,10 +300,13 @@ export class UdpSocket implements DatagramPort {
     return sent;
   }
 
-  /** Sends the m pending messages from `buf`; `short` when the socket took fewer. */
-  private flushGso(buf: Buffer, m: number): { sent: number; short: boolean } {
+  /** Sends the m pending messages from `buf` (gathered from pieces, or not); `short` when the socket took fewer. */
+  private flushGso(buf: Buffer, m: number, gathered = false): { sent: number; short: boolean } {
     this.errors[0] = 0;
-    const ok = (native() as unknown as GsoNative).udpSendGso(this.fd, buf, this.soffs, this.slens, this.ssegs, this.dstAddr, this.dstPort, m, this.errors);
+    const n = native() as unknown as GsoNative;
+    const ok = gathered
+      ? n.udpSendGsoV!(this.fd, buf, this.poffs, this.plens, this.pstart, this.ssegs, this.dstAddr, this.dstPort, m, this.errors)
+      : n.udpSendGso(this.fd, buf, this.soffs, this.slens, this.ssegs, this.dstAddr, this.dstPort, m, this.errors);
     const done = ok + this.errors[0];
     let sent = 0;
     for (let q = 0; q < done; q++) {

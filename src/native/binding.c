@@ -646,6 +646,56 @@ static napi_value udp_send_gso(napi_env env, napi_callback_info info) {
   return send_result(env, a.fd, r);
 }
 
+/* udpSendGsoV(fd, slab, poffs, plens, pstart, segs, dstAddr, dstPort, count, errors) → sent:
+ * message k gathers pieces pstart[k]..pstart[k+1]-1 (a datagram's fresh
+ * headers and its payload where the TAP read left it). */
+static napi_value udp_send_gsov(napi_env env, napi_callback_info info) {
+  static const char fn[] = "udpSendGsoV";
+  napi_value argv[10];
+  int fd;
+  uint8_t *slab;
+  size_t slab_len, n_poffs, n_plens, n_pstart, n_segs, n_addr, n_port, n_err;
+  int32_t *poffs, *plens, *pstart, *segs, *errors;
+  uint32_t *dst_addr;
+  uint16_t *dst_port;
+  int64_t count;
+  if (!get_args(env, info, 10, argv) || !arg_fd(env, argv[0], fn, &fd) ||
+      !arg_buffer(env, argv[1], fn, "slab", &slab, &slab_len) ||
+      !arg_typed(env, argv[2], fn, "poffs", napi_int32_array, "an Int32Array", (void **)&poffs, &n_poffs) ||
+      !arg_typed(env, argv[3], fn, "plens", napi_int32_array, "an Int32Array", (void **)&plens, &n_plens) ||
+      !arg_typed(env, argv[4], fn, "pstart", napi_int32_array, "an Int32Array", (void **)&pstart, &n_pstart) ||
+      !arg_typed(env, argv[5], fn, "segs", napi_int32_array, "an Int32Array", (void **)&segs, &n_segs) ||
+      !arg_typed(env, argv[6], fn, "dstAddr", napi_uint32_array, "a Uint32Array", (void **)&dst_addr, &n_addr) ||
+      !arg_typed(env, argv[7], fn, "dstPort", napi_uint16_array, "a Uint16Array", (void **)&dst_port, &n_port) ||
+      !arg_int(env, argv[8], fn, "count", 0, INT32_MAX, &count) ||
+      !arg_typed(env, argv[9], fn, "errors", napi_int32_array, "an Int32Array", (void **)&errors, &n_err) ||
+      !check_room(env, fn, "count + 1", count + 1, "pstart", n_pstart) ||
+      !check_room(env, fn, "count", count, "segs", n_segs) ||
+      !check_room(env, fn, "4 * count", 4 * count, "dstAddr", n_addr) ||
+      !check_room(env, fn, "count", count, "dstPort", n_port) ||
+      !check_room(env, fn, "1", 1, "errors", n_err)) return NULL;
+  for (int64_t k = 0; k < count; k++) {
+    int32_t a = pstart[k], b = pstart[k + 1];
+    if (a < 0 || b - a < 1 || b - a > WEFT_UDP_PIECES_MAX || (size_t)b > n_poffs || (size_t)b > n_plens) {
+      char msg[MSG_LEN];
+      snprintf(msg, sizeof msg, "%s: message %" PRId64 " has pieces %d to %d: from 1 to %d pieces, within the %zu listed",
+               fn, k, a, b, WEFT_UDP_PIECES_MAX, n_poffs);
+      throw_range(env, msg);
+      return NULL;
+    }
+    if (segs[k] < 0 || segs[k] > 65535) {
+      char msg[MSG_LEN];
+      snprintf(msg, sizeof msg, "%s: segs[%" PRId64 "] is %d: a segment size is from 1 to 65535, "
+               "or 0 to send the message as one datagram", fn, k, segs[k]);
+      throw_range(env, msg);
+      return NULL;
+    }
+  }
+  if (count > 0 && !check_slots(env, fn, "piece", slab_len, poffs + pstart[0], plens + pstart[0], 0, pstart[count] - pstart[0])) return NULL;
+  int r = weft_udp_send_gsov(fd, slab, poffs, plens, pstart, segs, dst_addr, dst_port, (int)count, errors);
+  return send_result(env, fd, r);
+}
+
 static napi_value bool_value(napi_env env, bool b) {
   napi_value v;
   napi_get_boolean(env, b, &v);
@@ -746,20 +796,22 @@ static napi_value csum_copy(napi_env env, napi_callback_info info) {
 }
 
 /* csumCopySlices(src, hdrOff, hdrLen, payOff, payLen, step, dst, dstOff,
- * stride, sums) → n: cuts src[payOff, payOff+payLen) into n = ceil(payLen /
- * step) slices; slice k goes to dst + dstOff + k*stride + hdrLen behind a
- * copy of the hdrLen bytes at src + hdrOff, and sums[k] gets its folded,
- * uncomplemented sum. The batch form of csumCopy: one call per super-frame
+ * stride, sums[, copyPayload]) → n: cuts src[payOff, payOff+payLen) into
+ * n = ceil(payLen / step) slices; slice k goes to dst + dstOff + k*stride +
+ * hdrLen behind a copy of the hdrLen bytes at src + hdrOff, and sums[k] gets
+ * its folded, uncomplemented sum. With copyPayload false only the headers
+ * are copied and the slices summed where they are (for a gathering send). The batch form of csumCopy: one call per super-frame
  * instead of one per segment (the call cost was most of a segment's). What
  * the header bytes mean, and every checksum fix-up, stays in TypeScript. */
 static napi_value csum_copy_slices(napi_env env, napi_callback_info info) {
   static const char fn[] = "csumCopySlices";
-  napi_value argv[10];
+  napi_value argv[11];
   uint8_t *src, *dst;
   size_t src_len, dst_len, nsums;
+  bool copy = true;
   uint32_t *sums;
   int64_t hoff, hlen, poff, plen, step, doff, stride;
-  if (!get_args(env, info, 10, argv) ||
+  if (!get_args(env, info, 11, argv) ||
       !arg_buffer(env, argv[0], fn, "src", &src, &src_len) ||
       !arg_int(env, argv[1], fn, "hdrOff", 0, INT32_MAX, &hoff) ||
       !arg_int(env, argv[2], fn, "hdrLen", 0, INT32_MAX, &hlen) ||
@@ -770,10 +822,16 @@ static napi_value csum_copy_slices(napi_env env, napi_callback_info info) {
       !arg_int(env, argv[7], fn, "dstOff", 0, INT32_MAX, &doff) ||
       !arg_int(env, argv[8], fn, "stride", 0, INT32_MAX, &stride) ||
       !arg_typed(env, argv[9], fn, "sums", napi_uint32_array, "a Uint32Array", (void **)&sums, &nsums)) return NULL;
+  napi_valuetype t;
+  if (napi_typeof(env, argv[10], &t) == napi_ok && t != napi_undefined && napi_get_value_bool(env, argv[10], &copy) != napi_ok) {
+    throw_type(env, fn, "copyPayload", "a boolean");
+    return NULL;
+  }
   int64_t n = (plen + step - 1) / step;
   int64_t last = plen - (n - 1) * step;
+  int64_t room = copy ? hlen + step : hlen;
   if ((uint64_t)(hoff + hlen) > src_len || (uint64_t)(poff + plen) > src_len ||
-      stride < hlen + step || (uint64_t)(doff + (n - 1) * stride + hlen + last) > dst_len) {
+      stride < room || (uint64_t)(doff + (n - 1) * stride + (copy ? hlen + last : hlen)) > dst_len) {
     char msg[MSG_LEN];
     snprintf(msg, sizeof msg, "%s: %" PRId64 " slices do not fit (src %zu bytes, dst %zu bytes from %" PRId64 " by %" PRId64 ")",
              fn, n, src_len, dst_len, doff, stride);
@@ -785,8 +843,12 @@ static napi_value csum_copy_slices(napi_env env, napi_callback_info info) {
     uint8_t *d = dst + doff + k * stride;
     size_t len = (size_t)(k == n - 1 ? last : step);
     memmove(d, src + hoff, (size_t)hlen);
-    memmove(d + hlen, src + poff + k * step, len);
-    sums[k] = weft_csum(d + hlen, len, 0);
+    if (copy) {
+      memmove(d + hlen, src + poff + k * step, len);
+      sums[k] = weft_csum(d + hlen, len, 0);
+    } else {
+      sums[k] = weft_csum(src + poff + k * step, len, 0);
+    }
   }
   napi_value v;
   napi_create_uint32(env, (uint32_t)n, &v);
@@ -1019,6 +1081,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     method("udpRecv", udp_recv),
     method("udpSend", udp_send),
     method("udpSendGso", udp_send_gso),
+    method("udpSendGsoV", udp_send_gsov),
     method("udpGsoSupported", udp_gso_supported),
     method("udpSetGro", udp_set_gro),
     method("csum", csum),

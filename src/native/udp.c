@@ -225,10 +225,15 @@ static int socket_error(int err) {
   return err == EBADF || err == ENOTSOCK || err == EFAULT || err == EOPNOTSUPP;
 }
 
-/* weft_udp_send and weft_udp_send_gso; `segs` NULL for the former. */
+/* iovecs one sendmmsg call may use in all: a message of pieces takes several. */
+#define WEFT_IOV_BUDGET 1024
+
+/* weft_udp_send, weft_udp_send_gso and weft_udp_send_gsov; `segs` NULL for
+ * the first. Message k is the bytes at slab + offs[k] (lens[k] of them), or,
+ * with `pstart`, pieces pstart[k]..pstart[k+1]-1 of offs/lens gathered. */
 static int send_batch(int fd, const uint8_t *slab, const int32_t *offs, const int32_t *lens,
-                      const int32_t *segs, const uint32_t *dst_addr, const uint16_t *dst_port,
-                      int count, int32_t *errors) {
+                      const int32_t *pstart, const int32_t *segs, const uint32_t *dst_addr,
+                      const uint16_t *dst_port, int count, int32_t *errors) {
   if (count <= 0) return 0;
 
   int family;
@@ -236,28 +241,36 @@ static int send_batch(int fd, const uint8_t *slab, const int32_t *offs, const in
   if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &flen) < 0) return -errno;
 
   struct mmsghdr msgs[WEFT_MMSG_MAX];
-  struct iovec iov[WEFT_MMSG_MAX];
+  struct iovec iov[WEFT_IOV_BUDGET];
   union weft_sockaddr to[WEFT_MMSG_MAX];
   union weft_cmsg_segment ctrl[WEFT_MMSG_MAX];
   int i = 0, sent = 0;
 
   while (i < count) {
-    /* Headers for the next run of datagrams, ending before one this
-     * socket cannot address. */
-    int built = 0;
+    /* Headers for the next run of messages, ending before one this
+     * socket cannot address or when the iovecs run out. */
+    int built = 0, used = 0;
     while (built < WEFT_MMSG_MAX && i + built < count) {
       int k = i + built;
+      int first = pstart != NULL ? pstart[k] : k;
+      int pieces = pstart != NULL ? pstart[k + 1] - pstart[k] : 1;
+      if (used + pieces > WEFT_IOV_BUDGET) break;
       socklen_t len = words_to_addr(family, &dst_addr[4 * k], dst_port[k], &to[built]);
       if (len == 0) break;
-      iov[built].iov_base = (void *)(slab + offs[k]);
-      iov[built].iov_len = (size_t)lens[k];
+      size_t total = 0;
+      for (int j = 0; j < pieces; j++) {
+        iov[used + j].iov_base = (void *)(slab + offs[first + j]);
+        iov[used + j].iov_len = (size_t)lens[first + j];
+        total += (size_t)lens[first + j];
+      }
       struct msghdr *h = &msgs[built].msg_hdr;
       memset(&msgs[built], 0, sizeof msgs[built]);
       h->msg_name = &to[built];
       h->msg_namelen = len;
-      h->msg_iov = &iov[built];
-      h->msg_iovlen = 1;
-      if (segs != NULL && segs[k] > 0 && segs[k] < lens[k]) {
+      h->msg_iov = &iov[used];
+      h->msg_iovlen = (size_t)pieces;
+      used += pieces;
+      if (segs != NULL && segs[k] > 0 && (size_t)segs[k] < total) {
         uint16_t size = (uint16_t)segs[k];
         h->msg_control = ctrl[built].buf;
         h->msg_controllen = sizeof ctrl[built].buf;
@@ -296,13 +309,22 @@ static int send_batch(int fd, const uint8_t *slab, const int32_t *offs, const in
 
 int weft_udp_send(int fd, const uint8_t *slab, const int32_t *offs, const int32_t *lens,
                   const uint32_t *dst_addr, const uint16_t *dst_port, int count, int32_t *errors) {
-  return send_batch(fd, slab, offs, lens, NULL, dst_addr, dst_port, count, errors);
+  return send_batch(fd, slab, offs, lens, NULL, NULL, dst_addr, dst_port, count, errors);
 }
 
 int weft_udp_send_gso(int fd, const uint8_t *slab, const int32_t *offs, const int32_t *lens,
                       const int32_t *segs, const uint32_t *dst_addr, const uint16_t *dst_port,
                       int count, int32_t *errors) {
-  return send_batch(fd, slab, offs, lens, segs, dst_addr, dst_port, count, errors);
+  return send_batch(fd, slab, offs, lens, NULL, segs, dst_addr, dst_port, count, errors);
+}
+
+int weft_udp_send_gsov(int fd, const uint8_t *slab, const int32_t *poffs, const int32_t *plens,
+                       const int32_t *pstart, const int32_t *segs, const uint32_t *dst_addr,
+                       const uint16_t *dst_port, int count, int32_t *errors) {
+  for (int k = 0; k < count; k++) {
+    if (pstart[k + 1] - pstart[k] < 1 || pstart[k + 1] - pstart[k] > WEFT_UDP_PIECES_MAX) return -EINVAL;
+  }
+  return send_batch(fd, slab, poffs, plens, pstart, segs, dst_addr, dst_port, count, errors);
 }
 
 int weft_udp_gso_supported(int fd) {

@@ -95,6 +95,22 @@ int weft_udp_send_gso(int fd, const uint8_t *slab, const int32_t *offs, const in
                       const int32_t *segs, const uint32_t *dst_addr, const uint16_t *dst_port,
                       int count, int32_t *errors);
 
+/* Most pieces one gathered message may have (a GSO message of 64 datagrams
+ * of a head and a payload each). */
+#define WEFT_UDP_PIECES_MAX 128
+
+/*
+ * weft_udp_send_gso for messages gathered from pieces: message k is pieces
+ * pstart[k]..pstart[k+1]-1, piece j being plens[j] bytes at slab + poffs[j]
+ * (writev-style, so a datagram's header and payload need not be adjacent).
+ * segs, addresses and outcomes as for weft_udp_send_gso; -EINVAL, before
+ * anything is sent, if a message has no piece or more than
+ * WEFT_UDP_PIECES_MAX.
+ */
+int weft_udp_send_gsov(int fd, const uint8_t *slab, const int32_t *poffs, const int32_t *plens,
+                       const int32_t *pstart, const int32_t *segs, const uint32_t *dst_addr,
+                       const uint16_t *dst_port, int count, int32_t *errors);
+
 /* 1 when the kernel knows UDP GSO (getsockopt UDP_SEGMENT succeeds: Linux
  * 4.18 and later), 0 when it does not (ENOPROTOOPT), -errno otherwise. */
 int weft_udp_gso_supported(int fd);

@@ -724,6 +724,38 @@ for (const [family, address, words] of [[4, '127.0.0.1', [0, 0, 0xffff, 0x7f0000
   });
 }
 
+test('udpSendGsoV: messages gathered from pieces (a header and a payload per datagram) arrive as the datagrams they make; bad piece lists throw', async () => {
+  const n = inNetns();
+  const rx = n.udpOpen(4, '127.0.0.1', 0, { rcvbuf: 4 << 20 });
+  const tx = n.udpOpen(4, '127.0.0.1', 0, {});
+  try {
+    // Message 0: 10 datagrams of 100 + 1300 bytes (a head, then a payload elsewhere) as one GSO send;
+    // message 1: a single datagram of one piece.
+    const heads = Array.from({ length: 10 }, (_, k) => pattern(100, 10 + k));
+    const bodies = Array.from({ length: 10 }, (_, k) => pattern(k === 9 ? 700 : 1300, 30 + k));
+    const single = pattern(333, 99);
+    const pieces = [...heads.flatMap((h, k) => [h, bodies[k]]), single];
+    const w = pack(pieces, 5);
+    const pstart = new Int32Array([0, 20, 21]);
+    const d = dests(2, [0, 0, 0xffff, 0x7f000001], rx.port);
+    const errors = new Int32Array(1);
+    assert.is(n.udpSendGsoV(tx.fd, w.slab, w.offs, w.lens, pstart, new Int32Array([1400, 0]), d.addr, d.port, 2, errors), 2);
+    assert.is(errors[0], 0);
+    const got = await recvMessages(n, rx.fd, 11, 2048, tx.port, true);
+    const want = [...heads.map((h, k) => Buffer.concat([h, bodies[k]])), single];
+    assert.is(got.msgs.length, 11);
+    got.msgs.forEach((b, i) => assert.ok(b.equals(want[i]), `datagram ${i}`));
+    // A message without pieces, pieces running backwards, one outside the slab: RangeError before sending.
+    assert.is(thrown(() => n.udpSendGsoV(tx.fd, w.slab, w.offs, w.lens, new Int32Array([0, 0]), new Int32Array([0]), d.addr, d.port, 1, errors)).name, 'RangeError');
+    assert.is(thrown(() => n.udpSendGsoV(tx.fd, w.slab, w.offs, w.lens, new Int32Array([3, 1]), new Int32Array([0]), d.addr, d.port, 1, errors)).name, 'RangeError');
+    const outside = Int32Array.from(w.offs); outside[1] = w.slab.length - 10;
+    assert.is(thrown(() => n.udpSendGsoV(tx.fd, w.slab, outside, w.lens, pstart, new Int32Array([1400, 0]), d.addr, d.port, 2, errors)).name, 'RangeError');
+  } finally {
+    n.close(rx.fd);
+    n.close(tx.fd);
+  }
+});
+
 test('udpSendGso to a GRO socket: fewer, coalesced messages with segs 1400 that split back into the bytes sent', async () => {
   const n = inNetns();
   const rx = n.udpOpen(4, '127.0.0.1', 0, { rcvbuf: 4 << 20 });
