@@ -50,10 +50,12 @@ export function decapBatch(dp: Datapath, dgrams: DatagramBatch, out: FrameBatch,
   if (out.capacity < dgrams.count) throw new RangeError(`decap: output batch holds ${out.capacity}, input has ${dgrams.count}`);
   out.buf = b;
   out.count = 0;
+  // Counted in locals and added once a batch (nothing below throws).
+  c[C.rx_datagrams] += dgrams.count;
+  let bytes = 0;
   for (let i = 0; i < dgrams.count; i++) {
     const off = dgrams.off[i];
     const len = dgrams.len[i];
-    c[C.rx_datagrams]++;
     // Before anything else: nothing from a stranger is looked at (sources.ts).
     const a = i * 4;
     if (knownOnly && (sa[a + 3] !== k3 || sa[a + 2] !== k2 || sa[a + 1] !== k1 || sa[a] !== k0)) {
@@ -91,10 +93,11 @@ export function decapBatch(dp: Datapath, dgrams: DatagramBatch, out: FrameBatch,
       l0 = sa[a]; l1 = sa[a + 1]; l2 = sa[a + 2]; l3 = sa[a + 3]; lVni = vni; lHi = hi; lLo = lo;
     }
 
-    c[C.rx_frames]++;
-    c[C.rx_bytes] += len - VXLAN_HEADER_LEN;
+    bytes += len - VXLAN_HEADER_LEN;
     v.counters[VNI_RX_FRAMES]++;
     v.counters[VNI_RX_BYTES] += len - VXLAN_HEADER_LEN;
     out.push(eth, len - VXLAN_HEADER_LEN, vni, i);
   }
+  c[C.rx_frames] += out.count;
+  c[C.rx_bytes] += bytes;
 }

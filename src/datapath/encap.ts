@@ -39,11 +39,11 @@ export function encapBatch(dp: Datapath, v: VniState, frames: FrameBatch, out: S
   let lastHi = -1, lastLo = 0, lastPeer = -1;
   out.count = 0;
   out.tooBigCount = 0;
+  // Counted in locals and added once a batch: a super-frame's segments are many.
+  let unicast = 0;
   for (let i = 0; i < frames.count; i++) {
     const off = frames.off[i];
     const len = frames.len[i];
-    c[C.tx_frames]++;
-    c[C.tx_bytes] += len;
     bytes += len;
     if (len < ETH_HEADER_LEN) { c[C.tx_drop_too_short]++; continue; }
     // The 4 bytes of an 802.1Q or 802.1ad tag are not part of the MTU.
@@ -76,8 +76,7 @@ export function encapBatch(dp: Datapath, v: VniState, frames: FrameBatch, out: S
     if (peer >= 0) {
       if (out.count === out.capacity) { c[C.tx_drop_send_full]++; continue; }
       push(out, h, plen, peer, sport, i, frames);
-      c[C.tx_unicast]++;
-      c[C.tx_datagrams]++;
+      unicast++;
       continue;
     }
 
@@ -98,6 +97,10 @@ export function encapBatch(dp: Datapath, v: VniState, frames: FrameBatch, out: S
     c[C.tx_flood_copies] += copies;
     c[C.tx_datagrams] += copies;
   }
+  c[C.tx_frames] += frames.count;
+  c[C.tx_bytes] += bytes;
+  c[C.tx_unicast] += unicast;
+  c[C.tx_datagrams] += unicast;
   v.counters[VNI_TX_FRAMES] += frames.count;
   v.counters[VNI_TX_BYTES] += bytes;
 }
