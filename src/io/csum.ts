@@ -12,32 +12,18 @@ function tsCsum(buf: Buffer, off: number, len: number, initial: number): number 
   return fold(sum16(buf, off, len, initial));
 }
 
+/** The addon's function `name` where it has one, else the TypeScript form. */
+function nativeOr<F extends (...args: never[]) => number>(name: string, ts: F): F {
+  let n: Record<string, unknown> | null = null;
+  try { n = native() as unknown as Record<string, unknown>; } catch { n = null; }
+  const f = n?.[name];
+  return typeof f === 'function' ? (f as F).bind(n) as F : ts;
+}
+
 let impl: Csum | null = null;
 
 export function csumImpl(): Csum {
-  if (impl) return impl;
-  let n: { csum?: Csum } | null = null;
-  try { n = native() as unknown as { csum?: Csum }; } catch { n = null; }
-  impl = n && typeof n.csum === 'function' ? n.csum.bind(n) : tsCsum;
-  return impl;
-}
-
-type CsumCopy = (src: Buffer, srcOff: number, dst: Buffer, dstOff: number, len: number, initial: number) => number;
-
-function tsCsumCopy(src: Buffer, srcOff: number, dst: Buffer, dstOff: number, len: number, initial: number): number {
-  src.copy(dst, dstOff, srcOff, srcOff + len);
-  return fold(sum16(dst, dstOff, len, initial));
-}
-
-let copyImpl: CsumCopy | null = null;
-
-/** Copy `len` bytes and return their sum (as csumImpl) in one pass where the addon has it. */
-export function csumCopyImpl(): CsumCopy {
-  if (copyImpl) return copyImpl;
-  let n: { csumCopy?: CsumCopy } | null = null;
-  try { n = native() as unknown as { csumCopy?: CsumCopy }; } catch { n = null; }
-  copyImpl = n && typeof n.csumCopy === 'function' ? n.csumCopy.bind(n) : tsCsumCopy;
-  return copyImpl;
+  return impl ??= nativeOr('csum', tsCsum);
 }
 
 type CsumCopySlices = (src: Buffer, hdrOff: number, hdrLen: number, payOff: number, payLen: number, step: number,
@@ -67,16 +53,11 @@ let slicesImpl: CsumCopySlices | null = null;
  * has it.
  */
 export function csumCopySlicesImpl(): CsumCopySlices {
-  if (slicesImpl) return slicesImpl;
-  let n: { csumCopySlices?: CsumCopySlices } | null = null;
-  try { n = native() as unknown as { csumCopySlices?: CsumCopySlices }; } catch { n = null; }
-  slicesImpl = n && typeof n.csumCopySlices === 'function' ? n.csumCopySlices.bind(n) : tsCsumCopySlices;
-  return slicesImpl;
+  return slicesImpl ??= nativeOr('csumCopySlices', tsCsumCopySlices);
 }
 
 /** Forces the TypeScript forms (tests compare the two). */
 export function useTsChecksums(on: boolean): void {
   impl = on ? tsCsum : null;
-  copyImpl = on ? tsCsumCopy : null;
   slicesImpl = on ? tsCsumCopySlices : null;
 }

@@ -196,9 +196,14 @@ export interface Native {
    * the TypeScript loop.
    */
   csum(buf: Buffer, off: number, len: number, initial: number): number;
-  /** Copies `len` bytes from src[srcOff] to dst[dstOff] and returns their
-   * sum as `csum` does, in one call. */
-  csumCopy(src: Buffer, srcOff: number, dst: Buffer, dstOff: number, len: number, initial: number): number;
+  /**
+   * Cuts src[payOff, +payLen) into slices of `step`; slice k goes behind a
+   * copy of the hdrLen bytes at hdrOff, at dst[dstOff + k * stride] (the
+   * payload too unless copyPayload is false), and sums[k] gets its sum as
+   * `csum` gives it. Returns the slice count. One call per super-frame.
+   */
+  csumCopySlices(src: Buffer, hdrOff: number, hdrLen: number, payOff: number, payLen: number, step: number,
+    dst: Buffer, dstOff: number, stride: number, sums: Uint32Array, copyPayload?: boolean): number;
 
   /**
    * Calls `cb()` from the event loop whenever `fd` is readable (level-

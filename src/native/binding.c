@@ -765,44 +765,15 @@ static napi_value csum(napi_env env, napi_callback_info info) {
   return v;
 }
 
-/* csumCopy(src, srcOff, dst, dstOff, len, initial): copies len bytes and
- * returns their folded, uncomplemented sum plus initial, in one call (the
- * kernel's csum_partial_copy): offload segmentation copies each payload
- * slice and needs its sum anyway. */
-static napi_value csum_copy(napi_env env, napi_callback_info info) {
-  static const char fn[] = "csumCopy";
-  napi_value argv[6];
-  uint8_t *src, *dst;
-  size_t src_len, dst_len;
-  int64_t soff, doff, len, initial;
-  if (!get_args(env, info, 6, argv) ||
-      !arg_buffer(env, argv[0], fn, "src", &src, &src_len) ||
-      !arg_int(env, argv[1], fn, "srcOff", 0, INT64_C(1) << 53, &soff) ||
-      !arg_buffer(env, argv[2], fn, "dst", &dst, &dst_len) ||
-      !arg_int(env, argv[3], fn, "dstOff", 0, INT64_C(1) << 53, &doff) ||
-      !arg_int(env, argv[4], fn, "len", 0, INT64_C(1) << 53, &len) ||
-      !arg_int(env, argv[5], fn, "initial", 0, UINT32_MAX, &initial)) return NULL;
-  if ((uint64_t)(soff + len) > src_len || (uint64_t)(doff + len) > dst_len) {
-    char msg[MSG_LEN];
-    snprintf(msg, sizeof msg, "%s: %" PRId64 " bytes do not fit (src %zu bytes at %" PRId64 ", dst %zu bytes at %" PRId64 ")",
-             fn, len, src_len, soff, dst_len, doff);
-    throw_range(env, msg);
-    return NULL;
-  }
-  memmove(dst + doff, src + soff, (size_t)len);
-  napi_value v;
-  napi_create_uint32(env, weft_csum(dst + doff, (size_t)len, (uint32_t)initial), &v);
-  return v;
-}
-
 /* csumCopySlices(src, hdrOff, hdrLen, payOff, payLen, step, dst, dstOff,
  * stride, sums[, copyPayload]) → n: cuts src[payOff, payOff+payLen) into
  * n = ceil(payLen / step) slices; slice k goes to dst + dstOff + k*stride +
  * hdrLen behind a copy of the hdrLen bytes at src + hdrOff, and sums[k] gets
  * its folded, uncomplemented sum. With copyPayload false only the headers
- * are copied and the slices summed where they are (for a gathering send). The batch form of csumCopy: one call per super-frame
- * instead of one per segment (the call cost was most of a segment's). What
- * the header bytes mean, and every checksum fix-up, stays in TypeScript. */
+ * are copied and the slices summed where they are (for a gathering send).
+ * One call per super-frame, not one per segment: the call cost was most of
+ * a segment's. What the header bytes mean, and every checksum fix-up, stays
+ * in TypeScript. */
 static napi_value csum_copy_slices(napi_env env, napi_callback_info info) {
   static const char fn[] = "csumCopySlices";
   napi_value argv[11];
@@ -1085,7 +1056,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     method("udpGsoSupported", udp_gso_supported),
     method("udpSetGro", udp_set_gro),
     method("csum", csum),
-    method("csumCopy", csum_copy),
     method("tapWritev", tap_writev),
     method("csumCopySlices", csum_copy_slices),
     method("pollStart", poll_start),
