@@ -187,6 +187,24 @@ static bool check_slots(napi_env env, const char *fn, const char *what, size_t s
   return true;
 }
 
+/* Pieces of `count` messages: pstart[k]..pstart[k+1]-1 index poffs/plens
+ * (n_pieces listed), at least `min` and at most `max` a message, each inside
+ * the data buffer. */
+static bool check_pieces(napi_env env, const char *fn, const int32_t *pstart, int64_t count, size_t n_pieces,
+                         int min, int max, const int32_t *poffs, const int32_t *plens, size_t data_len) {
+  for (int64_t k = 0; k < count; k++) {
+    int32_t a = pstart[k], b = pstart[k + 1];
+    if (a < 0 || b - a < min || b - a > max || (size_t)b > n_pieces) {
+      char msg[MSG_LEN];
+      snprintf(msg, sizeof msg, "%s: message %" PRId64 " has pieces %d to %d: from %d to %d pieces, within the %zu listed",
+               fn, k, a, b, min, max, n_pieces);
+      throw_range(env, msg);
+      return false;
+    }
+  }
+  return count == 0 || check_slots(env, fn, "piece", data_len, poffs + pstart[0], plens + pstart[0], 0, pstart[count] - pstart[0]);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Results                                                                   */
 
@@ -397,16 +415,8 @@ static napi_value tap_writev(napi_env env, napi_callback_info info) {
       !check_room(env, fn, "count", count, "offs", n_offs) ||
       !check_room(env, fn, "count", count, "lens", n_lens) ||
       !check_room(env, fn, "count + 1", count + 1, "pstart", n_pstart) ||
-      !check_slots(env, fn, "frame", head_len, offs, lens, 0, count)) return NULL;
-  for (int64_t i = 0; i < count; i++) {
-    if (pstart[i] < 0 || pstart[i + 1] < pstart[i] || (size_t)pstart[i + 1] > n_poffs || (size_t)pstart[i + 1] > n_plens) {
-      char msg[MSG_LEN];
-      snprintf(msg, sizeof msg, "%s: frame %" PRId64 " has pieces %d to %d, outside the %zu listed", fn, i, pstart[i], pstart[i + 1], n_poffs);
-      throw_range(env, msg);
-      return NULL;
-    }
-  }
-  if (count > 0 && !check_slots(env, fn, "piece", data_len, poffs + pstart[0], plens + pstart[0], 0, pstart[count] - pstart[0])) return NULL;
+      !check_slots(env, fn, "frame", head_len, offs, lens, 0, count) ||
+      !check_pieces(env, fn, pstart, count, n_poffs < n_plens ? n_poffs : n_plens, 0, WEFT_TAP_PIECES_MAX, poffs, plens, data_len)) return NULL;
 
   int r = weft_tap_writev(fd, head, offs, lens, data, poffs, plens, pstart, (int)count);
   if (r < 0) {
@@ -623,6 +633,20 @@ static napi_value udp_send(napi_env env, napi_callback_info info) {
   return send_result(env, a.fd, r);
 }
 
+/* Each segs[k], k < count: a UDP_SEGMENT size (1…65535), or 0 for a plain datagram. */
+static bool check_segs(napi_env env, const char *fn, const int32_t *segs, int64_t count) {
+  for (int64_t k = 0; k < count; k++) {
+    if (segs[k] < 0 || segs[k] > 65535) {
+      char msg[MSG_LEN];
+      snprintf(msg, sizeof msg, "%s: segs[%" PRId64 "] is %d: a segment size is from 1 to 65535, "
+               "or 0 to send the message as one datagram", fn, k, segs[k]);
+      throw_range(env, msg);
+      return false;
+    }
+  }
+  return true;
+}
+
 /* udpSendGso(fd, slab, offs, lens, segs, dstAddr, dstPort, count, errors) → sent */
 static napi_value udp_send_gso(napi_env env, napi_callback_info info) {
   static const char fn[] = "udpSendGso";
@@ -633,15 +657,7 @@ static napi_value udp_send_gso(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 9, argv) || !send_args(env, fn, argv, 1, &a) ||
       !arg_typed(env, argv[4], fn, "segs", napi_int32_array, "an Int32Array", (void **)&segs, &n_segs) ||
       !check_room(env, fn, "count", a.count, "segs", n_segs)) return NULL;
-  for (int64_t i = 0; i < a.count; i++) {
-    if (segs[i] < 0 || segs[i] > 65535) {
-      char msg[MSG_LEN];
-      snprintf(msg, sizeof msg, "%s: segs[%" PRId64 "] is %d: a segment size is from 1 to 65535, "
-               "or 0 to send the message as one datagram", fn, i, segs[i]);
-      throw_range(env, msg);
-      return NULL;
-    }
-  }
+  if (!check_segs(env, fn, segs, a.count)) return NULL;
   int r = weft_udp_send_gso(a.fd, a.slab, a.offs, a.lens, segs, a.dst_addr, a.dst_port, (int)a.count, a.errors);
   return send_result(env, a.fd, r);
 }
@@ -673,25 +689,9 @@ static napi_value udp_send_gsov(napi_env env, napi_callback_info info) {
       !check_room(env, fn, "count", count, "segs", n_segs) ||
       !check_room(env, fn, "4 * count", 4 * count, "dstAddr", n_addr) ||
       !check_room(env, fn, "count", count, "dstPort", n_port) ||
-      !check_room(env, fn, "1", 1, "errors", n_err)) return NULL;
-  for (int64_t k = 0; k < count; k++) {
-    int32_t a = pstart[k], b = pstart[k + 1];
-    if (a < 0 || b - a < 1 || b - a > WEFT_UDP_PIECES_MAX || (size_t)b > n_poffs || (size_t)b > n_plens) {
-      char msg[MSG_LEN];
-      snprintf(msg, sizeof msg, "%s: message %" PRId64 " has pieces %d to %d: from 1 to %d pieces, within the %zu listed",
-               fn, k, a, b, WEFT_UDP_PIECES_MAX, n_poffs);
-      throw_range(env, msg);
-      return NULL;
-    }
-    if (segs[k] < 0 || segs[k] > 65535) {
-      char msg[MSG_LEN];
-      snprintf(msg, sizeof msg, "%s: segs[%" PRId64 "] is %d: a segment size is from 1 to 65535, "
-               "or 0 to send the message as one datagram", fn, k, segs[k]);
-      throw_range(env, msg);
-      return NULL;
-    }
-  }
-  if (count > 0 && !check_slots(env, fn, "piece", slab_len, poffs + pstart[0], plens + pstart[0], 0, pstart[count] - pstart[0])) return NULL;
+      !check_room(env, fn, "1", 1, "errors", n_err) ||
+      !check_pieces(env, fn, pstart, count, n_poffs < n_plens ? n_poffs : n_plens, 1, WEFT_UDP_PIECES_MAX, poffs, plens, slab_len)) return NULL;
+  if (!check_segs(env, fn, segs, count)) return NULL;
   int r = weft_udp_send_gsov(fd, slab, poffs, plens, pstart, segs, dst_addr, dst_port, (int)count, errors);
   return send_result(env, fd, r);
 }

@@ -77,25 +77,11 @@ int weft_tap_read(int fd, uint8_t *slab, const int32_t *offs, int32_t *lens, int
   return n;
 }
 
-int weft_tap_write(int fd, const uint8_t *slab, const int32_t *offs, const int32_t *lens, int count) {
-  int n = 0;
-  while (n < count) {
-    ssize_t r = write(fd, slab + offs[n], (size_t)lens[n]);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      return n > 0 ? n : -errno;
-    }
-    n++;
-  }
-  return n;
-}
-
 int weft_tap_writev(int fd, const uint8_t *head, const int32_t *offs, const int32_t *lens,
                     const uint8_t *data, const int32_t *poffs, const int32_t *plens,
                     const int32_t *pstart, int count) {
   struct iovec iov[1 + WEFT_TAP_PIECES_MAX];
-  for (int i = 0; i < count; i++) {
+  for (int i = 0; pstart != NULL && i < count; i++) {
     if (pstart[i + 1] - pstart[i] > WEFT_TAP_PIECES_MAX) return -EINVAL;
   }
   int n = 0;
@@ -103,7 +89,7 @@ int weft_tap_writev(int fd, const uint8_t *head, const int32_t *offs, const int3
     int k = 0;
     iov[k].iov_base = (void *)(head + offs[n]);
     iov[k++].iov_len = (size_t)lens[n];
-    for (int j = pstart[n]; j < pstart[n + 1]; j++) {
+    for (int j = pstart != NULL ? pstart[n] : 0; pstart != NULL && j < pstart[n + 1]; j++) {
       iov[k].iov_base = (void *)(data + poffs[j]);
       iov[k++].iov_len = (size_t)plens[j];
     }
@@ -116,4 +102,8 @@ int weft_tap_writev(int fd, const uint8_t *head, const int32_t *offs, const int3
     n++;
   }
   return n;
+}
+
+int weft_tap_write(int fd, const uint8_t *slab, const int32_t *offs, const int32_t *lens, int count) {
+  return weft_tap_writev(fd, slab, offs, lens, NULL, NULL, NULL, NULL, count);
 }

@@ -76,9 +76,10 @@ int weft_tap_write(int fd, const uint8_t *slab, const int32_t *offs, const int32
 /*
  * Writes frames 0..count-1 with one writev each: frame i is the lens[i]
  * bytes at head + offs[i], followed by pieces pstart[i]..pstart[i+1]-1,
- * piece j being plens[j] bytes at data + poffs[j]. The same outcomes as
- * weft_tap_write; -EINVAL if a frame has more than WEFT_TAP_PIECES_MAX
- * pieces (checked before anything is written).
+ * piece j being plens[j] bytes at data + poffs[j] (none when pstart is
+ * NULL: that is weft_tap_write). The same outcomes as weft_tap_write;
+ * -EINVAL if a frame has more than WEFT_TAP_PIECES_MAX pieces (checked
+ * before anything is written).
  */
 int weft_tap_writev(int fd, const uint8_t *head, const int32_t *offs, const int32_t *lens,
                     const uint8_t *data, const int32_t *poffs, const int32_t *plens,
