@@ -94,6 +94,8 @@ export class UdpSocket implements DatagramPort {
   /** Where runs of separate datagrams are copied together for one GSO send. */
   private readonly pack = Buffer.alloc(1 << 20);
   private packUsed = 0;
+  /** Bytes of the run runEnd() found last. */
+  private runBytes = 0;
   private readonly flushResult = { sent: 0, short: false };
 
   constructor(o: UdpOptions) {
@@ -180,14 +182,7 @@ export class UdpSocket implements DatagramPort {
     this.pstart[0] = 0;
     while (j < n) {
       const peer = list.peer[j], seg = list.len[j];
-      let total = seg, count = 1, k = j + 1;
-      while (k < n && count < GSO_MAX_SEGS && list.peer[k] === peer && list.len[k] <= seg && total + list.len[k] <= GSO_MAX_BYTES) {
-        const last = list.len[k] < seg;
-        total += list.len[k];
-        count++;
-        k++;
-        if (last) break;
-      }
+      const k = this.runEnd(list, j), total = this.runBytes, count = k - j;
       if (m === this.soffs.length || p + 2 * count > this.poffs.length) {
         const r = this.flushGso(slab, m, true);
         sent += r.sent;
@@ -208,6 +203,23 @@ export class UdpSocket implements DatagramPort {
     }
     if (m > 0) sent += this.flushGso(slab, m, true).sent;
     return sent;
+  }
+
+  /**
+   * Where the run of datagrams from entry j that one UDP_SEGMENT message can
+   * carry ends (exclusive): one peer, equal lengths (only the last may be
+   * shorter), within the kernel's segment and byte limits. Its bytes go to
+   * runBytes.
+   */
+  private runEnd(list: SendList, j: number): number {
+    const n = list.count, peer = list.peer[j], seg = list.len[j];
+    let total = seg, k = j + 1;
+    while (k < n && k - j < GSO_MAX_SEGS && list.peer[k] === peer && list.len[k] <= seg && total + list.len[k] <= GSO_MAX_BYTES) {
+      total += list.len[k++];
+      if (list.len[k - 1] < seg) break;
+    }
+    this.runBytes = total;
+    return k;
   }
 
   /** One message per datagram. */
@@ -252,16 +264,9 @@ export class UdpSocket implements DatagramPort {
     while (j < n) {
       const peer = list.peer[j], off = list.off[j], seg = list.len[j];
       // How far does a run go, and is it contiguous as it stands?
-      let total = seg, count = 1, k = j + 1, adjacent = true;
-      while (k < n && count < GSO_MAX_SEGS && list.peer[k] === peer && list.len[k] <= seg
-        && total + list.len[k] <= GSO_MAX_BYTES) {
-        if (list.off[k] !== off + total) adjacent = false;
-        const last = list.len[k] < seg;
-        total += list.len[k];
-        count++;
-        k++;
-        if (last) break;
-      }
+      const k = this.runEnd(list, j), total = this.runBytes, count = k - j;
+      let adjacent = true;
+      for (let q = j + 1, at = off + seg; q < k && adjacent; at += list.len[q++]) adjacent = list.off[q] === at;
       const pack = count > 1 && !adjacent;
       if (pack && this.packUsed + total > this.pack.length) {
         // The pack buffer is full for this call: send what is pending first.
