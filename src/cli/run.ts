@@ -77,6 +77,10 @@ flags override it):
   --ignore-reserved    accept datagrams with reserved VXLAN bits set (RFC
                        7348 §5); by default they are dropped, as Linux does
   --batch N            packets per system call (default 64)
+  --tap-queue N        frames the TAP queues for weft before the kernel
+                       drops them (its txqueuelen; default 10000, the
+                       kernel's is 1000): room for bursts while weft waits
+                       for a CPU
   --no-offload         no TSO/GSO/GRO: one frame per MTU through the TAP and
                        the socket (slower; for kernels without them, or to
                        compare)
@@ -110,7 +114,7 @@ export function parseRunArgs(argv: string[]): RunArgs | null {
       tap: { type: 'string' }, vni: { type: 'string', multiple: true }, port: { type: 'string' }, local: { type: 'string' },
       peer: { type: 'string', multiple: true }, address: { type: 'string' }, mac: { type: 'string' },
       mtu: { type: 'string' }, 'fdb-ageing': { type: 'string' }, 'fdb-max': { type: 'string' },
-      static: { type: 'string', multiple: true }, 'ignore-reserved': { type: 'boolean' }, batch: { type: 'string' },
+      static: { type: 'string', multiple: true }, 'ignore-reserved': { type: 'boolean' }, batch: { type: 'string' }, 'tap-queue': { type: 'string' },
       'no-offload': { type: 'boolean' }, 'allow-any-source': { type: 'boolean' },
       'bum-rate': { type: 'string' }, 'bum-burst': { type: 'string' }, 'icmp-rate': { type: 'string' },
       ...CONTROL_OPTIONS,
@@ -228,7 +232,7 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
       openErr(e);
     }
     try {
-      configureTap(taps[taps.length - 1].name, o.mac, mtu, o.address);
+      configureTap(taps[taps.length - 1].name, o.mac, mtu, cfg.tapQueue, o.address);
     } catch (e) {
       closeAll();
       throw e;

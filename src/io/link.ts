@@ -16,8 +16,8 @@ function ip(args: string[]): string {
   }
 }
 
-export function configureTap(name: string, mac: number, mtu: number, address: { ip: string; prefix: number } | null): void {
-  ip(['link', 'set', 'dev', name, 'address', formatMac(mac), 'mtu', String(mtu)]);
+export function configureTap(name: string, mac: number, mtu: number, queue: number, address: { ip: string; prefix: number } | null): void {
+  ip(['link', 'set', 'dev', name, 'address', formatMac(mac), 'mtu', String(mtu), 'txqueuelen', String(queue)]);
   if (address) ip(['addr', 'add', `${address.ip}/${address.prefix}`, 'dev', name]);
   ip(['link', 'set', 'dev', name, 'up']);
 }

@@ -29,6 +29,8 @@ test('the TAP exists with the configured MAC, MTU underlay−50 and address', ()
   // Super-frames capped so that one makes one UDP GSO send: 65,487 bytes / (1450 + 14 + 8).
   const d = JSON.parse(rig.exec(1, ['ip', '-d', '-j', 'link', 'show', 'dev', 'weft0']))[0];
   assert.is(d.gso_max_segs, 44);
+  // A queue deep enough for the bursts that come while weft waits for a CPU.
+  assert.is(d.txqlen, 10000);
 });
 
 test('ping both ways', () => {

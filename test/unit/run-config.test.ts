@@ -23,6 +23,14 @@ test('defaults: weft0, VNI 1, port 8472, IPv4, 300 s ageing, a stable derived MA
   // Locally administered unicast.
   assert.match(formatMac(c.mac), /^02:/);
   assert.is.not(stableMac('a'), stableMac('b'));
+  assert.is(c.tapQueue, 10000);
+});
+
+test('--tap-queue sets the TAP queue; out of range is a usage error', () => {
+  assert.is(resolveRunConfig({ peer: ['198.18.0.2'], 'tap-queue': '2500' }).tapQueue, 2500);
+  assert.is(parseRunArgs(['--peer', '198.18.0.2', '--tap-queue', '500'])!.tapQueue, 500);
+  assert.throws(() => resolveRunConfig({ 'tap-queue': '0' }), (e: Error) => e instanceof UsageError && /--tap-queue/.test(e.message));
+  assert.throws(() => resolveRunConfig({ 'tap-queue': 'deep' }), (e: Error) => e instanceof UsageError && /--tap-queue/.test(e.message));
 });
 
 test('peers take a port; IPv6 peers in brackets; the family follows --local', () => {
