@@ -43,10 +43,6 @@ const TCP_FIN = 0x01, TCP_SYN = 0x02, TCP_RST = 0x04, TCP_PSH = 0x08, TCP_URG = 
 export const SEG_BAD = -1;
 
 function u16(b: Buffer, o: number): number { return (b[o] << 8) | b[o + 1]; }
-/** Non-zero when the 4 bytes at a[x] and b[y] differ. */
-function x4(a: Buffer, x: number, b: Buffer, y: number): number {
-  return (a[x] ^ b[y]) | (a[x + 1] ^ b[y + 1]) | (a[x + 2] ^ b[y + 2]) | (a[x + 3] ^ b[y + 3]);
-}
 function put16(b: Buffer, o: number, v: number): void { b[o] = v >>> 8; b[o + 1] = v; }
 function finish(s: number): number { return ~s & 0xffff; }
 
@@ -287,6 +283,9 @@ export class TcpCoalescer {
   private openTotal = 0;    // bytes of the open frame, virtio-net header included
   private openSrc: Buffer | null = null;
   private readonly maxBytes: number;
+  private readonly outView: DataView;
+  private srcBuf: Buffer | null = null;
+  private srcView: DataView = new DataView(new ArrayBuffer(0));
 
   /**
    * `merge` false: every frame alone (partial checksums still marked).
@@ -309,6 +308,7 @@ export class TcpCoalescer {
     this.pLens = new Int32Array(gather ? capacity : 0);
     this.pStart = new Int32Array(capacity + 1);
     this.maxBytes = maxBytes;
+    this.outView = new DataView(out.buffer, out.byteOffset, out.length);
   }
 
   reset(): void {
@@ -392,6 +392,15 @@ export class TcpCoalescer {
     return ((b[l4 + 4] << 24) | (b[l4 + 5] << 16) | (b[l4 + 6] << 8) | b[l4 + 7]) >>> 0;
   }
 
+  /** A DataView of `b`, kept while segments keep coming from the same buffer. */
+  private viewOf(b: Buffer): DataView {
+    if (b !== this.srcBuf) {
+      this.srcBuf = b;
+      this.srcView = new DataView(b.buffer, b.byteOffset, b.length);
+    }
+    return this.srcView;
+  }
+
   private tryMerge(b: Buffer, off: number, len: number): boolean {
     if (this.open < 0 || this.lastShort || this.lastPsh) return false;
     const o = this.out;
@@ -400,38 +409,41 @@ export class TcpCoalescer {
     if (plen <= 0 || plen > this.openMss) return false;
     if (this.openTotal + plen > this.maxBytes + VNET_HDR_LEN) return false;
     if (this.gather ? b !== this.openSrc || this.pCount === this.pOffs.length || this.openSegs >= GATHER_MAX_SEGS : this.used + plen > o.length) return false;
+    // Fields that must match are XORed together and tested once, four bytes
+    // per load (DataView reads compile to one load; byte by byte was three
+    // times the cost, and a loop with an exit per byte more still). The
+    // frame is longer than the header (plen > 0), so every read is inside it.
+    const v = this.viewOf(b), w = this.outView;
     const f = this.offs[this.open] + VNET_HDR_LEN;
     const oL3 = this.openL3, oL4 = this.openL4;
-    const l3rel = oL3 - f, l4rel = oL4 - f;
-    const l3 = off + l3rel, l4 = off + l4rel;
-    // Fields that must match are XORed together and tested once: straight-line
-    // loads cost a third of a byte-by-byte loop with an exit per byte here.
+    const l3 = off + oL3 - f, l4 = off + oL4 - f;
     // Ethernet header, and the IP header but for length, ID and checksum.
-    let d = x4(b, off, o, f) | x4(b, off + 4, o, f + 4) | x4(b, off + 8, o, f + 8) | (b[off + 12] ^ o[f + 12]) | (b[off + 13] ^ o[f + 13]);
+    let d = (v.getInt32(off, true) ^ w.getInt32(f, true)) | (v.getInt32(off + 4, true) ^ w.getInt32(f + 4, true))
+      | (v.getInt32(off + 8, true) ^ w.getInt32(f + 8, true)) | (v.getUint16(off + 12, true) ^ w.getUint16(f + 12, true));
     if (!this.openV6) {
-      if (b[l3] !== 0x45 || u16(b, l3 + 2) !== len - 14) return false;
-      d |= (b[l3 + 1] ^ o[oL3 + 1]) | (b[l3 + 6] ^ o[oL3 + 6]) | (b[l3 + 7] ^ o[oL3 + 7]) | (b[l3 + 8] ^ o[oL3 + 8]) | (b[l3 + 9] ^ o[oL3 + 9])
-        | x4(b, l3 + 12, o, oL3 + 12) | x4(b, l3 + 16, o, oL3 + 16);
+      if (b[l3] !== 0x45 || v.getUint16(l3 + 2) !== len - 14) return false;
+      d |= (b[l3 + 1] ^ o[oL3 + 1]) | (v.getInt32(l3 + 6, true) ^ w.getInt32(oL3 + 6, true))
+        | (v.getInt32(l3 + 12, true) ^ w.getInt32(oL3 + 12, true)) | (v.getInt32(l3 + 16, true) ^ w.getInt32(oL3 + 16, true));
     } else {
-      if (u16(b, l3 + 4) !== len - 54) return false;
-      d |= x4(b, l3, o, oL3) | (b[l3 + 6] ^ o[oL3 + 6]) | (b[l3 + 7] ^ o[oL3 + 7]);
-      for (let i = 8; i < 40; i += 4) d |= x4(b, l3 + i, o, oL3 + i);
+      if (v.getUint16(l3 + 4) !== len - 54) return false;
+      d |= (v.getInt32(l3, true) ^ w.getInt32(oL3, true)) | (v.getUint16(l3 + 6, true) ^ w.getUint16(oL3 + 6, true));
+      for (let i = 8; i < 40; i += 4) d |= v.getInt32(l3 + i, true) ^ w.getInt32(oL3 + i, true);
     }
     if (this.openUdp) {
       // UDP: same ports, a length that matches, at most UDP_MAX_SEGS datagrams.
-      if (this.openSegs >= UDP_MAX_SEGS || u16(b, l4 + 4) !== 8 + plen) return false;
-      if ((d | x4(b, l4, o, oL4)) !== 0) return false;
+      if (this.openSegs >= UDP_MAX_SEGS || v.getUint16(l4 + 4) !== 8 + plen) return false;
+      if ((d | (v.getInt32(l4, true) ^ w.getInt32(oL4, true))) !== 0) return false;
       this.append(b, off + hdr, plen);
       if (plen < this.openMss) this.lastShort = true;
       return true;
     }
     // TCP: ports, ack, offset, flags (PSH may end the run), window, options.
-    if (this.seqAt(b, l4) !== this.nextSeq) return false;
-    const thl = hdr - l4rel;
+    if (v.getUint32(l4 + 4) !== this.nextSeq) return false;
+    const thl = hdr - (oL4 - f);
     const fl = b[l4 + 13];
-    d |= x4(b, l4, o, oL4) | x4(b, l4 + 8, o, oL4 + 8) | (b[l4 + 12] ^ o[oL4 + 12]) | ((fl ^ o[oL4 + 13]) & ~TCP_PSH)
-      | (b[l4 + 14] ^ o[oL4 + 14]) | (b[l4 + 15] ^ o[oL4 + 15]);
-    for (let i = 20; i < thl; i += 4) d |= x4(b, l4 + i, o, oL4 + i);   // options: 4-byte multiples
+    d |= (v.getInt32(l4, true) ^ w.getInt32(oL4, true)) | (v.getInt32(l4 + 8, true) ^ w.getInt32(oL4 + 8, true))
+      | (b[l4 + 12] ^ o[oL4 + 12]) | ((fl ^ o[oL4 + 13]) & ~TCP_PSH) | (v.getUint16(l4 + 14, true) ^ w.getUint16(oL4 + 14, true));
+    for (let i = 20; i < thl; i += 4) d |= v.getInt32(l4 + i, true) ^ w.getInt32(oL4 + i, true);   // options: 4-byte multiples
     if (d !== 0) return false;
 
     this.append(b, off + hdr, plen);
