@@ -3,11 +3,12 @@
 // that is reused, instead of a Buffer per datagram as with node:dgram.
 //
 // With offloads (the default where the kernel has them):
-//   send: consecutive send-list entries to the same peer that sit back to
-//         back in memory with equal lengths (what TSO segmentation plus
-//         encap produce) go out as ONE message with UDP_SEGMENT: the kernel
-//         carries it as one 64 KiB unit as far as it can and cuts it into
-//         datagrams at the last moment (UDP GSO).
+//   send: consecutive send-list entries to the same peer with equal
+//         lengths (what TSO segmentation plus encap produce, or a burst of
+//         one flow's small packets) go out as ONE message with UDP_SEGMENT,
+//         gathered by iovecs from where each datagram's pieces lie: the
+//         kernel copies them once, carries them as one 64 KiB unit as far
+//         as it can and cuts it into datagrams at the last moment (UDP GSO).
 //   recv: UDP_GRO lets the kernel hand over many same-size datagrams from
 //         one sender as one message and the size to cut it by; recv() cuts
 //         it back into datagram entries, so decap sees ordinary datagrams.
@@ -164,17 +165,18 @@ export class UdpSocket implements DatagramPort {
   }
 
   send(list: SendList, peers: PeerTable, slab: Buffer): number {
-    if (this.gather) {
-      for (let j = 0; j < list.count; j++) if (list.tailLen[j] > 0) return this.sendGathered(list, peers, slab);
-    }
+    // Gathering needs no copy in JavaScript whatever the list holds: TSO
+    // segments with their payloads left in the read slab, or a burst of
+    // small datagrams scattered over it (which sendGso copies together).
+    if (this.gather) return this.sendGathered(list, peers, slab);
     return this.gso ? this.sendGso(list, peers, slab) : this.sendEach(list, peers, slab);
   }
 
   /**
-   * Like sendGso, for a list with tails: each datagram is two pieces, its
-   * headers and its payload (one when it has no tail), and a run of
-   * equal-length datagrams to one peer is one UDP_SEGMENT message gathered
-   * from them, so the payload is copied once, by the kernel.
+   * Like sendGso, without copying anything here: each datagram is two
+   * pieces, its headers and its payload (one piece when it has no tail),
+   * and a run of equal-length datagrams to one peer is one UDP_SEGMENT
+   * message gathered from them, so the payload is copied once, by the kernel.
    */
   private sendGathered(list: SendList, peers: PeerTable, slab: Buffer): number {
     const n = list.count;
@@ -246,7 +248,8 @@ export class UdpSocket implements DatagramPort {
    * of separate datagrams (a burst of small packets of one flow) is first
    * copied together into the pack buffer — cheap for small datagrams, and it
    * turns a message per packet into one per run. Messages go out in list
-   * order, so no flow is reordered.
+   * order, so no flow is reordered. Only for an addon without udpSendGsoV
+   * (sendGathered does the same without the copies).
    *
    * Returns datagrams sent; at a full socket the rest is dropped. When the
    * kernel refuses every message of a flush (no route: the underlay address
