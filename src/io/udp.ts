@@ -47,8 +47,7 @@ export interface UdpOptions {
 }
 
 interface GsoNative {
-  udpSendGsoV?(fd: number, slab: Buffer, poffs: Int32Array, plens: Int32Array, pstart: Int32Array, segs: Int32Array, dstAddr: Uint32Array, dstPort: Uint16Array, count: number, errors: Int32Array): number;
-  udpSendGso(fd: number, slab: Buffer, offs: Int32Array, lens: Int32Array, segs: Int32Array, dstAddr: Uint32Array, dstPort: Uint16Array, count: number, errors: Int32Array): number;
+  udpSendGsoV(fd: number, slab: Buffer, poffs: Int32Array, plens: Int32Array, pstart: Int32Array, segs: Int32Array, dstAddr: Uint32Array, dstPort: Uint16Array, count: number, errors: Int32Array): number;
   udpGsoSupported(fd: number): boolean;
   udpSetGro(fd: number, on: boolean): boolean;
   udpRecv(fd: number, slab: Buffer, offs: Int32Array, lens: Int32Array, maxLen: number, srcAddr: Uint32Array, srcPort: Uint16Array, max: number, segs?: Int32Array): number;
@@ -63,8 +62,8 @@ export class UdpSocket implements DatagramPort {
   readonly gso: boolean;
   readonly gro: boolean;
   /**
-   * Sends datagrams gathered from pieces (a segment's headers, then its
-   * payload where the TAP read left it): send lists may hold tails.
+   * Send lists may hold tails (a segment's headers here, its payload where
+   * the TAP read left it): true with GSO, whose sends are all gathered.
    */
   readonly gather: boolean;
   /** Messages sent with UDP_SEGMENT, and datagrams they carried. */
@@ -92,9 +91,6 @@ export class UdpSocket implements DatagramPort {
   private readonly poffs: Int32Array;
   private readonly plens: Int32Array;
   private readonly pstart: Int32Array;
-  /** Where runs of separate datagrams are copied together for one GSO send. */
-  private readonly pack = Buffer.alloc(1 << 20);
-  private packUsed = 0;
   /** Bytes of the run runEnd() found last. */
   private runBytes = 0;
   private readonly flushResult = { sent: 0, short: false };
@@ -107,9 +103,9 @@ export class UdpSocket implements DatagramPort {
     this.port = s.port;
     this.family = o.family;
     const want = o.offload !== false;
-    this.gso = want && typeof n.udpSendGso === 'function' && n.udpGsoSupported(this.fd);
+    this.gso = want && typeof n.udpSendGsoV === 'function' && n.udpGsoSupported(this.fd);
     this.gro = want && typeof n.udpSetGro === 'function' && n.udpSetGro(this.fd, true);
-    this.gather = this.gso && typeof n.udpSendGsoV === 'function';
+    this.gather = this.gso;
     // With GRO a message holds up to 64 KiB of datagrams; read few enough
     // messages that the datagrams cut from them fit the batch.
     this.maxLen = this.gro ? MAX_DATAGRAM : Math.min(MAX_DATAGRAM, o.maxLen ?? MAX_DATAGRAM);
@@ -165,18 +161,23 @@ export class UdpSocket implements DatagramPort {
   }
 
   send(list: SendList, peers: PeerTable, slab: Buffer): number {
-    // Gathering needs no copy in JavaScript whatever the list holds: TSO
-    // segments with their payloads left in the read slab, or a burst of
-    // small datagrams scattered over it (which sendGso copies together).
-    if (this.gather) return this.sendGathered(list, peers, slab);
-    return this.gso ? this.sendGso(list, peers, slab) : this.sendEach(list, peers, slab);
+    return this.gso ? this.sendGathered(list, peers, slab) : this.sendEach(list, peers, slab);
   }
 
   /**
-   * Like sendGso, without copying anything here: each datagram is two
-   * pieces, its headers and its payload (one piece when it has no tail),
-   * and a run of equal-length datagrams to one peer is one UDP_SEGMENT
-   * message gathered from them, so the payload is copied once, by the kernel.
+   * Groups runs of equal-length datagrams to one peer (only the last may be
+   * shorter) into UDP_SEGMENT messages, gathered from where the datagrams
+   * lie: each is two pieces, its headers and its payload (one piece when it
+   * has no tail), so nothing is copied here whatever the list holds — TSO
+   * segments with their payloads left in the read slab, or a burst of one
+   * flow's small packets scattered over it — and the kernel copies each
+   * byte once. Messages go out in list order, so no flow is reordered.
+   *
+   * Returns datagrams sent; at a full socket the rest is dropped. When the
+   * kernel refuses every message of a flush (no route: the underlay address
+   * or link is gone) none of its datagrams went out; when it refuses only
+   * some, which ones is not reported, and each refused message counts as
+   * one lost datagram.
    */
   private sendGathered(list: SendList, peers: PeerTable, slab: Buffer): number {
     const n = list.count;
@@ -186,7 +187,7 @@ export class UdpSocket implements DatagramPort {
       const peer = list.peer[j], seg = list.len[j];
       const k = this.runEnd(list, j), total = this.runBytes, count = k - j;
       if (m === this.soffs.length || p + 2 * count > this.poffs.length) {
-        const r = this.flushGso(slab, m, true);
+        const r = this.flushGso(slab, m);
         sent += r.sent;
         if (r.short) return sent;
         m = 0; p = 0;
@@ -203,7 +204,7 @@ export class UdpSocket implements DatagramPort {
       this.pstart[++m] = p;
       j = k;
     }
-    if (m > 0) sent += this.flushGso(slab, m, true).sent;
+    if (m > 0) sent += this.flushGso(slab, m).sent;
     return sent;
   }
 
@@ -241,80 +242,10 @@ export class UdpSocket implements DatagramPort {
     return sent;
   }
 
-  /**
-   * Groups runs of equal-length datagrams to one peer (only the last may be
-   * shorter) into UDP_SEGMENT messages. A run that already sits back to back
-   * in the slab (TSO segments after encap) is sent from where it is; a run
-   * of separate datagrams (a burst of small packets of one flow) is first
-   * copied together into the pack buffer — cheap for small datagrams, and it
-   * turns a message per packet into one per run. Messages go out in list
-   * order, so no flow is reordered. Only for an addon without udpSendGsoV
-   * (sendGathered does the same without the copies).
-   *
-   * Returns datagrams sent; at a full socket the rest is dropped. When the
-   * kernel refuses every message of a flush (no route: the underlay address
-   * or link is gone) none of its datagrams went out; when it refuses only
-   * some, which ones is not reported, and each refused message counts as
-   * one lost datagram.
-   */
-  private sendGso(list: SendList, peers: PeerTable, slab: Buffer): number {
-    const n = list.count;
-    let sent = 0;
-    let m = 0;
-    let inPack = false;   // do the pending messages refer to the pack buffer?
-    this.packUsed = 0;
-    let j = 0;
-    while (j < n) {
-      const peer = list.peer[j], off = list.off[j], seg = list.len[j];
-      // How far does a run go, and is it contiguous as it stands?
-      const k = this.runEnd(list, j), total = this.runBytes, count = k - j;
-      let adjacent = true;
-      for (let q = j + 1, at = off + seg; q < k && adjacent; at += list.len[q++]) adjacent = list.off[q] === at;
-      const pack = count > 1 && !adjacent;
-      if (pack && this.packUsed + total > this.pack.length) {
-        // The pack buffer is full for this call: send what is pending first.
-        const r = this.flushGso(inPack ? this.pack : slab, m);
-        sent += r.sent;
-        if (r.short) return sent;
-        m = 0;
-        this.packUsed = 0;
-      }
-      if (m > 0 && (pack !== inPack || m === this.soffs.length)) {
-        const r = this.flushGso(inPack ? this.pack : slab, m);
-        sent += r.sent;
-        if (r.short) return sent;
-        m = 0;
-        if (!pack) this.packUsed = 0;
-      }
-      inPack = pack;
-      if (pack) {
-        let at = this.packUsed;
-        for (let q = j; q < k; q++) {
-          slab.copy(this.pack, at, list.off[q], list.off[q] + list.len[q]);
-          at += list.len[q];
-        }
-        this.soffs[m] = this.packUsed;
-        this.packUsed = at;
-      } else {
-        this.soffs[m] = off;
-      }
-      this.slens[m] = total;
-      this.ssegs[m] = count > 1 ? seg : 0;
-      this.setDst(m, peers, peer);
-      m++;
-      j = k;
-    }
-    if (m > 0) sent += this.flushGso(inPack ? this.pack : slab, m).sent;
-    return sent;
-  }
-
-  /** Sends the m pending messages from `buf` (gathered from pieces, or not); `short` when the socket took fewer. */
-  private flushGso(buf: Buffer, m: number, gathered = false): { sent: number; short: boolean } {
+  /** Sends the m pending messages gathered from pieces of `buf`; `short` when the socket took fewer. */
+  private flushGso(buf: Buffer, m: number): { sent: number; short: boolean } {
     this.errors[0] = 0;
-    const n = native() as unknown as GsoNative;
-    const ok = gathered
-      ? n.udpSendGsoV!(this.fd, buf, this.poffs, this.plens, this.pstart, this.ssegs, this.dstAddr, this.dstPort, m, this.errors)
-      : n.udpSendGso(this.fd, buf, this.soffs, this.slens, this.ssegs, this.dstAddr, this.dstPort, m, this.errors);
+    const ok = (native() as unknown as GsoNative).udpSendGsoV(this.fd, buf, this.poffs, this.plens, this.pstart, this.ssegs, this.dstAddr, this.dstPort, m, this.errors);
     const done = ok + this.errors[0];
     let sent = 0;
     for (let q = 0; q < done; q++) {
