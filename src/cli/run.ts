@@ -226,7 +226,7 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
   const closeAll = () => { for (const t of taps) t.close(); udp.close(); };
   for (const o of cfg.overlays) {
     try {
-      taps.push(new Tap({ name: o.tap, batch: frameBatch, mtu, offload: !cfg.noOffload, tails: udp.gather }));
+      taps.push(new Tap({ name: o.tap, batch: frameBatch, mtu, offload: !cfg.noOffload, tails: udp.gso }));
     } catch (e) {
       closeAll();
       openErr(e);

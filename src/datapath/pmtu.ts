@@ -147,14 +147,14 @@ export function buildTooBig(src: Buffer, off: number, len: number, mtu: number, 
   return hl + total;
 }
 
+/** Where a split frame is put together before it is quoted (grown if ever needed). */
+let whole = Buffer.alloc(0);
+
 /**
  * Answers the frames encap dropped as too big (`sends.tooBig`, indices into
  * `frames`) into `out` (from newReplyBatch), within the ICMP rate limit.
  * Returns the number of answers; the caller writes them into the TAP.
  */
-/** Where a split frame is put together before it is quoted (grown if ever needed). */
-let whole = Buffer.alloc(0);
-
 export function answerTooBig(dp: Datapath, v: VniState, frames: FrameBatch, sends: SendList, out: FrameBatch, nowMs: number): number {
   out.count = 0;
   if (v.mtu === 0 || dp.icmp === null) return 0;

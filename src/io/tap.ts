@@ -56,7 +56,7 @@ export interface TapOptions {
   offload?: boolean;
   /**
    * Cut TCP super-frames into headers only, leaving each payload in the
-   * super-frame (FrameBatch tails), for a socket that gathers (UdpSocket.gather).
+   * super-frame (FrameBatch tails), for a socket that gathers (UdpSocket.gso).
    */
   tails?: boolean;
 }

@@ -58,14 +58,13 @@ export class UdpSocket implements DatagramPort {
   private readonly watch: PolledFd;
   readonly port: number;
   readonly family: 4 | 6;
-  /** UDP_SEGMENT on send / UDP_GRO on receive, as the kernel allowed. */
+  /**
+   * UDP_SEGMENT on send / UDP_GRO on receive, as the kernel allowed. GSO
+   * sends are gathered, so with gso send lists may hold tails (a segment's
+   * headers here, its payload where the TAP read left it).
+   */
   readonly gso: boolean;
   readonly gro: boolean;
-  /**
-   * Send lists may hold tails (a segment's headers here, its payload where
-   * the TAP read left it): true with GSO, whose sends are all gathered.
-   */
-  readonly gather: boolean;
   /** Messages sent with UDP_SEGMENT, and datagrams they carried. */
   gsoMessages = 0;
   gsoDatagrams = 0;
@@ -91,8 +90,6 @@ export class UdpSocket implements DatagramPort {
   private readonly poffs: Int32Array;
   private readonly plens: Int32Array;
   private readonly pstart: Int32Array;
-  /** Bytes of the run runEnd() found last. */
-  private runBytes = 0;
   private readonly flushResult = { sent: 0, short: false };
 
   constructor(o: UdpOptions) {
@@ -105,7 +102,6 @@ export class UdpSocket implements DatagramPort {
     const want = o.offload !== false;
     this.gso = want && typeof n.udpSendGsoV === 'function' && n.udpGsoSupported(this.fd);
     this.gro = want && typeof n.udpSetGro === 'function' && n.udpSetGro(this.fd, true);
-    this.gather = this.gso;
     // With GRO a message holds up to 64 KiB of datagrams; read few enough
     // messages that the datagrams cut from them fit the batch.
     this.maxLen = this.gro ? MAX_DATAGRAM : Math.min(MAX_DATAGRAM, o.maxLen ?? MAX_DATAGRAM);
@@ -124,9 +120,9 @@ export class UdpSocket implements DatagramPort {
     this.ssegs = new Int32Array(sendMax);
     this.dstAddr = new Uint32Array(sendMax * 4);
     this.dstPort = new Uint16Array(sendMax);
-    this.poffs = new Int32Array(this.gather ? sendMax * 2 : 0);
-    this.plens = new Int32Array(this.gather ? sendMax * 2 : 0);
-    this.pstart = new Int32Array(this.gather ? sendMax + 1 : 0);
+    this.poffs = new Int32Array(this.gso ? sendMax * 2 : 0);
+    this.plens = new Int32Array(this.gso ? sendMax * 2 : 0);
+    this.pstart = new Int32Array(this.gso ? sendMax + 1 : 0);
   }
 
   recv(batch: DatagramBatch): number {
@@ -161,7 +157,7 @@ export class UdpSocket implements DatagramPort {
   }
 
   send(list: SendList, peers: PeerTable, slab: Buffer): number {
-    return this.gso ? this.sendGathered(list, peers, slab) : this.sendEach(list, peers, slab);
+    return this.gso ? this.sendGso(list, peers, slab) : this.sendEach(list, peers, slab);
   }
 
   /**
@@ -179,13 +175,20 @@ export class UdpSocket implements DatagramPort {
    * some, which ones is not reported, and each refused message counts as
    * one lost datagram.
    */
-  private sendGathered(list: SendList, peers: PeerTable, slab: Buffer): number {
+  private sendGso(list: SendList, peers: PeerTable, slab: Buffer): number {
     const n = list.count;
     let sent = 0, m = 0, p = 0, j = 0;
     this.pstart[0] = 0;
     while (j < n) {
+      // The run one UDP_SEGMENT message can carry: one peer, equal lengths
+      // (only the last may be shorter), within the kernel's limits.
       const peer = list.peer[j], seg = list.len[j];
-      const k = this.runEnd(list, j), total = this.runBytes, count = k - j;
+      let total = seg, k = j + 1;
+      while (k < n && k - j < GSO_MAX_SEGS && list.peer[k] === peer && list.len[k] <= seg && total + list.len[k] <= GSO_MAX_BYTES) {
+        total += list.len[k++];
+        if (list.len[k - 1] < seg) break;
+      }
+      const count = k - j;
       if (m === this.soffs.length || p + 2 * count > this.poffs.length) {
         const r = this.flushGso(slab, m);
         sent += r.sent;
@@ -206,23 +209,6 @@ export class UdpSocket implements DatagramPort {
     }
     if (m > 0) sent += this.flushGso(slab, m).sent;
     return sent;
-  }
-
-  /**
-   * Where the run of datagrams from entry j that one UDP_SEGMENT message can
-   * carry ends (exclusive): one peer, equal lengths (only the last may be
-   * shorter), within the kernel's segment and byte limits. Its bytes go to
-   * runBytes.
-   */
-  private runEnd(list: SendList, j: number): number {
-    const n = list.count, peer = list.peer[j], seg = list.len[j];
-    let total = seg, k = j + 1;
-    while (k < n && k - j < GSO_MAX_SEGS && list.peer[k] === peer && list.len[k] <= seg && total + list.len[k] <= GSO_MAX_BYTES) {
-      total += list.len[k++];
-      if (list.len[k - 1] < seg) break;
-    }
-    this.runBytes = total;
-    return k;
   }
 
   /** One message per datagram. */

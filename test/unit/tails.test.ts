@@ -1,7 +1,7 @@
 // Segments with tails: a TCP super-frame cut into headers only, each
 // segment's payload left where the TAP read put it, for a gathering send
 // (io/offload.ts segmentTcp(…, tails), FrameBatch.tailOff/tailLen,
-// SendList tails, UdpSocket.sendGathered). What goes on the wire, and what
+// SendList tails, UdpSocket.sendGso). What goes on the wire, and what
 // the ICMP answer quotes, must be exactly what copying would have made.
 
 import { test } from 'uvu';
