@@ -13,6 +13,9 @@
 
 #include <arpa/inet.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 static inline uint32_t load32(const uint8_t *p) {
   uint32_t v;
@@ -37,9 +40,52 @@ static inline uint16_t fold(uint64_t s) {
   return (uint16_t)s;
 }
 
+#if defined(__x86_64__)
+/* AVX2: the same sum, 64 bytes per step: each 32-bit word widened to a
+ * 64-bit lane (vpmovzxdq) and added there, four accumulators. Twice the
+ * scalar loop's speed on a segment's payload (bench/checksum.bench.ts);
+ * the checksum of every segment weft cuts from a TCP super-frame is ~3 %
+ * of the machine in the single-stream benchmark. Returns the native-order
+ * sum of the first *done bytes. */
+__attribute__((target("avx2")))
+static uint64_t sum_avx2(const uint8_t *p, size_t len, size_t *done) {
+  __m256i a = _mm256_setzero_si256(), b = a, c = a, d = a;
+  size_t i = 0;
+  for (; i + 64 <= len; i += 64) {
+    a = _mm256_add_epi64(a, _mm256_cvtepu32_epi64(_mm_loadu_si128((const __m128i *)(p + i))));
+    b = _mm256_add_epi64(b, _mm256_cvtepu32_epi64(_mm_loadu_si128((const __m128i *)(p + i + 16))));
+    c = _mm256_add_epi64(c, _mm256_cvtepu32_epi64(_mm_loadu_si128((const __m128i *)(p + i + 32))));
+    d = _mm256_add_epi64(d, _mm256_cvtepu32_epi64(_mm_loadu_si128((const __m128i *)(p + i + 48))));
+  }
+  a = _mm256_add_epi64(_mm256_add_epi64(a, b), _mm256_add_epi64(c, d));
+  __m128i h = _mm_add_epi64(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+  *done = i;
+  /* Four lanes of at most 2^32 adds of 32-bit words: no lane overflows,
+   * and folding each to 32 bits first keeps their sum inside 64 bits. */
+  uint64_t l0 = (uint64_t)_mm_cvtsi128_si64(h), l1 = (uint64_t)_mm_extract_epi64(h, 1);
+  return (l0 & 0xffffffffu) + (l0 >> 32) + (l1 & 0xffffffffu) + (l1 >> 32);
+}
+
+static int have_avx2 = -1;
+#endif
+
 uint16_t weft_csum(const uint8_t *p, size_t len, uint32_t initial) {
   /* Two accumulators so consecutive adds do not wait on each other. */
   uint64_t a = 0, b = 0;
+#if defined(__x86_64__)
+  if (len >= 128) {
+    if (have_avx2 < 0) {
+      __builtin_cpu_init();
+      have_avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+    }
+    if (have_avx2) {
+      size_t done;
+      a = sum_avx2(p, len, &done);
+      p += done;
+      len -= done;
+    }
+  }
+#endif
   for (; len >= 32; p += 32, len -= 32) {
     a += load32(p);      b += load32(p + 4);
     a += load32(p + 8);  b += load32(p + 12);
