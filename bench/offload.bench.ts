@@ -1,7 +1,8 @@
 // The offload paths per packet: cutting a 64 KiB TCP super-frame read from
 // the TAP into MSS-sized segments (checksums included), and gluing those
 // segments back into one super-frame for a TAP write (payloads copied, or
-// listed for a gathering write).
+// listed for a gathering write), each segment's checksums verified first,
+// summed in one call for the batch as the TAP's write does.
 
 import { segmentTcp, TcpCoalescer } from '../src/io/offload.js';
 import { runCases } from './lib.js';
@@ -26,19 +27,25 @@ const emit = (off: number, len: number) => { if (n < segs.length) { segs[n][0] =
 n = 0;
 segmentTcp(frame, 0, frame.length, MSS, false, dst, 0, dst.length, 8, emit);
 const count = n;
+const offs = Int32Array.from(segs.slice(0, count), (x) => x[0]), lens = Int32Array.from(segs.slice(0, count), (x) => x[1]);
 const coalescer = new TcpCoalescer(Buffer.alloc(128 * 1024), 256, true, 1450);
 const gatherer = new TcpCoalescer(Buffer.alloc(128 * 1024), 256, true, 1450, 65535, false, true);
 
+if (count < 40) throw new Error(`segmentation gave ${count} segments`);
 runCases('offload', [
   { name: `segment 64 KiB TCP super-frame (${count} segments)`, perCall: count, fn: () => { n = 0; segmentTcp(frame, 0, frame.length, MSS, false, dst, 0, dst.length, 8, emit); } },
   { name: `coalesce ${count} segments into one frame`, perCall: count, fn: () => {
     coalescer.reset();
-    for (let k = 0; k < count; k++) coalescer.add(dst, segs[k][0], segs[k][1]);
+    coalescer.sumBatch(dst, offs, lens, count);
+    for (let k = 0; k < count; k++) coalescer.add(dst, offs[k], lens[k], coalescer.sums[k]);
     coalescer.flush();
   } },
   { name: `coalesce ${count} segments, payloads gathered (writev)`, perCall: count, fn: () => {
     gatherer.reset();
-    for (let k = 0; k < count; k++) gatherer.add(dst, segs[k][0], segs[k][1]);
+    gatherer.sumBatch(dst, offs, lens, count);
+    for (let k = 0; k < count; k++) gatherer.add(dst, offs[k], lens[k], gatherer.sums[k]);
     gatherer.flush();
   } },
 ]);
+// A merge that did not happen (a checksum refused) would make these numbers meaningless.
+if (coalescer.count !== 1 || gatherer.count !== 1 || coalescer.csumBad + gatherer.csumBad !== 0) throw new Error('the segments did not merge into one frame');

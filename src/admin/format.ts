@@ -79,7 +79,8 @@ export function formatStats(r: StatsResult, prev?: StatsResult, dtS?: number): s
   lines.push(`    fdb: entries ${f.entries} of ${f.max} learned ${f.learned} moved ${f.moved} aged ${f.aged} removed ${f.removed}`);
   lines.push(`    batches: ${Object.entries(r.batches).map(([d, b]) => `${d.replace(/_/g, '-')} ${b.reads} reads ${b.reads ? (b.packets / b.reads).toFixed(1) : '0'}/read`).join(', ')}`);
   if (o) {
-    lines.push(`    offload: tso ${o.superFramesIn} super-frames → ${o.segmentsOut} segments, coalesced ${o.coalesced}, ` +
+    lines.push(`    offload: tso ${o.superFramesIn} super-frames → ${o.segmentsOut} segments, coalesced ${o.coalesced}` +
+      `${o.csumBadOut ? ` (bad checksums ${o.csumBadOut}, not merged)` : ''}, ` +
       `gso ${o.gsoMessages} msgs → ${o.gsoDatagrams} datagrams, gro ${o.groMessages} msgs → ${o.groDatagrams} datagrams`);
   }
   return lines.join('\n');

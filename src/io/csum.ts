@@ -56,8 +56,23 @@ export function csumCopySlicesImpl(): CsumCopySlices {
   return slicesImpl ??= nativeOr('csumCopySlices', tsCsumCopySlices);
 }
 
+type CsumRanges = (buf: Buffer, offs: Int32Array, lens: Int32Array, count: number, sums: Uint32Array) => number;
+
+function tsCsumRanges(buf: Buffer, offs: Int32Array, lens: Int32Array, count: number, sums: Uint32Array): number {
+  for (let i = 0; i < count; i++) sums[i] = fold(sum16(buf, offs[i], lens[i]));
+  return count;
+}
+
+let rangesImpl: CsumRanges | null = null;
+
+/** sums[i] = the sum (as csumImpl, initial 0) of lens[i] bytes at offs[i], i < count: one native call a batch. */
+export function csumRangesImpl(): CsumRanges {
+  return rangesImpl ??= nativeOr('csumRanges', tsCsumRanges);
+}
+
 /** Forces the TypeScript forms (tests compare the two). */
 export function useTsChecksums(on: boolean): void {
   impl = on ? tsCsum : null;
   slicesImpl = on ? tsCsumCopySlices : null;
+  rangesImpl = on ? tsCsumRanges : null;
 }

@@ -204,6 +204,13 @@ export interface Native {
    */
   csumCopySlices(src: Buffer, hdrOff: number, hdrLen: number, payOff: number, payLen: number, step: number,
     dst: Buffer, dstOff: number, stride: number, sums: Uint32Array, copyPayload?: boolean): number;
+  /**
+   * sums[i] = the sum (as `csum` gives it, initial 0) of the lens[i] bytes
+   * at offs[i] of buf, for i < count; returns count. Throws RangeError when
+   * an array is shorter than count or a range does not fit in buf. One call
+   * per batch of frames.
+   */
+  csumRanges(buf: Buffer, offs: Int32Array, lens: Int32Array, count: number, sums: Uint32Array): number;
 
   /**
    * Calls `cb()` from the event loop whenever `fd` is readable (level-

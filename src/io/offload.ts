@@ -22,7 +22,7 @@
 //
 // Nothing trusts the header's hdr_len: header lengths come from the packet.
 
-import { csumImpl, csumCopySlicesImpl } from './csum.js';
+import { csumImpl, csumCopySlicesImpl, csumRangesImpl } from './csum.js';
 import { pseudoSumV4, pseudoSumV6, sum16, fold } from '../wire/checksum.js';
 import { writeVnetHeader, VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../datapath/vnet.js';
 
@@ -268,6 +268,15 @@ export class TcpCoalescer {
   csumMarked = 0;
   /** UDP super-frames (USO) built. */
   udpFrames = 0;
+  /**
+   * Frames not merged because a checksum (TCP, UDP or IPv4 header) did not
+   * verify: written as they came, for the host's stack to drop and count.
+   */
+  csumBad = 0;
+  /** What sumBatch found for frame i of the batch: see add(). */
+  readonly sums: Uint32Array;
+  private readonly sumOffs: Int32Array;
+  private readonly sumLens: Int32Array;
   // The open super-frame, if any.
   private open = -1;        // index in offs
   private openL3 = 0;       // offset of IP header in out
@@ -277,6 +286,7 @@ export class TcpCoalescer {
   private openMss = 0;
   private openSegs = 0;
   private openUdp = false;  // a UDP run (USO) rather than TCP
+  private openAddrSum = 0;  // the pseudo-header's address words, summed (RFC 768, RFC 8200 §8.1)
   private nextSeq = 0;
   private lastShort = false;
   private lastPsh = false;
@@ -307,6 +317,9 @@ export class TcpCoalescer {
     this.pOffs = new Int32Array(gather ? capacity : 0);
     this.pLens = new Int32Array(gather ? capacity : 0);
     this.pStart = new Int32Array(capacity + 1);
+    this.sums = new Uint32Array(merge ? capacity : 0);
+    this.sumOffs = new Int32Array(merge ? capacity : 0);
+    this.sumLens = new Int32Array(merge ? capacity : 0);
     this.maxBytes = maxBytes;
     this.outView = new DataView(out.buffer, out.byteOffset, out.length);
   }
@@ -318,9 +331,31 @@ export class TcpCoalescer {
     this.pCount = 0;
   }
 
-  /** Adds the frame at b[off], len bytes. Returns false when out or the list is full. */
-  add(b: Buffer, off: number, len: number): boolean {
-    if (this.tryMerge(b, off, len)) return true;
+  /**
+   * Sums, in one call for the batch, what each frame's checksums cover: the
+   * IPv4 header and its payload, or an IPv6 frame's payload. add() checks
+   * them before merging (csumOk). Frames that cannot merge get an empty range.
+   */
+  sumBatch(b: Buffer, offs: Int32Array, lens: Int32Array, count: number): void {
+    if (!this.merge) return;
+    const n = Math.min(count, this.sums.length), so = this.sumOffs, sl = this.sumLens;
+    for (let i = 0; i < n; i++) {
+      const off = offs[i], len = lens[i];
+      const type = len >= 34 ? u16(b, off + 12) : 0;
+      const at = type === 0x0800 ? 14 : type === 0x86dd && len >= 54 ? 54 : len;
+      so[i] = off + at;
+      sl[i] = len - at;
+    }
+    csumRangesImpl()(b, so, sl, n, this.sums);
+  }
+
+  /**
+   * Adds the frame at b[off], len bytes. Returns false when out or the list
+   * is full. `sum` is what sumBatch found for it; without it (-1) the sum is
+   * made here when a merge needs it.
+   */
+  add(b: Buffer, off: number, len: number, sum = -1): boolean {
+    if (this.tryMerge(b, off, len, sum)) return true;
     this.closeOpen();
     if (this.count === this.offs.length || this.used + VNET_HDR_LEN + len > this.out.length) return false;
     const h = this.used;
@@ -330,7 +365,7 @@ export class TcpCoalescer {
     this.lens[i] = VNET_HDR_LEN + len;
     this.pStart[i] = this.pCount;
     this.used = h + VNET_HDR_LEN + len;
-    if (this.merge && this.startable(h + VNET_HDR_LEN, len)) {
+    if (this.merge && this.startable(h + VNET_HDR_LEN, len, sum)) {
       this.open = i;
       this.openTotal = VNET_HDR_LEN + len;
       this.openSrc = b;
@@ -342,7 +377,7 @@ export class TcpCoalescer {
   }
 
   /** Can the frame at out[f] start a super-frame? Sets the open state if so. */
-  private startable(f: number, len: number): boolean {
+  private startable(f: number, len: number, sum: number): boolean {
     const o = this.out;
     const end = f + len;
     const type = u16(o, f + 12);
@@ -365,6 +400,7 @@ export class TcpCoalescer {
     if (proto === 17) {
       // UDP: a run of same-size datagrams of one flow becomes one USO frame.
       if (!this.udp || l4 + 8 >= end || u16(o, l4 + 4) !== end - l4) return false;
+      if (!this.startChecked(o, f, len, l3, l4, v6, 17, sum)) return false;
       this.openL3 = l3; this.openL4 = l4; this.openV6 = v6; this.openUdp = true;
       this.openHdr = l4 + 8 - f;
       this.openMss = len - this.openHdr;
@@ -378,6 +414,7 @@ export class TcpCoalescer {
     const flags = o[l4 + 13];
     if (thl < 20 || l4 + thl >= end) return false;                   // no payload
     if (flags & (TCP_SYN | TCP_FIN | TCP_RST | TCP_URG | TCP_ECE | TCP_CWR)) return false;
+    if (!this.startChecked(o, f, len, l3, l4, v6, 6, sum)) return false;
     this.openL3 = l3; this.openL4 = l4; this.openV6 = v6; this.openUdp = false;
     this.openHdr = l4 + thl - f;
     this.openMss = len - this.openHdr;
@@ -386,6 +423,43 @@ export class TcpCoalescer {
     this.lastShort = false;
     this.lastPsh = (flags & TCP_PSH) !== 0;
     return true;
+  }
+
+  /** csumOk for a frame that would start a run; counts it when it fails, and keeps its address sum. */
+  private startChecked(b: Buffer, f: number, len: number, l3: number, l4: number, v6: boolean, proto: number, sum: number): boolean {
+    const addrs = v6 ? sum16(b, l3 + 8, 32) : sum16(b, l3 + 12, 8);
+    if (!this.csumOk(b, l3, l4, v6, proto, f + len - l4, addrs, sum < 0 ? this.sumOf(b, f, len, v6) : sum)) {
+      this.csumBad++;
+      return false;
+    }
+    this.openAddrSum = addrs;
+    return true;
+  }
+
+  /** What sumBatch gives for one frame, made on its own. */
+  private sumOf(b: Buffer, off: number, len: number, v6: boolean): number {
+    const at = v6 ? 54 : 14;
+    return csumImpl()(b, off + at, len - at, 0);
+  }
+
+  /**
+   * Whether a frame may be merged as far as its checksums go. A merged
+   * frame's checksums are the kernel's to fill in (NEEDS_CSUM), which would
+   * make a damaged segment whole; so, as Linux's GRO does, only segments
+   * whose checksums verify are merged, and the others go up as they came,
+   * for the host's stack to drop. A partial checksum (a Linux peer behind
+   * an offloading device, see vnet.ts) holds nothing to verify and passes,
+   * as the kernel's GRO takes such packets; so does IPv4 UDP without one.
+   * `addrs` is the pseudo-header's address words summed; `sum` covers the
+   * IPv4 header and payload, or the IPv6 payload: a valid IPv4 header sums
+   * to 0xffff, which adds nothing (RFC 1071 §2), so one sum checks both.
+   * The common case, a complete checksum that verifies, is tested first.
+   */
+  private csumOk(b: Buffer, l3: number, l4: number, v6: boolean, proto: number, l4len: number, addrs: number, sum: number): boolean {
+    const pseudo = addrs + proto + l4len;
+    if (fold(sum + pseudo) === 0xffff) return true;
+    const field = u16(b, l4 + (proto === 6 ? 16 : 6));
+    return (field === fold(pseudo) || (field === 0 && proto === 17 && !v6)) && (v6 || fold(sum16(b, l3, 20)) === 0xffff);
   }
 
   private seqAt(b: Buffer, l4: number): number {
@@ -401,7 +475,7 @@ export class TcpCoalescer {
     return this.srcView;
   }
 
-  private tryMerge(b: Buffer, off: number, len: number): boolean {
+  private tryMerge(b: Buffer, off: number, len: number, sum: number): boolean {
     if (this.open < 0 || this.lastShort || this.lastPsh) return false;
     const o = this.out;
     const hdr = this.openHdr;
@@ -433,6 +507,7 @@ export class TcpCoalescer {
       // UDP: same ports, a length that matches, at most UDP_MAX_SEGS datagrams.
       if (this.openSegs >= UDP_MAX_SEGS || v.getUint16(l4 + 4) !== 8 + plen) return false;
       if ((d | (v.getInt32(l4, true) ^ w.getInt32(oL4, true))) !== 0) return false;
+      if (!this.csumOk(b, l3, l4, this.openV6, 17, 8 + plen, this.openAddrSum, sum < 0 ? this.sumOf(b, off, len, this.openV6) : sum)) return false;
       this.append(b, off + hdr, plen);
       if (plen < this.openMss) this.lastShort = true;
       return true;
@@ -445,6 +520,7 @@ export class TcpCoalescer {
       | (b[l4 + 12] ^ o[oL4 + 12]) | ((fl ^ o[oL4 + 13]) & ~TCP_PSH) | (v.getUint16(l4 + 14, true) ^ w.getUint16(oL4 + 14, true));
     for (let i = 20; i < thl; i += 4) d |= v.getInt32(l4 + i, true) ^ w.getInt32(oL4 + i, true);   // options: 4-byte multiples
     if (d !== 0) return false;
+    if (!this.csumOk(b, l3, l4, this.openV6, 6, len - (l4 - off), this.openAddrSum, sum < 0 ? this.sumOf(b, off, len, this.openV6) : sum)) return false;
 
     this.append(b, off + hdr, plen);
     this.nextSeq = (this.nextSeq + plen) >>> 0;

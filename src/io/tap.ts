@@ -43,6 +43,8 @@ export interface TapStats {
   coalesced: number;
   /** Frames written with a partial checksum marked for the kernel to complete. */
   csumMarkedOut: number;
+  /** Frames written unmerged because a checksum did not verify (TcpCoalescer.csumBad). */
+  csumBadOut: number;
   /** Frames the kernel refused on write (not queue-full drops). */
   refused: number;
 }
@@ -68,7 +70,7 @@ export class Tap implements FramePort {
   /** Whether the kernel took the offload flags (TSO), and USO too. */
   readonly offload: boolean;
   readonly uso: boolean;
-  readonly stats: TapStats = { superFramesIn: 0, segmentsOut: 0, csumCompletedIn: 0, badIn: 0, coalesced: 0, csumMarkedOut: 0, refused: 0 };
+  readonly stats: TapStats = { superFramesIn: 0, segmentsOut: 0, csumCompletedIn: 0, badIn: 0, coalesced: 0, csumMarkedOut: 0, csumBadOut: 0, refused: 0 };
   private readonly slab: Buffer;
   private readonly rawSlot: number;
   private readonly rawMax: number;
@@ -194,16 +196,19 @@ export class Tap implements FramePort {
   write(batch: FrameBatch): number {
     const c = this.coalescer;
     c.reset();
-    const m0 = c.merged, k0 = c.csumMarked;
+    const m0 = c.merged, k0 = c.csumMarked, x0 = c.csumBad;
     let taken = 0;
     if (batch.count > this.outOf.length) this.outOf = new Int32Array(batch.count);
+    c.sumBatch(batch.buf, batch.off, batch.len, batch.count);
+    const sums = c.sums;
     for (let i = 0; i < batch.count; i++) {
-      if (!c.add(batch.buf, batch.off[i], batch.len[i])) break;
+      if (!c.add(batch.buf, batch.off[i], batch.len[i], i < sums.length ? sums[i] : -1)) break;
       this.outOf[taken++] = c.count - 1;
     }
     c.flush();
     this.stats.coalesced += c.merged - m0;
     this.stats.csumMarkedOut += c.csumMarked - k0;
+    this.stats.csumBadOut += c.csumBad - x0;
     // tapWrite stops at EAGAIN (the queue is full: drop the rest) or at a
     // frame the kernel refuses (it throws when that frame is the first of
     // the call: skip it and go on; e.g. EIO while the TAP is down). Either

@@ -117,6 +117,7 @@ export function createRegistry(st: DaemonState, o: MetricsOptions): Registry {
       ['weft_tap_checksums_completed_total', () => t.csumCompletedIn, 'Frames read with a partial checksum that weft completed.'],
       ['weft_tap_read_unusable_total', () => t.badIn, 'Frames read from the TAP that could not be used (unknown GSO type, bad super-frame).'],
       ['weft_tap_coalesced_segments_total', () => t.coalesced, 'TCP segments merged into super-frames on TAP writes.'],
+      ['weft_tap_checksum_bad_total', () => t.csumBadOut, 'Frames written to the TAP unmerged, as they came, because a TCP, UDP or IPv4 header checksum did not verify (the host drops them).'],
       ['weft_tap_write_refused_total', () => t.refused, 'Frames the kernel refused on TAP writes.'],
       ['weft_udp_gso_messages_total', () => u.gsoMessages, 'UDP GSO messages sent (several datagrams per system call).'],
       ['weft_udp_gso_datagrams_total', () => u.gsoDatagrams, 'Datagrams carried by them.'],

@@ -10,6 +10,7 @@ import { Rig, ping, weftStatus, stopWeft, waitFor, type Proc } from '../helpers/
 import { ROOT } from '../helpers/paths.js';
 
 const XFER = join(ROOT, 'dist/test/helpers/xfer.js');
+const TCP_RUN = join(ROOT, 'dist/test/helpers/tcp-run.js');
 let rig: Rig;
 let w1: Proc, w2: Proc;
 
@@ -63,6 +64,25 @@ test('a 20 MB TCP transfer arrives intact, both directions', async () => {
     // One super-frame, one send: no super-frame split over two.
     assert.ok(o.gsoMessages <= o.superFramesIn * 1.1 + 20, `${o.gsoMessages} GSO sends for ${o.superFramesIn} super-frames`);
   }
+});
+
+/** Host i's kernel count of TCP segments dropped for a bad checksum. */
+function tcpCsumErrors(i: number): number {
+  const [h, v] = rig.exec(i, ['cat', '/proc/net/snmp']).split('\n').filter((l) => l.startsWith('Tcp:')).map((l) => l.split(/\s+/));
+  return Number(v[h.indexOf('InCsumErrors')]);
+}
+
+test('TCP segments damaged on the way are not repaired by coalescing: the host drops them (InCsumErrors), weft counts them', async () => {
+  const offload = async () => (await weftStatus(w1) as unknown as { offload: Record<string, number> }).offload;
+  const k0 = tcpCsumErrors(1), o0 = await offload();
+  // 12 segments of one flow from h2's underlay address, the 1st, 6th and 7th damaged.
+  const out = rig.exec(2, [process.execPath, TCP_RUN, '198.18.0.1', '8472', '1', '02:00:0a:f4:00:01', '02:00:0a:f4:00:02', '10.244.0.2', '10.244.0.1', '12', '0,5,6']);
+  assert.match(out, /"sent":12/);
+  await waitFor(() => tcpCsumErrors(1) - k0 >= 3, 3000, 'h1 dropping the damaged segments');
+  await new Promise((r) => setTimeout(r, 200));
+  assert.is(tcpCsumErrors(1) - k0, 3, 'exactly the damaged ones dropped by h1\'s TCP');
+  const o1 = await offload();
+  assert.is(o1.csumBadOut - o0.csumBadOut, 3, JSON.stringify(o1));
 });
 
 test('SIGTERM stops weft within 1 s, exit 0, TAP removed', async () => {

@@ -1027,6 +1027,32 @@ test('csum: a range outside the buffer or a bad initial throws RangeError', () =
   assert.instance(thrown(() => any.csum(b, '0', 2, 0)), TypeError);
 });
 
+test('csumRanges: one call gives each range the sum csum gives it; short arrays and ranges outside the buffer throw', () => {
+  const n = native();
+  const buf = Buffer.alloc(70_000);
+  for (let i = 0; i < buf.length; i++) buf[i] = (i * 151 + (i >>> 9)) & 0xff;
+  let seed = 3;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const count = 500;
+  const offs = new Int32Array(count), lens = new Int32Array(count), sums = new Uint32Array(count + 1).fill(0xdead);
+  for (let i = 0; i < count; i++) {
+    lens[i] = i % 50 === 0 ? 0 : Math.floor(rand() * (i % 7 === 0 ? 65_536 : 1_600));
+    offs[i] = Math.floor(rand() * (buf.length - lens[i]));
+  }
+  assert.is(n.csumRanges(buf, offs, lens, count, sums), count);
+  for (let i = 0; i < count; i++) assert.is(sums[i], fold(sum16(buf, offs[i], lens[i])), `range ${i}: ${lens[i]} bytes at ${offs[i]}`);
+  assert.is(sums[count], 0xdead, 'nothing past count is written');
+  const b = Buffer.alloc(100), o = Int32Array.of(0, 50), l = Int32Array.of(10, 51), sm = new Uint32Array(2);
+  const e = thrown(() => n.csumRanges(b, o, l, 2, sm));
+  assert.instance(e, RangeError);
+  assert.is(e.message, 'csumRanges: range 1 (offset 50, 51 bytes) does not fit in the 100-byte slab');
+  assert.instance(thrown(() => n.csumRanges(b, o, l, 3, new Uint32Array(3))), RangeError, 'count past offs');
+  assert.instance(thrown(() => n.csumRanges(b, o, Int32Array.of(1, 1), 2, new Uint32Array(1))), RangeError, 'count past sums');
+  assert.instance(thrown(() => n.csumRanges(b, o, Int32Array.of(1, -1), 2, sm)), RangeError, 'negative length');
+  const any = n as unknown as Record<string, (...a: unknown[]) => unknown>;
+  assert.instance(thrown(() => any.csumRanges(b, o, l, 1, new Int32Array(2))), TypeError, 'sums must be a Uint32Array');
+});
+
 // ---------------------------------------------------------------------------
 // The watcher
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { segmentTcp, segmentUdp, TcpCoalescer, completeChecksum, SEG_BAD, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_UDP_L4 } from '../../src/io/offload.js';
 import { VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../../src/datapath/vnet.js';
 import { readPcapFrames } from '../../src/io/pcap-read.js';
-import { sum16, fold, pseudoSumV4, pseudoSumV6 } from '../../src/wire/checksum.js';
+import { sum16, fold, finish, pseudoSumV4, pseudoSumV6 } from '../../src/wire/checksum.js';
 import { useTsChecksums } from '../../src/io/csum.js';
 import { PCAPS } from '../helpers/paths.js';
 import { eth } from '../helpers/frames.js';
@@ -162,6 +162,16 @@ test('gather mode lists merged payloads as pieces of the input buffer: the same 
   assert.is(gather.count, 2);
 });
 
+/** Makes an IPv4 TCP segment's header and TCP checksums valid again after an edit. */
+function refresh(seg: Buffer): Buffer {
+  const ihl = (seg[14] & 15) * 4, l4 = 14 + ihl, l4len = seg.readUInt16BE(16) - ihl;
+  seg.writeUInt16BE(0, 24);
+  seg.writeUInt16BE(finish(sum16(seg, 14, ihl)), 24);
+  seg.writeUInt16BE(0, l4 + 16);
+  seg.writeUInt16BE(finish(sum16(seg, l4, l4len, pseudoSumV4(seg, 26, 30, 6, l4len))), l4 + 16);
+  return seg;
+}
+
 test('coalescing refuses a segment that differs in any header byte that must match, and takes one that differs only where segments may', async () => {
   const f = (await superFrames())[0];
   const segs = segmentAll(f);
@@ -175,6 +185,8 @@ test('coalescing refuses a segment that differs in any header byte that must mat
       if (free.has(at)) continue;
       const second = Buffer.from(segs[1]);
       second[at] ^= at === l4 + 13 ? 0x10 : 0x01;   // ACK flag for the flags byte (PSH may differ)
+      // Checksums made valid again, so that only the header comparison can refuse it.
+      if (at !== 24 && at !== 25 && at !== l4 + 16 && at !== l4 + 17) refresh(second);
       const src = Buffer.concat([segs[0], second]);
       const c = new TcpCoalescer(Buffer.alloc(20_000), 8, true, 65535, 65535, false, gather);
       c.add(src, 0, segs[0].length);
@@ -188,6 +200,7 @@ test('coalescing refuses a segment that differs in any header byte that must mat
     second.writeUInt16BE(segs[1].readUInt16BE(16), 16);                 // the length must still be right
     second.writeUInt32BE(segs[1].readUInt32BE(l4 + 4), l4 + 4);          // and the sequence continue
     second[l4 + 13] |= 0x08;                                             // PSH on the later one is fine
+    refresh(second);                                                     // with checksums that verify
     const src = Buffer.concat([segs[0], second]);
     const c = new TcpCoalescer(Buffer.alloc(20_000), 8, true, 65535, 65535, false, gather);
     c.add(src, 0, segs[0].length);
@@ -263,6 +276,93 @@ test('a run of same-size UDP datagrams of one flow is merged into one USO frame;
   for (const s of segs) plain.add(s, 0, s.length);
   plain.flush();
   assert.is(plain.count, segs.length);
+});
+
+/** A TCP (ACK only) or UDP super-frame that segments and merges back: IPv4 without options or IPv6. */
+function plainSuper(v6: boolean, proto: 6 | 17, payload: number): Buffer {
+  const ipHdr = v6 ? 40 : 20, l4Hdr = proto === 6 ? 20 : 8, l4 = 14 + ipHdr;
+  const f = Buffer.alloc(l4 + l4Hdr + payload);
+  f.writeUInt16BE(v6 ? 0x86dd : 0x0800, 12);
+  for (let i = 0; i < 12; i++) f[i] = 0x02 + i;
+  if (v6) {
+    f[14] = 0x60; f[20] = proto; f[21] = 64; f.writeUInt16BE(l4Hdr + payload, 18);
+    for (let i = 22; i < 54; i++) f[i] = i;
+  } else {
+    f[14] = 0x45; f.writeUInt16BE(ipHdr + l4Hdr + payload, 16); f[20] = 0x40; f[22] = 64; f[23] = proto;
+    f.writeUInt32BE(0x0af40001, 26); f.writeUInt32BE(0x0af40002, 30);
+  }
+  f.writeUInt16BE(40000, l4); f.writeUInt16BE(5201, l4 + 2);
+  if (proto === 6) { f.writeUInt32BE(1000, l4 + 4); f.writeUInt32BE(77, l4 + 8); f[l4 + 12] = 0x50; f[l4 + 13] = 0x10; f.writeUInt16BE(500, l4 + 14); }
+  else f.writeUInt16BE(8 + payload, l4 + 4);
+  for (let i = l4 + l4Hdr; i < f.length; i++) f[i] = (i * 13 + (i >>> 8)) & 0xff;
+  return f;
+}
+
+test('a segment whose checksum does not verify is not merged: it goes up as it came, for the host to drop', () => {
+  const dst = Buffer.alloc(100_000);
+  let cases = 0;
+  for (const v6 of [false, true]) {
+    for (const proto of [6, 17] as const) {
+      const l4 = v6 ? 54 : 34, csumAt = l4 + (proto === 6 ? 16 : 6);
+      const mss = proto === 6 ? 1398 : 1000;
+      const f = plainSuper(v6, proto, mss * 6);
+      const clean: Buffer[] = [];
+      const cut = proto === 6 ? segmentTcp : segmentUdp;
+      assert.ok(cut(f, 0, f.length, mss, v6, dst, 0, dst.length, 8, (o, l) => clean.push(Buffer.from(dst.subarray(o, o + l)))) > 0);
+      assert.is(clean.length, 6);
+      const partial = (x: Buffer): Buffer => {
+        const l4len = x.length - l4;
+        x.writeUInt16BE(fold(v6 ? pseudoSumV6(x, 22, 38, proto, l4len) : pseudoSumV4(x, 26, 30, proto, l4len)), csumAt);
+        return x;
+      };
+      // [segments as sent, which are damaged, the frames expected (segment index ranges)]
+      const variants: [string, Buffer[], number[], number[][]][] = [
+        ['clean', clean, [], [[0, 5]]],
+        ['a payload byte of the 3rd', clean.map((x, i) => { const y = Buffer.from(x); if (i === 2) y[y.length - 5] ^= 0x20; return y; }), [2], [[0, 1], [2, 2], [3, 5]]],
+        ['a payload byte of the 1st', clean.map((x, i) => { const y = Buffer.from(x); if (i === 0) y[l4 + 30] ^= 0x01; return y; }), [0], [[0, 0], [1, 5]]],
+        ['the checksum field of the 5th', clean.map((x, i) => { const y = Buffer.from(x); if (i === 4) y[csumAt + 1] ^= 0x04; return y; }), [4], [[0, 3], [4, 4], [5, 5]]],
+        ['nothing: partial checksums (a Linux peer over veth)', clean.map((x) => partial(Buffer.from(x))), [], [[0, 5]]],
+      ];
+      if (!v6) {
+        variants.push(['the IPv4 header checksum of the 2nd', clean.map((x, i) => { const y = Buffer.from(x); if (i === 1) y[25] ^= 0x80; return y; }), [1], [[0, 0], [1, 1], [2, 5]]]);
+        variants.push(['the IPv4 header checksum of the 2nd, partial L4', clean.map((x, i) => { const y = partial(Buffer.from(x)); if (i === 1) y[25] ^= 0x80; return y; }), [1], [[0, 0], [1, 1], [2, 5]]]);
+        if (proto === 17) variants.push(['nothing: no UDP checksum (IPv4)', clean.map((x) => { const y = Buffer.from(x); y.writeUInt16BE(0, csumAt); return y; }), [], [[0, 5]]]);
+      }
+      for (const [what, segs, bad, runs] of variants) {
+        const src = Buffer.concat(segs);
+        const offs = new Int32Array(segs.length), lens = new Int32Array(segs.length);
+        segs.forEach((x, i) => { offs[i] = i === 0 ? 0 : offs[i - 1] + segs[i - 1].length; lens[i] = x.length; });
+        for (const gather of [false, true]) {
+          for (const batched of [false, true]) {
+            const label = `v6 ${v6}, proto ${proto}, damaged: ${what}, gather ${gather}, sums ${batched ? 'by batch' : 'one by one'}`;
+            const c = new TcpCoalescer(Buffer.alloc(100_000), 64, true, 1500, 65535, true, gather);
+            if (batched) c.sumBatch(src, offs, lens, segs.length);
+            segs.forEach((x, i) => assert.ok(c.add(src, offs[i], lens[i], batched ? c.sums[i] : -1)));
+            c.flush();
+            assert.is(c.count, runs.length, label);
+            assert.is(c.csumBad, bad.length, label);
+            runs.forEach(([a, z], k) => {
+              const got = outFrame(c, k, src);
+              if (bad.includes(a)) {
+                // As it came, alone (no GSO), behind an all-zero header; only a partial
+                // L4 checksum is still marked for completion (the host then drops the
+                // frame for its IPv4 header).
+                if (what.includes('partial')) assert.is(got[0], VIRTIO_NET_HDR_F_NEEDS_CSUM, label);
+                else assert.ok(got.subarray(0, VNET_HDR_LEN).equals(Buffer.alloc(VNET_HDR_LEN)), label);
+                assert.is(got[1], 0, label);
+                assert.ok(got.subarray(VNET_HDR_LEN).equals(segs[a]), label);
+                return;
+              }
+              assert.is(got[0], VIRTIO_NET_HDR_F_NEEDS_CSUM, label);
+              assert.is(got.length - VNET_HDR_LEN, segs.slice(a, z + 1).reduce((n, x) => n + x.length, 0) - (z - a) * (l4 + (proto === 6 ? 20 : 8)), label);
+            });
+            cases++;
+          }
+        }
+      }
+    }
+  }
+  assert.ok(cases >= 4 * 5 * 4);
 });
 
 /** A random TCP or UDP super-frame: IPv4 (with or without options) or IPv6, odd sizes, any flags. */
