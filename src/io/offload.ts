@@ -427,19 +427,13 @@ export class TcpCoalescer {
 
   /** csumOk for a frame that would start a run; counts it when it fails, and keeps its address sum. */
   private startChecked(b: Buffer, f: number, len: number, l3: number, l4: number, v6: boolean, proto: number, sum: number): boolean {
-    const addrs = v6 ? sum16(b, l3 + 8, 32) : sum16(b, l3 + 12, 8);
-    if (!this.csumOk(b, l3, l4, v6, proto, f + len - l4, addrs, sum < 0 ? this.sumOf(b, f, len, v6) : sum)) {
+    const addrs = v6 ? pseudoSumV6(b, l3 + 8, l3 + 24, 0, 0) : pseudoSumV4(b, l3 + 12, l3 + 16, 0, 0);
+    if (!this.csumOk(b, f, len, l3, l4, v6, proto, addrs, sum)) {
       this.csumBad++;
       return false;
     }
     this.openAddrSum = addrs;
     return true;
-  }
-
-  /** What sumBatch gives for one frame, made on its own. */
-  private sumOf(b: Buffer, off: number, len: number, v6: boolean): number {
-    const at = v6 ? 54 : 14;
-    return csumImpl()(b, off + at, len - at, 0);
   }
 
   /**
@@ -450,13 +444,15 @@ export class TcpCoalescer {
    * for the host's stack to drop. A partial checksum (a Linux peer behind
    * an offloading device, see vnet.ts) holds nothing to verify and passes,
    * as the kernel's GRO takes such packets; so does IPv4 UDP without one.
-   * `addrs` is the pseudo-header's address words summed; `sum` covers the
+   * `addrs` is the pseudo-header's address words summed; `sum` is what
+   * sumBatch found for the frame at b[f] (-1: made here), and covers the
    * IPv4 header and payload, or the IPv6 payload: a valid IPv4 header sums
    * to 0xffff, which adds nothing (RFC 1071 §2), so one sum checks both.
    * The common case, a complete checksum that verifies, is tested first.
    */
-  private csumOk(b: Buffer, l3: number, l4: number, v6: boolean, proto: number, l4len: number, addrs: number, sum: number): boolean {
-    const pseudo = addrs + proto + l4len;
+  private csumOk(b: Buffer, f: number, len: number, l3: number, l4: number, v6: boolean, proto: number, addrs: number, sum: number): boolean {
+    if (sum < 0) sum = csumImpl()(b, l3 + (v6 ? 40 : 0), f + len - l3 - (v6 ? 40 : 0), 0);
+    const pseudo = addrs + proto + (f + len - l4);
     if (fold(sum + pseudo) === 0xffff) return true;
     const field = u16(b, l4 + (proto === 6 ? 16 : 6));
     return (field === fold(pseudo) || (field === 0 && proto === 17 && !v6)) && (v6 || fold(sum16(b, l3, 20)) === 0xffff);
@@ -507,7 +503,7 @@ export class TcpCoalescer {
       // UDP: same ports, a length that matches, at most UDP_MAX_SEGS datagrams.
       if (this.openSegs >= UDP_MAX_SEGS || v.getUint16(l4 + 4) !== 8 + plen) return false;
       if ((d | (v.getInt32(l4, true) ^ w.getInt32(oL4, true))) !== 0) return false;
-      if (!this.csumOk(b, l3, l4, this.openV6, 17, 8 + plen, this.openAddrSum, sum < 0 ? this.sumOf(b, off, len, this.openV6) : sum)) return false;
+      if (!this.csumOk(b, off, len, l3, l4, this.openV6, 17, this.openAddrSum, sum)) return false;
       this.append(b, off + hdr, plen);
       if (plen < this.openMss) this.lastShort = true;
       return true;
@@ -520,7 +516,7 @@ export class TcpCoalescer {
       | (b[l4 + 12] ^ o[oL4 + 12]) | ((fl ^ o[oL4 + 13]) & ~TCP_PSH) | (v.getUint16(l4 + 14, true) ^ w.getUint16(oL4 + 14, true));
     for (let i = 20; i < thl; i += 4) d |= v.getInt32(l4 + i, true) ^ w.getInt32(oL4 + i, true);   // options: 4-byte multiples
     if (d !== 0) return false;
-    if (!this.csumOk(b, l3, l4, this.openV6, 6, len - (l4 - off), this.openAddrSum, sum < 0 ? this.sumOf(b, off, len, this.openV6) : sum)) return false;
+    if (!this.csumOk(b, off, len, l3, l4, this.openV6, 6, this.openAddrSum, sum)) return false;
 
     this.append(b, off + hdr, plen);
     this.nextSeq = (this.nextSeq + plen) >>> 0;

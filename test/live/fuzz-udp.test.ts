@@ -43,12 +43,7 @@ function counters(): Record<string, number> {
 
 /** h1's kernel counters that drop a datagram before a socket sees it (from its underlay and its TAP alike). */
 function kernelDrops(): Record<string, number> {
-  const snmp = rig.exec(1, ['cat', '/proc/net/snmp']).split('\n');
-  const table = (name: string) => {
-    const [h, v] = snmp.filter((l) => l.startsWith(`${name}:`)).map((l) => l.split(/\s+/).slice(1));
-    return Object.fromEntries(h.map((k, i) => [k, Number(v[i])]));
-  };
-  const ip = table('Ip'), udp = table('Udp');
+  const { Ip: ip, Udp: udp } = rig.snmp(1);
   return { InCsumErrors: udp.InCsumErrors, RcvbufErrors: udp.RcvbufErrors, UdpInErrors: udp.InErrors, NoPorts: udp.NoPorts, ReasmFails: ip.ReasmFails, InHdrErrors: ip.InHdrErrors, InAddrErrors: ip.InAddrErrors };
 }
 

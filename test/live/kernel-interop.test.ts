@@ -54,8 +54,10 @@ test('a 20 MB TCP transfer arrives intact in both directions (offloads on, kerne
   // TSO super-frames from the host were cut on the way out and sent with UDP GSO.
   const o = (s as unknown as { offload: Record<string, number> }).offload;
   assert.ok(o.superFramesIn > 0 && o.gsoMessages > 0, JSON.stringify(o));
-  // The kernel's segments (partial checksums over veth: nothing to verify) were merged, none refused.
-  assert.ok(o.coalesced > 0, JSON.stringify(o));
+  // The kernel's partial checksums (over veth: nothing to verify) were marked for completion, and no
+  // frame was refused as damaged. (Whether any were merged depends on how they arrive: often as whole
+  // super-frames, one a datagram, so that is not asserted.)
+  assert.ok(o.csumMarkedOut > 0, JSON.stringify(o));
   assert.is(o.csumBadOut, 0, JSON.stringify(o));
 });
 

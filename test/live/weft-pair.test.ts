@@ -67,10 +67,7 @@ test('a 20 MB TCP transfer arrives intact, both directions', async () => {
 });
 
 /** Host i's kernel count of TCP segments dropped for a bad checksum. */
-function tcpCsumErrors(i: number): number {
-  const [h, v] = rig.exec(i, ['cat', '/proc/net/snmp']).split('\n').filter((l) => l.startsWith('Tcp:')).map((l) => l.split(/\s+/));
-  return Number(v[h.indexOf('InCsumErrors')]);
-}
+const tcpCsumErrors = (i: number): number => rig.snmp(i).Tcp.InCsumErrors;
 
 test('TCP segments damaged on the way are not repaired by coalescing: the host drops them (InCsumErrors), weft counts them', async () => {
   const offload = async () => (await weftStatus(w1) as unknown as { offload: Record<string, number> }).offload;
