@@ -130,8 +130,13 @@ export class Forwarder {
     // A readiness error or a failing system call (the device deleted, the
     // socket closed under us) ends the loop and is reported once; it never
     // escapes as an uncaught exception.
-    for (const lane of this.lanes) lane.tap.onReadable((err?: Error) => this.guard('tap', err, () => this.tapToWire(lane), lane.v.vni));
-    this.udp.onReadable((err?: Error) => this.guard('udp', err, () => this.wireToTap()));
+    // The loops are made once here: a closure made per wake-up is garbage per wake-up.
+    for (const lane of this.lanes) {
+      const loop = () => this.tapToWire(lane);
+      lane.tap.onReadable((err?: Error) => this.guard('tap', err, loop, lane.v.vni));
+    }
+    const loop = () => this.wireToTap();
+    this.udp.onReadable((err?: Error) => this.guard('udp', err, loop));
     this.ageTimer = setInterval(() => this.dp.fdb.age(this.now()), this.ageEveryMs);
     this.ageTimer.unref();
   }

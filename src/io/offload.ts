@@ -35,6 +35,13 @@ export const VIRTIO_NET_HDR_GSO_UDP_L4 = 5;
 const UDP_MAX_SEGS = 64;
 /** Most segments in one gathered frame (a write's iovecs; the addon takes up to 256). */
 const GATHER_MAX_SEGS = 64;
+/**
+ * Bytes of a frame copied in front of its pieces when gathering: every
+ * header add(), closeOpen() and writeVnetHeader() read or write lies in them
+ * (Ethernet with a VLAN tag, 18; IPv4 with options, 60, or IPv6, 40; TCP
+ * with options, 60).
+ */
+export const GATHER_HEAD = 140;
 export const VIRTIO_NET_HDR_GSO_ECN = 0x80;
 
 const TCP_FIN = 0x01, TCP_SYN = 0x02, TCP_RST = 0x04, TCP_PSH = 0x08, TCP_URG = 0x20, TCP_ECE = 0x40, TCP_CWR = 0x80;
@@ -357,15 +364,24 @@ export class TcpCoalescer {
   add(b: Buffer, off: number, len: number, sum = -1): boolean {
     if (this.tryMerge(b, off, len, sum)) return true;
     this.closeOpen();
-    if (this.count === this.offs.length || this.used + VNET_HDR_LEN + len > this.out.length) return false;
+    // Gathering, only the head is copied and the rest of the frame is its
+    // first piece: no copy of the payload, and no view of it either (Buffer
+    // copy makes one per call, an allocation per frame).
+    const head = this.gather ? Math.min(len, GATHER_HEAD) : len;
+    if (this.count === this.offs.length || this.used + VNET_HDR_LEN + head > this.out.length) return false;
     const h = this.used;
-    b.copy(this.out, h + VNET_HDR_LEN, off, off + len);
+    if (this.gather) this.copyHead(b, off, h + VNET_HDR_LEN, head);
+    else b.copy(this.out, h + VNET_HDR_LEN, off, off + len);
     const i = this.count++;
     this.offs[i] = h;
-    this.lens[i] = VNET_HDR_LEN + len;
+    this.lens[i] = VNET_HDR_LEN + head;
     this.pStart[i] = this.pCount;
-    this.used = h + VNET_HDR_LEN + len;
-    if (this.merge && this.startable(h + VNET_HDR_LEN, len, sum)) {
+    if (head < len) {
+      this.pOffs[this.pCount] = off + head;
+      this.pLens[this.pCount++] = len - head;
+    }
+    this.used = h + VNET_HDR_LEN + head;
+    if (this.merge && this.startable(h + VNET_HDR_LEN, len, sum, b, off)) {
       this.open = i;
       this.openTotal = VNET_HDR_LEN + len;
       this.openSrc = b;
@@ -376,8 +392,20 @@ export class TcpCoalescer {
     return true;
   }
 
-  /** Can the frame at out[f] start a super-frame? Sets the open state if so. */
-  private startable(f: number, len: number, sum: number): boolean {
+  /** Copies n bytes of b at off to out at `to`, four at a time (n is at most GATHER_HEAD). */
+  private copyHead(b: Buffer, off: number, to: number, n: number): void {
+    const v = this.viewOf(b), w = this.outView;
+    let k = 0;
+    for (; k + 4 <= n; k += 4) w.setInt32(to + k, v.getInt32(off + k, true), true);
+    for (; k < n; k++) this.out[to + k] = b[off + k];
+  }
+
+  /**
+   * Can the frame at out[f] start a super-frame? Sets the open state if so.
+   * Its headers are at out[f]; the whole frame (for a sum not made yet) is
+   * at b[src].
+   */
+  private startable(f: number, len: number, sum: number, b: Buffer, src: number): boolean {
     const o = this.out;
     const end = f + len;
     const type = u16(o, f + 12);
@@ -400,7 +428,7 @@ export class TcpCoalescer {
     if (proto === 17) {
       // UDP: a run of same-size datagrams of one flow becomes one USO frame.
       if (!this.udp || l4 + 8 >= end || u16(o, l4 + 4) !== end - l4) return false;
-      if (!this.startChecked(o, f, len, l3, l4, v6, 17, sum)) return false;
+      if (!this.startChecked(b, src, len, src + l3 - f, src + l4 - f, v6, 17, sum)) return false;
       this.openL3 = l3; this.openL4 = l4; this.openV6 = v6; this.openUdp = true;
       this.openHdr = l4 + 8 - f;
       this.openMss = len - this.openHdr;
@@ -414,7 +442,7 @@ export class TcpCoalescer {
     const flags = o[l4 + 13];
     if (thl < 20 || l4 + thl >= end) return false;                   // no payload
     if (flags & (TCP_SYN | TCP_FIN | TCP_RST | TCP_URG | TCP_ECE | TCP_CWR)) return false;
-    if (!this.startChecked(o, f, len, l3, l4, v6, 6, sum)) return false;
+    if (!this.startChecked(b, src, len, src + l3 - f, src + l4 - f, v6, 6, sum)) return false;
     this.openL3 = l3; this.openL4 = l4; this.openV6 = v6; this.openUdp = false;
     this.openHdr = l4 + thl - f;
     this.openMss = len - this.openHdr;

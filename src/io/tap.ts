@@ -20,7 +20,7 @@ import { PolledFd } from './polled-fd.js';
 import { HEADROOM } from '../datapath/batch.js';
 import type { FrameBatch } from '../datapath/batch.js';
 import { VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../datapath/vnet.js';
-import { segmentTcp, segmentUdp, completeChecksum, TcpCoalescer, VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VIRTIO_NET_HDR_GSO_UDP_L4 } from './offload.js';
+import { segmentTcp, segmentUdp, completeChecksum, TcpCoalescer, GATHER_HEAD, VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VIRTIO_NET_HDR_GSO_UDP_L4 } from './offload.js';
 import type { FramePort } from './ports.js';
 
 /** Largest frame read from the TAP: a 64 KiB super-frame plus the Ethernet header. */
@@ -135,10 +135,10 @@ export class Tap implements FramePort {
     this.rawOffs = new Int32Array(this.rawMax);
     this.rawLens = new Int32Array(this.rawMax);
     for (let i = 0; i < this.rawMax; i++) this.rawOffs[i] = i * this.rawSlot + HEADROOM - VNET_HDR_LEN;
-    // Writes: every frame is copied behind a fresh header; TCP runs are merged.
-    // Merged payloads stay in the socket's slab and go out by writev.
-    const gather = offload && typeof n.tapWritev === 'function';
-    this.coalescer = new TcpCoalescer(Buffer.alloc(o.batch * (Math.min(MAX_FRAME, o.mtu + 14) + VNET_HDR_LEN + 64)), o.batch, offload, o.mtu, 65535, uso, gather);
+    // Writes: a fresh header and each frame's head go in front of the rest,
+    // which stays in the socket's slab and goes out by writev; TCP runs are
+    // merged.
+    this.coalescer = new TcpCoalescer(Buffer.alloc(o.batch * (VNET_HDR_LEN + GATHER_HEAD)), o.batch, offload, o.mtu, 65535, uso, true);
     this.outOf = new Int32Array(o.batch);
     this.refusedOut = new Uint8Array(o.batch);
   }
@@ -209,7 +209,7 @@ export class Tap implements FramePort {
     this.stats.coalesced += c.merged - m0;
     this.stats.csumMarkedOut += c.csumMarked - k0;
     this.stats.csumBadOut += c.csumBad - x0;
-    // tapWrite stops at EAGAIN (the queue is full: drop the rest) or at a
+    // tapWritev stops at EAGAIN (the queue is full: drop the rest) or at a
     // frame the kernel refuses (it throws when that frame is the first of
     // the call: skip it and go on; e.g. EIO while the TAP is down). Either
     // way the caller counts what was not written, in input frames: merged
@@ -220,9 +220,7 @@ export class Tap implements FramePort {
       let k: number;
       try {
         const offs = i === 0 ? c.offs : c.offs.subarray(i), lens = i === 0 ? c.lens : c.lens.subarray(i);
-        k = c.gather
-          ? native().tapWritev(this.fd, c.out, offs, lens, batch.buf, c.pOffs, c.pLens, i === 0 ? c.pStart : c.pStart.subarray(i), n - i)
-          : native().tapWrite(this.fd, c.out, offs, lens, n - i);
+        k = native().tapWritev(this.fd, c.out, offs, lens, batch.buf, c.pOffs, c.pLens, i === 0 ? c.pStart : c.pStart.subarray(i), n - i);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'EAGAIN') break;
         this.stats.refused++;

@@ -10,7 +10,7 @@ import { DatagramBatch, FrameBatch, SendList, HEADROOM } from '../../src/datapat
 import type { VniState } from '../../src/datapath/vni.js';
 import { VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../../src/datapath/vnet.js';
 import {
-  segmentTcp, segmentUdp, completeChecksum, TcpCoalescer,
+  segmentTcp, segmentUdp, completeChecksum, TcpCoalescer, GATHER_HEAD,
   VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VIRTIO_NET_HDR_GSO_UDP_L4,
 } from '../../src/io/offload.js';
 import { OuterParser } from '../../src/io/outer.js';
@@ -193,7 +193,7 @@ export function replayOne(path: FuzzPath, input: Buffer, kind: WorldKind = 'room
   }
   const out = new FrameBatch(1);
   w.dp.decap(dg, out, 1000);
-  const c = new TcpCoalescer(Buffer.alloc(70_000), 1, true, MTU, 65535, true);
+  const c = new TcpCoalescer(Buffer.alloc(VNET_HDR_LEN + GATHER_HEAD), 1, true, MTU, 65535, true, true);
   for (let i = 0; i < out.count; i++) c.add(out.buf, out.off[i], out.len[i]);
   c.flush();
   return w;
@@ -268,8 +268,8 @@ export function goodTraffic(w: World, nowMs: number): string[] {
 }
 
 /**
- * What Tap.write does with decap's frames: each is copied behind a fresh
- * virtio-net header (writeVnetHeader), TCP/UDP runs merged (TcpCoalescer),
+ * What Tap.write does with decap's frames: each one's head is copied behind
+ * a fresh virtio-net header (writeVnetHeader), TCP/UDP runs merged (TcpCoalescer),
  * until the coalescer is full. Returns how many frames it took (the
  * forwarder counts the rest as rx_drop_tap) and reports views or headers the
  * kernel would refuse to `problem`.
@@ -285,8 +285,14 @@ export function tapWriteTwin(c: TcpCoalescer, frames: FrameBatch, problem: (s: s
   }
   c.flush();
   for (let i = 0; i < c.count; i++) {
-    const h = c.offs[i], l = c.lens[i];
-    if (h < 0 || h + l > c.out.length || l < VNET_HDR_LEN + 14) { problem(`the coalescer wrote a bad view (${h}, ${l})`); continue; }
+    const h = c.offs[i], head = c.lens[i];
+    if (h < 0 || h + head > c.out.length || head < VNET_HDR_LEN + 14) { problem(`the coalescer wrote a bad view (${h}, ${head})`); continue; }
+    // Gathering, the frame goes on in pieces of the input slab (what writev sends after the head).
+    let l = head;
+    for (let j = c.pStart[i]; j < c.pStart[i + 1]; j++) {
+      if (c.pOffs[j] < 0 || c.pLens[j] <= 0 || c.pOffs[j] + c.pLens[j] > frames.buf.length) problem(`the coalescer listed a bad piece (${c.pOffs[j]}, ${c.pLens[j]})`);
+      l += c.pLens[j];
+    }
     const p = vnetProblem(c.out, h, l - VNET_HDR_LEN);
     if (p) problem(`the coalescer wrote a virtio-net header the kernel refuses: ${p}`);
   }

@@ -48,7 +48,7 @@ import { C } from '../../src/datapath/counters.js';
 import { answerTooBig, newReplyBatch } from '../../src/datapath/pmtu.js';
 import type { VniState } from '../../src/datapath/vni.js';
 import { VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../../src/datapath/vnet.js';
-import { TcpCoalescer, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VIRTIO_NET_HDR_GSO_UDP_L4 } from '../../src/io/offload.js';
+import { TcpCoalescer, GATHER_HEAD, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VIRTIO_NET_HDR_GSO_UDP_L4 } from '../../src/io/offload.js';
 import { OuterParser, OuterBuilder } from '../../src/io/outer.js';
 import { CaptureSession } from '../../src/capture/capture.js';
 import { parseMac, writeMac } from '../../src/wire/mac.js';
@@ -138,9 +138,9 @@ class Campaign {
   private readonly parser = new OuterParser(8472);
   /** TAP writers as `weft run` makes them: offloads with USO, a 9000-byte MTU without, and --no-offload. */
   private readonly coalescers = [
-    new TcpCoalescer(Buffer.alloc(DECAP_BATCH * (MTU + 14 + VNET_HDR_LEN + 64)), DECAP_BATCH, true, MTU, 65535, true),
-    new TcpCoalescer(Buffer.alloc(DECAP_BATCH * (9000 + 14 + VNET_HDR_LEN + 64)), DECAP_BATCH, true, 9000, 65535, false),
-    new TcpCoalescer(Buffer.alloc(DECAP_BATCH * (MTU + 14 + VNET_HDR_LEN + 64)), DECAP_BATCH, false, MTU),
+    new TcpCoalescer(Buffer.alloc(DECAP_BATCH * (VNET_HDR_LEN + GATHER_HEAD)), DECAP_BATCH, true, MTU, 65535, true, true),
+    new TcpCoalescer(Buffer.alloc(DECAP_BATCH * (VNET_HDR_LEN + GATHER_HEAD)), DECAP_BATCH, true, 9000, 65535, false, true),
+    new TcpCoalescer(Buffer.alloc(DECAP_BATCH * (VNET_HDR_LEN + GATHER_HEAD)), DECAP_BATCH, false, MTU, 65535, false, true),
   ];
   // tap-read
   private readonly tap = new TapReadTwin(16);

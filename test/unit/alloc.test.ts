@@ -1,0 +1,103 @@
+// "The hot path allocates nothing per packet", checked with V8's sampling
+// heap profiler (node:inspector, HeapProfiler.startSampling, keeping what
+// young-generation GCs collected too) on the TAP's two sides as Tap uses
+// them: segmentTcp cutting super-frames, and TcpCoalescer (gathering)
+// merging a GRO read's segments and passing ACK-sized frames. Each check
+// first runs a control that does allocate per frame (Buffer#copy, which
+// makes a view per call), so a profiler that sees nothing cannot pass it.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Session } from 'node:inspector';
+import { join } from 'node:path';
+import { segmentTcp, TcpCoalescer, GATHER_HEAD } from '../../src/io/offload.js';
+import { VNET_HDR_LEN } from '../../src/datapath/vnet.js';
+import { readPcapFrames } from '../../src/io/pcap-read.js';
+import { PCAPS } from '../helpers/paths.js';
+
+const MSS = 1398;
+const ROUNDS = 4000;
+
+interface Node { selfSize: number; children: Node[] }
+
+/** Bytes V8 sampled as allocated while fn ran (every 256 bytes on average). */
+function allocatedDuring(fn: () => void): number {
+  const s = new Session();
+  s.connect();
+  const post = (method: string, params?: object): unknown => {
+    let out: unknown, err: Error | null = null;
+    // In-process sessions answer synchronously.
+    s.post(method, params ?? {}, (e, r) => { err = e; out = r; });
+    if (err) throw err;
+    return out;
+  };
+  try {
+    post('HeapProfiler.enable');
+    post('HeapProfiler.startSampling', { samplingInterval: 256, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    fn();
+    const { profile } = post('HeapProfiler.stopSampling') as { profile: { head: Node } };
+    const total = (n: Node): number => n.children.reduce((a, c) => a + total(c), n.selfSize);
+    return total(profile.head);
+  } finally {
+    s.disconnect();
+  }
+}
+
+/** One GRO read as the socket's slab holds it: the largest super-frame's segments, an ACK-sized frame after every 8th. */
+async function groRead(): Promise<{ slab: Buffer; offs: Int32Array; lens: Int32Array; count: number; supers: Buffer[] }> {
+  const all = await readPcapFrames(join(PCAPS, 'kernel-v4-a-inner.pcap'));
+  const supers = all.filter((f) => f.length > 1464 && f.readUInt16BE(12) === 0x0800 && f[23] === 6).sort((a, b) => b.length - a.length);
+  const acks = all.filter((f) => f.length <= 100 && f.readUInt16BE(12) === 0x0800 && f[23] === 6);
+  assert.ok(supers.length > 0 && acks.length > 0, 'fixture has TCP super-frames and ACKs');
+  const cut = Buffer.alloc(200_000);
+  const frames: Buffer[] = [];
+  segmentTcp(supers[0], 0, supers[0].length, MSS, false, cut, 0, cut.length, 8, (o, l) => {
+    frames.push(Buffer.from(cut.subarray(o, o + l)));
+    if (frames.length % 8 === 0) frames.push(acks[0]);
+  });
+  const slab = Buffer.concat(frames);
+  const offs = new Int32Array(frames.length), lens = new Int32Array(frames.length);
+  let at = 0;
+  frames.forEach((f, i) => { offs[i] = at; lens[i] = f.length; at += f.length; });
+  return { slab, offs, lens, count: frames.length, supers };
+}
+
+test('the TAP write side (coalescing, gathering) allocates nothing per frame', async () => {
+  const r = await groRead();
+  const run = (c: TcpCoalescer) => () => {
+    for (let k = 0; k < ROUNDS; k++) {
+      c.reset();
+      c.sumBatch(r.slab, r.offs, r.lens, r.count);
+      for (let i = 0; i < r.count; i++) c.add(r.slab, r.offs[i], r.lens[i], c.sums[i]);
+      c.flush();
+    }
+  };
+  const copying = new TcpCoalescer(Buffer.alloc(r.count * 1600), r.count, true, 1450);
+  const gathering = new TcpCoalescer(Buffer.alloc(r.count * (VNET_HDR_LEN + GATHER_HEAD)), r.count, true, 1450, 65535, true, true);
+  // Warm up (the interpreter boxes numbers that optimised code keeps in registers).
+  run(copying)(); run(gathering)();
+  assert.ok(gathering.count > 1 && gathering.merged > 0, 'segments merged');
+  const frames = ROUNDS * r.count;
+  const control = allocatedDuring(run(copying));
+  assert.ok(control > frames * 16, `control: copying allocates per frame (${control} bytes for ${frames} frames)`);
+  const got = allocatedDuring(run(gathering));
+  assert.ok(got < frames / 8, `gathering allocated ${got} bytes for ${frames} frames`);
+});
+
+test('the TAP read side (segmentation) allocates nothing per segment', async () => {
+  const r = await groRead();
+  const f = r.supers[0];
+  const dst = Buffer.alloc(200_000);
+  let segs = 0;
+  const emit = (): void => { segs++; };
+  const cut = () => {
+    for (let k = 0; k < ROUNDS; k++) segmentTcp(f, 0, f.length, MSS, false, dst, 0, dst.length, 8, emit, 64, true);
+  };
+  cut();
+  segs = 0;
+  const got = allocatedDuring(cut);
+  assert.ok(segs > ROUNDS * 10, `${segs} segments`);
+  assert.ok(got < segs / 8, `segmentation allocated ${got} bytes for ${segs} segments`);
+});
+
+test.run();
