@@ -369,6 +369,7 @@ export class TcpCoalescer {
     // copy makes one per call, an allocation per frame).
     const head = this.gather ? Math.min(len, GATHER_HEAD) : len;
     if (this.count === this.offs.length || this.used + VNET_HDR_LEN + head > this.out.length) return false;
+    if (head < len && this.pCount === this.pOffs.length) return false;
     const h = this.used;
     if (this.gather) this.copyHead(b, off, h + VNET_HDR_LEN, head);
     else b.copy(this.out, h + VNET_HDR_LEN, off, off + len);

@@ -164,6 +164,25 @@ test('gather mode lists merged payloads as pieces of the input buffer: the same 
   assert.is(gather.count, 2);
 });
 
+test('gathering, a coalescer whose piece list is full takes no more frames (rather than list pieces past its end)', async () => {
+  const f = (await superFrames()).find((x) => x.length > 8 * MSS)!;
+  const segs = segmentAll(f);
+  const src = Buffer.concat(segs);
+  const c = new TcpCoalescer(Buffer.alloc(4 * (VNET_HDR_LEN + GATHER_HEAD)), 4, true, 65535, 65535, false, true);
+  let at = 0, taken = 0;
+  for (const s of segs) {
+    if (!c.add(src, at, s.length)) break;
+    at += s.length;
+    taken++;
+  }
+  c.flush();
+  // Four pieces: the first segment's rest and three merged payloads; the fifth segment is refused.
+  assert.is(taken, 4);
+  assert.is(c.pCount, 4);
+  assert.is(c.pStart[c.count], 4);
+  assert.ok(outFrame(c, 0, src).subarray(VNET_HDR_LEN).length === segs.slice(0, 4).reduce((n, s) => n + s.length, 0) - 3 * (14 + 20 + (segs[0][46] >>> 4) * 4));
+});
+
 /** Makes an IPv4 TCP segment's header and TCP checksums valid again after an edit. */
 function refresh(seg: Buffer): Buffer {
   const ihl = (seg[14] & 15) * 4, l4 = 14 + ihl, l4len = seg.readUInt16BE(16) - ihl;
