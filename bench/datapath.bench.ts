@@ -4,7 +4,7 @@
 // grow the heap (the data path allocates nothing per packet).
 
 import { Datapath } from '../src/datapath/datapath.js';
-import { DatagramBatch, FrameBatch, SendList, HEADROOM } from '../src/datapath/batch.js';
+import { DatagramBatch, FrameBatch, SendList, HEADROOM } from '../src/io/batch.js';
 import { parseMac, writeMac } from '../src/wire/mac.js';
 import { runCases } from './lib.js';
 

@@ -20,7 +20,7 @@
 // skipped and counted as dropped rather than buffered without bound.
 
 import type { CaptureHook } from '../datapath/forwarder.js';
-import { copyFrame, type DatagramBatch, type FrameBatch, type SendList } from '../datapath/batch.js';
+import { copyFrame, type DatagramBatch, type FrameBatch, type SendList } from '../io/batch.js';
 import type { PeerTable } from '../fdb/peers.js';
 import { OuterBuilder } from '../io/outer.js';
 import { PcapWriter } from '../io/pcap-write.js';

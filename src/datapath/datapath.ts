@@ -39,7 +39,7 @@ import { encapBatch } from './encap.js';
 import { decapBatch } from './decap.js';
 import { SourceSet } from './sources.js';
 import { BumLimiter, TokenBuckets } from './rate.js';
-import type { DatagramBatch, FrameBatch, SendList } from './batch.js';
+import type { DatagramBatch, FrameBatch, SendList } from '../io/batch.js';
 
 export interface DatapathOptions {
   /** Most forwarding-table entries (default 65536). */

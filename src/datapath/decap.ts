@@ -24,7 +24,7 @@
 // port, so the source port is not where replies go.
 
 import type { Datapath } from './datapath.js';
-import type { DatagramBatch, FrameBatch } from './batch.js';
+import type { DatagramBatch, FrameBatch } from '../io/batch.js';
 import { C } from './counters.js';
 import { VNI_RX_BYTES, VNI_RX_FRAMES, type VniState } from './vni.js';
 import { VXLAN_HEADER_LEN, VXLAN_FLAG_I } from '../wire/vxlan.js';

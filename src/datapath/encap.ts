@@ -18,7 +18,7 @@
 //      (dp.bum, per VNI and source MAC; time is `nowMs`)
 
 import type { Datapath } from './datapath.js';
-import type { FrameBatch, SendList } from './batch.js';
+import type { FrameBatch, SendList } from '../io/batch.js';
 import type { VniState } from './vni.js';
 import { C } from './counters.js';
 import { VXLAN_HEADER_LEN, VXLAN_FLAG_I } from '../wire/vxlan.js';

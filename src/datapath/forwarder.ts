@@ -23,7 +23,7 @@
 
 import type { Datapath } from './datapath.js';
 import type { VniState } from './vni.js';
-import { DatagramBatch, FrameBatch, SendList } from './batch.js';
+import { DatagramBatch, FrameBatch, SendList } from '../io/batch.js';
 import { C } from './counters.js';
 import { answerTooBig, newReplyBatch } from './pmtu.js';
 import { BatchSizes, TAP_TO_WIRE, WIRE_TO_TAP } from './batch-sizes.js';

@@ -35,7 +35,7 @@
 
 import type { Datapath } from './datapath.js';
 import type { VniState } from './vni.js';
-import { FrameBatch, HEADROOM, TOO_BIG_PER_BATCH, copyFrame, type SendList } from './batch.js';
+import { FrameBatch, HEADROOM, TOO_BIG_PER_BATCH, copyFrame, type SendList } from '../io/batch.js';
 import { C } from './counters.js';
 import { EthernetView, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from '../wire/ethernet.js';
 import { Ipv4View, IPV4_HEADER_LEN, IPV4_FLAG_DF, IPPROTO_ICMP, IPPROTO_ICMPV6 } from '../wire/ipv4.js';

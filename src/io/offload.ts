@@ -17,14 +17,14 @@
 //          with a GSO virtio-net header: one TAP write instead of ~45.
 //
 // Every other frame passes through with a plain header; a "partial" inner
-// checksum from a kernel peer is marked for completion (datapath/vnet.ts).
+// checksum from a kernel peer is marked for completion (io/vnet.ts).
 // The data path (encap/decap) never sees a virtio-net header.
 //
 // Nothing trusts the header's hdr_len: header lengths come from the packet.
 
 import { csumImpl, csumCopySlicesImpl, csumRangesImpl } from './csum.js';
 import { pseudoSumV4, pseudoSumV6, sum16, fold } from '../wire/checksum.js';
-import { writeVnetHeader, VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../datapath/vnet.js';
+import { writeVnetHeader, VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM } from './vnet.js';
 
 // virtio spec §5.1.6: gso_type values.
 export const VIRTIO_NET_HDR_GSO_NONE = 0;

@@ -25,7 +25,7 @@ import { Ipv6View, IPV6_HEADER_LEN, ipv6ToBytes } from '../wire/ipv6.js';
 import { UdpView, UDP_HEADER_LEN } from '../wire/udp.js';
 import { pseudoSumV4, pseudoSumV6, sum16, fold, l4Checksum, udpChecksumField } from '../wire/checksum.js';
 import { writeMac } from '../wire/mac.js';
-import type { DatagramBatch } from '../datapath/batch.js';
+import type { DatagramBatch } from './batch.js';
 import type { PeerTable } from '../fdb/peers.js';
 
 const OUTER_REASONS = [

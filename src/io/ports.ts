@@ -3,7 +3,7 @@
 // tap.ts and udp.ts (native system calls); memory-ports.ts has in-memory
 // twins for tests that need no root.
 
-import type { DatagramBatch, FrameBatch, SendList } from '../datapath/batch.js';
+import type { DatagramBatch, FrameBatch, SendList } from './batch.js';
 import type { PeerTable } from '../fdb/peers.js';
 
 /** A TAP-like device: Ethernet frames in and out. */

@@ -17,7 +17,7 @@ import { readPcap, PcapFormatError } from './pcap-read.js';
 import { PcapWriter, PCAP_SNAPLEN } from './pcap-write.js';
 import { OuterParser, OuterBuilder } from './outer.js';
 import { Datapath, type DatapathOptions } from '../datapath/datapath.js';
-import { DatagramBatch, FrameBatch, SendList, HEADROOM } from '../datapath/batch.js';
+import { DatagramBatch, FrameBatch, SendList, HEADROOM } from './batch.js';
 import type { VniState } from '../datapath/vni.js';
 
 export const REPLAY_BATCH = 256;

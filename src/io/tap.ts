@@ -17,9 +17,9 @@
 
 import { native } from './native.js';
 import { PolledFd } from './polled-fd.js';
-import { HEADROOM } from '../datapath/batch.js';
-import type { FrameBatch } from '../datapath/batch.js';
-import { VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../datapath/vnet.js';
+import { HEADROOM } from './batch.js';
+import type { FrameBatch } from './batch.js';
+import { VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM } from './vnet.js';
 import { segmentTcp, segmentUdp, completeChecksum, TcpCoalescer, GATHER_HEAD, VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VIRTIO_NET_HDR_GSO_UDP_L4 } from './offload.js';
 import type { FramePort } from './ports.js';
 

@@ -16,8 +16,8 @@
 
 import { native } from './native.js';
 import { PolledFd } from './polled-fd.js';
-import { HEADROOM } from '../datapath/batch.js';
-import type { DatagramBatch, SendList } from '../datapath/batch.js';
+import { HEADROOM } from './batch.js';
+import type { DatagramBatch, SendList } from './batch.js';
 import type { PeerTable } from '../fdb/peers.js';
 import type { DatagramPort } from './ports.js';
 

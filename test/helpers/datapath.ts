@@ -2,7 +2,7 @@
 // one slab (with headroom), runs a batch, and reads the results back out.
 
 import { Datapath, type DatapathOptions } from '../../src/datapath/datapath.js';
-import { DatagramBatch, FrameBatch, SendList, HEADROOM } from '../../src/datapath/batch.js';
+import { DatagramBatch, FrameBatch, SendList, HEADROOM } from '../../src/io/batch.js';
 import type { VniState } from '../../src/datapath/vni.js';
 import { v4words } from './frames.js';
 

@@ -6,9 +6,9 @@
 // check uses are proc-stats.ts's counterImbalances.)
 
 import { Datapath, type DatapathOptions } from '../../src/datapath/datapath.js';
-import { DatagramBatch, FrameBatch, SendList, HEADROOM } from '../../src/datapath/batch.js';
+import { DatagramBatch, FrameBatch, SendList, HEADROOM } from '../../src/io/batch.js';
 import type { VniState } from '../../src/datapath/vni.js';
-import { VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../../src/datapath/vnet.js';
+import { VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../../src/io/vnet.js';
 import {
   segmentTcp, segmentUdp, completeChecksum, TcpCoalescer, GATHER_HEAD,
   VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VIRTIO_NET_HDR_GSO_UDP_L4,

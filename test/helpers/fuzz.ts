@@ -43,11 +43,11 @@
 // forward through the fuzzed state (goodTraffic).
 
 import type { Datapath } from '../../src/datapath/datapath.js';
-import { DatagramBatch, FrameBatch, SendList, HEADROOM } from '../../src/datapath/batch.js';
+import { DatagramBatch, FrameBatch, SendList, HEADROOM } from '../../src/io/batch.js';
 import { C } from '../../src/datapath/counters.js';
 import { answerTooBig, newReplyBatch } from '../../src/datapath/pmtu.js';
 import type { VniState } from '../../src/datapath/vni.js';
-import { VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../../src/datapath/vnet.js';
+import { VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../../src/io/vnet.js';
 import { TcpCoalescer, GATHER_HEAD, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VIRTIO_NET_HDR_GSO_UDP_L4 } from '../../src/io/offload.js';
 import { OuterParser, OuterBuilder } from '../../src/io/outer.js';
 import { CaptureSession } from '../../src/capture/capture.js';

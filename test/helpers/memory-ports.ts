@@ -4,7 +4,7 @@
 // the readiness callbacks the way the poller would (until nothing is left).
 
 import type { FramePort, DatagramPort } from '../../src/io/ports.js';
-import { DatagramBatch, FrameBatch, HEADROOM, type SendList } from '../../src/datapath/batch.js';
+import { DatagramBatch, FrameBatch, HEADROOM, type SendList } from '../../src/io/batch.js';
 import type { PeerTable } from '../../src/fdb/peers.js';
 import { v4words } from './frames.js';
 

@@ -1,7 +1,7 @@
 // weft ↔ the Linux kernel's own vxlan device, both directions, with the
 // kernel's offloads left at their defaults: the kernel sends inner TCP
 // frames with "partial" checksums over veth, and weft must still deliver
-// them intact (it marks them for the kernel to complete: datapath/vnet.ts).
+// them intact (it marks them for the kernel to complete: io/vnet.ts).
 //
 //   h1: weft (TAP weft0, 10.244.0.1/24)  ══ 198.18.0.0/24 ══  h2: kernel vx0 (10.244.0.2/24)
 

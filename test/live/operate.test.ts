@@ -16,7 +16,7 @@ import { WEFT, tempDir } from '../helpers/paths.js';
 import { requireTool } from '../helpers/require.js';
 import { readPcapFrames } from '../../src/io/pcap-read.js';
 import { OuterParser } from '../../src/io/outer.js';
-import { DatagramBatch } from '../../src/datapath/batch.js';
+import { DatagramBatch } from '../../src/io/batch.js';
 
 const MAC1 = '02:00:0a:f4:00:01', MAC2 = '02:00:0a:f4:00:02';
 const args = (i: number) => ['--local', `198.18.0.${i}`, '--peer', `198.18.0.${3 - i}`, '--address', `10.244.0.${i}/24`, '--mac', i === 1 ? MAC1 : MAC2];

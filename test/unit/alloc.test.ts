@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 import { Session } from 'node:inspector';
 import { join } from 'node:path';
 import { segmentTcp, TcpCoalescer, GATHER_HEAD } from '../../src/io/offload.js';
-import { VNET_HDR_LEN } from '../../src/datapath/vnet.js';
+import { VNET_HDR_LEN } from '../../src/io/vnet.js';
 import { readPcapFrames } from '../../src/io/pcap-read.js';
 import { PCAPS } from '../helpers/paths.js';
 

@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Datapath } from '../../src/datapath/datapath.js';
-import { DatagramBatch, FrameBatch, SendList, HEADROOM } from '../../src/datapath/batch.js';
+import { DatagramBatch, FrameBatch, SendList, HEADROOM } from '../../src/io/batch.js';
 import { CaptureSession, type CaptureOptions } from '../../src/capture/capture.js';
 import { OuterParser } from '../../src/io/outer.js';
 import { readPcapFrames } from '../../src/io/pcap-read.js';

@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Datapath } from '../../src/datapath/datapath.js';
-import { FrameBatch, HEADROOM, SendList, TOO_BIG_PER_BATCH } from '../../src/datapath/batch.js';
+import { FrameBatch, HEADROOM, SendList, TOO_BIG_PER_BATCH } from '../../src/io/batch.js';
 import { answerTooBig, buildTooBig, newReplyBatch } from '../../src/datapath/pmtu.js';
 import type { CounterName } from '../../src/datapath/counters.js';
 import { EthernetView } from '../../src/wire/ethernet.js';

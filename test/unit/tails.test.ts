@@ -8,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { segmentTcp } from '../../src/io/offload.js';
 import { Datapath } from '../../src/datapath/datapath.js';
-import { FrameBatch, SendList, HEADROOM, copyFrame } from '../../src/datapath/batch.js';
+import { FrameBatch, SendList, HEADROOM, copyFrame } from '../../src/io/batch.js';
 import { answerTooBig, newReplyBatch } from '../../src/datapath/pmtu.js';
 import { parseMac, writeMac } from '../../src/wire/mac.js';
 import { sum16, fold, pseudoSumV4 } from '../../src/wire/checksum.js';

@@ -14,7 +14,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { UdpSocket } from '../../src/io/udp.js';
-import { SendList, HEADROOM } from '../../src/datapath/batch.js';
+import { SendList, HEADROOM } from '../../src/io/batch.js';
 import { PeerTable } from '../../src/fdb/peers.js';
 import { requireRoot } from '../helpers/require.js';
 

@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { writeVnetHeader, VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../../src/datapath/vnet.js';
+import { writeVnetHeader, VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../../src/io/vnet.js';
 import { readPcapFrames } from '../../src/io/pcap-read.js';
 import { sum16, fold, finish, pseudoSumV4, l4Checksum } from '../../src/wire/checksum.js';
 import { PCAPS } from '../helpers/paths.js';
