@@ -1,5 +1,5 @@
 /*
- * The Internet checksum. See csum.h for the contract.
+ * The Internet checksum. See csum.h for the contracts.
  *
  * RFC 1071 §2(B): the one's-complement sum does not depend on byte order.
  * Summing the bytes as native-order words and byte-swapping the folded
@@ -105,4 +105,26 @@ uint16_t weft_csum(const uint8_t *p, size_t len, uint32_t initial) {
   }
   /* Native-order sum → big-endian sum, then add the caller's partial sum. */
   return fold((uint64_t)ntohs(fold(a + b)) + initial);
+}
+
+/* One call for a whole batch of frames to verify: one call per frame cost
+ * more than summing it. */
+void weft_csum_ranges(const uint8_t *buf, const int32_t *offs, const int32_t *lens, int count, uint32_t *sums) {
+  for (int i = 0; i < count; i++) sums[i] = weft_csum(buf + offs[i], (size_t)lens[i], 0);
+}
+
+/* One call per super-frame, not one per segment: the call cost was most of
+ * a segment's. What the header bytes mean, and every checksum fix-up, stays
+ * in TypeScript. memmove: a caller may cut a super-frame in place. */
+int weft_csum_copy_slices(const uint8_t *src, size_t hoff, size_t hlen, size_t poff, size_t plen, size_t step,
+                          uint8_t *dst, size_t doff, size_t stride, uint32_t *sums, int copy) {
+  size_t n = (plen + step - 1) / step;
+  for (size_t k = 0; k < n; k++) {
+    uint8_t *d = dst + doff + k * stride;
+    size_t len = k == n - 1 ? plen - k * step : step;
+    memmove(d, src + hoff, hlen);
+    if (copy) memmove(d + hlen, src + poff + k * step, len);
+    sums[k] = weft_csum(copy ? d + hlen : src + poff + k * step, len, 0);
+  }
+  return (int)n;
 }

@@ -17,32 +17,17 @@
 #include <unistd.h>
 #include <linux/if_tun.h>
 
-int weft_tap_name_ok(const char *name) {
-  size_t len = strlen(name);
-  if (len == 0) return 1;
-  if (len >= IFNAMSIZ) return 0;
-  if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) return 0;
-  for (const char *p = name; *p; p++) {
-    if (*p == '/' || *p == ':' || *p == ' ' || (*p >= '\t' && *p <= '\r')) return 0;
-  }
-  return 1;
-}
-
-int weft_netdev_exists(const char *name) {
-  return name[0] != '\0' && if_nametoindex(name) != 0;
-}
-
-int weft_tap_open(const char *name, int flags, char name_out[IFNAMSIZ], enum weft_tap_step *step) {
-  *step = WEFT_TAP_STEP_OPEN;
+int weft_tap_open(const char *name, int flags, char name_out[IFNAMSIZ], const char **syscall) {
+  *syscall = "open";
   int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return -errno;
 
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = (short)(IFF_TAP | IFF_NO_PI | (flags & (WEFT_TAP_VNET_HDR | WEFT_TAP_MULTI_QUEUE)));
+  ifr.ifr_flags = (short)(IFF_TAP | IFF_NO_PI | (flags & WEFT_TAP_VNET_HDR));
   strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
 
-  *step = WEFT_TAP_STEP_SETIFF;
+  *syscall = "ioctl(TUNSETIFF)";
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int err = errno;
     close(fd);
@@ -81,15 +66,12 @@ int weft_tap_writev(int fd, const uint8_t *head, const int32_t *offs, const int3
                     const uint8_t *data, const int32_t *poffs, const int32_t *plens,
                     const int32_t *pstart, int count) {
   struct iovec iov[1 + WEFT_TAP_PIECES_MAX];
-  for (int i = 0; pstart != NULL && i < count; i++) {
-    if (pstart[i + 1] - pstart[i] > WEFT_TAP_PIECES_MAX) return -EINVAL;
-  }
   int n = 0;
   while (n < count) {
     int k = 0;
     iov[k].iov_base = (void *)(head + offs[n]);
     iov[k++].iov_len = (size_t)lens[n];
-    for (int j = pstart != NULL ? pstart[n] : 0; pstart != NULL && j < pstart[n + 1]; j++) {
+    for (int j = pstart[n]; j < pstart[n + 1]; j++) {
       iov[k].iov_base = (void *)(data + poffs[j]);
       iov[k++].iov_len = (size_t)plens[j];
     }
@@ -102,8 +84,4 @@ int weft_tap_writev(int fd, const uint8_t *head, const int32_t *offs, const int3
     n++;
   }
   return n;
-}
-
-int weft_tap_write(int fd, const uint8_t *slab, const int32_t *offs, const int32_t *lens, int count) {
-  return weft_tap_writev(fd, slab, offs, lens, NULL, NULL, NULL, NULL, count);
 }

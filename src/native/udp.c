@@ -24,8 +24,10 @@
  * destination and one size (the last may be shorter): the caller groups
  * packets that way; this file only attaches and reads the control
  * messages. The control buffers are fixed-size stack arrays next to the
- * headers, and are only handed to the kernel when asked for, so plain
- * weft_udp_send / weft_udp_recv behave as before.
+ * headers, and are only handed to the kernel when asked for.
+ *
+ * The socket's family comes from the caller, who opened it: asking the
+ * socket (SO_DOMAIN) would cost a system call per batch.
  */
 #define _GNU_SOURCE
 #include "udp.h"
@@ -81,12 +83,12 @@ static int set_buf(int fd, int force_name, int name, int bytes) {
 }
 
 int weft_udp_open(int family, const char *address, int port, const struct weft_udp_opts *opts,
-                  int *bound_port, enum weft_udp_step *step) {
+                  int *bound_port, const char **syscall) {
   union weft_sockaddr sa;
   socklen_t salen;
   memset(&sa, 0, sizeof sa);
 
-  *step = WEFT_UDP_STEP_ADDRESS;
+  *syscall = "inet_pton";
   if (family == 4) {
     sa.in4.sin_family = AF_INET;
     sa.in4.sin_port = htons((uint16_t)port);
@@ -99,28 +101,28 @@ int weft_udp_open(int family, const char *address, int port, const struct weft_u
     salen = sizeof sa.in6;
   }
 
-  *step = WEFT_UDP_STEP_SOCKET;
+  *syscall = "socket";
   int fd = socket(sa.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
 
   int r = 0;
   if (opts->reuse_port) {
-    *step = WEFT_UDP_STEP_REUSEPORT;
+    *syscall = "setsockopt(SO_REUSEPORT)";
     if ((r = set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1)) < 0) goto fail;
   }
   if (opts->rcvbuf > 0) {
-    *step = WEFT_UDP_STEP_RCVBUF;
+    *syscall = "setsockopt(SO_RCVBUF)";
     if ((r = set_buf(fd, SO_RCVBUFFORCE, SO_RCVBUF, opts->rcvbuf)) < 0) goto fail;
   }
   if (opts->sndbuf > 0) {
-    *step = WEFT_UDP_STEP_SNDBUF;
+    *syscall = "setsockopt(SO_SNDBUF)";
     if ((r = set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF, opts->sndbuf)) < 0) goto fail;
   }
 
-  *step = WEFT_UDP_STEP_BIND;
+  *syscall = "bind";
   if (bind(fd, &sa.sa, salen) < 0) { r = -errno; goto fail; }
 
-  *step = WEFT_UDP_STEP_GETSOCKNAME;
+  *syscall = "getsockname";
   union weft_sockaddr got;
   socklen_t gotlen = sizeof got;
   if (getsockname(fd, &got.sa, &gotlen) < 0) { r = -errno; goto fail; }
@@ -148,10 +150,10 @@ static void addr_to_words(const union weft_sockaddr *sa, uint32_t *w, uint16_t *
   }
 }
 
-/* A destination for a socket of `family`. Returns its length, or 0 when
- * an IPv4 socket is given an address that is not IPv4-mapped. */
+/* A destination for a socket of `family` (4 or 6). Returns its length, or 0
+ * when an IPv4 socket is given an address that is not IPv4-mapped. */
 static socklen_t words_to_addr(int family, const uint32_t *w, uint16_t port, union weft_sockaddr *sa) {
-  if (family == AF_INET) {
+  if (family == 4) {
     if (w[0] != 0 || w[1] != 0 || w[2] != 0xffff) return 0;
     sa->in4.sin_family = AF_INET;
     sa->in4.sin_port = htons(port);
@@ -228,18 +230,9 @@ static int socket_error(int err) {
 /* iovecs one sendmmsg call may use in all: a message of pieces takes several. */
 #define WEFT_IOV_BUDGET 1024
 
-/* weft_udp_send, weft_udp_send_gso and weft_udp_send_gsov; `segs` NULL for
- * the first. Message k is the bytes at slab + offs[k] (lens[k] of them), or,
- * with `pstart`, pieces pstart[k]..pstart[k+1]-1 of offs/lens gathered. */
-static int send_batch(int fd, const uint8_t *slab, const int32_t *offs, const int32_t *lens,
-                      const int32_t *pstart, const int32_t *segs, const uint32_t *dst_addr,
-                      const uint16_t *dst_port, int count, int32_t *errors) {
-  if (count <= 0) return 0;
-
-  int family;
-  socklen_t flen = sizeof family;
-  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &flen) < 0) return -errno;
-
+int weft_udp_send(int fd, int family, const uint8_t *slab, const int32_t *offs, const int32_t *lens,
+                  const int32_t *pstart, const int32_t *segs, const uint32_t *dst_addr,
+                  const uint16_t *dst_port, int count, int32_t *errors) {
   struct mmsghdr msgs[WEFT_MMSG_MAX];
   struct iovec iov[WEFT_IOV_BUDGET];
   union weft_sockaddr to[WEFT_MMSG_MAX];
@@ -305,26 +298,6 @@ static int send_batch(int fd, const uint8_t *slab, const int32_t *offs, const in
     i += r;
   }
   return sent;
-}
-
-int weft_udp_send(int fd, const uint8_t *slab, const int32_t *offs, const int32_t *lens,
-                  const uint32_t *dst_addr, const uint16_t *dst_port, int count, int32_t *errors) {
-  return send_batch(fd, slab, offs, lens, NULL, NULL, dst_addr, dst_port, count, errors);
-}
-
-int weft_udp_send_gso(int fd, const uint8_t *slab, const int32_t *offs, const int32_t *lens,
-                      const int32_t *segs, const uint32_t *dst_addr, const uint16_t *dst_port,
-                      int count, int32_t *errors) {
-  return send_batch(fd, slab, offs, lens, NULL, segs, dst_addr, dst_port, count, errors);
-}
-
-int weft_udp_send_gsov(int fd, const uint8_t *slab, const int32_t *poffs, const int32_t *plens,
-                       const int32_t *pstart, const int32_t *segs, const uint32_t *dst_addr,
-                       const uint16_t *dst_port, int count, int32_t *errors) {
-  for (int k = 0; k < count; k++) {
-    if (pstart[k + 1] - pstart[k] < 1 || pstart[k + 1] - pstart[k] > WEFT_UDP_PIECES_MAX) return -EINVAL;
-  }
-  return send_batch(fd, slab, poffs, plens, pstart, segs, dst_addr, dst_port, count, errors);
 }
 
 int weft_udp_gso_supported(int fd) {

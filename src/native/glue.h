@@ -1,0 +1,143 @@
+/*
+ * What binding.c and poll.c share: errors thrown the way Node's own are, and
+ * argument checks short enough that each exported function reads as its
+ * list of arguments. JavaScript owns every byte a packet lives in, so each
+ * offset and length is checked here against its buffer before C touches it:
+ * a bad one is a RangeError, never a write out of bounds.
+ *
+ * Errors a system call returns carry code (the errno's name), errno
+ * (negative) and syscall; what they mean to a user is said in TypeScript
+ * (src/io/native-errors.ts).
+ */
+#ifndef WEFT_GLUE_H
+#define WEFT_GLUE_H
+
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <uv.h>
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MSG_LEN 256
+
+/* Error(message + ": " + strerror) with code, errno and syscall. */
+static inline void throw_errno(napi_env env, int err, const char *syscall, const char *fmt, ...) {
+  char msg[MSG_LEN], text[128], name[64];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (n >= 0 && (size_t)n < sizeof msg) snprintf(msg + n, sizeof msg - n, ": %s", uv_strerror_r(-err, text, sizeof text));
+  uv_err_name_r(-err, name, sizeof name);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+  /* libuv names only the errnos it knows. */
+  if (strncmp(name, "Unknown", 7) == 0 && strerrorname_np(err) != NULL) snprintf(name, sizeof name, "%s", strerrorname_np(err));
+#endif
+  napi_value code, m, error, num, sc;
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
+  napi_create_error(env, code, m, &error);
+  napi_create_int32(env, -err, &num);
+  napi_set_named_property(env, error, "errno", num);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &sc);
+  napi_set_named_property(env, error, "syscall", sc);
+  napi_throw(env, error);
+}
+
+static inline bool throw_range(napi_env env, const char *fmt, ...) {
+  char msg[MSG_LEN];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
+  return false;
+}
+
+static inline bool throw_type(napi_env env, const char *fn, const char *name, const char *expected) {
+  char msg[MSG_LEN];
+  snprintf(msg, sizeof msg, "%s: '%s' must be %s", fn, name, expected);
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+  return false;
+}
+
+/* An integer number in [min, max]. */
+static inline bool arg_int(napi_env env, const char *fn, napi_value v, const char *name,
+                           int64_t min, int64_t max, int64_t *out) {
+  napi_valuetype t;
+  double d;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_number) return throw_type(env, fn, name, "a number");
+  napi_get_value_double(env, v, &d);
+  if (!(d >= (double)min && d <= (double)max) || d != (double)(int64_t)d)
+    return throw_range(env, "%s: '%s' must be an integer from %" PRId64 " to %" PRId64 ", not %g", fn, name, min, max, d);
+  *out = (int64_t)d;
+  return true;
+}
+
+static inline bool arg_buf(napi_env env, const char *fn, napi_value v, const char *name, uint8_t **data, size_t *len) {
+  bool is = false;
+  if (napi_is_buffer(env, v, &is) != napi_ok || !is) return throw_type(env, fn, name, "a Buffer");
+  return napi_get_buffer_info(env, v, (void **)data, len) == napi_ok;
+}
+
+/* A typed array of `type` holding at least `need` elements (`need_text`
+ * is how the message names that count). */
+static inline bool arg_arr(napi_env env, const char *fn, napi_value v, const char *name, napi_typedarray_type type,
+                           const char *type_name, void **data, int64_t need, const char *need_text) {
+  bool is = false;
+  napi_typedarray_type got;
+  size_t have;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is ||
+      napi_get_typedarray_info(env, v, &got, &have, data, NULL, NULL) != napi_ok || got != type)
+    return throw_type(env, fn, name, type_name);
+  if ((uint64_t)need > have)
+    return throw_range(env, "%s: %s is %" PRId64 " but '%s' has room for %zu", fn, need_text, need, name, have);
+  return true;
+}
+
+/* Entries i < count, at offs[i] for lens[i] bytes (`fixed` when lens is
+ * NULL), must lie inside the `len`-byte buffer. */
+static inline bool check_slots(napi_env env, const char *fn, const char *what, size_t len,
+                               const int32_t *offs, const int32_t *lens, int64_t fixed, int64_t count) {
+  for (int64_t i = 0; i < count; i++) {
+    int64_t off = offs[i], n = lens != NULL ? lens[i] : fixed;
+    if (off < 0 || n < 0 || off + n > (int64_t)len)
+      return throw_range(env, "%s: %s %" PRId64 " (offset %" PRId64 ", %" PRId64 " bytes) does not fit in the %zu-byte slab",
+                         fn, what, i, off, n, len);
+  }
+  return true;
+}
+
+/*
+ * The first lines of an exported function: FN names it and fetches its n
+ * arguments; each of INT, BUF and ARR declares the variable it names from
+ * argument i, or throws and returns. ARR's `need` is the element count the
+ * array must hold (an expression of arguments read before it).
+ */
+#define FN(name, n)                                                                  \
+  static const char fn[] = name;                                                     \
+  napi_value argv[n];                                                                \
+  size_t argc_ = n;                                                                  \
+  if (napi_get_cb_info(env, info, &argc_, argv, NULL, NULL) != napi_ok) return NULL
+#define INT(var, i, min, max) \
+  int64_t var = 0;            \
+  if (!arg_int(env, fn, argv[i], #var, min, max, &var)) return NULL
+#define BUF(var, i)        \
+  uint8_t *var = NULL;     \
+  size_t var##_len = 0;    \
+  if (!arg_buf(env, fn, argv[i], #var, &var, &var##_len)) return NULL
+#define ARR(var, i, type, js, need) \
+  type##_t *var = NULL;             \
+  if (!arg_arr(env, fn, argv[i], #var, napi_##type##_array, js, (void **)&var, need, #need)) return NULL
+
+static inline napi_value int_value(napi_env env, int64_t n) {
+  napi_value v;
+  napi_create_int64(env, n, &v);
+  return v;
+}
+
+#endif
