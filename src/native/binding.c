@@ -1,33 +1,30 @@
 /*
- * The Node-API glue for weft's native addon: each exported function checks
- * its arguments (glue.h) and calls into tap.c, udp.c or csum.c; the watcher
- * is in poll.c. src/io/native.ts describes the JavaScript side.
- *
- * Every call is synchronous and moves a whole batch: JavaScript hands in one
- * slab (a Buffer) and typed arrays of offsets and lengths, C fills or drains
- * them. Nothing is allocated per packet on either side.
+ * The Node-API glue of weft's native addon (src/io/native.ts describes it):
+ * each function checks its arguments (glue.h) and calls tap.c, udp.c or
+ * csum.c; the watcher is poll.c. A call moves a whole batch between a slab
+ * and typed arrays of offsets and lengths, allocating nothing per packet.
  */
 #define _GNU_SOURCE
 #include "glue.h"
-#include "poll.h"
-
-#include <errno.h>
-#include <unistd.h>
-#include <netinet/in.h>
-
 #include "csum.h"
 #include "tap.h"
 #include "udp.h"
+#include <errno.h>
+#include <netinet/in.h>
+#include <unistd.h>
 
 #define I32 "an Int32Array"
 #define U32 "a Uint32Array"
 #define U16 "a Uint16Array"
 
 /* Pieces of `count` messages: pstart[k]..pstart[k+1]-1 index poffs/plens
- * (n_pieces listed), at least `min` and at most `max` a message, each inside
- * the data buffer. */
-static bool check_pieces(napi_env env, const char *fn, const int32_t *pstart, int64_t count, size_t n_pieces,
+ * (typed arrays a and b), min to max a message, each inside the data buffer. */
+static bool check_pieces(napi_env env, const char *fn, const int32_t *pstart, int64_t count, napi_value a_, napi_value b_,
                          int min, int max, const int32_t *poffs, const int32_t *plens, size_t data_len) {
+  size_t n_pieces = 0, n_plens = 0;
+  napi_get_typedarray_info(env, a_, NULL, &n_pieces, NULL, NULL, NULL);
+  napi_get_typedarray_info(env, b_, NULL, &n_plens, NULL, NULL, NULL);
+  if (n_plens < n_pieces) n_pieces = n_plens;
   for (int64_t k = 0; k < count; k++) {
     int32_t a = pstart[k], b = pstart[k + 1];
     if (a < 0 || b - a < min || b - a > max || (size_t)b > n_pieces)
@@ -37,11 +34,13 @@ static bool check_pieces(napi_env env, const char *fn, const int32_t *pstart, in
   return count == 0 || check_slots(env, fn, "piece", data_len, poffs + pstart[0], plens + pstart[0], 0, pstart[count] - pstart[0]);
 }
 
-/* The length of a typed array already checked to be one. */
-static size_t elems(napi_env env, napi_value v) {
-  size_t n = 0;
-  napi_get_typedarray_info(env, v, NULL, &n, NULL, NULL, NULL);
-  return n;
+/* { fd, <key>: value }: tapOpen's name or udpOpen's port. */
+static napi_value fd_result(napi_env env, int fd, const char *key, napi_value value) {
+  napi_value o;
+  napi_create_object(env, &o);
+  napi_set_named_property(env, o, "fd", int_value(env, fd));
+  napi_set_named_property(env, o, key, value);
+  return o;
 }
 
 static napi_value count_or_throw(napi_env env, int r, const char *syscall, const char *what, int64_t fd) {
@@ -49,10 +48,6 @@ static napi_value count_or_throw(napi_env env, int r, const char *syscall, const
   return int_value(env, r);
 }
 
-/* ------------------------------------------------------------------------ */
-/* TAP                                                                       */
-
-/* tapOpen(name, flags) → { fd, name } */
 static napi_value tap_open(napi_env env, napi_callback_info info) {
   FN("tapOpen", 2);
   INT(flags, 1, 0, INT32_MAX);
@@ -65,15 +60,9 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
   if (len >= IFNAMSIZ) return throw_errno(env, EINVAL, fn, "TAP name '%s' is too long", name), NULL;
   int fd = weft_tap_open(name, (int)flags, real, &syscall);
   if (fd < 0) return throw_errno(env, -fd, syscall, "opening TAP '%s' failed", name), NULL;
-  napi_value o, n;
-  napi_create_object(env, &o);
-  napi_create_string_utf8(env, real, NAPI_AUTO_LENGTH, &n);
-  napi_set_named_property(env, o, "fd", int_value(env, fd));
-  napi_set_named_property(env, o, "name", n);
-  return o;
+  return fd_result(env, fd, "name", str_value(env, real));
 }
 
-/* tapSetOffload(fd, tunFlags) */
 static napi_value tap_set_offload(napi_env env, napi_callback_info info) {
   FN("tapSetOffload", 2);
   INT(fd, 0, 0, INT32_MAX);
@@ -83,7 +72,6 @@ static napi_value tap_set_offload(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* tapSetVnetHdrSize(fd, size) */
 static napi_value tap_set_vnet_hdr_size(napi_env env, napi_callback_info info) {
   FN("tapSetVnetHdrSize", 2);
   INT(fd, 0, 0, INT32_MAX);
@@ -93,7 +81,6 @@ static napi_value tap_set_vnet_hdr_size(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* tapRead(fd, slab, offs, lens, max, maxLen) → count */
 static napi_value tap_read(napi_env env, napi_callback_info info) {
   FN("tapRead", 6);
   INT(fd, 0, 0, INT32_MAX);
@@ -106,10 +93,6 @@ static napi_value tap_read(napi_env env, napi_callback_info info) {
   return count_or_throw(env, weft_tap_read((int)fd, slab, offs, lens, (int)max, (int)maxLen), "read", "reading frames from the TAP", fd);
 }
 
-/* tapWritev(fd, head, offs, lens, data, poffs, plens, pstart, count) → frames
- * written: frame i is head[offs[i], +lens[i]) then the pieces
- * pstart[i]..pstart[i+1]-1 of data (a coalesced super-frame whose payloads
- * stay where the socket put them). */
 static napi_value tap_writev(napi_env env, napi_callback_info info) {
   FN("tapWritev", 9);
   INT(fd, 0, 0, INT32_MAX);
@@ -121,18 +104,13 @@ static napi_value tap_writev(napi_env env, napi_callback_info info) {
   ARR(poffs, 5, int32, I32, 0);
   ARR(plens, 6, int32, I32, 0);
   ARR(pstart, 7, int32, I32, count + 1);
-  size_t pieces = elems(env, argv[5]) < elems(env, argv[6]) ? elems(env, argv[5]) : elems(env, argv[6]);
   if (!check_slots(env, fn, "frame", head_len, offs, lens, 0, count) ||
-      !check_pieces(env, fn, pstart, count, pieces, 0, WEFT_TAP_PIECES_MAX, poffs, plens, data_len)) return NULL;
+      !check_pieces(env, fn, pstart, count, argv[5], argv[6], 0, WEFT_TAP_PIECES_MAX, poffs, plens, data_len)) return NULL;
   return count_or_throw(env, weft_tap_writev((int)fd, head, offs, lens, data, poffs, plens, pstart, (int)count),
                         "writev", "writing frames to the TAP", fd);
 }
 
-/* ------------------------------------------------------------------------ */
-/* UDP                                                                       */
-
-/* udpOpen(family, address, port, reusePort, rcvbuf, sndbuf) → { fd, port };
- * src/io/native.ts gives it its JavaScript shape and explains its errors. */
+/* udpOpen(family, address, port, reusePort, rcvbuf, sndbuf): native.ts wraps it. */
 static napi_value udp_open(napi_env env, napi_callback_info info) {
   FN("udpOpen", 6);
   INT(family, 0, 4, 6);
@@ -150,14 +128,9 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
   /* A string cut short to fit `addr` might still parse. */
   int fd = len >= sizeof addr - 1 ? -EINVAL : weft_udp_open((int)family, addr, (int)port, &o, &bound, &syscall);
   if (fd < 0) return throw_errno(env, -fd, syscall, "opening UDP port %d on %s failed", (int)port, addr), NULL;
-  napi_value r;
-  napi_create_object(env, &r);
-  napi_set_named_property(env, r, "fd", int_value(env, fd));
-  napi_set_named_property(env, r, "port", int_value(env, bound));
-  return r;
+  return fd_result(env, fd, "port", int_value(env, bound));
 }
 
-/* udpRecv(fd, slab, offs, lens, maxLen, srcAddr, srcPort, max[, segs]) → count */
 static napi_value udp_recv(napi_env env, napi_callback_info info) {
   FN("udpRecv", 9);
   INT(fd, 0, 0, INT32_MAX);
@@ -187,7 +160,6 @@ static bool check_segs(napi_env env, const char *fn, const int32_t *segs, int64_
   return true;
 }
 
-/* udpSend(fd, family, slab, offs, lens, dstAddr, dstPort, count, errors) → sent */
 static napi_value udp_send(napi_env env, napi_callback_info info) {
   FN("udpSend", 9);
   INT(fd, 0, 0, INT32_MAX);
@@ -204,9 +176,6 @@ static napi_value udp_send(napi_env env, napi_callback_info info) {
   return count_or_throw(env, r, "sendmmsg", "sending UDP datagrams", fd);
 }
 
-/* udpSendGsoV(fd, family, slab, poffs, plens, pstart, segs, dstAddr, dstPort, count, errors) → sent:
- * message k gathers pieces pstart[k]..pstart[k+1]-1 (a datagram's fresh
- * headers and its payload where the TAP read left it). */
 static napi_value udp_send_gsov(napi_env env, napi_callback_info info) {
   FN("udpSendGsoV", 11);
   INT(fd, 0, 0, INT32_MAX);
@@ -220,8 +189,7 @@ static napi_value udp_send_gsov(napi_env env, napi_callback_info info) {
   ARR(dstAddr, 7, uint32, U32, 4 * count);
   ARR(dstPort, 8, uint16, U16, count);
   ARR(errors, 10, int32, I32, 1);
-  size_t pieces = elems(env, argv[3]) < elems(env, argv[4]) ? elems(env, argv[3]) : elems(env, argv[4]);
-  if (!check_pieces(env, fn, pstart, count, pieces, 1, WEFT_UDP_PIECES_MAX, poffs, plens, slab_len) ||
+  if (!check_pieces(env, fn, pstart, count, argv[3], argv[4], 1, WEFT_UDP_PIECES_MAX, poffs, plens, slab_len) ||
       !check_segs(env, fn, segs, count)) return NULL;
   int r = weft_udp_send((int)fd, (int)family, slab, poffs, plens, pstart, segs, dstAddr, dstPort, (int)count, errors);
   return count_or_throw(env, r, "sendmmsg", "sending UDP datagrams", fd);
@@ -234,14 +202,12 @@ static napi_value bool_or_throw(napi_env env, int r, const char *what, int64_t f
   return v;
 }
 
-/* udpGsoSupported(fd) → boolean */
 static napi_value udp_gso_supported(napi_env env, napi_callback_info info) {
   FN("udpGsoSupported", 1);
   INT(fd, 0, 0, INT32_MAX);
   return bool_or_throw(env, weft_udp_gso_supported((int)fd), "asking for UDP GSO (UDP_SEGMENT)", fd);
 }
 
-/* udpSetGro(fd, on) → boolean */
 static napi_value udp_set_gro(napi_env env, napi_callback_info info) {
   FN("udpSetGro", 2);
   INT(fd, 0, 0, INT32_MAX);
@@ -250,10 +216,6 @@ static napi_value udp_set_gro(napi_env env, napi_callback_info info) {
   return bool_or_throw(env, weft_udp_set_gro((int)fd, on), on ? "turning UDP GRO on" : "turning UDP GRO off", fd);
 }
 
-/* ------------------------------------------------------------------------ */
-/* Checksum                                                                  */
-
-/* csum(buf, off, len, initial) → the folded, uncomplemented sum */
 static napi_value csum(napi_env env, napi_callback_info info) {
   FN("csum", 4);
   BUF(buf, 0);
@@ -262,12 +224,9 @@ static napi_value csum(napi_env env, napi_callback_info info) {
   INT(initial, 3, 0, UINT32_MAX);
   if ((uint64_t)(off + len) > buf_len)
     return throw_range(env, "%s: %" PRId64 " bytes at offset %" PRId64 " do not fit in the %zu-byte buffer", fn, len, off, buf_len), NULL;
-  napi_value v;
-  napi_create_uint32(env, weft_csum(buf + off, (size_t)len, (uint32_t)initial), &v);
-  return v;
+  return int_value(env, weft_csum(buf + off, (size_t)len, (uint32_t)initial));
 }
 
-/* csumRanges(buf, offs, lens, count, sums) → count */
 static napi_value csum_ranges(napi_env env, napi_callback_info info) {
   FN("csumRanges", 5);
   BUF(buf, 0);
@@ -280,8 +239,6 @@ static napi_value csum_ranges(napi_env env, napi_callback_info info) {
   return int_value(env, count);
 }
 
-/* csumCopySlices(src, hdrOff, hdrLen, payOff, payLen, step, dst, dstOff,
- * stride, sums[, copyPayload]) → slices: see weft_csum_copy_slices. */
 static napi_value csum_copy_slices(napi_env env, napi_callback_info info) {
   FN("csumCopySlices", 11);
   BUF(src, 0);
@@ -315,37 +272,20 @@ static napi_value close_fd(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* ------------------------------------------------------------------------ */
-/* Module                                                                    */
-
 #define METHOD(name, cb) { name, NULL, cb, NULL, NULL, NULL, napi_enumerable, NULL }
 #define CONSTANT(name, value) { name, NULL, NULL, NULL, NULL, int_value(env, value), napi_enumerable, NULL }
 
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   napi_property_descriptor props[] = {
-    CONSTANT("TAP_VNET_HDR", WEFT_TAP_VNET_HDR),
-    CONSTANT("TUN_F_CSUM", WEFT_TUN_F_CSUM),
-    CONSTANT("TUN_F_TSO4", WEFT_TUN_F_TSO4),
-    CONSTANT("TUN_F_TSO6", WEFT_TUN_F_TSO6),
-    CONSTANT("TUN_F_USO4", WEFT_TUN_F_USO4),
-    CONSTANT("TUN_F_USO6", WEFT_TUN_F_USO6),
-    METHOD("tapOpen", tap_open),
-    METHOD("tapSetOffload", tap_set_offload),
-    METHOD("tapSetVnetHdrSize", tap_set_vnet_hdr_size),
-    METHOD("tapRead", tap_read),
-    METHOD("tapWritev", tap_writev),
-    METHOD("udpOpen", udp_open),
-    METHOD("udpRecv", udp_recv),
-    METHOD("udpSend", udp_send),
-    METHOD("udpSendGsoV", udp_send_gsov),
-    METHOD("udpGsoSupported", udp_gso_supported),
-    METHOD("udpSetGro", udp_set_gro),
-    METHOD("csum", csum),
-    METHOD("csumRanges", csum_ranges),
-    METHOD("csumCopySlices", csum_copy_slices),
-    METHOD("pollStart", weft_poll_start),
-    METHOD("pollStop", weft_poll_stop),
-    METHOD("close", close_fd),
+    CONSTANT("TAP_VNET_HDR", WEFT_TAP_VNET_HDR), CONSTANT("TUN_F_CSUM", WEFT_TUN_F_CSUM),
+    CONSTANT("TUN_F_TSO4", WEFT_TUN_F_TSO4), CONSTANT("TUN_F_TSO6", WEFT_TUN_F_TSO6),
+    CONSTANT("TUN_F_USO4", WEFT_TUN_F_USO4), CONSTANT("TUN_F_USO6", WEFT_TUN_F_USO6),
+    METHOD("tapOpen", tap_open), METHOD("tapSetOffload", tap_set_offload),
+    METHOD("tapSetVnetHdrSize", tap_set_vnet_hdr_size), METHOD("tapRead", tap_read), METHOD("tapWritev", tap_writev),
+    METHOD("udpOpen", udp_open), METHOD("udpRecv", udp_recv), METHOD("udpSend", udp_send), METHOD("udpSendGsoV", udp_send_gsov),
+    METHOD("udpGsoSupported", udp_gso_supported), METHOD("udpSetGro", udp_set_gro),
+    METHOD("csum", csum), METHOD("csumRanges", csum_ranges), METHOD("csumCopySlices", csum_copy_slices),
+    METHOD("pollStart", weft_poll_start), METHOD("pollStop", weft_poll_stop), METHOD("close", close_fd),
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

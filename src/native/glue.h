@@ -1,13 +1,8 @@
 /*
- * What binding.c and poll.c share: errors thrown the way Node's own are, and
- * argument checks short enough that each exported function reads as its
- * list of arguments. JavaScript owns every byte a packet lives in, so each
- * offset and length is checked here against its buffer before C touches it:
- * a bad one is a RangeError, never a write out of bounds.
- *
- * Errors a system call returns carry code (the errno's name), errno
- * (negative) and syscall; what they mean to a user is said in TypeScript
- * (src/io/native-errors.ts).
+ * What binding.c and poll.c share: errors thrown as Node's own (code, errno,
+ * syscall; what one means to a user is said in src/io/native-errors.ts),
+ * and argument checks. JavaScript owns every byte a packet lives in, so each
+ * offset and length is checked against its buffer before C touches it.
  */
 #ifndef WEFT_GLUE_H
 #define WEFT_GLUE_H
@@ -24,6 +19,16 @@
 
 #define MSG_LEN 256
 
+static inline napi_value int_value(napi_env env, int64_t n) {
+  napi_value v;
+  return napi_create_int64(env, n, &v) == napi_ok ? v : NULL;
+}
+
+static inline napi_value str_value(napi_env env, const char *s) {
+  napi_value v;
+  return napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &v) == napi_ok ? v : NULL;
+}
+
 /* Error(message + ": " + strerror) with code, errno and syscall. */
 static inline void throw_errno(napi_env env, int err, const char *syscall, const char *fmt, ...) {
   char msg[MSG_LEN], text[128], name[64];
@@ -33,37 +38,25 @@ static inline void throw_errno(napi_env env, int err, const char *syscall, const
   va_end(ap);
   if (n >= 0 && (size_t)n < sizeof msg) snprintf(msg + n, sizeof msg - n, ": %s", uv_strerror_r(-err, text, sizeof text));
   uv_err_name_r(-err, name, sizeof name);
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
-  /* libuv names only the errnos it knows. */
-  if (strncmp(name, "Unknown", 7) == 0 && strerrorname_np(err) != NULL) snprintf(name, sizeof name, "%s", strerrorname_np(err));
-#endif
-  napi_value code, m, error, num, sc;
-  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
-  napi_create_error(env, code, m, &error);
-  napi_create_int32(env, -err, &num);
-  napi_set_named_property(env, error, "errno", num);
-  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &sc);
-  napi_set_named_property(env, error, "syscall", sc);
+  napi_value error;
+  napi_create_error(env, str_value(env, name), str_value(env, msg), &error);
+  napi_set_named_property(env, error, "errno", int_value(env, -err));
+  napi_set_named_property(env, error, "syscall", str_value(env, syscall));
   napi_throw(env, error);
 }
 
-static inline bool throw_range(napi_env env, const char *fmt, ...) {
+/* RangeError(code ERR_OUT_OF_RANGE) or, with `type`, TypeError(ERR_INVALID_ARG_TYPE); returns false. */
+static inline bool throw_arg(napi_env env, bool type, const char *fmt, ...) {
   char msg[MSG_LEN];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
+  (type ? napi_throw_type_error : napi_throw_range_error)(env, type ? "ERR_INVALID_ARG_TYPE" : "ERR_OUT_OF_RANGE", msg);
   return false;
 }
-
-static inline bool throw_type(napi_env env, const char *fn, const char *name, const char *expected) {
-  char msg[MSG_LEN];
-  snprintf(msg, sizeof msg, "%s: '%s' must be %s", fn, name, expected);
-  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
-  return false;
-}
+#define throw_range(env, ...) throw_arg(env, false, __VA_ARGS__)
+#define throw_type(env, fn, name, expected) throw_arg(env, true, "%s: '%s' must be %s", fn, name, expected)
 
 /* An integer number in [min, max]. */
 static inline bool arg_int(napi_env env, const char *fn, napi_value v, const char *name,
@@ -84,8 +77,7 @@ static inline bool arg_buf(napi_env env, const char *fn, napi_value v, const cha
   return napi_get_buffer_info(env, v, (void **)data, len) == napi_ok;
 }
 
-/* A typed array of `type` holding at least `need` elements (`need_text`
- * is how the message names that count). */
+/* A typed array of `type` holding at least `need` (named `need_text`) elements. */
 static inline bool arg_arr(napi_env env, const char *fn, napi_value v, const char *name, napi_typedarray_type type,
                            const char *type_name, void **data, int64_t need, const char *need_text) {
   bool is = false;
@@ -112,32 +104,19 @@ static inline bool check_slots(napi_env env, const char *fn, const char *what, s
   return true;
 }
 
-/*
- * The first lines of an exported function: FN names it and fetches its n
- * arguments; each of INT, BUF and ARR declares the variable it names from
- * argument i, or throws and returns. ARR's `need` is the element count the
- * array must hold (an expression of arguments read before it).
- */
-#define FN(name, n)                                                                  \
-  static const char fn[] = name;                                                     \
-  napi_value argv[n];                                                                \
-  size_t argc_ = n;                                                                  \
+/* An exported function's first lines: FN names it and fetches n arguments;
+ * INT, BUF and ARR each declare the variable they name from argument i, or
+ * throw and return. ARR's `need`: the elements the array must hold. */
+#define FN(name, n) static const char fn[] = name; napi_value argv[n]; size_t argc_ = n; \
   if (napi_get_cb_info(env, info, &argc_, argv, NULL, NULL) != napi_ok) return NULL
-#define INT(var, i, min, max) \
-  int64_t var = 0;            \
-  if (!arg_int(env, fn, argv[i], #var, min, max, &var)) return NULL
-#define BUF(var, i)        \
-  uint8_t *var = NULL;     \
-  size_t var##_len = 0;    \
+#define INT(var, i, min, max) int64_t var = 0; if (!arg_int(env, fn, argv[i], #var, min, max, &var)) return NULL
+#define BUF(var, i) uint8_t *var = NULL; size_t var##_len = 0; \
   if (!arg_buf(env, fn, argv[i], #var, &var, &var##_len)) return NULL
-#define ARR(var, i, type, js, need) \
-  type##_t *var = NULL;             \
+#define ARR(var, i, type, js, need) type##_t *var = NULL; \
   if (!arg_arr(env, fn, argv[i], #var, napi_##type##_array, js, (void **)&var, need, #need)) return NULL
 
-static inline napi_value int_value(napi_env env, int64_t n) {
-  napi_value v;
-  napi_create_int64(env, n, &v);
-  return v;
-}
+/* The watcher (poll.c): pollStart(fd, cb) → handle; pollStop(handle), idempotent. */
+napi_value weft_poll_start(napi_env env, napi_callback_info info);
+napi_value weft_poll_stop(napi_env env, napi_callback_info info);
 
 #endif

@@ -1,27 +1,20 @@
 /*
- * The readable-fd watcher: a uv_poll_t that calls a JavaScript function
- * whenever its fd is readable. See poll.h.
- *
- * - The handle outlives pollStop until libuv's close callback frees it; the
- *   JavaScript object pollStart returns only holds a token that forgets the
- *   handle when it is stopped, so a second pollStop, or one after the
- *   handle was freed, is safe.
- * - A worker thread may end with a watcher still running. An async cleanup
- *   hook closes it then, and Node waits for the close callback before it
- *   unloads the addon: a callback into unloaded code would crash.
+ * The readable-fd watcher (src/io/polled-fd.ts): a uv_poll_t calling a
+ * JavaScript function whenever its fd is readable. The handle outlives
+ * pollStop until libuv's close callback frees it; the object pollStart
+ * returns holds only a token that forgets the handle when stopped, so a
+ * second pollStop is safe. A worker may end with a watcher running: an
+ * async cleanup hook closes it, and Node waits for the close callback
+ * before it unloads the addon (a callback into unloaded code would crash).
  */
 #define _GNU_SOURCE
-#include "poll.h"
-
+#include "glue.h"
 #include <errno.h>
 #include <stdlib.h>
 
 typedef struct weft_poll weft_poll;
-
-/* What the JavaScript handle holds; freed with the handle. */
-typedef struct {
-  weft_poll *poll;   /* NULL once stopped */
-} weft_poll_token;
+/* What the JavaScript handle holds, freed with it: the watcher, NULL once stopped. */
+typedef struct { weft_poll *poll; } weft_poll_token;
 
 struct weft_poll {
   uv_poll_t handle;          /* first: the uv handle's address is the struct's */
@@ -60,15 +53,13 @@ static void poll_release(weft_poll *p) {
 /* The environment is ending (a worker stops) with the watcher running. */
 static void poll_teardown(napi_async_cleanup_hook_handle hook, void *arg) {
   (void)hook;
-  weft_poll *p = arg;
-  if (!p->released) poll_release(p);
+  if (!((weft_poll *)arg)->released) poll_release(arg);
 }
 
 static void token_finalize(napi_env env, void *data, void *hint) {
   (void)env; (void)hint;
-  weft_poll_token *t = data;
-  if (t->poll != NULL) t->poll->token = NULL;
-  free(t);
+  if (((weft_poll_token *)data)->poll != NULL) ((weft_poll_token *)data)->poll->token = NULL;
+  free(data);
 }
 
 static void poll_ready(uv_poll_t *h, int status, int events) {
@@ -107,20 +98,12 @@ napi_value weft_poll_start(napi_env env, napi_callback_info info) {
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) return napi_throw_error(env, NULL, "pollStart: no event loop"), NULL;
   weft_poll *p = calloc(1, sizeof *p);
   weft_poll_token *tok = calloc(1, sizeof *tok);
-  if (p == NULL || tok == NULL) {
-    free(p);
-    free(tok);
-    return throw_errno(env, ENOMEM, "calloc", "pollStart"), NULL;
-  }
-  p->env = env;
-  p->fd = (int)fd;
-  int r = uv_poll_init(loop, &p->handle, (int)fd);
+  int r = p == NULL || tok == NULL ? UV_ENOMEM : uv_poll_init(loop, &p->handle, (int)fd);
   if (r < 0) free(p);
   else if ((r = uv_poll_start(&p->handle, UV_READABLE, poll_ready)) < 0) uv_close((uv_handle_t *)&p->handle, poll_closed);
-  if (r < 0) {
-    free(tok);
-    return throw_errno(env, -r, "uv_poll_start", "watching fd %d failed", (int)fd), NULL;
-  }
+  if (r < 0) return free(tok), throw_errno(env, -r, "uv_poll_start", "watching fd %d failed", (int)fd), NULL;
+  p->env = env;
+  p->fd = (int)fd;
   napi_value handle, resource_name;
   napi_create_object(env, &handle);
   napi_create_string_utf8(env, "weft:poll", NAPI_AUTO_LENGTH, &resource_name);

@@ -1,14 +1,11 @@
 /*
- * TAP device system calls. See tap.h for the contracts.
- *
- * A TAP moves one frame per read() or write(); there is no batched call for
- * a character device, so a "batch" here is a loop that stops as soon as the
- * kernel has nothing more (EAGAIN). What the batch saves is the crossing
- * from JavaScript into C, which costs more than the system call.
+ * TAP device system calls (tap.h). A TAP moves one frame per read() or
+ * writev(), so a batch is a loop that stops when the kernel has nothing
+ * more (EAGAIN): what it saves is the crossing from JavaScript into C,
+ * which costs more than the system call.
  */
 #define _GNU_SOURCE
 #include "tap.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -39,13 +36,11 @@ int weft_tap_open(const char *name, int flags, char name_out[IFNAMSIZ], const ch
 }
 
 int weft_tap_set_offload(int fd, unsigned int tun_flags) {
-  if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)tun_flags) < 0) return -errno;
-  return 0;
+  return ioctl(fd, TUNSETOFFLOAD, (unsigned long)tun_flags) < 0 ? -errno : 0;
 }
 
 int weft_tap_set_vnet_hdr_size(int fd, int size) {
-  if (ioctl(fd, TUNSETVNETHDRSZ, &size) < 0) return -errno;
-  return 0;
+  return ioctl(fd, TUNSETVNETHDRSZ, &size) < 0 ? -errno : 0;
 }
 
 int weft_tap_read(int fd, uint8_t *slab, const int32_t *offs, int32_t *lens, int max, int max_len) {
