@@ -5,8 +5,15 @@
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { native, type Native } from '../../src/io/native.js';
+import { privateNetns } from './unshare.js';
 
 export const WAIT_MS = 5000;
+
+/** The addon, once this process is root in a fresh private network namespace (see privateNetns). */
+export function inNetns(opts: { noIpv6?: boolean } = {}): Native {
+  privateNetns(opts);
+  return native();
+}
 
 export function ip(...args: string[]): string {
   return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });

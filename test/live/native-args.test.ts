@@ -6,16 +6,9 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { native, type Native } from '../../src/io/native.js';
-import { privateNetns } from '../helpers/unshare.js';
-import { thrown, writeFrames } from '../helpers/native-io.js';
+import { inNetns, thrown, writeFrames } from '../helpers/native-io.js';
 
 const TAP = 'wt0';
-
-function inNetns(): Native {
-  privateNetns();
-  return native();
-}
 
 test('offsets and lengths outside the slab throw RangeError before any system call', () => {
   const n = inNetns();

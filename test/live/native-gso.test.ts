@@ -8,14 +8,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { native, type Native } from '../../src/io/native.js';
-import { privateNetns } from '../helpers/unshare.js';
-import { thrown, pack, slots, whileReadable, GSO_SEG, pattern, segments, recvMessages, dests, sendWhole } from '../helpers/native-io.js';
-
-function inNetns(): Native {
-  privateNetns();
-  return native();
-}
+import { inNetns, thrown, pack, slots, whileReadable, GSO_SEG, pattern, segments, recvMessages, dests, sendWhole } from '../helpers/native-io.js';
 
 test('udpGsoSupported and udpSetGro: this kernel has both, on IPv4 and IPv6 sockets', () => {
   const n = inNetns();

@@ -6,16 +6,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { native, type Native } from '../../src/io/native.js';
-import { privateNetns } from '../helpers/unshare.js';
-import { ip, WAIT_MS } from '../helpers/native-io.js';
+import { inNetns, ip, WAIT_MS } from '../helpers/native-io.js';
 
 const TAP = 'wt0';
-
-function inNetns(): Native {
-  privateNetns();
-  return native();
-}
 
 /** Runs an ES module in a child node (same namespace) and returns its output; fails on timeout. */
 function child(code: string): { status: number | null; signal: string | null; out: string; err: string } {

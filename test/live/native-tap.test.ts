@@ -13,11 +13,10 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { native, type Native } from '../../src/io/native.js';
+import type { Native } from '../../src/io/native.js';
 import { openErrorLine } from '../../src/cli/run.js';
 import { sum16, finish } from '../../src/wire/checksum.js';
-import { privateNetns } from '../helpers/unshare.js';
-import { ip, link, linkExists, tunFlags, macOf, thrown, pack, slots, whileReadable, writeFrames } from '../helpers/native-io.js';
+import { inNetns as netns, ip, link, linkExists, tunFlags, macOf, thrown, pack, slots, whileReadable, writeFrames } from '../helpers/native-io.js';
 
 const TAP = 'wt0';
 const TAP_IP = '10.244.9.1';
@@ -25,12 +24,8 @@ const PEER_IP = '10.244.9.2';
 const PEER_MAC = Buffer.from([0x02, 0x00, 0x0a, 0xf4, 0x09, 0x02]);
 const VNET_HDR_LEN = 10;
 
-/** Root in a private namespace, lo up, IPv6 off on new devices (their
- * router solicitations would only add noise to TAP reads). */
-function inNetns(): Native {
-  privateNetns({ noIpv6: true });
-  return native();
-}
+// IPv6 off on the TAP: its router solicitations would only add noise to reads.
+const inNetns = (): Native => netns({ noIpv6: true });
 
 // ---------------------------------------------------------------------------
 // Frames the peer sends

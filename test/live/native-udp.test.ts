@@ -6,15 +6,8 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { native, type Native } from '../../src/io/native.js';
 import { openErrorLine } from '../../src/cli/run.js';
-import { privateNetns } from '../helpers/unshare.js';
-import { thrown, pack, slots, whileReadable, v4 } from '../helpers/native-io.js';
-
-function inNetns(): Native {
-  privateNetns();
-  return native();
-}
+import { inNetns, thrown, pack, slots, whileReadable, v4 } from '../helpers/native-io.js';
 
 /** 100 datagrams of sizes 0…1400 through loopback in one udpSend, received in batches. */
 async function udpRoundTrip(family: 4 | 6, address: string, words: number[]): Promise<void> {
