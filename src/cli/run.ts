@@ -166,8 +166,15 @@ function status(dp: Datapath, cfg: RunConfig, tap: string, io?: { tap: TapsView;
 
 function openErr(e: unknown): never {
   const err = e as NodeJS.ErrnoException;
-  if (err && typeof err.code === 'string' && err.message) throw new RuntimeError(err.message);
+  if (err && typeof err.code === 'string' && err.message) throw new RuntimeError(openErrorLine(err));
   throw e;
+}
+
+/** The line for a TAP or UDP socket that did not open: the io layer's message, and the flag that fixes it. */
+export function openErrorLine(err: NodeJS.ErrnoException): string {
+  if (err.syscall === 'ioctl(TUNSETIFF)' && err.message.endsWith('is taken by another device')) return `${err.message}: pick another --tap`;
+  if (err.syscall === 'bind' && err.code === 'EADDRNOTAVAIL') return `${err.message}: check --local`;
+  return err.message;
 }
 
 export async function runCommand(argv: string[]): Promise<number> {

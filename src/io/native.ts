@@ -16,7 +16,8 @@
 //     blocking and returns the count. Nothing is allocated per packet.
 //   - A system call that fails throws an Error with `code` (the errno's
 //     name, 'EPERM'), `errno` (negative, as in Node's own errors), `syscall`
-//     and a message meant for the user.
+//     and a message "<what> failed: <strerror>"; tapOpen's and udpOpen's
+//     messages are rewritten for the user (native-errors.ts).
 //   - IP addresses are four 32-bit words in host byte order: IPv6 word by
 //     word, IPv4 mapped as 0, 0, 0xffff, a.b.c.d (198.18.0.2 → 0xc6120002 in
 //     word 3), the form the peer table keys on. Ports are plain numbers.
@@ -25,6 +26,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { errnoError, tapNameProblem, tapOpenMessage, udpOpenMessage, type ErrnoError } from './native-errors.js';
 
 /** A running watcher, as returned by pollStart. */
 export type PollHandle = object;
@@ -39,13 +41,8 @@ export interface UdpOpenOptions {
 }
 
 export interface Native {
-  /** The addon's version. */
-  readonly version: string;
-
   /** tapOpen flag: a virtio-net header in front of every frame (IFF_VNET_HDR). */
   readonly TAP_VNET_HDR: number;
-  /** tapOpen flag: one of several queues of the same TAP (IFF_MULTI_QUEUE). */
-  readonly TAP_MULTI_QUEUE: number;
 
   /** tapSetOffload bits (linux/if_tun.h): what weft can take in frames it
    * *reads* (partial checksums, TSO/UFO/USO super-frames), so the kernel
@@ -53,8 +50,6 @@ export interface Native {
   readonly TUN_F_CSUM: number;
   readonly TUN_F_TSO4: number;
   readonly TUN_F_TSO6: number;
-  readonly TUN_F_TSO_ECN: number;
-  readonly TUN_F_UFO: number;
   readonly TUN_F_USO4: number;
   readonly TUN_F_USO6: number;
 
@@ -65,10 +60,10 @@ export interface Native {
    * disappears when the last fd on it is closed.
    *
    * Errors: no /dev/net/tun (ENOENT); not root (EPERM); a name of more than
-   * 15 characters or with '/', ':' or white space (EINVAL, checked before
-   * the kernel could cut the name short); the name taken (EBUSY when a TAP
-   * of that name is in use, EINVAL when the name belongs to another kind of
-   * device).
+   * 15 characters or with '/', ':' or white space (EINVAL, syscall
+   * 'tapOpen', checked before the kernel could cut the name short); the
+   * name taken (EBUSY when a TAP of that name is in use, EINVAL when the
+   * name belongs to another kind of device).
    */
   tapOpen(name: string, flags: number): { fd: number; name: string };
 
@@ -92,15 +87,15 @@ export interface Native {
   tapRead(fd: number, slab: Buffer, offs: Int32Array, lens: Int32Array, max: number, maxLen: number): number;
 
   /**
-   * Writes frames 0…count-1, frame i being `lens[i]` bytes at slab[offs[i]]
-   * (with TAP_VNET_HDR, starting with its virtio-net header). Returns how
-   * many were written; the rest were not. It stops at EAGAIN, or at a frame
-   * the kernel refuses (EINVAL: too short, a bad virtio-net header), which
-   * throws when it is the first of the call: a caller that wants to drop it
-   * and go on calls again with the arrays' subarray(1).
+   * Writes frames 0…count-1 with one writev each: frame i is `lens[i]`
+   * bytes at head[offs[i]] (with TAP_VNET_HDR, starting with its virtio-net
+   * header), then data pieces pstart[i]..pstart[i+1]-1 (poffs/plens into
+   * `data`, at most 255 a frame; pstart[i] === pstart[i+1] for none).
+   * Returns how many were written; the rest were not. It stops at EAGAIN,
+   * or at a frame the kernel refuses (EINVAL: too short, a bad virtio-net
+   * header), which throws when it is the first of the call: a caller that
+   * wants to drop it and go on calls again with the arrays' subarray(1).
    */
-  tapWrite(fd: number, slab: Buffer, offs: Int32Array, lens: Int32Array, count: number): number;
-  /** Frame i: head[offs[i], +lens[i]) then data pieces pstart[i]..pstart[i+1]-1, one writev each. */
   tapWritev(fd: number, head: Buffer, offs: Int32Array, lens: Int32Array, data: Buffer,
     poffs: Int32Array, plens: Int32Array, pstart: Int32Array, count: number): number;
 
@@ -134,7 +129,8 @@ export interface Native {
     srcAddr: Uint32Array, srcPort: Uint16Array, max: number, segs?: Int32Array): number;
 
   /**
-   * sendmmsg: datagram i is `lens[i]` bytes at slab[offs[i]], to
+   * sendmmsg on a socket udpOpen opened with `family` (said here so no call
+   * has to ask the socket): datagram i is `lens[i]` bytes at slab[offs[i]], to
    * dstAddr[4i…4i+3] / dstPort[i]. Sends in order and returns how many were
    * sent. A datagram the kernel refuses on its own account (ENETUNREACH,
    * EHOSTUNREACH, EMSGSIZE, EINVAL for port 0, EPERM from a firewall, an
@@ -143,35 +139,30 @@ export interface Native {
    * buffer is full (EAGAIN): then the datagrams from index
    * (returned + the rise in errors[0]) on were not tried.
    */
-  udpSend(fd: number, slab: Buffer, offs: Int32Array, lens: Int32Array,
+  udpSend(fd: number, family: 4 | 6, slab: Buffer, offs: Int32Array, lens: Int32Array,
     dstAddr: Uint32Array, dstPort: Uint16Array, count: number, errors: Int32Array): number;
 
   /**
-   * udpSend with UDP GSO: when 0 < segs[i] < lens[i], message i is handed
-   * to the kernel whole (one trip through the stack) and leaves as
-   * datagrams of segs[i] bytes, the last one shorter or equal, all to
-   * dstAddr[4i…] / dstPort[i]; otherwise it is one datagram. The return
-   * value and errors[0] count MESSAGES, with udpSend's rules. Besides
-   * udpSend's refusals, the kernel refuses a GSO message of more than
+   * udpSend with UDP GSO and each message gathered from pieces: message k
+   * is pieces pstart[k]..pstart[k+1]-1 (poffs/plens into the slab), 1 to
+   * 128 of them. When 0 < segs[k] < its length, message k is handed to the
+   * kernel whole (one trip through the stack) and leaves as datagrams of
+   * segs[k] bytes, the last one shorter or equal, all to dstAddr[4k…] /
+   * dstPort[k]; otherwise it is one datagram. The return value and
+   * errors[0] count MESSAGES, with udpSend's rules. Besides udpSend's
+   * refusals, the kernel refuses a GSO message of more than
    * UDP_MAX_SEGMENTS (64; 128 on recent kernels) segments or one whose
    * segment does not fit the path MTU (EINVAL), and one routed through
    * IPsec or a device that cannot offload UDP checksums (EIO): those are
    * skipped and counted too, so a caller that sees them can fall back to
-   * udpSend.
-   * A message carries at most 65507 (IPv4) or 65527 (IPv6) bytes.
-   * Throws RangeError when a segs[i] (i < count) is outside 0…65535 or
-   * `segs` is shorter than `count`. Check udpGsoSupported first.
+   * udpSend. A message carries at most 65507 (IPv4) or 65527 (IPv6) bytes.
+   * Throws RangeError when a segs[k] (k < count) is outside 0…65535, or an
+   * array is shorter than `count` needs. Check udpGsoSupported first.
    */
-  udpSendGso(fd: number, slab: Buffer, offs: Int32Array, lens: Int32Array, segs: Int32Array,
-    dstAddr: Uint32Array, dstPort: Uint16Array, count: number, errors: Int32Array): number;
-  /**
-   * udpSendGso with each message gathered from pieces: message k is pieces
-   * pstart[k]..pstart[k+1]-1 (poffs/plens into the slab), 1 to 128 of them.
-   */
-  udpSendGsoV(fd: number, slab: Buffer, poffs: Int32Array, plens: Int32Array, pstart: Int32Array, segs: Int32Array,
+  udpSendGsoV(fd: number, family: 4 | 6, slab: Buffer, poffs: Int32Array, plens: Int32Array, pstart: Int32Array, segs: Int32Array,
     dstAddr: Uint32Array, dstPort: Uint16Array, count: number, errors: Int32Array): number;
 
-  /** Whether the kernel does UDP GSO (udpSendGso): Linux 4.18 and later.
+  /** Whether the kernel does UDP GSO (udpSendGsoV): Linux 4.18 and later.
    * Probes getsockopt(SOL_UDP, UDP_SEGMENT) on `fd`, a UDP socket. */
   udpGsoSupported(fd: number): boolean;
 
@@ -255,11 +246,42 @@ export function native(): Native {
     throw new Error("weft's native addon is not built: run npm ci (needs g++, make, python3)");
   }
   const require = createRequire(import.meta.url);
+  let addon: Addon;
   try {
-    loaded = require(path) as Native;
+    addon = require(path) as Addon;
   } catch (e) {
     throw new Error(`weft's native addon (${path}) does not load: rebuild it with npm ci (needs g++, make, python3): ${(e as Error).message}`,
       { cause: e });
   }
-  return loaded;
+  return loaded = withExplainedOpens(addon);
+}
+
+/** The addon as built: udpOpen takes its options as plain arguments. */
+type Addon = Omit<Native, 'udpOpen'> & {
+  udpOpen(family: number, address: string, port: number, reusePort: number, rcvbuf: number, sndbuf: number): { fd: number; port: number };
+};
+
+/** Rethrows `e` with the user's line in place of the addon's message, when there is one. */
+function explained(e: unknown, message: string | null): never {
+  if (message !== null) (e as ErrnoError).message = message;
+  throw e;
+}
+
+/** The addon with tapOpen and udpOpen wrapped: names checked first, errors explained. Not on the hot path. */
+function withExplainedOpens(addon: Addon): Native {
+  return {
+    ...addon,
+    tapOpen(name, flags) {
+      const problem = tapNameProblem(name);
+      if (problem !== null) throw errnoError('EINVAL', 'tapOpen', problem);
+      try { return addon.tapOpen(name, flags); } catch (e) { explained(e, tapOpenMessage(e as ErrnoError, name)); }
+    },
+    udpOpen(family, address, port, opts) {
+      try {
+        return addon.udpOpen(family, address, port, opts?.reusePort ? 1 : 0, opts?.rcvbuf ?? 0, opts?.sndbuf ?? 0);
+      } catch (e) {
+        explained(e, udpOpenMessage(e as ErrnoError, family, address, port));
+      }
+    },
+  };
 }

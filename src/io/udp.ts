@@ -46,13 +46,6 @@ export interface UdpOptions {
   offload?: boolean;
 }
 
-interface GsoNative {
-  udpSendGsoV(fd: number, slab: Buffer, poffs: Int32Array, plens: Int32Array, pstart: Int32Array, segs: Int32Array, dstAddr: Uint32Array, dstPort: Uint16Array, count: number, errors: Int32Array): number;
-  udpGsoSupported(fd: number): boolean;
-  udpSetGro(fd: number, on: boolean): boolean;
-  udpRecv(fd: number, slab: Buffer, offs: Int32Array, lens: Int32Array, maxLen: number, srcAddr: Uint32Array, srcPort: Uint16Array, max: number, segs?: Int32Array): number;
-}
-
 export class UdpSocket implements DatagramPort {
   readonly fd: number;
   private readonly watch: PolledFd;
@@ -93,15 +86,15 @@ export class UdpSocket implements DatagramPort {
   private readonly flushResult = { sent: 0, short: false };
 
   constructor(o: UdpOptions) {
-    const n = native() as unknown as GsoNative & ReturnType<typeof native>;
+    const n = native();
     const s = n.udpOpen(o.family, o.address, o.port, { reusePort: o.reusePort ?? false, rcvbuf: 8 << 20, sndbuf: 8 << 20 });
     this.fd = s.fd;
     this.watch = new PolledFd(this.fd);
     this.port = s.port;
     this.family = o.family;
     const want = o.offload !== false;
-    this.gso = want && typeof n.udpSendGsoV === 'function' && n.udpGsoSupported(this.fd);
-    this.gro = want && typeof n.udpSetGro === 'function' && n.udpSetGro(this.fd, true);
+    this.gso = want && n.udpGsoSupported(this.fd);
+    this.gro = want && n.udpSetGro(this.fd, true);
     // With GRO a message holds up to 64 KiB of datagrams; read few enough
     // messages that the datagrams cut from them fit the batch.
     this.maxLen = this.gro ? MAX_DATAGRAM : Math.min(MAX_DATAGRAM, o.maxLen ?? MAX_DATAGRAM);
@@ -126,7 +119,7 @@ export class UdpSocket implements DatagramPort {
   }
 
   recv(batch: DatagramBatch): number {
-    const n = native() as unknown as GsoNative;
+    const n = native();
     batch.buf = this.slab;
     const got = this.gro
       ? n.udpRecv(this.fd, this.slab, this.roffs, this.rlens, this.maxLen, this.raddr, this.rport, this.msgMax, this.rsegs)
@@ -223,7 +216,7 @@ export class UdpSocket implements DatagramPort {
         this.setDst(j, peers, list.peer[start + j]);
       }
       this.errors[0] = 0;
-      sent += native().udpSend(this.fd, slab, this.soffs, this.slens, this.dstAddr, this.dstPort, m, this.errors);
+      sent += native().udpSend(this.fd, this.family, slab, this.soffs, this.slens, this.dstAddr, this.dstPort, m, this.errors);
     }
     return sent;
   }
@@ -231,7 +224,7 @@ export class UdpSocket implements DatagramPort {
   /** Sends the m pending messages gathered from pieces of `buf`; `short` when the socket took fewer. */
   private flushGso(buf: Buffer, m: number): { sent: number; short: boolean } {
     this.errors[0] = 0;
-    const ok = (native() as unknown as GsoNative).udpSendGsoV(this.fd, buf, this.poffs, this.plens, this.pstart, this.ssegs, this.dstAddr, this.dstPort, m, this.errors);
+    const ok = native().udpSendGsoV(this.fd, this.family, buf, this.poffs, this.plens, this.pstart, this.ssegs, this.dstAddr, this.dstPort, m, this.errors);
     const done = ok + this.errors[0];
     let sent = 0;
     for (let q = 0; q < done; q++) {

@@ -2,12 +2,12 @@
 # GRO), the Internet checksum, and a readable-fd watcher. Built by `npm ci`
 # (the package's install script runs node-gyp).
 # Plain C: tap.c and udp.c hold the system calls, csum.c the Internet
-# checksum, binding.c the Node-API glue.
+# checksum, poll.c the watcher, binding.c (with glue.h) the Node-API glue.
 {
   "targets": [
     {
       "target_name": "weft_native",
-      "sources": ["binding.c", "csum.c", "tap.c", "udp.c"],
+      "sources": ["binding.c", "csum.c", "poll.c", "tap.c", "udp.c"],
       "cflags": ["-O2", "-Wall", "-Wextra"],
       "cflags_c": ["-std=gnu11"],
       "cflags!": ["-O3"],

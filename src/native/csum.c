@@ -1,7 +1,5 @@
 /*
- * The Internet checksum. See csum.h for the contract.
- *
- * RFC 1071 §2(B): the one's-complement sum does not depend on byte order.
+ * The Internet checksum (csum.h). RFC 1071 §2(B): the one's-complement sum does not depend on byte order.
  * Summing the bytes as native-order words and byte-swapping the folded
  * result gives the sum of the big-endian words, so the loop needs no swaps.
  * §2(C): 32-bit loads go into a 64-bit accumulator and carries are folded
@@ -10,24 +8,14 @@
  * access is allowed, so `p` may sit at any offset (odd ones included).
  */
 #include "csum.h"
-
 #include <arpa/inet.h>
 #include <string.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
 
-static inline uint32_t load32(const uint8_t *p) {
-  uint32_t v;
-  memcpy(&v, p, sizeof v);
-  return v;
-}
-
-static inline uint16_t load16(const uint8_t *p) {
-  uint16_t v;
-  memcpy(&v, p, sizeof v);
-  return v;
-}
+static inline uint32_t load32(const uint8_t *p) { uint32_t v; memcpy(&v, p, sizeof v); return v; }
+static inline uint16_t load16(const uint8_t *p) { uint16_t v; memcpy(&v, p, sizeof v); return v; }
 
 /* End-around carry down to 16 bits (RFC 1071 §2(C)): 2^16 ≡ 1 mod 0xffff.
  * Never turns a non-zero sum into 0. */
@@ -41,12 +29,10 @@ static inline uint16_t fold(uint64_t s) {
 }
 
 #if defined(__x86_64__)
-/* AVX2: the same sum, 64 bytes per step: each 32-bit word widened to a
- * 64-bit lane (vpmovzxdq) and added there, four accumulators. Twice the
- * scalar loop's speed on a segment's payload (bench/checksum.bench.ts);
- * the checksum of every segment weft cuts from a TCP super-frame is ~3 %
- * of the machine in the single-stream benchmark. Returns the native-order
- * sum of the first *done bytes. */
+/* AVX2, chosen at run time: 64 bytes a step, each 32-bit word widened to a
+ * 64-bit lane, four accumulators; twice the scalar loop's speed on a
+ * segment's payload (bench/checksum.bench.ts). Returns the native-order sum
+ * of the first *done bytes. */
 __attribute__((target("avx2")))
 static uint64_t sum_avx2(const uint8_t *p, size_t len, size_t *done) {
   __m256i a = _mm256_setzero_si256(), b = a, c = a, d = a;
@@ -105,4 +91,26 @@ uint16_t weft_csum(const uint8_t *p, size_t len, uint32_t initial) {
   }
   /* Native-order sum → big-endian sum, then add the caller's partial sum. */
   return fold((uint64_t)ntohs(fold(a + b)) + initial);
+}
+
+/* One call for a whole batch of frames to verify: one call per frame cost
+ * more than summing it. */
+void weft_csum_ranges(const uint8_t *buf, const int32_t *offs, const int32_t *lens, int count, uint32_t *sums) {
+  for (int i = 0; i < count; i++) sums[i] = weft_csum(buf + offs[i], (size_t)lens[i], 0);
+}
+
+/* One call per super-frame, not one per segment: the call cost was most of
+ * a segment's. What the header bytes mean, and every checksum fix-up, stays
+ * in TypeScript. memmove: a caller may cut a super-frame in place. */
+int weft_csum_copy_slices(const uint8_t *src, size_t hoff, size_t hlen, size_t poff, size_t plen, size_t step,
+                          uint8_t *dst, size_t doff, size_t stride, uint32_t *sums, int copy) {
+  size_t n = (plen + step - 1) / step;
+  for (size_t k = 0; k < n; k++) {
+    uint8_t *d = dst + doff + k * stride;
+    size_t len = k == n - 1 ? plen - k * step : step;
+    memmove(d, src + hoff, hlen);
+    if (copy) memmove(d + hlen, src + poff + k * step, len);
+    sums[k] = weft_csum(copy ? d + hlen : src + poff + k * step, len, 0);
+  }
+  return (int)n;
 }

@@ -1,35 +1,16 @@
 /*
- * UDP socket system calls. See udp.h for the contracts.
- *
- * recvmmsg and sendmmsg move up to WEFT_MMSG_MAX datagrams per system call.
- * Their headers (mmsghdr, iovec, sockaddr, control buffers) are built on
- * the stack for each call, pointing straight into the caller's slab:
- * nothing is allocated and no payload is copied on this side of the kernel.
- *
- * Design notes: GSO and GRO
- *
- * sendmmsg saves system calls but not the trip through the stack: every
- * datagram is still routed, netfiltered, queued and handed to the driver
- * on its own, and at tunnel rates that per-datagram cost, not the copy,
- * is the ceiling. With UDP GSO (Linux 4.18) one message of up to 64 KiB
- * carries a UDP_SEGMENT control message with a segment size, goes through
- * the stack once as one buffer, and is cut into datagrams as late as
- * possible: in the driver, by the NIC, or not at all on loopback and
- * veth when the receiver takes GRO. UDP GRO (Linux 5.0, UDP_GRO socket
- * option) is the mirror image: the kernel coalesces back-to-back
- * datagrams of one flow into one message and says how to split it with a
- * UDP_GRO control message. So a burst of 1400-byte VXLAN packets costs one
- * system call and one pass through the stack per 64 KiB instead of one per
- * datagram, on both sides. The segments of a message all share one
- * destination and one size (the last may be shorter): the caller groups
- * packets that way; this file only attaches and reads the control
- * messages. The control buffers are fixed-size stack arrays next to the
- * headers, and are only handed to the kernel when asked for, so plain
- * weft_udp_send / weft_udp_recv behave as before.
+ * UDP socket system calls (udp.h). The headers of each recvmmsg / sendmmsg
+ * are built on the stack, pointing into the caller's slab: nothing is
+ * allocated or copied on this side of the kernel. sendmmsg saves system
+ * calls but not the trip through the stack, where each datagram is routed
+ * and queued on its own; with UDP GSO a 64 KiB message goes through once
+ * and is cut into datagrams as late as possible, and UDP GRO is the mirror
+ * image on receive. The caller groups datagrams by peer and size; this file
+ * attaches and reads the control messages. The socket's family comes from
+ * the caller: asking the socket (SO_DOMAIN) costs a system call per batch.
  */
 #define _GNU_SOURCE
 #include "udp.h"
-
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -53,20 +34,10 @@
  * (a u16, the size the kernel insists on). In: UDP_GRO (an int), which the
  * kernel puts first, before any other control message, so a buffer that
  * holds it is enough even if later ones would be cut (MSG_CTRUNC). */
-union weft_cmsg_segment {
-  char buf[CMSG_SPACE(sizeof(uint16_t))];
-  struct cmsghdr align;
-};
-union weft_cmsg_gro {
-  char buf[CMSG_SPACE(sizeof(int))];
-  struct cmsghdr align;
-};
-
-union weft_sockaddr {
-  struct sockaddr sa;
-  struct sockaddr_in in4;
-  struct sockaddr_in6 in6;
-};
+union weft_cmsg_segment { char buf[CMSG_SPACE(sizeof(uint16_t))]; struct cmsghdr align; };
+union weft_cmsg_gro { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; };
+/* sin_port and sin6_port sit at the same offset. */
+union weft_sockaddr { struct sockaddr sa; struct sockaddr_in in4; struct sockaddr_in6 in6; };
 
 static int set_int(int fd, int level, int name, int value) {
   return setsockopt(fd, level, name, &value, sizeof value) < 0 ? -errno : 0;
@@ -81,87 +52,50 @@ static int set_buf(int fd, int force_name, int name, int bytes) {
 }
 
 int weft_udp_open(int family, const char *address, int port, const struct weft_udp_opts *opts,
-                  int *bound_port, enum weft_udp_step *step) {
+                  int *bound_port, const char **syscall) {
   union weft_sockaddr sa;
-  socklen_t salen;
+  socklen_t salen = family == 4 ? sizeof sa.in4 : sizeof sa.in6;
   memset(&sa, 0, sizeof sa);
-
-  *step = WEFT_UDP_STEP_ADDRESS;
-  if (family == 4) {
-    sa.in4.sin_family = AF_INET;
-    sa.in4.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, address, &sa.in4.sin_addr) != 1) return -EINVAL;
-    salen = sizeof sa.in4;
-  } else {
-    sa.in6.sin6_family = AF_INET6;
-    sa.in6.sin6_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET6, address, &sa.in6.sin6_addr) != 1) return -EINVAL;
-    salen = sizeof sa.in6;
-  }
-
-  *step = WEFT_UDP_STEP_SOCKET;
+  sa.sa.sa_family = family == 4 ? AF_INET : AF_INET6;
+  sa.in4.sin_port = htons((uint16_t)port);
+  *syscall = "inet_pton";
+  if (inet_pton(sa.sa.sa_family, address, family == 4 ? (void *)&sa.in4.sin_addr : (void *)&sa.in6.sin6_addr) != 1) return -EINVAL;
+  *syscall = "socket";
   int fd = socket(sa.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
-
   int r = 0;
-  if (opts->reuse_port) {
-    *step = WEFT_UDP_STEP_REUSEPORT;
-    if ((r = set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1)) < 0) goto fail;
+  if ((opts->reuse_port && (*syscall = "setsockopt(SO_REUSEPORT)", r = set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1)) < 0) ||
+      (opts->rcvbuf > 0 && (*syscall = "setsockopt(SO_RCVBUF)", r = set_buf(fd, SO_RCVBUFFORCE, SO_RCVBUF, opts->rcvbuf)) < 0) ||
+      (opts->sndbuf > 0 && (*syscall = "setsockopt(SO_SNDBUF)", r = set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF, opts->sndbuf)) < 0) ||
+      (*syscall = "bind", bind(fd, &sa.sa, salen)) < 0 ||
+      (*syscall = "getsockname", getsockname(fd, &sa.sa, &salen)) < 0) {
+    r = r < 0 ? r : -errno;
+    close(fd);
+    return r;
   }
-  if (opts->rcvbuf > 0) {
-    *step = WEFT_UDP_STEP_RCVBUF;
-    if ((r = set_buf(fd, SO_RCVBUFFORCE, SO_RCVBUF, opts->rcvbuf)) < 0) goto fail;
-  }
-  if (opts->sndbuf > 0) {
-    *step = WEFT_UDP_STEP_SNDBUF;
-    if ((r = set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF, opts->sndbuf)) < 0) goto fail;
-  }
-
-  *step = WEFT_UDP_STEP_BIND;
-  if (bind(fd, &sa.sa, salen) < 0) { r = -errno; goto fail; }
-
-  *step = WEFT_UDP_STEP_GETSOCKNAME;
-  union weft_sockaddr got;
-  socklen_t gotlen = sizeof got;
-  if (getsockname(fd, &got.sa, &gotlen) < 0) { r = -errno; goto fail; }
-  *bound_port = ntohs(got.sa.sa_family == AF_INET ? got.in4.sin_port : got.in6.sin6_port);
+  *bound_port = ntohs(sa.in4.sin_port);
   return fd;
-
-fail:
-  close(fd);
-  return r;
 }
 
 /* A source address as four host-order words (IPv4 mapped). */
 static void addr_to_words(const union weft_sockaddr *sa, uint32_t *w, uint16_t *port) {
-  if (sa->sa.sa_family == AF_INET) {
-    w[0] = 0; w[1] = 0; w[2] = 0xffff;
-    w[3] = ntohl(sa->in4.sin_addr.s_addr);
-    *port = ntohs(sa->in4.sin_port);
-  } else if (sa->sa.sa_family == AF_INET6) {
-    const uint32_t *a = (const uint32_t *)(const void *)&sa->in6.sin6_addr;
-    for (int k = 0; k < 4; k++) w[k] = ntohl(a[k]);
-    *port = ntohs(sa->in6.sin6_port);
-  } else {
-    w[0] = w[1] = w[2] = w[3] = 0;
-    *port = 0;
-  }
+  const uint32_t *a = (const uint32_t *)(const void *)&sa->in6.sin6_addr;
+  for (int k = 0; k < 4; k++) w[k] = sa->sa.sa_family == AF_INET6 ? ntohl(a[k]) : k == 2 ? 0xffff : 0;
+  if (sa->sa.sa_family == AF_INET) w[3] = ntohl(sa->in4.sin_addr.s_addr);
+  *port = ntohs(sa->in4.sin_port);
 }
 
-/* A destination for a socket of `family`. Returns its length, or 0 when
- * an IPv4 socket is given an address that is not IPv4-mapped. */
+/* A destination for a socket of `family` (4 or 6). Returns its length, or 0
+ * when an IPv4 socket is given an address that is not IPv4-mapped. */
 static socklen_t words_to_addr(int family, const uint32_t *w, uint16_t port, union weft_sockaddr *sa) {
-  if (family == AF_INET) {
-    if (w[0] != 0 || w[1] != 0 || w[2] != 0xffff) return 0;
+  memset(sa, 0, sizeof *sa);
+  sa->in4.sin_port = htons(port);
+  if (family == 4) {
     sa->in4.sin_family = AF_INET;
-    sa->in4.sin_port = htons(port);
     sa->in4.sin_addr.s_addr = htonl(w[3]);
-    memset(sa->in4.sin_zero, 0, sizeof sa->in4.sin_zero);
-    return sizeof sa->in4;
+    return w[0] == 0 && w[1] == 0 && w[2] == 0xffff ? sizeof sa->in4 : 0;
   }
-  memset(&sa->in6, 0, sizeof sa->in6);
   sa->in6.sin6_family = AF_INET6;
-  sa->in6.sin6_port = htons(port);
   uint32_t *a = (uint32_t *)(void *)&sa->in6.sin6_addr;
   for (int k = 0; k < 4; k++) a[k] = htonl(w[k]);
   return sizeof sa->in6;
@@ -190,17 +124,9 @@ int weft_udp_recv(int fd, uint8_t *slab, const int32_t *offs, int32_t *lens, int
   while (n < max) {
     int chunk = max - n < WEFT_MMSG_MAX ? max - n : WEFT_MMSG_MAX;
     for (int i = 0; i < chunk; i++) {
-      iov[i].iov_base = slab + offs[n + i];
-      iov[i].iov_len = (size_t)max_len;
-      memset(&msgs[i], 0, sizeof msgs[i]);
-      msgs[i].msg_hdr.msg_name = &from[i];
-      msgs[i].msg_hdr.msg_namelen = sizeof from[i];
-      msgs[i].msg_hdr.msg_iov = &iov[i];
-      msgs[i].msg_hdr.msg_iovlen = 1;
-      if (segs != NULL) {
-        msgs[i].msg_hdr.msg_control = ctrl[i].buf;
-        msgs[i].msg_hdr.msg_controllen = sizeof ctrl[i].buf;
-      }
+      iov[i] = (struct iovec){ slab + offs[n + i], (size_t)max_len };
+      msgs[i].msg_hdr = (struct msghdr){ .msg_name = &from[i], .msg_namelen = sizeof from[i], .msg_iov = &iov[i], .msg_iovlen = 1,
+                                         .msg_control = segs != NULL ? ctrl[i].buf : NULL, .msg_controllen = segs != NULL ? sizeof ctrl[i].buf : 0 };
     }
     int r = recvmmsg(fd, msgs, (unsigned int)chunk, MSG_DONTWAIT, NULL);
     if (r < 0) {
@@ -221,25 +147,14 @@ int weft_udp_recv(int fd, uint8_t *slab, const int32_t *offs, int32_t *lens, int
 }
 
 /* Errors about the socket rather than one datagram: sending more cannot help. */
-static int socket_error(int err) {
-  return err == EBADF || err == ENOTSOCK || err == EFAULT || err == EOPNOTSUPP;
-}
+#define SOCKET_ERROR(err) ((err) == EBADF || (err) == ENOTSOCK || (err) == EFAULT || (err) == EOPNOTSUPP)
 
 /* iovecs one sendmmsg call may use in all: a message of pieces takes several. */
 #define WEFT_IOV_BUDGET 1024
 
-/* weft_udp_send, weft_udp_send_gso and weft_udp_send_gsov; `segs` NULL for
- * the first. Message k is the bytes at slab + offs[k] (lens[k] of them), or,
- * with `pstart`, pieces pstart[k]..pstart[k+1]-1 of offs/lens gathered. */
-static int send_batch(int fd, const uint8_t *slab, const int32_t *offs, const int32_t *lens,
-                      const int32_t *pstart, const int32_t *segs, const uint32_t *dst_addr,
-                      const uint16_t *dst_port, int count, int32_t *errors) {
-  if (count <= 0) return 0;
-
-  int family;
-  socklen_t flen = sizeof family;
-  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &flen) < 0) return -errno;
-
+int weft_udp_send(int fd, int family, const uint8_t *slab, const int32_t *offs, const int32_t *lens,
+                  const int32_t *pstart, const int32_t *segs, const uint32_t *dst_addr,
+                  const uint16_t *dst_port, int count, int32_t *errors) {
   struct mmsghdr msgs[WEFT_MMSG_MAX];
   struct iovec iov[WEFT_IOV_BUDGET];
   union weft_sockaddr to[WEFT_MMSG_MAX];
@@ -259,16 +174,11 @@ static int send_batch(int fd, const uint8_t *slab, const int32_t *offs, const in
       if (len == 0) break;
       size_t total = 0;
       for (int j = 0; j < pieces; j++) {
-        iov[used + j].iov_base = (void *)(slab + offs[first + j]);
-        iov[used + j].iov_len = (size_t)lens[first + j];
+        iov[used + j] = (struct iovec){ (void *)(slab + offs[first + j]), (size_t)lens[first + j] };
         total += (size_t)lens[first + j];
       }
       struct msghdr *h = &msgs[built].msg_hdr;
-      memset(&msgs[built], 0, sizeof msgs[built]);
-      h->msg_name = &to[built];
-      h->msg_namelen = len;
-      h->msg_iov = &iov[used];
-      h->msg_iovlen = (size_t)pieces;
+      *h = (struct msghdr){ .msg_name = &to[built], .msg_namelen = len, .msg_iov = &iov[used], .msg_iovlen = (size_t)pieces };
       used += pieces;
       if (segs != NULL && segs[k] > 0 && (size_t)segs[k] < total) {
         uint16_t size = (uint16_t)segs[k];
@@ -282,11 +192,7 @@ static int send_batch(int fd, const uint8_t *slab, const int32_t *offs, const in
       }
       built++;
     }
-    if (built == 0) {   /* an IPv6 destination on an IPv4 socket */
-      (*errors)++;
-      i++;
-      continue;
-    }
+    if (built == 0) { (*errors)++; i++; continue; }   /* an IPv6 destination on an IPv4 socket */
 
     /* sendmmsg reports an error only for the first datagram of a call; when
      * a later one fails it returns the count before it, and the next call
@@ -296,7 +202,7 @@ static int send_batch(int fd, const uint8_t *slab, const int32_t *offs, const in
       int err = errno;
       if (err == EINTR) continue;
       if (err == EAGAIN || err == EWOULDBLOCK) break;
-      if (socket_error(err)) return i > 0 ? sent : -err;
+      if (SOCKET_ERROR(err)) return i > 0 ? sent : -err;
       (*errors)++;   /* this datagram only: skip it */
       i++;
       continue;
@@ -307,35 +213,13 @@ static int send_batch(int fd, const uint8_t *slab, const int32_t *offs, const in
   return sent;
 }
 
-int weft_udp_send(int fd, const uint8_t *slab, const int32_t *offs, const int32_t *lens,
-                  const uint32_t *dst_addr, const uint16_t *dst_port, int count, int32_t *errors) {
-  return send_batch(fd, slab, offs, lens, NULL, NULL, dst_addr, dst_port, count, errors);
-}
-
-int weft_udp_send_gso(int fd, const uint8_t *slab, const int32_t *offs, const int32_t *lens,
-                      const int32_t *segs, const uint32_t *dst_addr, const uint16_t *dst_port,
-                      int count, int32_t *errors) {
-  return send_batch(fd, slab, offs, lens, NULL, segs, dst_addr, dst_port, count, errors);
-}
-
-int weft_udp_send_gsov(int fd, const uint8_t *slab, const int32_t *poffs, const int32_t *plens,
-                       const int32_t *pstart, const int32_t *segs, const uint32_t *dst_addr,
-                       const uint16_t *dst_port, int count, int32_t *errors) {
-  for (int k = 0; k < count; k++) {
-    if (pstart[k + 1] - pstart[k] < 1 || pstart[k + 1] - pstart[k] > WEFT_UDP_PIECES_MAX) return -EINVAL;
-  }
-  return send_batch(fd, slab, poffs, plens, pstart, segs, dst_addr, dst_port, count, errors);
-}
-
 int weft_udp_gso_supported(int fd) {
   int size;
   socklen_t len = sizeof size;
-  if (getsockopt(fd, SOL_UDP, UDP_SEGMENT, &size, &len) == 0) return 1;
-  return errno == ENOPROTOOPT ? 0 : -errno;
+  return getsockopt(fd, SOL_UDP, UDP_SEGMENT, &size, &len) == 0 ? 1 : errno == ENOPROTOOPT ? 0 : -errno;
 }
 
 int weft_udp_set_gro(int fd, int on) {
   int r = set_int(fd, SOL_UDP, UDP_GRO, on ? 1 : 0);
-  if (r == 0) return 1;
-  return r == -ENOPROTOOPT ? 0 : r;
+  return r == 0 ? 1 : r == -ENOPROTOOPT ? 0 : r;
 }

@@ -2,42 +2,18 @@
 // the forwarder turns into tx_drop_socket, so the counters stay exact when
 // the underlay goes away (test/live/faults-underlay.test.ts does it live).
 //
-// Runs in a private network namespace holding only lo, as native.test.ts
-// does: the file re-executes itself under `unshare --net`, so nothing here
-// can reach the host's namespace. 198.18.0.9 has no route there, so every
+// Runs in the private network namespace test/run.ts made for it (unshare
+// --net), holding only lo: nothing here can reach the host's namespace.
+// 198.18.0.9 has no route there, so every
 // send to it is refused (ENETUNREACH), as it is on a host whose underlay
 // address or link is gone. Needs root; never skips.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { readlinkSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { UdpSocket } from '../../src/io/udp.js';
 import { SendList, HEADROOM } from '../../src/io/batch.js';
 import { PeerTable } from '../../src/fdb/peers.js';
-import { requireRoot } from '../helpers/require.js';
-
-const IN_NETNS = 'WEFT_IN_UNSHARE';
-if (process.env[IN_NETNS] !== '1' && process.getuid?.() === 0) {
-  const self = fileURLToPath(import.meta.url);
-  const r = spawnSync('unshare', ['--net', '--', process.execPath, ...process.execArgv, self], {
-    stdio: 'inherit',
-    env: { ...process.env, [IN_NETNS]: '1', WEFT_PARENT_NETNS: readlinkSync('/proc/self/ns/net') },
-  });
-  if (r.error) console.error(`cannot run unshare: ${r.error.message}: install it with: apt-get install -y util-linux`);
-  process.exit(r.status ?? 1);
-}
-
-let ready = false;
-function setUp(): void {
-  requireRoot();
-  if (process.env[IN_NETNS] !== '1' || readlinkSync('/proc/self/ns/net') === process.env.WEFT_PARENT_NETNS) {
-    throw new Error('not in a private network namespace');
-  }
-  if (!ready) execFileSync('ip', ['link', 'set', 'lo', 'up']);
-  ready = true;
-}
+import { privateNetns } from '../helpers/unshare.js';
 
 /** `n` datagrams of `size` bytes, back to back after HEADROOM, each to a peer from `to`. */
 function list(n: number, size: number, to: (i: number) => number): { sends: SendList; slab: Buffer } {
@@ -55,7 +31,7 @@ function list(n: number, size: number, to: (i: number) => number): { sends: Send
 
 for (const offload of [true, false]) {
   test(`send (${offload ? 'GSO' : 'one message per datagram'}): refused datagrams are not counted as sent; the rest are`, () => {
-    setUp();
+    privateNetns();
     const rx = new UdpSocket({ family: 4, address: '127.0.0.1', port: 0, batch: 64, offload: false });
     const tx = new UdpSocket({ family: 4, address: '127.0.0.1', port: 0, batch: 64, offload });
     try {
