@@ -7,6 +7,7 @@ import { UsageError } from '../config/errors.js';
 import { parseVni, parsePort, parseIp, parseStatic, parseIntIn, DEFAULT_PORT } from '../config/values.js';
 import { replayDecap, replayEncap, type ReplayResult, type ReplayEndpoints } from './replay-run.js';
 import { formatMac } from '../wire/mac.js';
+import { DEFAULT_ICMP_RATE } from '../datapath/datapath.js';
 
 export const REPLAY_HELP = `Usage:
   weft replay --decap IN.pcap OUT.pcap [--vni N] [--port N] [--ignore-reserved]
@@ -36,14 +37,15 @@ its clock), and writes the result as classic pcap.
   --static MAC=IP    pin MAC to the VTEP at IP (repeatable)
   --mtu N            the overlay MTU, 68–65465 (encap): larger frames are
                      dropped (tx_drop_too_big) and answered with ICMP
-                     "fragmentation needed" / "packet too big", at most 100
-                     a second of capture time; default: no limit, no answers
+                     "fragmentation needed" / "packet too big", at most
+                     ${DEFAULT_ICMP_RATE} a second of capture time; default: no limit, no answers
   --ignore-reserved  accept datagrams with reserved VXLAN bits set, as RFC 7348
                      §5 asks; by default they are dropped, as Linux does
   -h, --help         this text
 
 The summary (stderr) counts every outcome by name and lists the forwarding
-table at the end. UDP source ports are a hash of the inner flow, in
+table at the end; in --encap its first line says how many of the records in
+OUT are ICMP answers, when there are any. UDP source ports are a hash of the inner flow, in
 32768–60999 (Linux's default range). On a terminal, progress is shown.
 
 Exit status: 0 done, 1 the input could not be read, 2 bad usage.`;

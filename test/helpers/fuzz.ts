@@ -1,4 +1,4 @@
-// The fuzz campaign over weft's packet paths (issue 7, "Hostile input").
+// The fuzz campaign over weft's packet paths (README: "Hostile input").
 //
 // Three paths, each driven in batches the way the live loop drives it:
 //
