@@ -4,6 +4,8 @@
 // grow the heap (the data path allocates nothing per packet).
 
 import { Datapath } from '../src/datapath/datapath.js';
+import { decapBatch } from '../src/datapath/decap.js';
+import { encapBatch } from '../src/datapath/encap.js';
 import { DatagramBatch, FrameBatch, SendList, HEADROOM } from '../src/io/batch.js';
 import { parseMac, writeMac } from '../src/wire/mac.js';
 import { runCases } from './lib.js';
@@ -64,11 +66,11 @@ guarded.addFloodPeer(gv, '198.18.0.3');
 guarded.addStatic(gv, known, '198.18.0.2');
 
 runCases('datapath', [
-  { name: `encap unicast (batch ${BATCH}, ${FRAME} B)`, perCall: BATCH, fn: () => dp.encap(v, uni.frames, sends) },
-  { name: `encap broadcast to 2 peers (batch ${BATCH})`, perCall: BATCH, fn: () => dp.encap(v, bcast.frames, sends) },
-  { name: `decap + learn refresh (batch ${BATCH})`, perCall: BATCH, fn: () => dp.decap(dgrams, inner, now++) },
-  { name: `encap broadcast, BUM budget on (batch ${BATCH})`, perCall: BATCH, fn: () => guarded.encap(gv, bcast.frames, sends, now++) },
-  { name: `decap + learn refresh, known sources only (batch ${BATCH})`, perCall: BATCH, fn: () => guarded.decap(dgrams, inner, now++) },
+  { name: `encap unicast (batch ${BATCH}, ${FRAME} B)`, perCall: BATCH, fn: () => encapBatch(dp, v, uni.frames, sends, 0) },
+  { name: `encap broadcast to 2 peers (batch ${BATCH})`, perCall: BATCH, fn: () => encapBatch(dp, v, bcast.frames, sends, 0) },
+  { name: `decap + learn refresh (batch ${BATCH})`, perCall: BATCH, fn: () => decapBatch(dp, dgrams, inner, now++) },
+  { name: `encap broadcast, BUM budget on (batch ${BATCH})`, perCall: BATCH, fn: () => encapBatch(guarded, gv, bcast.frames, sends, now++) },
+  { name: `decap + learn refresh, known sources only (batch ${BATCH})`, perCall: BATCH, fn: () => decapBatch(guarded, dgrams, inner, now++) },
 ]);
 
 // Steady state: 2 million frames each way; the heap must not grow.
@@ -76,10 +78,10 @@ const g = (globalThis as { gc?: () => void }).gc;
 g?.();
 const before = process.memoryUsage().heapUsed;
 for (let k = 0; k < 2_000_000 / BATCH; k++) {
-  dp.encap(v, uni.frames, sends);
-  dp.decap(dgrams, inner, now++);
-  guarded.encap(gv, bcast.frames, sends, now);
-  guarded.decap(dgrams, inner, now++);
+  encapBatch(dp, v, uni.frames, sends, 0);
+  decapBatch(dp, dgrams, inner, now++);
+  encapBatch(guarded, gv, bcast.frames, sends, now);
+  decapBatch(guarded, dgrams, inner, now++);
 }
 g?.();
 const after = process.memoryUsage().heapUsed;

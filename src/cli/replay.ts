@@ -1,18 +1,22 @@
-// `weft replay`: a pcap through the same data path the daemon runs.
+// `weft replay`: a pcap through the forwarding loop the daemon runs
+// (replay-run.ts), with the capture's time as its clock. This file is the
+// command line: options, help and the summary.
 
 import { parseArgs } from 'node:util';
 import { UsageError } from '../config/errors.js';
-import { parseVni, parsePort, parseIp, parseStatic, DEFAULT_PORT } from '../config/values.js';
-import { replayDecap, replayEncap, type ReplayResult, type ReplayEndpoints } from '../io/replay-io.js';
+import { parseVni, parsePort, parseIp, parseStatic, parseIntIn, DEFAULT_PORT } from '../config/values.js';
+import { replayDecap, replayEncap, type ReplayResult, type ReplayEndpoints } from './replay-run.js';
 import { formatMac } from '../wire/mac.js';
+import { DEFAULT_ICMP_RATE } from '../datapath/datapath.js';
 
 export const REPLAY_HELP = `Usage:
   weft replay --decap IN.pcap OUT.pcap [--vni N] [--port N] [--ignore-reserved]
   weft replay --encap IN.pcap OUT.pcap --local IP --peer IP [--peer IP …]
-              [--vni N] [--port N] [--static MAC=IP …]
+              [--vni N] [--port N] [--static MAC=IP …] [--mtu N]
 
-Runs a classic pcap (Ethernet link type) through weft's data path, the same
-code the daemon runs, and writes the result as classic pcap.
+Runs a classic pcap (Ethernet link type) through weft's forwarding loop and
+data path, the same code the daemon runs (with the capture's timestamps as
+its clock), and writes the result as classic pcap.
 
   --decap            IN holds outer frames (Ethernet/IPv4 or IPv6/UDP/VXLAN);
                      OUT gets the inner frames that pass decap, in order,
@@ -21,19 +25,27 @@ code the daemon runs, and writes the result as classic pcap.
   --encap            IN holds inner Ethernet frames; OUT gets one outer frame
                      (Ethernet/IP/UDP/VXLAN, valid IPv4 header and UDP
                      checksums) per datagram sent: a flooded frame yields one
-                     per peer.
+                     per peer. ICMP answers to frames too big for --mtu go
+                     into OUT as well, as the TAP would get them: plain
+                     Ethernet frames, each after the outer frames of its
+                     batch, with the too-big frame's timestamp.
   --vni N            VXLAN network identifier, 0–16777215 (default 1)
   --port N           UDP destination port (default 8472, as Linux and flannel;
                      4789 is the IANA port)
   --local IP         underlay source address (encap)
   --peer IP          a flood-list VTEP (encap; repeatable; same family as --local)
   --static MAC=IP    pin MAC to the VTEP at IP (repeatable)
+  --mtu N            the overlay MTU, 68–65465 (encap): larger frames are
+                     dropped (tx_drop_too_big) and answered with ICMP
+                     "fragmentation needed" / "packet too big", at most
+                     ${DEFAULT_ICMP_RATE} a second of capture time; default: no limit, no answers
   --ignore-reserved  accept datagrams with reserved VXLAN bits set, as RFC 7348
                      §5 asks; by default they are dropped, as Linux does
   -h, --help         this text
 
 The summary (stderr) counts every outcome by name and lists the forwarding
-table at the end. UDP source ports are a hash of the inner flow, in
+table at the end; in --encap its first line says how many of the records in
+OUT are ICMP answers, when there are any. UDP source ports are a hash of the inner flow, in
 32768–60999 (Linux's default range). On a terminal, progress is shown.
 
 Exit status: 0 done, 1 the input could not be read, 2 bad usage.`;
@@ -51,6 +63,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
       local: { type: 'string' },
       peer: { type: 'string', multiple: true },
       static: { type: 'string', multiple: true },
+      mtu: { type: 'string' },
       'ignore-reserved': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -86,8 +99,12 @@ export async function replayCommand(argv: string[]): Promise<number> {
       if (parseIp(s.ip, '--static').family !== local.family) throw new UsageError(`--static ${formatMac(s.mac)}=${s.ip}: address family differs from --local`);
     }
     ep.local = local.ip;
+    // The range `weft run --mtu` takes: what one datagram can carry over IPv6.
+    if (values.mtu !== undefined) ep.mtu = parseIntIn('--mtu', values.mtu, 68, 65535 - 70);
   } else if (peers.length > 0 || values.local) {
     throw new UsageError('replay --decap: --peer and --local are for --encap; decap learns its peers from the capture');
+  } else if (values.mtu !== undefined) {
+    throw new UsageError('replay --decap: --mtu is for --encap; the MTU limits what is encapsulated');
   }
 
   const dpOpts = { strictReserved: !values['ignore-reserved'] };
@@ -108,7 +125,9 @@ export async function replayCommand(argv: string[]): Promise<number> {
 }
 
 export function summary(mode: string, input: string, output: string, r: ReplayResult): string {
-  const lines = [`replay ${mode}: ${r.recordsIn} records from ${input}, ${r.recordsOut} written to ${output}`];
+  // Encap's output is outer frames; the TAP's frames in it are ICMP answers, said when there are any.
+  const answers = mode === 'encap' && r.toTap > 0 ? ` (${r.recordsOut - r.toTap} outer frames, ${r.toTap} ICMP answers for the TAP as plain Ethernet frames)` : '';
+  const lines = [`replay ${mode}: ${r.recordsIn} records from ${input}, ${r.recordsOut} written to ${output}${answers}`];
   const outer = Object.entries(r.outer).filter(([, n]) => n !== 0);
   if (outer.length) lines.push('  outer:');
   for (const [k, n] of outer) lines.push(`    ${k.padEnd(26)} ${n}`);

@@ -28,18 +28,17 @@
 // are valid until the I/O layer refills that slab. `nowMs` is an argument so
 // that replay, tests and the live loop all drive time explicitly.
 //
-// Both the live daemon and `weft replay` call exactly these functions; only
-// the I/O around them differs.
+// This class holds the state both stages share (tables, counters, limits);
+// the stages are functions over it. The forwarding loop (forwarder.ts) calls
+// them, for the live daemon and for `weft replay` alike: only the ports
+// around the loop differ.
 
 import { Fdb } from '../fdb/fdb.js';
 import { PeerTable } from '../fdb/peers.js';
 import { Counters } from './counters.js';
 import { VniState, type VniOptions } from './vni.js';
-import { encapBatch } from './encap.js';
-import { decapBatch } from './decap.js';
 import { SourceSet } from './sources.js';
 import { BumLimiter, TokenBuckets } from './rate.js';
-import type { DatagramBatch, FrameBatch, SendList } from '../io/batch.js';
 
 export interface DatapathOptions {
   /** Most forwarding-table entries (default 65536). */
@@ -161,14 +160,5 @@ export class Datapath {
       this.staticSources.delete(key);
     }
     return this.fdb.remove(v.vni, mac);
-  }
-
-  /** `nowMs` drives the BUM rate limit (bumRate); callers without one may leave it out. */
-  encap(v: VniState, frames: FrameBatch, out: SendList, nowMs = 0): void {
-    encapBatch(this, v, frames, out, nowMs);
-  }
-
-  decap(dgrams: DatagramBatch, out: FrameBatch, nowMs: number): void {
-    decapBatch(this, dgrams, out, nowMs);
   }
 }

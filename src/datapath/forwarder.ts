@@ -14,7 +14,9 @@
 // Each readiness callback moves at most MAX_BATCHES_PER_WAKE batches and then
 // returns to the event loop, so one busy direction cannot starve the other
 // (readiness is level-triggered: the callback comes straight back if more is
-// waiting). Learned entries age on a timer, driven by a monotonic clock.
+// waiting). Learned entries age on a timer, driven by a monotonic clock; a
+// driver that runs the clock itself (`weft replay`, whose clock is the
+// capture's) turns the timer off and calls ageIfDue() between wake-ups.
 //
 // What operators see of the loop costs a few typed-array adds per batch:
 // batch sizes (`batchSizes`, exported on scrape), the source of the latest
@@ -25,6 +27,8 @@ import type { Datapath } from './datapath.js';
 import type { VniState } from './vni.js';
 import { DatagramBatch, FrameBatch, SendList } from '../io/batch.js';
 import { C } from './counters.js';
+import { encapBatch } from './encap.js';
+import { decapBatch } from './decap.js';
 import { answerTooBig, newReplyBatch } from './pmtu.js';
 import { BatchSizes, TAP_TO_WIRE, WIRE_TO_TAP } from './batch-sizes.js';
 import type { FramePort, DatagramPort } from '../io/ports.js';
@@ -35,8 +39,21 @@ export interface ForwarderOptions {
   batch?: number;
   /** How often learned entries are aged (default: a tenth of the ageing time, 1–30 s). */
   ageEveryMs?: number;
-  /** Clock in ms, monotonic; an argument so tests can drive it. */
+  /** Clock in ms, monotonic; an argument so tests and replay can drive it. */
   now?: () => number;
+  /**
+   * Age learned entries on a timer every ageEveryMs (default true). False:
+   * no timer; whoever drives `now` calls ageIfDue() (replay, where the
+   * timer's wall-clock time would not be the capture's).
+   */
+  ageOnTimer?: boolean;
+  /**
+   * Have encap fill each datagram's UDP source port from its inner flow
+   * (SendList.wantSrcPort). Default false: a socket bound to one port sends
+   * from that port whatever is asked, so the hash would be wasted; a port
+   * that writes the source port (replay's) turns it on.
+   */
+  flowSourcePorts?: boolean;
   /** A port failed for good (e.g. the TAP was deleted): the loop has stopped. `vni` says whose TAP. */
   onFatal?: (err: Error, port: 'tap' | 'udp', vni?: number) => void;
 }
@@ -83,6 +100,10 @@ export class Forwarder {
   private readonly now: () => number;
   private ageTimer: NodeJS.Timeout | null = null;
   private readonly ageEveryMs: number;
+  private readonly ageOnTimer: boolean;
+  /** When ageIfDue() last aged (loop clock); NaN until its first call. */
+  private lastAgedMs = NaN;
+  private readonly flowSourcePorts: boolean;
   private readonly onFatal: (err: Error, port: 'tap' | 'udp', vni?: number) => void;
   private stopped = false;
 
@@ -95,6 +116,7 @@ export class Forwarder {
     opts: ForwarderOptions = {},
   ) {
     const batch = this.batch = opts.batch ?? 64;
+    this.flowSourcePorts = opts.flowSourcePorts ?? false;
     this.frames = new FrameBatch(batch);
     this.sends = this.sendList(v.flood.count);
     this.dgrams = new DatagramBatch(batch);
@@ -102,6 +124,7 @@ export class Forwarder {
     this.addOverlay(v, tap);
     this.now = opts.now ?? (() => performance.now());
     this.ageEveryMs = opts.ageEveryMs ?? Math.min(30_000, Math.max(1000, dp.fdb.ageingMs / 10));
+    this.ageOnTimer = opts.ageOnTimer ?? true;
     this.onFatal = opts.onFatal ?? ((err) => { throw err; });
   }
 
@@ -122,7 +145,7 @@ export class Forwarder {
   private sendList(flood: number): SendList {
     // A flooded frame becomes one datagram per peer (peers added later too: room for 8).
     const s = new SendList(this.batch * Math.max(8, flood + 1));
-    s.wantSrcPort = false;
+    s.wantSrcPort = this.flowSourcePorts;
     return s;
   }
 
@@ -137,8 +160,24 @@ export class Forwarder {
     }
     const loop = () => this.wireToTap();
     this.udp.onReadable((err?: Error) => this.guard('udp', err, loop));
+    if (!this.ageOnTimer) return;
     this.ageTimer = setInterval(() => this.dp.fdb.age(this.now()), this.ageEveryMs);
     this.ageTimer.unref();
+  }
+
+  /**
+   * Ages learned entries when ageEveryMs has passed on the loop's clock since
+   * the last time (the first call only starts the count), as the timer would
+   * have; returns whether it aged. For a loop built with ageOnTimer false.
+   */
+  ageIfDue(): boolean {
+    if (this.stopped) return false;
+    const now = this.now();
+    if (Number.isNaN(this.lastAgedMs)) { this.lastAgedMs = now; return false; }
+    if (now - this.lastAgedMs < this.ageEveryMs) return false;
+    this.lastAgedMs = now;
+    this.dp.fdb.age(now);
+    return true;
   }
 
   private guard(port: 'tap' | 'udp', err: Error | undefined, fn: () => void, vni?: number): void {
@@ -160,7 +199,7 @@ export class Forwarder {
       if (n === 0) return;
       this.batchSizes.observe(TAP_TO_WIRE, n);
       const now = this.now();
-      this.dp.encap(lane.v, this.frames, this.sends, now);
+      encapBatch(this.dp, lane.v, this.frames, this.sends, now);
       const sent = this.udp.send(this.sends, this.dp.peers, this.frames.buf);
       if (sent < this.sends.count) c[C.tx_drop_socket] += this.sends.count - sent;
       if (this.sends.tooBigCount > 0 && answerTooBig(this.dp, lane.v, this.frames, this.sends, this.replies, now) > 0) {
@@ -179,7 +218,7 @@ export class Forwarder {
       if (n === 0) return;
       this.batchSizes.observe(WIRE_TO_TAP, n);
       const passed = c[C.rx_frames];
-      this.dp.decap(this.dgrams, this.inner, this.now());
+      decapBatch(this.dp, this.dgrams, this.inner, this.now());
       if (c[C.rx_frames] - passed !== n) this.noteDrop();
       if (this.capture !== null) this.capture.wireToTap(this.dgrams, this.inner);
       this.route();

@@ -2,6 +2,8 @@
 // one slab (with headroom), runs a batch, and reads the results back out.
 
 import { Datapath, type DatapathOptions } from '../../src/datapath/datapath.js';
+import { decapBatch } from '../../src/datapath/decap.js';
+import { encapBatch } from '../../src/datapath/encap.js';
 import { DatagramBatch, FrameBatch, SendList, HEADROOM } from '../../src/io/batch.js';
 import type { VniState } from '../../src/datapath/vni.js';
 import { v4words } from './frames.js';
@@ -24,7 +26,7 @@ export function decapAll(dp: Datapath, rx: Rx[], nowMs = 0): { frame: Buffer; vn
   });
   dg.count = rx.length;
   const out = new FrameBatch(rx.length);
-  dp.decap(dg, out, nowMs);
+  decapBatch(dp, dg, out, nowMs);
   const res: { frame: Buffer; vni: number }[] = [];
   for (let i = 0; i < out.count; i++) {
     res.push({ frame: Buffer.from(out.buf.subarray(out.off[i], out.off[i] + out.len[i])), vni: out.vni[i] });
@@ -48,7 +50,7 @@ export function encapAll(dp: Datapath, v: VniState, frames: Buffer[], headroom =
     at += f.length;
   }
   const out = new SendList(Math.max(1, frames.length * Math.max(1, v.flood.count)));
-  dp.encap(v, fb, out, nowMs);
+  encapBatch(dp, v, fb, out, nowMs);
   const res: Tx[] = [];
   for (let j = 0; j < out.count; j++) {
     res.push({

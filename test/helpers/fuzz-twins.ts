@@ -6,6 +6,8 @@
 // check uses are proc-stats.ts's counterImbalances.)
 
 import { Datapath, type DatapathOptions } from '../../src/datapath/datapath.js';
+import { decapBatch } from '../../src/datapath/decap.js';
+import { encapBatch } from '../../src/datapath/encap.js';
 import { DatagramBatch, FrameBatch, SendList, HEADROOM } from '../../src/io/batch.js';
 import type { VniState } from '../../src/datapath/vni.js';
 import { VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../../src/io/vnet.js';
@@ -177,7 +179,7 @@ export function replayOne(path: FuzzPath, input: Buffer, kind: WorldKind = 'room
     tap.read(1);
     for (const v of [w.a, w.b]) {
       const sends = new SendList(tap.batch.capacity * 3);
-      w.dp.encap(v, tap.batch, sends, 1000);
+      encapBatch(w.dp, v, tap.batch, sends, 1000);
       answerTooBig(w.dp, v, tap.batch, sends, newReplyBatch(), 1000);
     }
     return w;
@@ -192,7 +194,7 @@ export function replayOne(path: FuzzPath, input: Buffer, kind: WorldKind = 'room
     dg.srcAddr.set(v4words('198.18.0.9'), 0);
   }
   const out = new FrameBatch(1);
-  w.dp.decap(dg, out, 1000);
+  decapBatch(w.dp, dg, out, 1000);
   const c = new TcpCoalescer(Buffer.alloc(VNET_HDR_LEN + GATHER_HEAD), 1, true, MTU, 65535, true, true);
   for (let i = 0; i < out.count; i++) c.add(out.buf, out.off[i], out.len[i]);
   c.flush();
@@ -218,7 +220,7 @@ export function goodTraffic(w: World, nowMs: number): string[] {
   const dg = new DatagramBatch(1, slab);
   dg.off[0] = HEADROOM; dg.len[0] = 8 + f1.length; dg.count = 1; dg.srcAddr.set(v4words(PEER_IP), 0);
   const out = new FrameBatch(1);
-  w.dp.decap(dg, out, nowMs);
+  decapBatch(w.dp, dg, out, nowMs);
   if (out.count !== 1 || !out.buf.subarray(out.off[0], out.off[0] + out.len[0]).equals(f1)) bad.push(`a good datagram was not delivered (${JSON.stringify(c.nonZero())})`);
   // 2. and 3.
   const enc = (frame: Buffer): { peer: string; len: number }[] => {
@@ -227,7 +229,7 @@ export function goodTraffic(w: World, nowMs: number): string[] {
     const fb = new FrameBatch(1, s);
     fb.push(HEADROOM, frame.length);
     const sl = new SendList(8);
-    w.dp.encap(w.a, fb, sl, nowMs);
+    encapBatch(w.dp, w.a, fb, sl, nowMs);
     return Array.from({ length: sl.count }, (_, j) => ({ peer: w.dp.peers.ipString(sl.peer[j]), len: sl.len[j] }));
   };
   const u = enc(ether(0x0800, icmp4Echo(56, { src: '10.244.0.1', dst: '10.244.0.2' }), { dst: PEER_MAC, src: OWN_MAC }));
@@ -245,7 +247,7 @@ export function goodTraffic(w: World, nowMs: number): string[] {
   tap.rawLens[0] = VNET_HDR_LEN + sf.length;
   const n = tap.read(1);
   const sl = new SendList(64);
-  w.dp.encap(w.a, tap.batch, sl, nowMs);
+  encapBatch(w.dp, w.a, tap.batch, sl, nowMs);
   if (n !== 3 || sl.count !== 3 || [...sl.peer.subarray(0, 3)].some((p) => w.dp.peers.ipString(p) !== PEER_IP)) bad.push(`a TCP super-frame became ${n} segments, ${sl.count} datagrams`);
   for (let j = 0; j < sl.count; j++) {
     const seg = tap.slab.subarray(sl.off[j] + 8, sl.off[j] + sl.len[j]);
@@ -259,7 +261,7 @@ export function goodTraffic(w: World, nowMs: number): string[] {
   segs.forEach((p, k) => { const at = k * (HEADROOM + p.length) + HEADROOM; p.copy(s5, at); d5.off[k] = at; d5.len[k] = p.length; d5.srcAddr.set(v4words(PEER_IP), k * 4); });
   d5.count = 3;
   const o5 = new FrameBatch(3);
-  w.dp.decap(d5, o5, nowMs);
+  decapBatch(w.dp, d5, o5, nowMs);
   const co = new TcpCoalescer(Buffer.alloc(10_000), 3, true, MTU);
   for (let k = 0; k < o5.count; k++) co.add(o5.buf, o5.off[k], o5.len[k]);
   co.flush();

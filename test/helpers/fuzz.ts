@@ -1,17 +1,17 @@
-// The fuzz campaign over weft's packet paths (issue 7, "Hostile input").
+// The fuzz campaign over weft's packet paths (README: "Hostile input").
 //
 // Three paths, each driven in batches the way the live loop drives it:
 //
 //   decap     VXLAN datagrams as the UDP socket hands them over (payload
 //             views, source words, -1 for a datagram cut by the socket)
-//             → Datapath.decap → the TAP write side (TcpCoalescer, which
+//             → decapBatch → the TAP write side (TcpCoalescer, which
 //             writes each frame's virtio-net header with writeVnetHeader)
 //   outer     whole underlay frames (Ethernet/IPv4 or IPv6/UDP/VXLAN/…)
 //             → OuterParser (the replay twin of the kernel's UDP receive)
-//             → Datapath.decap → the TAP write side
+//             → decapBatch → the TAP write side
 //   tap-read  frames as a TAP read returns them, virtio-net header first
 //             → what Tap.read does (completeChecksum, segmentTcp,
-//             segmentUdp) → Datapath.encap → every datagram produced is
+//             segmentUdp) → encapBatch → every datagram produced is
 //             decapsulated by a second VTEP, and some are wrapped by the
 //             replay twin's OuterBuilder and parsed back; frames too big
 //             for the MTU → answerTooBig → the TAP write side
@@ -43,6 +43,8 @@
 // forward through the fuzzed state (goodTraffic).
 
 import type { Datapath } from '../../src/datapath/datapath.js';
+import { decapBatch } from '../../src/datapath/decap.js';
+import { encapBatch } from '../../src/datapath/encap.js';
 import { DatagramBatch, FrameBatch, SendList, HEADROOM } from '../../src/io/batch.js';
 import { C } from '../../src/datapath/counters.js';
 import { answerTooBig, newReplyBatch } from '../../src/datapath/pmtu.js';
@@ -243,7 +245,7 @@ class Campaign {
     this.report.packets += inputs;
     this.report.byPath[outer ? 'outer' : 'decap'] += inputs;
     try {
-      this.w.dp.decap(dg, this.out, this.nowMs);
+      decapBatch(this.w.dp, dg, this.out, this.nowMs);
       this.capture()?.wireToTap(dg, this.out);
       for (let i = 0; i < this.out.count; i++) {
         if (this.out.vni[i] !== VNI_A && this.out.vni[i] !== VNI_B) this.problem(`decap delivered a frame on VNI ${this.out.vni[i]}`);
@@ -297,7 +299,7 @@ class Campaign {
     this.report.byPath['tap-read'] += got;
     try {
       const n = tap.read(got);
-      this.w.dp.encap(v, tap.batch, this.sends, this.nowMs);
+      encapBatch(this.w.dp, v, tap.batch, this.sends, this.nowMs);
       this.capture()?.tapToWire(tap.batch, this.sends);
       this.answerTooBig(v);
       // Every frame read is a plain frame, a super-frame cut into segments,
@@ -434,7 +436,7 @@ class Campaign {
       const pc = this.w.peer.counters;
       const malformed = () => pc.get('rx_drop_too_short') + pc.get('rx_drop_no_i_flag') + pc.get('rx_drop_reserved_bits') + pc.get('rx_drop_unknown_vni') + pc.get('rx_drop_truncated');
       const bad0 = malformed();
-      this.w.peer.decap(pdg, this.pout, this.nowMs);
+      decapBatch(this.w.peer, pdg, this.pout, this.nowMs);
       if (malformed() !== bad0) this.problem(`the receiving VTEP refused ${malformed() - bad0} of weft's datagrams as malformed`);
     }
   }

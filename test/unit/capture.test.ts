@@ -9,6 +9,8 @@ import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Datapath } from '../../src/datapath/datapath.js';
+import { decapBatch } from '../../src/datapath/decap.js';
+import { encapBatch } from '../../src/datapath/encap.js';
 import { DatagramBatch, FrameBatch, SendList, HEADROOM } from '../../src/io/batch.js';
 import { CaptureSession, type CaptureOptions } from '../../src/capture/capture.js';
 import { OuterParser } from '../../src/io/outer.js';
@@ -75,11 +77,11 @@ test('overlay: the frames read from the TAP and the frames decap passes, byte fo
   const out = [eth({ dst: MAC_B, src: MAC_A, payload: 60 }), eth({ dst: BCAST, src: MAC_A, payload: 28 })];
   const frames = frameBatch(out);
   const sends = new SendList(8);
-  dp.encap(v, frames, sends);
+  encapBatch(dp, v, frames, sends, 0);
   const back = eth({ dst: MAC_A, src: MAC_B, payload: 100 });
   const dg = datagramBatch([vxlan(1, back), vxlan(9, back)], '198.18.0.2'); // VNI 9 is dropped by decap
   const inner = new FrameBatch(2);
-  dp.decap(dg, inner, 0);
+  decapBatch(dp, dg, inner, 0);
   const c = session({ side: 'overlay' });
   c.s.tapToWire(frames, sends);
   c.s.wireToTap(dg, inner);
@@ -97,7 +99,7 @@ test('underlay: outer frames a receiving host accepts, for each datagram sent (f
   dp.addFloodPeer(v, '198.18.0.3');
   const frames = frameBatch([eth({ dst: BCAST, src: MAC_A }), eth({ dst: MAC_B, src: MAC_A })]);
   const sends = new SendList(8);
-  dp.encap(v, frames, sends);
+  encapBatch(dp, v, frames, sends, 0);
   assert.is(sends.count, 3);
   const dg = datagramBatch([vxlan(1, eth({ dst: MAC_A, src: MAC_B }))], '198.18.0.2');
   const c = session({ side: 'underlay', peers: dp.peers, local: '198.18.0.1', port: 8472 });
@@ -127,7 +129,7 @@ test('underlay over IPv6', async () => {
   const { dp, v } = setup('fd00::1', 'fd00::2');
   const frames = frameBatch([eth({ dst: MAC_B, src: MAC_A })]);
   const sends = new SendList(2);
-  dp.encap(v, frames, sends);
+  encapBatch(dp, v, frames, sends, 0);
   const words = [0xfd000000, 0, 0, 2] as [number, number, number, number];
   const dg = datagramBatch([vxlan(1, eth({ dst: MAC_A, src: MAC_B }))], '', words);
   const c = session({ side: 'underlay', peers: dp.peers, local: 'fd00::1', port: 8472 });
@@ -148,7 +150,7 @@ test('--count: stops after N frames, says so once', async () => {
   const { dp, v } = setup();
   const frames = frameBatch([1, 2, 3].map(() => eth({ dst: MAC_B, src: MAC_A })));
   const sends = new SendList(4);
-  dp.encap(v, frames, sends);
+  encapBatch(dp, v, frames, sends, 0);
   const c = session({ side: 'overlay', count: 2 });
   c.s.tapToWire(frames, sends);
   c.s.tapToWire(frames, sends);
@@ -160,7 +162,7 @@ test('a backed-up reader: whole batches are dropped and counted, nothing buffere
   const { dp, v } = setup();
   const frames = frameBatch([eth(), eth()]);
   const sends = new SendList(4);
-  dp.encap(v, frames, sends);
+  encapBatch(dp, v, frames, sends, 0);
   let behind = true;
   const c = session({ side: 'overlay', backedUp: () => behind });
   c.s.tapToWire(frames, sends);

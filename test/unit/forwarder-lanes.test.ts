@@ -2,7 +2,9 @@
 // forwarder.ts), on in-memory twins of the TAP and the socket: frames decap
 // delivers go to their own VNI's TAP and nowhere else, frames read from a
 // TAP leave on that TAP's VNI, the same MAC on two VNIs is two entries, and
-// a too-big frame is answered into the TAP it came from.
+// a too-big frame is answered into the TAP it came from. A loop whose
+// clock is driven from outside (replay) ages on that clock when asked, and
+// keeps no timer.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -88,6 +90,48 @@ test('addOverlay refuses a VNI twice', () => {
   const { a, fwd } = twoVnis();
   assert.throws(() => fwd.addOverlay(a, new MemoryTap()), /VNI 10 has a TAP already/);
   fwd.stop();
+});
+
+test('without its timer the loop ages on its own clock when asked: every ageEveryMs, the first call starting the count', () => {
+  const dp = new Datapath({ fdbAgeingMs: 300_000 });
+  const v = dp.addVni(10, { port: 8472 });
+  const tap = new MemoryTap(), udp = new MemoryUdp();
+  let now = 1_000_000;
+  const timers = () => process.getActiveResourcesInfo().filter((x) => x === 'Timeout').length;
+  const before = timers();
+  const fwd = new Forwarder(dp, v, tap, udp, { now: () => now, ageOnTimer: false, ageEveryMs: 30_000 });
+  fwd.start();
+  assert.is(timers(), before);
+  udp.inbox.push({ payload: vxlan(eth({ src: MAC_B }), { vni: 10 }), from: P2 });
+  pump([tap], udp);
+  assert.is(dp.fdb.size, 1);
+  assert.not.ok(fwd.ageIfDue());           // starts the count
+  now += 301_000;
+  assert.ok(fwd.ageIfDue());
+  assert.is(dp.fdb.size, 0);
+  now += 29_999;
+  assert.not.ok(fwd.ageIfDue());           // not due yet
+  fwd.stop();
+  assert.not.ok(fwd.ageIfDue());
+});
+
+test('encap fills source ports only when the socket sends from them (flowSourcePorts)', () => {
+  for (const flowSourcePorts of [false, true]) {
+    const dp = new Datapath();
+    const v = dp.addVni(10, { port: 8472 });
+    dp.addFloodPeer(v, P2);
+    const tap = new MemoryTap(), udp = new MemoryUdp();
+    let ports = -1;
+    const send = udp.send.bind(udp);
+    udp.send = (list, peers, slab) => { ports = list.srcPort[0]; return send(list, peers, slab); };
+    const fwd = new Forwarder(dp, v, tap, udp, { flowSourcePorts });
+    fwd.start();
+    tap.inbox.push(eth({ src: MAC_A, dst: BCAST }));
+    pump([tap], udp);
+    assert.is(udp.sent.length, 1);
+    assert.is(ports !== 0, flowSourcePorts, `flowSourcePorts ${flowSourcePorts}: port ${ports}`);
+    fwd.stop();
+  }
 });
 
 test.run();

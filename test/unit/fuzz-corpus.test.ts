@@ -33,6 +33,8 @@ import { answerTooBig, newReplyBatch } from '../../src/datapath/pmtu.js';
 import { newWorld, TapReadTwin, tapWriteTwin, icmpProblem, MTU, type TapTwinStats } from '../helpers/fuzz-twins.js';
 import { counterImbalances } from '../helpers/proc-stats.js';
 import { ROOT } from '../helpers/paths.js';
+import { decapBatch } from '../../src/datapath/decap.js';
+import { encapBatch } from '../../src/datapath/encap.js';
 
 interface Entry {
   file: string;
@@ -85,7 +87,7 @@ for (const e of index.decap) {
     dg.off[0] = HEADROOM; dg.len[0] = e.socketLen ?? bytes.length; dg.count = 1;
     dg.srcAddr.set(v4words('198.18.0.9'), 0);
     const out = new FrameBatch(1);
-    w.dp.decap(dg, out, 1000);
+    decapBatch(w.dp, dg, out, 1000);
     checkCounters(w.dp.counters.snapshot(), e);
     assert.is(out.count, e.expect.rx_frames ?? 0);
     if (out.count === 1) assert.ok(out.buf.subarray(out.off[0], out.off[0] + out.len[0]).equals(bytes.subarray(8)), 'the inner frame, byte for byte');
@@ -114,7 +116,7 @@ for (const e of index.encap) {
     }
     tap.read(n);
     const sends = new SendList(tap.batch.capacity * 3);
-    w.dp.encap(w.a, tap.batch, sends, 1000);
+    encapBatch(w.dp, w.a, tap.batch, sends, 1000);
     const replies = newReplyBatch();
     const answered = answerTooBig(w.dp, w.a, tap.batch, sends, replies, 1000);
     assert.is(answered, e.answers ?? 0, 'ICMP answers');

@@ -6,6 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Datapath } from '../../src/datapath/datapath.js';
+import { encapBatch } from '../../src/datapath/encap.js';
 import { FrameBatch, HEADROOM, SendList, TOO_BIG_PER_BATCH } from '../../src/io/batch.js';
 import { answerTooBig, buildTooBig, newReplyBatch } from '../../src/datapath/pmtu.js';
 import type { CounterName } from '../../src/datapath/counters.js';
@@ -67,7 +68,7 @@ test('encap: too-big frames are remembered for answerTooBig, at most TOO_BIG_PER
   const fb = new FrameBatch(frames.length, Buffer.alloc(frames.length * 1700));
   frames.forEach((f, i) => { f.copy(fb.buf, i * 1700 + HEADROOM); fb.push(i * 1700 + HEADROOM, f.length); });
   const sl = new SendList(64);
-  dp.encap(v, fb, sl);
+  encapBatch(dp, v, fb, sl, 0);
   assert.is(dp.counters.get('tx_drop_too_big'), 20);
   assert.is(sl.tooBigCount, TOO_BIG_PER_BATCH);
   assert.equal([...sl.tooBig.subarray(0, 3)], [1, 2, 3]);
@@ -178,11 +179,11 @@ test('answerTooBig: at most the burst at once, then the rate; the rest counted a
   const v = dp.addVni(1, { port: 8472, mtu: MTU });
   const out = newReplyBatch();
   const { fb, sl } = tooBigBatch(16);
-  dp.encap(v, fb, sl, 1000);
+  encapBatch(dp, v, fb, sl, 1000);
   assert.is(answerTooBig(dp, v, fb, sl, out, 1000), 10);
   assert.is(dp.counters.get('icmp_too_big_limited'), 6);
   // 50 ms later: 5 more tokens.
-  dp.encap(v, fb, sl, 1050);
+  encapBatch(dp, v, fb, sl, 1050);
   assert.is(answerTooBig(dp, v, fb, sl, out, 1050), 5);
   assert.is(dp.counters.get('icmp_too_big_limited'), 17);
   // Each answer is a whole frame in its own slot of the reply slab.
@@ -195,7 +196,7 @@ test('answerTooBig: nothing with --icmp-rate 0, or without an MTU', () => {
     const dp = new Datapath({ icmpRate });
     const v = dp.addVni(1, { port: 8472, mtu, maxFrameLen: mtu ? undefined : MTU + 18 });
     const { fb, sl } = tooBigBatch(4);
-    dp.encap(v, fb, sl);
+    encapBatch(dp, v, fb, sl, 0);
     assert.is(dp.counters.get('tx_drop_too_big'), 4);
     assert.is(answerTooBig(dp, v, fb, sl, newReplyBatch(), 0), 0);
     assert.is(dp.counters.get('icmp_too_big_limited'), 0);

@@ -13,7 +13,7 @@ import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { writeFileSync, readFileSync } from 'node:fs';
 import { spawnSync, execFileSync } from 'node:child_process';
-import { replayDecap, replayEncap } from '../../src/io/replay-io.js';
+import { replayDecap, replayEncap } from '../../src/cli/replay-run.js';
 import { readPcapFrames, readPcap, PcapFormatError } from '../../src/io/pcap-read.js';
 import { PcapWriter } from '../../src/io/pcap-write.js';
 import { sum16, fold, pseudoSumV4, pseudoSumV6 } from '../../src/wire/checksum.js';

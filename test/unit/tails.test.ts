@@ -8,6 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { segmentTcp } from '../../src/io/offload.js';
 import { Datapath } from '../../src/datapath/datapath.js';
+import { encapBatch } from '../../src/datapath/encap.js';
 import { FrameBatch, SendList, HEADROOM, copyFrame } from '../../src/io/batch.js';
 import { answerTooBig, newReplyBatch } from '../../src/datapath/pmtu.js';
 import { parseMac, writeMac } from '../../src/wire/mac.js';
@@ -70,7 +71,7 @@ test('tails: encap carries them into the send list; each datagram is the VXLAN h
   const f = superFrame(20 * 1398, 3);
   const { copied, split } = cutBothWays(f, 1398);
   const sends = new SendList(256);
-  dp.encap(v, split, sends, 0);
+  encapBatch(dp, v, split, sends, 0);
   assert.is(sends.count, copied.length);
   for (let j = 0; j < sends.count; j++) {
     const b = split.buf, off = sends.off[j], len = sends.len[j], tail = sends.tailLen[j];
@@ -90,7 +91,7 @@ test('tails: a split segment too big for the VNI gets the same ICMP answer as th
     const v = dp.addVni(1, { port: 8472, mtu: 1300 });
     dp.addStatic(v, parseMac(DST), '198.18.0.2');
     const sends = new SendList(64), out = newReplyBatch();
-    dp.encap(v, frames, sends, 0);
+    encapBatch(dp, v, frames, sends, 0);
     assert.is(sends.count, 0, 'all too big at MTU 1300');
     assert.is(answerTooBig(dp, v, frames, sends, out, 0), frames.count);
     return Buffer.from(out.buf.subarray(out.off[0], out.off[0] + out.len[0]));
