@@ -37,7 +37,8 @@ import { acquireLease, renewDelayMs, renewLease } from './allocate.js';
 import { LEASE_TTL_MS } from './defaults.js';
 import { FileStore } from './file-store.js';
 import { LiveHostOps, interfaceAddress } from './host.js';
-import { formatIp4, formatSubnet, sameSubnet } from './ip4.js';
+import { formatSubnet, sameSubnet } from './ip4.js';
+import { numberToIpv4 } from '../wire/ipv4.js';
 import { parseNetConf, type NetConf } from './net-conf.js';
 import { LeaseTracker, Reconciler, type HostOps, type LeaseChange } from './reconcile.js';
 import type { LeaseStore, StoredLease, StoreWatch, WatchEvent } from './store.js';
@@ -129,7 +130,7 @@ export class ControlPlane {
 
   /** What the daemon's run configuration becomes. */
   get address(): { ip: string; prefix: number; family: 4 } {
-    return { ip: formatIp4(this.own.subnet.ip), prefix: 32, family: 4 };
+    return { ip: numberToIpv4(this.own.subnet.ip), prefix: 32, family: 4 };
   }
 
   /** Steps 4–6. `ops` defaults to the live host (weft's FDB + ip). */
