@@ -13,7 +13,8 @@
 import type { Logger } from '../log/logger.js';
 import { RateLimiter } from '../log/rate-limit.js';
 import { AdminServer } from '../admin/server.js';
-import { Commands, type DaemonState } from '../admin/commands.js';
+import { Commands } from '../admin/commands.js';
+import type { DaemonState } from '../daemon/state.js';
 import { defaultSocketPath } from '../admin/paths.js';
 import { createRegistry } from '../metrics/metrics.js';
 import { MetricsServer } from '../metrics/http.js';

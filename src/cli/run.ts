@@ -7,7 +7,6 @@ import { RuntimeError, UsageError } from '../config/errors.js';
 import { Datapath } from '../datapath/datapath.js';
 import { Forwarder } from '../datapath/forwarder.js';
 import { Tap, type TapStats } from '../io/tap.js';
-import { VNI_RX_BYTES, VNI_RX_FRAMES, VNI_TX_BYTES, VNI_TX_FRAMES } from '../datapath/vni.js';
 import { UdpSocket, datagramsPerSend } from '../io/udp.js';
 import { configureTap, limitTapGsoSegs, underlayMtu } from '../io/link.js';
 import { formatMac } from '../wire/mac.js';
@@ -16,6 +15,8 @@ import { prepareControl, type ControlPlane } from '../control/control-plane.js';
 import { OPS_HELP, OPS_OPTIONS, resolveOpsConfig, type OpsConfig } from '../config/ops-config.js';
 import { createLogger, lineLogger, type Logger } from '../log/logger.js';
 import { Operations } from './run-ops.js';
+import { statusRecord } from '../admin/status.js';
+import type { DaemonState } from '../daemon/state.js';
 
 export const RUN_HELP = `Usage: weft run [--config FILE] [options]
 
@@ -132,9 +133,6 @@ export function parseRunArgs(argv: string[]): RunArgs | null {
   return { ...resolveRunConfig(merged), control, ops: resolveOpsConfig(merged) };
 }
 
-/** The running control plane, if any: its leases go into the status line. */
-let activeControl: ControlPlane | null = null;
-
 /** The TAPs' offload state and their counters summed: what the status record and `weft stats` show. */
 interface TapsView { offload: boolean; uso: boolean; stats: TapStats }
 
@@ -145,23 +143,6 @@ function tapsView(taps: Tap[]): TapsView {
     Object.defineProperty(stats, k, { enumerable: true, get: () => taps.reduce((a, t) => a + t.stats[k], 0) });
   }
   return { offload: taps.every((t) => t.offload), uso: taps.every((t) => t.uso), stats };
-}
-
-function status(dp: Datapath, cfg: RunConfig, tap: string, io?: { tap: TapsView; udp: UdpSocket }): object {
-  const fdb: { mac: string; dst: string; vni: number; state: string; ageS?: number }[] = [];
-  const now = performance.now();
-  dp.fdb.forEach((vni, mac, peer, isStatic, seen) => {
-    fdb.push({ mac: formatMac(mac), dst: dp.peers.ipString(peer), vni, state: isStatic ? 'static' : 'learned', ...(isStatic ? {} : { ageS: Math.round((now - seen) / 1000) }) });
-  });
-  const offload = io ? {
-    tso: io.tap.offload, uso: io.tap.uso, gso: io.udp.gso, gro: io.udp.gro, ...io.tap.stats,
-    gsoMessages: io.udp.gsoMessages, gsoDatagrams: io.udp.gsoDatagrams, groMessages: io.udp.groMessages, groDatagrams: io.udp.groDatagrams,
-  } : undefined;
-  const vnis = cfg.overlays.map((o) => {
-    const c = dp.vnis.get(o.vni)?.counters;
-    return { vni: o.vni, tap: o.tap, txFrames: c?.[VNI_TX_FRAMES] ?? 0, txBytes: c?.[VNI_TX_BYTES] ?? 0, rxFrames: c?.[VNI_RX_FRAMES] ?? 0, rxBytes: c?.[VNI_RX_BYTES] ?? 0 };
-  });
-  return { event: 'status', tap, vni: cfg.vni, vnis, counters: dp.counters.snapshot(), ...(activeControl ? { control: activeControl.status() } : {}), offload, fdb };
 }
 
 function openErr(e: unknown): never {
@@ -245,18 +226,18 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
   const fwd = new Forwarder(dp, v, tap, udp, { batch: frameBatch, onFatal: (err, port, vni) => fatal?.(err, port, vni) });
   for (let k = 1; k < vs.length; k++) fwd.addOverlay(vs[k], taps[k]);
   fwd.start();
+  const st: DaemonState = {
+    dp, v, fwd, tap: tap.name, family: cfg.family, local: cfg.local, port: udp.port, startedMs: Date.now(),
+    io, control, log, overlays: cfg.overlays.map((o) => ({ vni: o.vni, tap: o.tap })),
+  };
   let ops: Operations;
   try {
-    ops = await Operations.start({
-      dp, v, fwd, tap: tap.name, family: cfg.family, local: cfg.local, port: udp.port, startedMs: Date.now(),
-      io, control, log, overlays: cfg.overlays.map((o) => ({ vni: o.vni, tap: o.tap })),
-    }, cfg.ops);
+    ops = await Operations.start(st, cfg.ops);
   } catch (e) {
     fwd.stop();
     throw e;
   }
   if (control) {
-    activeControl = control;
     try {
       await control.start(dp, v, tap.name);
     } catch (e) {
@@ -287,47 +268,30 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
   }
 
   return new Promise<number>((resolve) => {
-    const onUsr1 = () => log.info(status(dp, cfg, tap.name, io), 'status');
+    const onUsr1 = () => log.info(statusRecord(st), 'status');
     const removed = taps.length === 1 ? `tap ${tap.name} removed` : `taps ${taps.map((t) => t.name).join(', ')} removed`;
     let stopping = false;
-    const stop = (sig: string) => {
+    /** The one way out: the operator's side, the control plane and the loop stop, the final status is logged, then `why`. */
+    const stop = (code: 0 | 1, why: () => void) => {
       if (stopping) return;
       stopping = true;
       ops.close();
       control?.shutdown();
       fwd.stop();
-      log.info(status(dp, cfg, tap.name, io), 'status');
-      log.info(`stopped by ${sig}; ${removed}`);
+      log.info(statusRecord(st), 'status');
+      why();
       process.off('SIGUSR1', onUsr1);
-      resolve(0);
+      resolve(code);
     };
+    const bySignal = (sig: string) => stop(0, () => log.info(`stopped by ${sig}; ${removed}`));
     process.on('SIGUSR1', onUsr1);
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    if (control) {
-      control.onLost = (why) => {
-        if (stopping) return;
-        stopping = true;
-        ops.close();
-        control.shutdown();
-        fwd.stop();
-        log.info(status(dp, cfg, tap.name), 'status');
-        log.error(`${why}; stopping`);
-        process.off('SIGUSR1', onUsr1);
-        resolve(1);
-      };
-    }
-    fatal = (err, port, vni) => {
-      if (stopping) return;
-      stopping = true;
-      ops.close();
-      log.info(status(dp, cfg, tap.name, io), 'status');
-      control?.shutdown();
+    process.once('SIGINT', () => bySignal('SIGINT'));
+    process.once('SIGTERM', () => bySignal('SIGTERM'));
+    if (control) control.onLost = (why) => stop(1, () => log.error(`${why}; stopping`));
+    fatal = (err, port, vni) => stop(1, () => {
       const which = cfg.overlays.find((o) => o.vni === vni)?.tap ?? tap.name;
       const what = port === 'tap' ? `the TAP ${which} failed (deleted?)` : 'the UDP socket failed';
       log.error(`${what}: ${err.message}; stopping`);
-      process.off('SIGUSR1', onUsr1);
-      resolve(1);
-    };
+    });
   });
 }

@@ -17,7 +17,7 @@ import type { ControlPlane } from '../../src/control/control-plane.js';
 import { Operations } from '../../src/cli/run-ops.js';
 import { AdminServer } from '../../src/admin/server.js';
 import { ask, AdminClient } from '../../src/admin/client.js';
-import type { DaemonState } from '../../src/admin/commands.js';
+import type { DaemonState } from '../../src/daemon/state.js';
 import { createLogger } from '../../src/log/logger.js';
 import { RuntimeError } from '../../src/config/errors.js';
 import { parseMac } from '../../src/wire/mac.js';
