@@ -7,7 +7,7 @@ import { isIP, type Socket } from 'node:net';
 import type { VniState } from '../datapath/vni.js';
 import { BATCH_DIRECTIONS } from '../datapath/batch-sizes.js';
 import type { CounterName } from '../datapath/counters.js';
-import { formatMac, parseMac } from '../wire/mac.js';
+import { formatMac, isMulticastMac, parseMac } from '../wire/mac.js';
 import { CaptureSession } from '../capture/capture.js';
 import type { DaemonState } from '../daemon/state.js';
 import { fdbEntries, fdbEntry, offloadStats, vniTraffic } from './status.js';
@@ -189,7 +189,7 @@ function unicastMac(s: string, what: string): number {
   } catch {
     throw new Error(`${what}: '${s}' is not a MAC address (like 02:00:0a:f4:00:02)`);
   }
-  if (Math.floor(mac / 2 ** 40) & 1) throw new Error(`${what}: ${s} is a multicast MAC; forwarding entries are for unicast MACs`);
+  if (isMulticastMac(mac)) throw new Error(`${what}: ${s} is a multicast MAC; forwarding entries are for unicast MACs`);
   if (mac === 0) throw new Error(`${what}: the all-zero MAC is the flood list; see weft peers`);
   return mac;
 }

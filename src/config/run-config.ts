@@ -4,9 +4,9 @@
 
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { UsageError } from './errors.js';
+import { isMulticastMac, stableMac } from '../wire/mac.js';
 import { CONTROL_FILE_KEYS, type ControlInput } from './control-config.js';
 import { OPS_FILE_KEYS, type OpsInput } from './ops-config.js';
 import { DEFAULT_ICMP_RATE } from '../datapath/datapath.js';
@@ -124,13 +124,6 @@ export function readConfigFile(path: string): RunInput {
   return out as RunInput;
 }
 
-/** A MAC that stays the same across restarts of the same VTEP: peers' ARP caches stay right. */
-export function stableMac(seed: string): number {
-  const h = createHash('sha256').update(seed).digest();
-  // 02: locally administered, unicast.
-  return 0x02 * 2 ** 40 + h.readUIntBE(0, 5);
-}
-
 const TAP_NAME = /^[A-Za-z0-9_.-]{1,15}$/;
 
 function parseTap(s: string, option: string): string {
@@ -200,7 +193,7 @@ export function resolveRunConfig(input: RunInput): RunConfig {
   });
   const macDerived = input.mac === undefined;
   const given = input.mac !== undefined ? parseMacOpt(input.mac, '--mac') : null;
-  if (given !== null && Math.floor(given / 2 ** 40) & 1) throw new UsageError(`--mac: ${input.mac} is a multicast address; the TAP needs a unicast MAC`);
+  if (given !== null && isMulticastMac(given)) throw new UsageError(`--mac: ${input.mac} is a multicast address; the TAP needs a unicast MAC`);
   if (given === 0) throw new UsageError('--mac: the all-zero MAC cannot be used');
   // --mac goes on every TAP (a MAC need only be unique within its VNI); else each TAP's is derived.
   const overlays = overlaySpecs.map((o) => ({ ...o, mac: given ?? stableMac(`${hostname()}/${local?.ip ?? '*'}/${o.tap}/${o.vni}`) }));

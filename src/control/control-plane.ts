@@ -27,12 +27,11 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { UsageError } from '../config/errors.js';
-import { stableMac } from '../config/run-config.js';
 import type { ControlConfig } from '../config/control-config.js';
 import type { Datapath } from '../datapath/datapath.js';
 import type { VniState } from '../datapath/vni.js';
 import { underlayMtu } from '../io/link.js';
-import { formatMac } from '../wire/mac.js';
+import { formatMac, stableMac } from '../wire/mac.js';
 import { acquireLease, renewDelayMs, renewLease } from './allocate.js';
 import { LEASE_TTL_MS } from './defaults.js';
 import { FileStore } from './file-store.js';
