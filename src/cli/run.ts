@@ -10,6 +10,8 @@ import { Tap, type TapStats } from '../io/tap.js';
 import { UdpSocket, datagramsPerSend } from '../io/udp.js';
 import { configureTap, limitTapGsoSegs, underlayMtu } from '../io/link.js';
 import { formatMac } from '../wire/mac.js';
+import { ETH_HEADER_LEN } from '../wire/ethernet.js';
+import { overlayMtu, VXLAN_HEADER_LEN } from '../wire/vxlan.js';
 import { CONTROL_HELP, CONTROL_OPTIONS, resolveControlConfig, type ControlConfig } from '../config/control-config.js';
 import { prepareControl, type ControlPlane } from '../control/control-plane.js';
 import { OPS_HELP, OPS_OPTIONS, resolveOpsConfig, type OpsConfig } from '../config/ops-config.js';
@@ -178,8 +180,7 @@ export async function runCommand(argv: string[]): Promise<number> {
 
 async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger): Promise<number> {
   const under = underlayMtu(cfg.local, cfg.peers[0]?.ip ?? null);
-  const overhead = cfg.family === 6 ? 70 : 50;
-  const mtu = cfg.mtu ?? (under ? under - overhead : 1500 - overhead);
+  const mtu = cfg.mtu ?? overlayMtu(under || null, cfg.family);
 
   // Take datagrams only from known VTEPs when there are any to know (sources.ts).
   const knownSourcesOnly = !cfg.allowAnySource && (cfg.peers.length > 0 || cfg.statics.length > 0 || control !== null);
@@ -260,7 +261,7 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
   if (!cfg.noOffload) {
     // One super-frame from the TAP should make one UDP GSO send: at most as
     // many segments as fit one (a full-size segment is MTU + Ethernet + VXLAN).
-    const segs = datagramsPerSend(mtu + 14 + 8);
+    const segs = datagramsPerSend(mtu + ETH_HEADER_LEN + VXLAN_HEADER_LEN);
     const capped = !tap.offload || !udp.gso || taps.every((t) => limitTapGsoSegs(t.name, segs));
     const missing = [tap.offload ? '' : 'TSO on the TAP (TUNSETOFFLOAD)', udp.gso ? '' : 'UDP GSO (UDP_SEGMENT)', udp.gro ? '' : 'UDP GRO (UDP_GRO)',
       capped ? '' : `a GSO segment limit on the TAP (ip link set gso_max_segs ${segs})`].filter(Boolean);

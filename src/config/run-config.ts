@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { UsageError } from './errors.js';
 import { isMulticastMac, stableMac } from '../wire/mac.js';
+import { IP_LEN_MAX, VXLAN_OVERHEAD_V6 } from '../wire/vxlan.js';
 import { CONTROL_FILE_KEYS, type ControlInput } from './control-config.js';
 import { OPS_FILE_KEYS, type OpsInput } from './ops-config.js';
 import { DEFAULT_ICMP_RATE } from '../datapath/datapath.js';
@@ -201,7 +202,7 @@ export function resolveRunConfig(input: RunInput): RunConfig {
   const bumRate = input['bum-rate'] !== undefined ? parseIntIn('--bum-rate', input['bum-rate'], 0, 100_000_000) : DEFAULT_BUM_RATE;
   return {
     tap, vni, port, local: local?.ip ?? null, family, peers, address, mac, macDerived, overlays,
-    mtu: input.mtu !== undefined ? parseIntIn('--mtu', input.mtu, 68, 65535 - 70) : null,
+    mtu: input.mtu !== undefined ? parseIntIn('--mtu', input.mtu, 68, IP_LEN_MAX - VXLAN_OVERHEAD_V6) : null,
     fdbAgeingS: input['fdb-ageing'] !== undefined ? parseIntIn('--fdb-ageing', input['fdb-ageing'], 1, 1_000_000) : 300,
     fdbMax: input['fdb-max'] !== undefined ? parseIntIn('--fdb-max', input['fdb-max'], 1, 16_000_000) : 65536,
     statics,

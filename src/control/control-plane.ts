@@ -31,6 +31,7 @@ import type { ControlConfig } from '../config/control-config.js';
 import type { Datapath } from '../datapath/datapath.js';
 import type { VniState } from '../datapath/vni.js';
 import { underlayMtu } from '../io/link.js';
+import { overlayMtu } from '../wire/vxlan.js';
 import { formatMac, stableMac } from '../wire/mac.js';
 import { acquireLease, renewDelayMs, renewLease } from './allocate.js';
 import { LEASE_TTL_MS } from './defaults.js';
@@ -45,8 +46,6 @@ import { readPreviousSubnet, subnetEnv, writeSubnetEnv } from './subnet-env.js';
 
 /** Retry a failed renewal this often. */
 const RENEW_RETRY_MS = 60_000;
-/** VXLAN over IPv4: outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14. */
-const VXLAN_OVERHEAD = 50;
 
 export interface RunSide {
   tap: string;
@@ -67,7 +66,7 @@ export async function prepareControl(ctl: ControlConfig, run: RunSide, log: (lin
     const publicIp = ctl.publicIp ?? bindIp ?? interfaceAddress(null);
     const mac = run.mac ?? stableMac(`${hostname()}/${publicIp}/${run.tap}/${conf.vni}`);
     const under = underlayMtu(bindIp ?? publicIp, null);
-    const mtu = conf.mtu ?? (under ?? 1500) - VXLAN_OVERHEAD;
+    const mtu = conf.mtu ?? overlayMtu(under, 4);
     const own = await acquireLease(store, {
       conf,
       attrs: { publicIp, backendType: 'vxlan', vni: conf.vni, vtepMac: mac },

@@ -16,8 +16,7 @@
 // addresses the operator asked for.
 
 import { UsageError } from '../config/errors.js';
-import { VNI_MAX } from '../wire/vxlan.js';
-import { VXLAN_PORT_LINUX } from '../wire/vxlan.js';
+import { IP_LEN_MAX, VNI_MAX, VXLAN_OVERHEAD_V4, VXLAN_PORT_LINUX } from '../wire/vxlan.js';
 import { parseCidr4, mask4, size4, formatSubnet, type Subnet } from './ip4.js';
 import { numberToIpv4, parseIpv4 } from '../wire/ipv4.js';
 
@@ -100,7 +99,7 @@ export function parseNetConf(text: string, where: string): NetConf {
   }
   const vni = 'VNI' in be ? int(be.VNI, 'Backend.VNI', 0, VNI_MAX, bad) : 1;
   const port = 'Port' in be ? int(be.Port, 'Backend.Port', 1, 65535, bad) : VXLAN_PORT_LINUX;
-  const mtu = 'MTU' in be ? int(be.MTU, 'Backend.MTU', 68, 65535 - 50, bad) : null;
+  const mtu = 'MTU' in be ? int(be.MTU, 'Backend.MTU', 68, IP_LEN_MAX - VXLAN_OVERHEAD_V4, bad) : null;
 
   return { network, subnetLen: subnetLen!, subnetMin, subnetMax, vni, port, mtu };
 }
