@@ -4,7 +4,7 @@
 import { Datapath, type DatapathOptions } from '../../src/datapath/datapath.js';
 import { DatagramBatch, FrameBatch, SendList, HEADROOM } from '../../src/io/batch.js';
 import type { VniState } from '../../src/datapath/vni.js';
-import { v4words } from './frames.js';
+import { v4words } from './packets.js';
 
 export interface Rx { payload: Buffer; from: string }
 

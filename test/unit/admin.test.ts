@@ -22,7 +22,7 @@ import { createLogger } from '../../src/log/logger.js';
 import { RuntimeError } from '../../src/config/errors.js';
 import { parseMac } from '../../src/wire/mac.js';
 import { decapAll } from '../helpers/datapath.js';
-import { eth, MAC_A, MAC_B, MAC_C } from '../helpers/frames.js';
+import { eth, MAC_A, MAC_B, MAC_C } from '../helpers/packets.js';
 import { tempDir } from '../helpers/paths.js';
 import { waitFor } from '../helpers/rig.js';
 
