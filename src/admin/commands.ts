@@ -8,6 +8,7 @@ import type { VniState } from '../datapath/vni.js';
 import { BATCH_DIRECTIONS } from '../datapath/batch-sizes.js';
 import type { CounterName } from '../datapath/counters.js';
 import { formatMac, isMulticastMac, parseMac } from '../wire/mac.js';
+import { anyAddress } from '../wire/ipv6.js';
 import { CaptureSession } from '../capture/capture.js';
 import type { DaemonState } from '../daemon/state.js';
 import { fdbEntries, fdbEntry, offloadStats, vniTraffic } from './status.js';
@@ -148,7 +149,7 @@ export class Commands {
       // Called from inside the loop's batch: end after it returns.
       onFull: () => setImmediate(() => end('count')),
       peers: this.st.dp.peers,
-      local: this.st.local ?? (this.st.family === 6 ? '::' : '0.0.0.0'),
+      local: this.st.local ?? anyAddress(this.st.family),
       port: this.st.port,
     });
     const timer = setTimeout(() => end('duration'), durationS * 1000);

@@ -19,7 +19,7 @@ import { defaultSocketPath } from '../admin/paths.js';
 import { createRegistry } from '../metrics/metrics.js';
 import { MetricsServer } from '../metrics/http.js';
 import { COUNTER_NAMES } from '../datapath/counters.js';
-import { wordsToIp } from '../wire/ipv6.js';
+import { formatHostPort, wordsToIp } from '../wire/ipv6.js';
 import { formatMac } from '../wire/mac.js';
 import type { OpsConfig } from '../config/ops-config.js';
 
@@ -101,7 +101,7 @@ export class Operations {
       for (const [name, i] of drops) {
         if (c[i] === reported[i] || limiter.allow(name, now) < 0) continue;
         const rx = name.startsWith('rx_');
-        const from = rx && this.st.fwd.lastDropSeq > 0 ? `${wordsToIp(this.st.fwd.lastDrop)}:${this.st.fwd.lastDrop[4]}` : undefined;
+        const from = rx && this.st.fwd.lastDropSeq > 0 ? formatHostPort(wordsToIp(this.st.fwd.lastDrop), this.st.fwd.lastDrop[4]) : undefined;
         this.log.warn({ reason: name, dropped: c[i] - reported[i], total: c[i], lastFrom: from },
           `dropping ${rx ? 'datagrams from the underlay' : 'frames from the TAP'}: ${name}`);
         reported[i] = c[i];

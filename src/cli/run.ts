@@ -12,6 +12,7 @@ import { configureTap, limitTapGsoSegs, underlayMtu } from '../io/link.js';
 import { formatMac } from '../wire/mac.js';
 import { ETH_HEADER_LEN } from '../wire/ethernet.js';
 import { overlayMtu, VXLAN_HEADER_LEN } from '../wire/vxlan.js';
+import { anyAddress, formatHostPort } from '../wire/ipv6.js';
 import { CONTROL_HELP, CONTROL_OPTIONS, resolveControlConfig, type ControlConfig } from '../config/control-config.js';
 import { prepareControl, type ControlPlane } from '../control/control-plane.js';
 import { OPS_HELP, OPS_OPTIONS, resolveOpsConfig, type OpsConfig } from '../config/ops-config.js';
@@ -202,7 +203,7 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
   const frameBatch = Tap.batchFor(cfg.batch, !cfg.noOffload);
   let udp: UdpSocket;
   try {
-    udp = new UdpSocket({ family: cfg.family, address: cfg.local ?? (cfg.family === 6 ? '::' : '0.0.0.0'), port: cfg.port, batch: frameBatch, offload: !cfg.noOffload });
+    udp = new UdpSocket({ family: cfg.family, address: cfg.local ?? anyAddress(cfg.family), port: cfg.port, batch: frameBatch, offload: !cfg.noOffload });
   } catch (e) { openErr(e); }
   const taps: Tap[] = [];
   const closeAll = () => { for (const t of taps) t.close(); udp.close(); };
@@ -248,7 +249,7 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
     }
     ops.controlReady = true;
   }
-  const where = cfg.family === 6 ? `[${cfg.local ?? '::'}]:${udp.port}` : `${cfg.local ?? '0.0.0.0'}:${udp.port}`;
+  const where = formatHostPort(cfg.local ?? anyAddress(cfg.family), udp.port);
   const overlays = cfg.overlays.map((o) =>
     `tap ${o.tap} mac ${formatMac(o.mac)} mtu ${mtu}${o.address ? ` address ${o.address.ip}/${o.address.prefix}` : ''}, vni ${o.vni}`);
   log.info(

@@ -107,7 +107,7 @@ export function readConfigFile(path: string): RunInput {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(obj)) {
     // Own keys only: "constructor" or "__proto__" would find Object.prototype's
-    // and be refused with a garbled reason (found by fuzzing the config, issue 7).
+    // and be refused with a garbled reason (found by fuzzing the config).
     const want = Object.hasOwn(FILE_KEYS, k) ? FILE_KEYS[k] : undefined;
     if (!want) throw new UsageError(`--config ${path}: unknown key "${k}" (known: ${Object.keys(FILE_KEYS).join(', ')})`);
     const num = (x: unknown) => typeof x === 'number' && Number.isFinite(x);

@@ -25,7 +25,7 @@
 // and display.
 
 import { AddrTable } from './addr-table.js';
-import { ipToWords, V4_MAPPED_W2, wordsToIp } from '../wire/ipv6.js';
+import { formatHostPort, ipToWords, V4_MAPPED_W2, wordsToIp } from '../wire/ipv6.js';
 
 export class PeerTable {
   /** The most peers the table can hold at once. */
@@ -143,7 +143,7 @@ export class PeerTable {
 
   /** '198.18.0.2:8472' or '[fd00::2]:8472'. */
   toString(id: number): string {
-    return this.isV4(id) ? `${this.ipString(id)}:${this.port(id)}` : `[${this.ipString(id)}]:${this.port(id)}`;
+    return formatHostPort(this.ipString(id), this.port(id));
   }
 
   private check(id: number): void {

@@ -221,6 +221,16 @@ export function wordsToIp(w: ArrayLike<number>, a = 0): string {
   return formatGroups(g);
 }
 
+/** An address and port as one string: '198.18.0.1:8472', or with the IPv6 address in brackets, '[fd00::1]:8472' (RFC 3986 §3.2.2). */
+export function formatHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** The unspecified address of a family as text, for binding to any local address: '0.0.0.0' or '::'. */
+export function anyAddress(family: 4 | 6): string {
+  return family === 6 ? '::' : '0.0.0.0';
+}
+
 /** Eight 16-bit groups in RFC 5952 §4 form (§4.2.2: a single zero group is written as 0, not '::'). */
 function formatGroups(w: number[]): string {
   let best = -1, bestLen = 0;
