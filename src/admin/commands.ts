@@ -4,40 +4,16 @@
 // formats (format.ts) and what `--json` prints.
 
 import { isIP, type Socket } from 'node:net';
-import type { Datapath } from '../datapath/datapath.js';
-import { VNI_RX_BYTES, VNI_RX_FRAMES, VNI_TX_BYTES, VNI_TX_FRAMES, type VniState } from '../datapath/vni.js';
-import type { Forwarder } from '../datapath/forwarder.js';
+import type { VniState } from '../datapath/vni.js';
 import { BATCH_DIRECTIONS } from '../datapath/batch-sizes.js';
 import type { CounterName } from '../datapath/counters.js';
-import type { TapStats } from '../io/tap.js';
-import type { ControlPlane } from '../control/control-plane.js';
-import { formatMac, parseMac } from '../wire/mac.js';
+import { formatMac, isMulticastMac, parseMac } from '../wire/mac.js';
+import { anyAddress } from '../wire/ipv6.js';
 import { CaptureSession } from '../capture/capture.js';
-import type { Logger } from '../log/logger.js';
+import type { DaemonState } from '../daemon/state.js';
+import { fdbEntries, fdbEntry, offloadStats, vniTraffic } from './status.js';
 import { encodeData, encodeLine, type CaptureEnd, type Request } from './protocol.js';
 import { STREAMING } from './server.js';
-
-/** Everything the commands read, filled in by `weft run` (or a test). */
-export interface DaemonState {
-  dp: Datapath;
-  v: VniState;
-  fwd: Forwarder;
-  tap: string;
-  family: 4 | 6;
-  /** The underlay address weft is bound to, or null for any. */
-  local: string | null;
-  /** The local UDP port. */
-  port: number;
-  startedMs: number;
-  io: {
-    tap: { offload: boolean; uso?: boolean; stats: TapStats };
-    udp: { gso: boolean; gro: boolean; gsoMessages: number; gsoDatagrams: number; groMessages: number; groDatagrams: number };
-  } | null;
-  control: ControlPlane | null;
-  log: Logger;
-  /** Every VNI served and its TAP, when there are several (`weft run --vni N:TAP …`); `v` and `tap` are the first. */
-  overlays?: { vni: number; tap: string }[];
-}
 
 export interface FdbEntry { mac: string; dst: string; port: number; vni: number; state: 'static' | 'learned'; ageS?: number; /** The VNI's TAP, with several VNIs. */ tap?: string }
 export interface FdbShowResult { tap: string; entries: FdbEntry[] }
@@ -50,7 +26,7 @@ export interface StatsResult {
   batches: Record<string, { reads: number; packets: number }>;
   offload: Record<string, number | boolean> | null;
   capture: { side: string; frames: number } | null;
-  /** Each VNI's traffic: frames read from its TAP and delivered to it, and their bytes (absent from wefts before issue 7). */
+  /** Each VNI's traffic: frames read from its TAP and delivered to it, and their bytes (optional: a weft from before per-VNI counters leaves it out). */
   vnis?: { vni: number; tap: string; txFrames: number; txBytes: number; rxFrames: number; rxBytes: number }[];
 }
 
@@ -104,31 +80,14 @@ export class Commands {
       fdb: { entries: f.entries, max: dp.fdb.maxEntries, learned: f.learned, moved: f.moved, aged: f.aged, removed: f.removed, full: f.full, staticConflicts: f.staticConflicts },
       peers: dp.peers.count,
       batches,
-      offload: io ? {
-        tso: io.tap.offload, uso: io.tap.uso ?? false, gso: io.udp.gso, gro: io.udp.gro, ...io.tap.stats,
-        gsoMessages: io.udp.gsoMessages, gsoDatagrams: io.udp.gsoDatagrams, groMessages: io.udp.groMessages, groDatagrams: io.udp.groDatagrams,
-      } : null,
+      offload: offloadStats(io),
       capture: cap ? { side: cap.side, frames: cap.frames } : null,
-      vnis: (this.st.overlays ?? [{ vni: this.st.v.vni, tap: this.st.tap }]).map(({ vni, tap }) => {
-        const c = dp.vnis.get(vni)?.counters;
-        return { vni, tap, txFrames: c?.[VNI_TX_FRAMES] ?? 0, txBytes: c?.[VNI_TX_BYTES] ?? 0, rxFrames: c?.[VNI_RX_FRAMES] ?? 0, rxBytes: c?.[VNI_RX_BYTES] ?? 0 };
-      }),
+      vnis: vniTraffic(this.st),
     };
   }
 
   fdbShow(): FdbShowResult {
-    const { dp } = this.st;
-    const now = performance.now();
-    const rows: { vni: number; mac: number; e: FdbEntry }[] = [];
-    dp.fdb.forEach((vni, mac, peer, isStatic, seen) => {
-      const e: FdbEntry = { mac: formatMac(mac), dst: dp.peers.ipString(peer), port: dp.peers.port(peer), vni, state: isStatic ? 'static' : 'learned' };
-      if (!isStatic) e.ageS = Math.max(0, Math.round((now - seen) / 1000));
-      rows.push({ vni, mac, e });
-    });
-    rows.sort((a, b) => a.vni - b.vni || a.mac - b.mac);
-    const ov = this.st.overlays;
-    if (ov && ov.length > 1) for (const r of rows) r.e.tap = ov.find((o) => o.vni === r.vni)?.tap;
-    return { tap: this.st.tap, entries: rows.map((r) => r.e) };
+    return { tap: this.st.tap, entries: fdbEntries(this.st) };
   }
 
   fdbAdd(macText: string, dst: string, vni?: number): { added: FdbEntry; replaced: FdbEntry | null } {
@@ -190,7 +149,7 @@ export class Commands {
       // Called from inside the loop's batch: end after it returns.
       onFull: () => setImmediate(() => end('count')),
       peers: this.st.dp.peers,
-      local: this.st.local ?? (this.st.family === 6 ? '::' : '0.0.0.0'),
+      local: this.st.local ?? anyAddress(this.st.family),
       port: this.st.port,
     });
     const timer = setTimeout(() => end('duration'), durationS * 1000);
@@ -220,16 +179,7 @@ export class Commands {
   }
 
   private entry(v: VniState, mac: number): FdbEntry | null {
-    let found: FdbEntry | null = null;
-    const { dp } = this.st;
-    if (dp.fdb.lookupMac(v.vni, mac) < 0) return null;
-    const now = performance.now();
-    dp.fdb.forEach((vni, m, peer, isStatic, seen) => {
-      if (vni !== v.vni || m !== mac) return;
-      found = { mac: formatMac(m), dst: dp.peers.ipString(peer), port: dp.peers.port(peer), vni, state: isStatic ? 'static' : 'learned' };
-      if (!isStatic) found.ageS = Math.max(0, Math.round((now - seen) / 1000));
-    });
-    return found;
+    return this.st.dp.fdb.lookupMac(v.vni, mac) < 0 ? null : fdbEntry(this.st, v.vni, mac);
   }
 }
 
@@ -240,7 +190,7 @@ function unicastMac(s: string, what: string): number {
   } catch {
     throw new Error(`${what}: '${s}' is not a MAC address (like 02:00:0a:f4:00:02)`);
   }
-  if (Math.floor(mac / 2 ** 40) & 1) throw new Error(`${what}: ${s} is a multicast MAC; forwarding entries are for unicast MACs`);
+  if (isMulticastMac(mac)) throw new Error(`${what}: ${s} is a multicast MAC; forwarding entries are for unicast MACs`);
   if (mac === 0) throw new Error(`${what}: the all-zero MAC is the flood list; see weft peers`);
   return mac;
 }

@@ -58,7 +58,7 @@ async function main(argv: string[]): Promise<number> {
  * A failure is one line on stderr (config/errors.ts), but messages can
  * carry line breaks: node's parseArgs writes some over three lines, and ours
  * quote what the user typed, which may hold a newline or a terminal escape
- * (found by fuzzing the CLI, issue 7). parseArgs' lines are joined; other
+ * (found by fuzzing the CLI). parseArgs' lines are joined; other
  * control characters are shown escaped (\n, \u001b).
  */
 function oneLine(e: Error, parseArgsError: boolean): string {

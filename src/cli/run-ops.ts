@@ -13,12 +13,13 @@
 import type { Logger } from '../log/logger.js';
 import { RateLimiter } from '../log/rate-limit.js';
 import { AdminServer } from '../admin/server.js';
-import { Commands, type DaemonState } from '../admin/commands.js';
+import { Commands } from '../admin/commands.js';
+import type { DaemonState } from '../daemon/state.js';
 import { defaultSocketPath } from '../admin/paths.js';
 import { createRegistry } from '../metrics/metrics.js';
 import { MetricsServer } from '../metrics/http.js';
 import { COUNTER_NAMES } from '../datapath/counters.js';
-import { formatAddrWords } from '../fdb/peers.js';
+import { formatHostPort, wordsToIp } from '../wire/ipv6.js';
 import { formatMac } from '../wire/mac.js';
 import type { OpsConfig } from '../config/ops-config.js';
 
@@ -100,7 +101,7 @@ export class Operations {
       for (const [name, i] of drops) {
         if (c[i] === reported[i] || limiter.allow(name, now) < 0) continue;
         const rx = name.startsWith('rx_');
-        const from = rx && this.st.fwd.lastDropSeq > 0 ? `${formatAddrWords(this.st.fwd.lastDrop)}:${this.st.fwd.lastDrop[4]}` : undefined;
+        const from = rx && this.st.fwd.lastDropSeq > 0 ? formatHostPort(wordsToIp(this.st.fwd.lastDrop), this.st.fwd.lastDrop[4]) : undefined;
         this.log.warn({ reason: name, dropped: c[i] - reported[i], total: c[i], lastFrom: from },
           `dropping ${rx ? 'datagrams from the underlay' : 'frames from the TAP'}: ${name}`);
         reported[i] = c[i];

@@ -7,15 +7,19 @@ import { RuntimeError, UsageError } from '../config/errors.js';
 import { Datapath } from '../datapath/datapath.js';
 import { Forwarder } from '../datapath/forwarder.js';
 import { Tap, type TapStats } from '../io/tap.js';
-import { VNI_RX_BYTES, VNI_RX_FRAMES, VNI_TX_BYTES, VNI_TX_FRAMES } from '../datapath/vni.js';
 import { UdpSocket, datagramsPerSend } from '../io/udp.js';
 import { configureTap, limitTapGsoSegs, underlayMtu } from '../io/link.js';
 import { formatMac } from '../wire/mac.js';
+import { ETH_HEADER_LEN } from '../wire/ethernet.js';
+import { overlayMtu, VXLAN_HEADER_LEN } from '../wire/vxlan.js';
+import { anyAddress, formatHostPort } from '../wire/ipv6.js';
 import { CONTROL_HELP, CONTROL_OPTIONS, resolveControlConfig, type ControlConfig } from '../config/control-config.js';
 import { prepareControl, type ControlPlane } from '../control/control-plane.js';
 import { OPS_HELP, OPS_OPTIONS, resolveOpsConfig, type OpsConfig } from '../config/ops-config.js';
 import { createLogger, lineLogger, type Logger } from '../log/logger.js';
 import { Operations } from './run-ops.js';
+import { statusRecord } from '../admin/status.js';
+import type { DaemonState } from '../daemon/state.js';
 
 export const RUN_HELP = `Usage: weft run [--config FILE] [options]
 
@@ -132,9 +136,6 @@ export function parseRunArgs(argv: string[]): RunArgs | null {
   return { ...resolveRunConfig(merged), control, ops: resolveOpsConfig(merged) };
 }
 
-/** The running control plane, if any: its leases go into the status line. */
-let activeControl: ControlPlane | null = null;
-
 /** The TAPs' offload state and their counters summed: what the status record and `weft stats` show. */
 interface TapsView { offload: boolean; uso: boolean; stats: TapStats }
 
@@ -145,23 +146,6 @@ function tapsView(taps: Tap[]): TapsView {
     Object.defineProperty(stats, k, { enumerable: true, get: () => taps.reduce((a, t) => a + t.stats[k], 0) });
   }
   return { offload: taps.every((t) => t.offload), uso: taps.every((t) => t.uso), stats };
-}
-
-function status(dp: Datapath, cfg: RunConfig, tap: string, io?: { tap: TapsView; udp: UdpSocket }): object {
-  const fdb: { mac: string; dst: string; vni: number; state: string; ageS?: number }[] = [];
-  const now = performance.now();
-  dp.fdb.forEach((vni, mac, peer, isStatic, seen) => {
-    fdb.push({ mac: formatMac(mac), dst: dp.peers.ipString(peer), vni, state: isStatic ? 'static' : 'learned', ...(isStatic ? {} : { ageS: Math.round((now - seen) / 1000) }) });
-  });
-  const offload = io ? {
-    tso: io.tap.offload, uso: io.tap.uso, gso: io.udp.gso, gro: io.udp.gro, ...io.tap.stats,
-    gsoMessages: io.udp.gsoMessages, gsoDatagrams: io.udp.gsoDatagrams, groMessages: io.udp.groMessages, groDatagrams: io.udp.groDatagrams,
-  } : undefined;
-  const vnis = cfg.overlays.map((o) => {
-    const c = dp.vnis.get(o.vni)?.counters;
-    return { vni: o.vni, tap: o.tap, txFrames: c?.[VNI_TX_FRAMES] ?? 0, txBytes: c?.[VNI_TX_BYTES] ?? 0, rxFrames: c?.[VNI_RX_FRAMES] ?? 0, rxBytes: c?.[VNI_RX_BYTES] ?? 0 };
-  });
-  return { event: 'status', tap, vni: cfg.vni, vnis, counters: dp.counters.snapshot(), ...(activeControl ? { control: activeControl.status() } : {}), offload, fdb };
 }
 
 function openErr(e: unknown): never {
@@ -204,8 +188,7 @@ export async function runCommand(argv: string[]): Promise<number> {
 
 async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger): Promise<number> {
   const under = underlayMtu(cfg.local, cfg.peers[0]?.ip ?? null);
-  const overhead = cfg.family === 6 ? 70 : 50;
-  const mtu = cfg.mtu ?? (under ? under - overhead : 1500 - overhead);
+  const mtu = cfg.mtu ?? overlayMtu(under || null, cfg.family);
 
   // Take datagrams only from known VTEPs when there are any to know (sources.ts).
   const knownSourcesOnly = !cfg.allowAnySource && (cfg.peers.length > 0 || cfg.statics.length > 0 || control !== null);
@@ -227,7 +210,7 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
   const frameBatch = Tap.batchFor(cfg.batch, !cfg.noOffload);
   let udp: UdpSocket;
   try {
-    udp = new UdpSocket({ family: cfg.family, address: cfg.local ?? (cfg.family === 6 ? '::' : '0.0.0.0'), port: cfg.port, batch: frameBatch, offload: !cfg.noOffload });
+    udp = new UdpSocket({ family: cfg.family, address: cfg.local ?? anyAddress(cfg.family), port: cfg.port, batch: frameBatch, offload: !cfg.noOffload });
   } catch (e) { openErr(e); }
   const taps: Tap[] = [];
   const closeAll = () => { for (const t of taps) t.close(); udp.close(); };
@@ -252,18 +235,18 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
   const fwd = new Forwarder(dp, v, tap, udp, { batch: frameBatch, onFatal: (err, port, vni) => fatal?.(err, port, vni) });
   for (let k = 1; k < vs.length; k++) fwd.addOverlay(vs[k], taps[k]);
   fwd.start();
+  const st: DaemonState = {
+    dp, v, fwd, tap: tap.name, family: cfg.family, local: cfg.local, port: udp.port, startedMs: Date.now(),
+    io, control, log, overlays: cfg.overlays.map((o) => ({ vni: o.vni, tap: o.tap })),
+  };
   let ops: Operations;
   try {
-    ops = await Operations.start({
-      dp, v, fwd, tap: tap.name, family: cfg.family, local: cfg.local, port: udp.port, startedMs: Date.now(),
-      io, control, log, overlays: cfg.overlays.map((o) => ({ vni: o.vni, tap: o.tap })),
-    }, cfg.ops);
+    ops = await Operations.start(st, cfg.ops);
   } catch (e) {
     fwd.stop();
     throw e;
   }
   if (control) {
-    activeControl = control;
     try {
       await control.start(dp, v, tap.name);
     } catch (e) {
@@ -273,7 +256,7 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
     }
     ops.controlReady = true;
   }
-  const where = cfg.family === 6 ? `[${cfg.local ?? '::'}]:${udp.port}` : `${cfg.local ?? '0.0.0.0'}:${udp.port}`;
+  const where = formatHostPort(cfg.local ?? anyAddress(cfg.family), udp.port);
   const overlays = cfg.overlays.map((o) =>
     `tap ${o.tap} mac ${formatMac(o.mac)} mtu ${mtu}${o.address ? ` address ${o.address.ip}/${o.address.prefix}` : ''}, vni ${o.vni}`);
   log.info(
@@ -286,7 +269,7 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
   if (!cfg.noOffload) {
     // One super-frame from the TAP should make one UDP GSO send: at most as
     // many segments as fit one (a full-size segment is MTU + Ethernet + VXLAN).
-    const segs = datagramsPerSend(mtu + 14 + 8);
+    const segs = datagramsPerSend(mtu + ETH_HEADER_LEN + VXLAN_HEADER_LEN);
     const capped = !tap.offload || !udp.gso || taps.every((t) => limitTapGsoSegs(t.name, segs));
     const missing = [tap.offload ? '' : 'TSO on the TAP (TUNSETOFFLOAD)', udp.gso ? '' : 'UDP GSO (UDP_SEGMENT)', udp.gro ? '' : 'UDP GRO (UDP_GRO)',
       capped ? '' : `a GSO segment limit on the TAP (ip link set gso_max_segs ${segs})`].filter(Boolean);
@@ -294,47 +277,30 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
   }
 
   return new Promise<number>((resolve) => {
-    const onUsr1 = () => log.info(status(dp, cfg, tap.name, io), 'status');
+    const onUsr1 = () => log.info(statusRecord(st), 'status');
     const removed = taps.length === 1 ? `tap ${tap.name} removed` : `taps ${taps.map((t) => t.name).join(', ')} removed`;
     let stopping = false;
-    const stop = (sig: string) => {
+    /** The one way out: the operator's side, the control plane and the loop stop, the final status is logged, then `why`. */
+    const stop = (code: 0 | 1, why: () => void) => {
       if (stopping) return;
       stopping = true;
       ops.close();
       control?.shutdown();
       fwd.stop();
-      log.info(status(dp, cfg, tap.name, io), 'status');
-      log.info(`stopped by ${sig}; ${removed}`);
+      log.info(statusRecord(st), 'status');
+      why();
       process.off('SIGUSR1', onUsr1);
-      resolve(0);
+      resolve(code);
     };
+    const bySignal = (sig: string) => stop(0, () => log.info(`stopped by ${sig}; ${removed}`));
     process.on('SIGUSR1', onUsr1);
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    if (control) {
-      control.onLost = (why) => {
-        if (stopping) return;
-        stopping = true;
-        ops.close();
-        control.shutdown();
-        fwd.stop();
-        log.info(status(dp, cfg, tap.name), 'status');
-        log.error(`${why}; stopping`);
-        process.off('SIGUSR1', onUsr1);
-        resolve(1);
-      };
-    }
-    fatal = (err, port, vni) => {
-      if (stopping) return;
-      stopping = true;
-      ops.close();
-      log.info(status(dp, cfg, tap.name, io), 'status');
-      control?.shutdown();
+    process.once('SIGINT', () => bySignal('SIGINT'));
+    process.once('SIGTERM', () => bySignal('SIGTERM'));
+    if (control) control.onLost = (why) => stop(1, () => log.error(`${why}; stopping`));
+    fatal = (err, port, vni) => stop(1, () => {
       const which = cfg.overlays.find((o) => o.vni === vni)?.tap ?? tap.name;
       const what = port === 'tap' ? `the TAP ${which} failed (deleted?)` : 'the UDP socket failed';
       log.error(`${what}: ${err.message}; stopping`);
-      process.off('SIGUSR1', onUsr1);
-      resolve(1);
-    };
+    });
   });
 }

@@ -4,9 +4,10 @@
 
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { UsageError } from './errors.js';
+import { isMulticastMac, stableMac } from '../wire/mac.js';
+import { IP_LEN_MAX, VXLAN_OVERHEAD_V6 } from '../wire/vxlan.js';
 import { CONTROL_FILE_KEYS, type ControlInput } from './control-config.js';
 import { OPS_FILE_KEYS, type OpsInput } from './ops-config.js';
 import { DEFAULT_ICMP_RATE } from '../datapath/datapath.js';
@@ -106,7 +107,7 @@ export function readConfigFile(path: string): RunInput {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(obj)) {
     // Own keys only: "constructor" or "__proto__" would find Object.prototype's
-    // and be refused with a garbled reason (found by fuzzing the config, issue 7).
+    // and be refused with a garbled reason (found by fuzzing the config).
     const want = Object.hasOwn(FILE_KEYS, k) ? FILE_KEYS[k] : undefined;
     if (!want) throw new UsageError(`--config ${path}: unknown key "${k}" (known: ${Object.keys(FILE_KEYS).join(', ')})`);
     const num = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
@@ -122,13 +123,6 @@ export function readConfigFile(path: string): RunInput {
     out[k] = want === 'number' ? String(v) : want === 'vnis' ? (Array.isArray(v) ? v.map(String) : String(v)) : v;
   }
   return out as RunInput;
-}
-
-/** A MAC that stays the same across restarts of the same VTEP: peers' ARP caches stay right. */
-export function stableMac(seed: string): number {
-  const h = createHash('sha256').update(seed).digest();
-  // 02: locally administered, unicast.
-  return 0x02 * 2 ** 40 + h.readUIntBE(0, 5);
 }
 
 const TAP_NAME = /^[A-Za-z0-9_.-]{1,15}$/;
@@ -200,7 +194,7 @@ export function resolveRunConfig(input: RunInput): RunConfig {
   });
   const macDerived = input.mac === undefined;
   const given = input.mac !== undefined ? parseMacOpt(input.mac, '--mac') : null;
-  if (given !== null && Math.floor(given / 2 ** 40) & 1) throw new UsageError(`--mac: ${input.mac} is a multicast address; the TAP needs a unicast MAC`);
+  if (given !== null && isMulticastMac(given)) throw new UsageError(`--mac: ${input.mac} is a multicast address; the TAP needs a unicast MAC`);
   if (given === 0) throw new UsageError('--mac: the all-zero MAC cannot be used');
   // --mac goes on every TAP (a MAC need only be unique within its VNI); else each TAP's is derived.
   const overlays = overlaySpecs.map((o) => ({ ...o, mac: given ?? stableMac(`${hostname()}/${local?.ip ?? '*'}/${o.tap}/${o.vni}`) }));
@@ -208,7 +202,7 @@ export function resolveRunConfig(input: RunInput): RunConfig {
   const bumRate = input['bum-rate'] !== undefined ? parseIntIn('--bum-rate', input['bum-rate'], 0, 100_000_000) : DEFAULT_BUM_RATE;
   return {
     tap, vni, port, local: local?.ip ?? null, family, peers, address, mac, macDerived, overlays,
-    mtu: input.mtu !== undefined ? parseIntIn('--mtu', input.mtu, 68, 65535 - 70) : null,
+    mtu: input.mtu !== undefined ? parseIntIn('--mtu', input.mtu, 68, IP_LEN_MAX - VXLAN_OVERHEAD_V6) : null,
     fdbAgeingS: input['fdb-ageing'] !== undefined ? parseIntIn('--fdb-ageing', input['fdb-ageing'], 1, 1_000_000) : 300,
     fdbMax: input['fdb-max'] !== undefined ? parseIntIn('--fdb-max', input['fdb-max'], 1, 16_000_000) : 65536,
     statics,

@@ -4,7 +4,7 @@
 import { isIP } from 'node:net';
 import { UsageError } from './errors.js';
 import { VNI_MAX, VXLAN_PORT_LINUX } from '../wire/vxlan.js';
-import { parseMac } from '../wire/mac.js';
+import { isMulticastMac, parseMac } from '../wire/mac.js';
 
 export function parseIntIn(option: string, s: string, min: number, max: number): number {
   if (!/^\d+$/.test(s.trim())) throw new UsageError(`${option}: '${s}' is not a whole number (allowed: ${min}–${max})`);
@@ -52,7 +52,7 @@ export function parseStatic(s: string, option = '--static'): { mac: number; ip: 
   const eq = s.indexOf('=');
   if (eq < 0) throw new UsageError(`${option}: '${s}' should be MAC=IP (like 02:00:0a:f4:02:01=198.18.0.2)`);
   const mac = parseMacOpt(s.slice(0, eq), option);
-  if ((Math.floor(mac / 0x10000000000) & 1) === 1) {
+  if (isMulticastMac(mac)) {
     throw new UsageError(`${option}: ${s.slice(0, eq)} is a multicast MAC; static entries are for unicast MACs`);
   }
   return { mac, ...parseIp(s.slice(eq + 1), option) };

@@ -27,17 +27,18 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { UsageError } from '../config/errors.js';
-import { stableMac } from '../config/run-config.js';
 import type { ControlConfig } from '../config/control-config.js';
 import type { Datapath } from '../datapath/datapath.js';
 import type { VniState } from '../datapath/vni.js';
 import { underlayMtu } from '../io/link.js';
-import { formatMac } from '../wire/mac.js';
+import { overlayMtu } from '../wire/vxlan.js';
+import { formatMac, stableMac } from '../wire/mac.js';
 import { acquireLease, renewDelayMs, renewLease } from './allocate.js';
 import { LEASE_TTL_MS } from './defaults.js';
 import { FileStore } from './file-store.js';
 import { LiveHostOps, interfaceAddress } from './host.js';
-import { formatIp4, formatSubnet, sameSubnet } from './ip4.js';
+import { formatSubnet, sameSubnet } from './ip4.js';
+import { numberToIpv4 } from '../wire/ipv4.js';
 import { parseNetConf, type NetConf } from './net-conf.js';
 import { LeaseTracker, Reconciler, type HostOps, type LeaseChange } from './reconcile.js';
 import type { LeaseStore, StoredLease, StoreWatch, WatchEvent } from './store.js';
@@ -45,8 +46,6 @@ import { readPreviousSubnet, subnetEnv, writeSubnetEnv } from './subnet-env.js';
 
 /** Retry a failed renewal this often. */
 const RENEW_RETRY_MS = 60_000;
-/** VXLAN over IPv4: outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14. */
-const VXLAN_OVERHEAD = 50;
 
 export interface RunSide {
   tap: string;
@@ -67,7 +66,7 @@ export async function prepareControl(ctl: ControlConfig, run: RunSide, log: (lin
     const publicIp = ctl.publicIp ?? bindIp ?? interfaceAddress(null);
     const mac = run.mac ?? stableMac(`${hostname()}/${publicIp}/${run.tap}/${conf.vni}`);
     const under = underlayMtu(bindIp ?? publicIp, null);
-    const mtu = conf.mtu ?? (under ?? 1500) - VXLAN_OVERHEAD;
+    const mtu = conf.mtu ?? overlayMtu(under, 4);
     const own = await acquireLease(store, {
       conf,
       attrs: { publicIp, backendType: 'vxlan', vni: conf.vni, vtepMac: mac },
@@ -129,7 +128,7 @@ export class ControlPlane {
 
   /** What the daemon's run configuration becomes. */
   get address(): { ip: string; prefix: number; family: 4 } {
-    return { ip: formatIp4(this.own.subnet.ip), prefix: 32, family: 4 };
+    return { ip: numberToIpv4(this.own.subnet.ip), prefix: 32, family: 4 };
   }
 
   /** Steps 4–6. `ops` defaults to the live host (weft's FDB + ip). */

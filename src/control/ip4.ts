@@ -1,26 +1,15 @@
-// IPv4 addresses as unsigned 32-bit numbers, and subnets (address + prefix
-// length) in the two spellings flannel uses: `10.244.1.0/24` in configs and
-// subnet.env, `10.244.1.0-24` in store keys. Control-plane code only; the
-// data path never sees these.
+// IPv4 subnets (address + prefix length) and their arithmetic, in the two
+// spellings flannel uses: `10.244.1.0/24` in configs and subnet.env,
+// `10.244.1.0-24` in store keys. Control-plane code only; the data path never
+// sees these. The addresses themselves are parsed and printed by wire/ipv4.ts.
 
-import { isIP } from 'node:net';
+import { numberToIpv4, parseIpv4 } from '../wire/ipv4.js';
 
 export interface Subnet {
   /** The network address, host bits zero, as an unsigned 32-bit number. */
   readonly ip: number;
   /** Prefix length, 0–32. */
   readonly len: number;
-}
-
-/** '10.244.1.0' → 0x0af40100; null when `s` is not a dotted-quad IPv4 address. */
-export function parseIp4(s: string): number | null {
-  if (typeof s !== 'string' || isIP(s) !== 4) return null;
-  const p = s.split('.');
-  return ((+p[0] << 24) | (+p[1] << 16) | (+p[2] << 8) | +p[3]) >>> 0;
-}
-
-export function formatIp4(v: number): string {
-  return `${v >>> 24}.${(v >>> 16) & 0xff}.${(v >>> 8) & 0xff}.${v & 0xff}`;
 }
 
 /** The netmask of a prefix length as an unsigned number (len 0 → 0). */
@@ -40,7 +29,7 @@ export function size4(len: number): number {
 export function parseCidr4(s: string): { ip: number; len: number; hostBits: boolean } | null {
   const m = typeof s === 'string' ? /^([0-9.]+)\/(\d{1,2})$/.exec(s) : null;
   if (!m) return null;
-  const ip = parseIp4(m[1]);
+  const ip = parseIpv4(m[1]);
   const len = Number(m[2]);
   if (ip === null || len > 32) return null;
   return { ip, len, hostBits: (ip & ~mask4(len)) >>> 0 !== 0 };
@@ -51,12 +40,12 @@ export function subnetOf(ip: number, len: number): Subnet {
 }
 
 export function formatSubnet(s: Subnet): string {
-  return `${formatIp4(s.ip)}/${s.len}`;
+  return `${numberToIpv4(s.ip)}/${s.len}`;
 }
 
 /** flannel's store key for a subnet: `10.244.1.0-24`. */
 export function subnetKey(s: Subnet): string {
-  return `${formatIp4(s.ip)}-${s.len}`;
+  return `${numberToIpv4(s.ip)}-${s.len}`;
 }
 
 /** The inverse of subnetKey; null for anything else (host bits set included). */

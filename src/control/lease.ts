@@ -6,7 +6,8 @@
 //     {"PublicIP":"198.18.0.1","BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"02:cc:82:92:51:0a"}}
 
 import { parseMac, formatMac } from '../wire/mac.js';
-import { parseIp4, formatIp4, type Subnet } from './ip4.js';
+import { type Subnet } from './ip4.js';
+import { numberToIpv4, parseIpv4 } from '../wire/ipv4.js';
 
 /** The lease's value: flannel's LeaseAttrs for the vxlan backend. */
 export interface LeaseAttrs {
@@ -43,8 +44,8 @@ export function decodeAttrs(text: string): LeaseAttrs | string {
   }
   if (typeof o !== 'object' || o === null || Array.isArray(o)) return 'not a JSON object';
   const r = o as Record<string, unknown>;
-  if (typeof r.PublicIP !== 'string' || parseIp4(r.PublicIP) === null) return `PublicIP ${JSON.stringify(r.PublicIP)} is not an IPv4 address`;
-  const publicIp = formatIp4(parseIp4(r.PublicIP)!);
+  if (typeof r.PublicIP !== 'string' || parseIpv4(r.PublicIP) === null) return `PublicIP ${JSON.stringify(r.PublicIP)} is not an IPv4 address`;
+  const publicIp = numberToIpv4(parseIpv4(r.PublicIP)!);
   const backendType = typeof r.BackendType === 'string' ? r.BackendType : '';
   if (backendType !== 'vxlan') return { publicIp, backendType, vni: null, vtepMac: null };
   const bd = r.BackendData as Record<string, unknown> | undefined;

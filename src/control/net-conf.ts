@@ -16,9 +16,9 @@
 // addresses the operator asked for.
 
 import { UsageError } from '../config/errors.js';
-import { VNI_MAX } from '../wire/vxlan.js';
-import { VXLAN_PORT_LINUX } from '../wire/vxlan.js';
-import { parseCidr4, parseIp4, mask4, size4, formatIp4, formatSubnet, type Subnet } from './ip4.js';
+import { IP_LEN_MAX, VNI_MAX, VXLAN_OVERHEAD_V4, VXLAN_PORT_LINUX } from '../wire/vxlan.js';
+import { parseCidr4, mask4, size4, formatSubnet, type Subnet } from './ip4.js';
+import { numberToIpv4, parseIpv4 } from '../wire/ipv4.js';
 
 export interface NetConf {
   network: Subnet;
@@ -60,7 +60,7 @@ export function parseNetConf(text: string, where: string): NetConf {
   if (typeof obj.Network !== 'string') bad('Network', 'must be a string like "10.244.0.0/16"');
   const net = parseCidr4(obj.Network as string);
   if (!net) bad('Network', `'${obj.Network}' is not an IPv4 network like "10.244.0.0/16"`);
-  if (net!.hostBits) bad('Network', `'${obj.Network}' has bits set past the /${net!.len} prefix (did you mean ${formatIp4((net!.ip & mask4(net!.len)) >>> 0)}/${net!.len}?)`);
+  if (net!.hostBits) bad('Network', `'${obj.Network}' has bits set past the /${net!.len} prefix (did you mean ${numberToIpv4((net!.ip & mask4(net!.len)) >>> 0)}/${net!.len}?)`);
   const network: Subnet = { ip: net!.ip, len: net!.len };
 
   let subnetLen: number;
@@ -78,15 +78,15 @@ export function parseNetConf(text: string, where: string): NetConf {
   const inNetwork = (v: number) => ((v & mask4(network.len)) >>> 0) === network.ip;
   const bound = (key: 'SubnetMin' | 'SubnetMax', dflt: number): number => {
     if (!(key in obj)) return dflt;
-    const v = typeof obj[key] === 'string' ? parseIp4(obj[key] as string) : null;
+    const v = typeof obj[key] === 'string' ? parseIpv4(obj[key] as string) : null;
     if (v === null) bad(key, 'must be an IPv4 address string like "10.244.1.0"');
-    if (!inNetwork(v!)) bad(key, `${formatIp4(v!)} is outside Network ${formatSubnet(network)}`);
-    if (((v! & subnetMask) >>> 0) !== v) bad(key, `${formatIp4(v!)} is not on a /${subnetLen} boundary`);
+    if (!inNetwork(v!)) bad(key, `${numberToIpv4(v!)} is outside Network ${formatSubnet(network)}`);
+    if (((v! & subnetMask) >>> 0) !== v) bad(key, `${numberToIpv4(v!)} is not on a /${subnetLen} boundary`);
     return v!;
   };
   const subnetMin = bound('SubnetMin', network.ip + step);
   const subnetMax = bound('SubnetMax', network.ip + size4(network.len) - step);
-  if (subnetMin > subnetMax) bad('SubnetMin', `${formatIp4(subnetMin)} is above SubnetMax ${formatIp4(subnetMax)}`);
+  if (subnetMin > subnetMax) bad('SubnetMin', `${numberToIpv4(subnetMin)} is above SubnetMax ${numberToIpv4(subnetMax)}`);
 
   if (!('Backend' in obj)) bad('Backend', 'missing; weft implements flannel\'s vxlan backend: "Backend": {"Type": "vxlan"}');
   const b = obj.Backend;
@@ -99,7 +99,7 @@ export function parseNetConf(text: string, where: string): NetConf {
   }
   const vni = 'VNI' in be ? int(be.VNI, 'Backend.VNI', 0, VNI_MAX, bad) : 1;
   const port = 'Port' in be ? int(be.Port, 'Backend.Port', 1, 65535, bad) : VXLAN_PORT_LINUX;
-  const mtu = 'MTU' in be ? int(be.MTU, 'Backend.MTU', 68, 65535 - 50, bad) : null;
+  const mtu = 'MTU' in be ? int(be.MTU, 'Backend.MTU', 68, IP_LEN_MAX - VXLAN_OVERHEAD_V4, bad) : null;
 
   return { network, subnetLen: subnetLen!, subnetMin, subnetMax, vni, port, mtu };
 }

@@ -30,7 +30,8 @@
 // shutdown, and the kernel drops it anyway when weft's TAP goes away.
 
 import { formatMac } from '../wire/mac.js';
-import { contains, formatIp4, formatSubnet, overlaps, subnetKey, type Subnet } from './ip4.js';
+import { contains, formatSubnet, overlaps, subnetKey, type Subnet } from './ip4.js';
+import { numberToIpv4 } from '../wire/ipv4.js';
 import { decodeAttrs } from './lease.js';
 import type { StoredLease, WatchEvent } from './store.js';
 
@@ -190,7 +191,7 @@ export class Reconciler {
 }
 
 export function addCmds(l: RemoteLease, tap: string): string[] {
-  const gw = formatIp4(l.subnet.ip);
+  const gw = numberToIpv4(l.subnet.ip);
   return [
     `neigh replace ${gw} lladdr ${formatMac(l.vtepMac)} dev ${tap} nud permanent`,
     `route replace ${formatSubnet(l.subnet)} via ${gw} dev ${tap} onlink`,
@@ -198,6 +199,6 @@ export function addCmds(l: RemoteLease, tap: string): string[] {
 }
 
 export function removeCmds(l: RemoteLease, tap: string): string[] {
-  const gw = formatIp4(l.subnet.ip);
+  const gw = numberToIpv4(l.subnet.ip);
   return [`route del ${formatSubnet(l.subnet)} via ${gw} dev ${tap}`, `neigh del ${gw} dev ${tap}`];
 }

@@ -12,12 +12,13 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { RuntimeError } from '../config/errors.js';
-import { formatIp4, formatSubnet, parseCidr4, subnetOf, type Subnet } from './ip4.js';
+import { formatSubnet, parseCidr4, subnetOf, type Subnet } from './ip4.js';
+import { numberToIpv4 } from '../wire/ipv4.js';
 
 export function subnetEnv(network: Subnet, subnet: Subnet, mtu: number, ipMasq: boolean): string {
   return [
     `FLANNEL_NETWORK=${formatSubnet(network)}`,
-    `FLANNEL_SUBNET=${formatIp4(subnet.ip + 1)}/${subnet.len}`,
+    `FLANNEL_SUBNET=${numberToIpv4(subnet.ip + 1)}/${subnet.len}`,
     `FLANNEL_MTU=${mtu}`,
     `FLANNEL_IPMASQ=${ipMasq}`,
     '',

@@ -1,7 +1,8 @@
 // Per-VNI state: the things that differ between overlays carried by one
 // daemon. The forwarding table itself is shared (its key includes the VNI).
 
-import { VNI_MAX } from '../wire/vxlan.js';
+import { VNI_MAX, VXLAN_FRAME_MAX } from '../wire/vxlan.js';
+import { ETH_HEADER_LEN, ETH_VLAN_TAG_LEN } from '../wire/ethernet.js';
 
 /**
  * The flood list: the VTEPs that get broadcast, multicast and unknown-unicast
@@ -89,10 +90,9 @@ export class VniState {
     this.vni = vni;
     this.port = opts.port;
     this.mtu = opts.mtu ?? 0;
-    // 65535 minus the largest outer headers (IPv6 40 + UDP 8 + VXLAN 8): a
-    // frame above this cannot be carried in one datagram at all.
-    this.maxFrameLen = opts.maxFrameLen ?? (this.mtu > 0 ? this.mtu + 18 : 65535 - 56);
-    this.maxUntaggedLen = this.mtu > 0 ? Math.min(this.mtu + 14, this.maxFrameLen) : this.maxFrameLen;
+    // Without an MTU, a frame above VXLAN_FRAME_MAX cannot be carried in one datagram at all.
+    this.maxFrameLen = opts.maxFrameLen ?? (this.mtu > 0 ? this.mtu + ETH_HEADER_LEN + ETH_VLAN_TAG_LEN : VXLAN_FRAME_MAX);
+    this.maxUntaggedLen = this.mtu > 0 ? Math.min(this.mtu + ETH_HEADER_LEN, this.maxFrameLen) : this.maxFrameLen;
   }
 
   addLocalMac(mac: number): void {

@@ -15,6 +15,7 @@
 // Without them, every datagram is its own message (still batched).
 
 import { native } from './native.js';
+import { UDP_PAYLOAD_MAX } from '../wire/vxlan.js';
 import { PolledFd } from './polled-fd.js';
 import { HEADROOM } from './batch.js';
 import type { DatagramBatch, SendList } from './batch.js';
@@ -26,7 +27,7 @@ const MAX_DATAGRAM = 65535;
 /** The kernel's limit on segments in one UDP GSO send (UDP_MAX_SEGMENTS). */
 const GSO_MAX_SEGS = 64;
 /** Largest GSO message: the UDP length field's limit less IPv6 + UDP headers. */
-const GSO_MAX_BYTES = 65535 - 48;
+const GSO_MAX_BYTES = UDP_PAYLOAD_MAX;
 
 /** How many datagrams of `len` bytes one UDP GSO send can carry. */
 export function datagramsPerSend(len: number): number {

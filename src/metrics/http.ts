@@ -5,6 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
 import { RuntimeError } from '../config/errors.js';
+import { formatHostPort } from '../wire/ipv6.js';
 
 /** A probe's answer: null when fine, else why not. */
 export type Probe = () => string | null;
@@ -44,14 +45,14 @@ export class MetricsServer {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       const hint = code === 'EADDRINUSE' ? 'the port is in use' : code === 'EADDRNOTAVAIL' ? 'no interface has that address' : (e as Error).message;
-      throw new RuntimeError(`--metrics ${host.includes(':') ? `[${host}]` : host}:${port}: cannot listen (${hint})`);
+      throw new RuntimeError(`--metrics ${formatHostPort(host, port)}: cannot listen (${hint})`);
     }
     const a = server.address();
     return new MetricsServer(server, host, typeof a === 'object' && a ? a.port : port);
   }
 
   get url(): string {
-    return `http://${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}/metrics`;
+    return `http://${formatHostPort(this.host, this.port)}/metrics`;
   }
 
   close(): void {

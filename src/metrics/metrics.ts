@@ -17,7 +17,7 @@ import { Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import { COUNTER_NAMES, C, type CounterName } from '../datapath/counters.js';
 import { BATCH_BUCKETS, BATCH_DIRECTIONS } from '../datapath/batch-sizes.js';
 import { VNI_RX_BYTES, VNI_RX_FRAMES, VNI_TX_BYTES, VNI_TX_FRAMES } from '../datapath/vni.js';
-import type { DaemonState } from '../admin/commands.js';
+import type { DaemonState } from '../daemon/state.js';
 
 type Labels = Record<string, string | number>;
 interface Value { value: number; labels: Labels; metricName?: string }

@@ -203,10 +203,17 @@ export class Ipv4View extends HeaderView {
 
 /** '198.18.0.1' to an unsigned 32-bit number. For config; throws on anything but a plain dotted quad. */
 export function ipv4ToNumber(s: string): number {
-  // node:net's isIPv4 rejects leading zeros, which some parsers read as octal.
-  if (typeof s !== 'string' || !isIPv4(s)) {
+  const v = parseIpv4(s);
+  if (v === null) {
     throw new Error(`invalid IPv4 address ${JSON.stringify(s)}: expected a dotted quad like 198.18.0.1`);
   }
+  return v;
+}
+
+/** '198.18.0.1' to an unsigned 32-bit number, or null for anything but a plain dotted quad. */
+export function parseIpv4(s: string): number | null {
+  // node:net's isIPv4 rejects leading zeros, which some parsers read as octal.
+  if (typeof s !== 'string' || !isIPv4(s)) return null;
   const p = s.split('.');
   return ((Number(p[0]) << 24) | (Number(p[1]) << 16) | (Number(p[2]) << 8) | Number(p[3])) >>> 0;
 }

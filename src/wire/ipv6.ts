@@ -38,12 +38,18 @@
 
 import { HeaderView } from './view.js';
 import { isIPv6 } from 'node:net';
-import { ipv4ToNumber } from './ipv4.js';
+import { ipv4ToNumber, numberToIpv4, parseIpv4 } from './ipv4.js';
 
 /** The fixed header (RFC 8200 §3). */
 export const IPV6_HEADER_LEN = 40;
 /** Octets in an IPv6 address. */
 export const IPV6_ADDR_LEN = 16;
+/**
+ * RFC 4291 §2.5.5.2: the third 32-bit word of an IPv4-mapped IPv6 address
+ * (words 0 and 1 are zero, word 3 is the IPv4 address). Underlay addresses
+ * travel through weft as four such words, IPv4 ones IPv4-mapped.
+ */
+export const V4_MAPPED_W2 = 0xffff;
 
 export interface Ipv6Fields {
   version: number;
@@ -187,7 +193,46 @@ export function bytesToIpv6(buf: Buffer, off: number): string {
   if (w[0] === 0 && w[1] === 0 && w[2] === 0 && w[3] === 0 && w[4] === 0 && w[5] === 0xffff) {
     return `::ffff:${buf[off + 12]}.${buf[off + 13]}.${buf[off + 14]}.${buf[off + 15]}`;
   }
+  return formatGroups(w);
+}
 
+/**
+ * Text, IPv4 or IPv6, to the four address words (an IPv4 address
+ * IPv4-mapped, so '1.2.3.4' and '::ffff:1.2.3.4' give the same words, as a
+ * dual-stack socket sees them). Null for anything else, and for an IPv6 zone
+ * id, which names an interface, not an address. For config.
+ */
+export function ipToWords(s: string): [number, number, number, number] | null {
+  const v4 = parseIpv4(s);
+  if (v4 !== null) return [0, 0, V4_MAPPED_W2, v4];
+  if (typeof s !== 'string' || !isIPv6(s) || s.includes('%')) return null;
+  const b = ipv6ToBytes(s);
+  return [word(b, 0), word(b, 4), word(b, 8), word(b, 12)];
+}
+
+/**
+ * Four address words at `w[a]` as text: an IPv4-mapped address as a plain
+ * dotted quad ('198.18.0.2'), any other in RFC 5952 form. For display.
+ */
+export function wordsToIp(w: ArrayLike<number>, a = 0): string {
+  if (w[a] === 0 && w[a + 1] === 0 && w[a + 2] === V4_MAPPED_W2) return numberToIpv4(w[a + 3] >>> 0);
+  const g: number[] = [];
+  for (let i = 0; i < 4; i++) g.push(w[a + i] >>> 16, w[a + i] & 0xffff);
+  return formatGroups(g);
+}
+
+/** An address and port as one string: '198.18.0.1:8472', or with the IPv6 address in brackets, '[fd00::1]:8472' (RFC 3986 §3.2.2). */
+export function formatHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** The unspecified address of a family as text, for binding to any local address: '0.0.0.0' or '::'. */
+export function anyAddress(family: 4 | 6): string {
+  return family === 6 ? '::' : '0.0.0.0';
+}
+
+/** Eight 16-bit groups in RFC 5952 §4 form (§4.2.2: a single zero group is written as 0, not '::'). */
+function formatGroups(w: number[]): string {
   let best = -1, bestLen = 0;
   for (let i = 0; i < 8;) {
     if (w[i] !== 0) { i++; continue; }
@@ -198,7 +243,6 @@ export function bytesToIpv6(buf: Buffer, off: number): string {
   }
 
   const hex = (a: number[]) => a.map((g) => g.toString(16)).join(':');
-  // §4.2.2: a single zero group is written as 0, not '::'.
   if (bestLen < 2) return hex(w);
   return `${hex(w.slice(0, best))}::${hex(w.slice(best + bestLen))}`;
 }

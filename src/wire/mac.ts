@@ -9,7 +9,10 @@
 // - Config, tables keyed by one value, and tests use the whole address as one
 //   JS number, `hi * 2^32 + lo` (exact: 48 bits fit in a double's 53).
 //
-// Only `parseMac` and `formatMac` allocate; they are for config and logs.
+// Only `parseMac`, `formatMac` and `stableMac` allocate; they are for config
+// and logs.
+
+import { createHash } from 'node:crypto';
 
 /** Octets in a MAC address. */
 export const MAC_LEN = 6;
@@ -70,4 +73,20 @@ export function formatMac(n: number): string {
   }
   const h = n.toString(16).padStart(12, '0');
   return `${h.slice(0, 2)}:${h.slice(2, 4)}:${h.slice(4, 6)}:${h.slice(6, 8)}:${h.slice(8, 10)}:${h.slice(10, 12)}`;
+}
+
+/** True when the IEEE 802 I/G bit (the least significant bit of the first octet) is set: multicast, broadcast included. */
+export function isMulticastMac(n: number): boolean {
+  return (Math.floor(n / 2 ** 40) & 1) === 1;
+}
+
+/**
+ * A locally administered unicast MAC derived from `seed`, so a VTEP that
+ * restarts with the same seed comes back with the same MAC and its peers'
+ * ARP caches stay right.
+ */
+export function stableMac(seed: string): number {
+  const h = createHash('sha256').update(seed).digest();
+  // First octet 02: locally administered (bit 1), unicast (bit 0 clear).
+  return 0x02 * 2 ** 40 + h.readUIntBE(0, 5);
 }

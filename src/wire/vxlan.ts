@@ -13,6 +13,10 @@
 // accessor stays inside the buffer.
 
 import { HeaderView } from './view.js';
+import { ETH_HEADER_LEN } from './ethernet.js';
+import { IPV4_HEADER_LEN } from './ipv4.js';
+import { IPV6_HEADER_LEN } from './ipv6.js';
+import { UDP_HEADER_LEN } from './udp.js';
 
 /** Length of the VXLAN header in bytes (RFC 7348 §5). */
 export const VXLAN_HEADER_LEN = 8;
@@ -24,6 +28,32 @@ export const VXLAN_PORT_LINUX = 8472;
 export const VXLAN_PORT_IANA = 4789;
 /** The largest VNI: a 24-bit field. */
 export const VNI_MAX = 0xffffff;
+
+// Sizes. An inner frame travels as outer IP + UDP + VXLAN + the frame, so a
+// TAP MTU (the inner IP packet) fits the underlay MTU when the inner Ethernet
+// header and those outer headers are taken off.
+
+/** The largest IP datagram: IPv4 Total Length and IPv6 Payload Length are 16 bits (no RFC 2675 jumbograms). */
+export const IP_LEN_MAX = 65535;
+/** The largest UDP payload one datagram carries on either underlay family: IP_LEN_MAX less IPv6 40 and UDP 8. */
+export const UDP_PAYLOAD_MAX = IP_LEN_MAX - IPV6_HEADER_LEN - UDP_HEADER_LEN;
+/** Outer headers on an IPv4 underlay: IPv4 20 + UDP 8 + VXLAN 8 = 36. */
+export const VXLAN_OUTER_V4 = IPV4_HEADER_LEN + UDP_HEADER_LEN + VXLAN_HEADER_LEN;
+/** Outer headers on an IPv6 underlay: IPv6 40 + UDP 8 + VXLAN 8 = 56. */
+export const VXLAN_OUTER_V6 = IPV6_HEADER_LEN + UDP_HEADER_LEN + VXLAN_HEADER_LEN;
+/** Underlay MTU less TAP MTU on IPv4: Ethernet 14 + the outer headers 36 = 50. */
+export const VXLAN_OVERHEAD_V4 = ETH_HEADER_LEN + VXLAN_OUTER_V4;
+/** Underlay MTU less TAP MTU on IPv6: Ethernet 14 + the outer headers 56 = 70. */
+export const VXLAN_OVERHEAD_V6 = ETH_HEADER_LEN + VXLAN_OUTER_V6;
+/** The largest inner frame one datagram can carry whatever the underlay family. */
+export const VXLAN_FRAME_MAX = IP_LEN_MAX - VXLAN_OUTER_V6;
+/** The underlay MTU assumed when the route to the peers does not say (Ethernet's). */
+const UNDERLAY_MTU_DEFAULT = 1500;
+
+/** The TAP MTU that fills, and does not overflow, an underlay MTU (null: unknown, take Ethernet's 1500). */
+export function overlayMtu(underlayMtu: number | null, family: 4 | 6): number {
+  return (underlayMtu ?? UNDERLAY_MTU_DEFAULT) - (family === 6 ? VXLAN_OVERHEAD_V6 : VXLAN_OVERHEAD_V4);
+}
 
 export interface VxlanFields {
   flags: number;

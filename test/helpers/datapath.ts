@@ -6,7 +6,7 @@ import { decapBatch } from '../../src/datapath/decap.js';
 import { encapBatch } from '../../src/datapath/encap.js';
 import { DatagramBatch, FrameBatch, SendList, HEADROOM } from '../../src/io/batch.js';
 import type { VniState } from '../../src/datapath/vni.js';
-import { v4words } from './frames.js';
+import { v4words } from './packets.js';
 
 export interface Rx { payload: Buffer; from: string }
 

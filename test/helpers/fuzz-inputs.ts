@@ -10,7 +10,7 @@ import { parseMac, writeMac } from '../../src/wire/mac.js';
 import {
   ether, ipv4, ipv6, udpHdr, tcp4, tcp6, udp4, udp6, icmp4Echo, icmp6Ns, arpRequest, vxlanPayload, fillL4Checksum,
 } from './packets.js';
-import { rng } from './frames.js';
+import { rng } from './rng.js';
 
 /** The VTEP under test: its MAC, its address, a peer pinned by a static entry, the two VNIs it carries. */
 export const OWN_MAC = '02:00:0a:f4:0f:0f';

@@ -19,7 +19,7 @@ import { OuterParser } from '../../src/io/outer.js';
 import { answerTooBig, newReplyBatch } from '../../src/datapath/pmtu.js';
 import { parseMac } from '../../src/wire/mac.js';
 import { sum16, fold, pseudoSumV4, pseudoSumV6 } from '../../src/wire/checksum.js';
-import { v4words } from './frames.js';
+import { v4words } from './packets.js';
 import { ether, tcp4, icmp4Echo, arpRequest, vxlanPayload } from './packets.js';
 import { OWN_MAC, PEER_MAC, PEER_IP, VNI_A, VNI_B, fill } from './fuzz-inputs.js';
 

@@ -55,7 +55,7 @@ import { OuterParser, OuterBuilder } from '../../src/io/outer.js';
 import { CaptureSession } from '../../src/capture/capture.js';
 import { parseMac, writeMac } from '../../src/wire/mac.js';
 import { sum16, fold, pseudoSumV4 } from '../../src/wire/checksum.js';
-import { v4words } from './frames.js';
+import { v4words } from './packets.js';
 import { counterImbalances } from './proc-stats.js';
 import {
   Rand, Macs, mutate, vxlanDatagram, innerFrames, outerFrames, superFrames, type Template,

@@ -6,7 +6,7 @@
 import type { FramePort, DatagramPort } from '../../src/io/ports.js';
 import { DatagramBatch, FrameBatch, HEADROOM, type SendList } from '../../src/io/batch.js';
 import type { PeerTable } from '../../src/fdb/peers.js';
-import { v4words } from './frames.js';
+import { v4words } from './packets.js';
 
 const SLOT = HEADROOM + 65536;
 

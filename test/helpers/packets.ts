@@ -1,12 +1,20 @@
-// Builders for whole packets with valid lengths and checksums, for the fuzz
-// campaign's templates and the regression corpus: IPv4/IPv6 with TCP, UDP or
-// ICMP inside, ARP, VLAN tags, and a VXLAN datagram nested in an inner frame.
-// Each returns a fresh Buffer; the fuzzer mutates copies of them.
+// The one home for building test packets: Ethernet frames (with VLAN tags),
+// IPv4/IPv6 with TCP, UDP or ICMP inside and valid lengths and checksums,
+// ARP, and VXLAN datagrams; for table-driven unit tests (`eth`, `vxlan` and
+// the MAC_* names make readable rows), the fuzz campaign's templates and the
+// regression corpus. Each builder returns a fresh Buffer, written byte by
+// byte here rather than by the wire/ views under test; addresses are parsed
+// by wire/ (the one parser).
 
 import { parseMac, writeMac } from '../../src/wire/mac.js';
-import { ipv6ToBytes } from '../../src/wire/ipv6.js';
+import { ipToWords, ipv6ToBytes } from '../../src/wire/ipv6.js';
 import { ipv4ToNumber } from '../../src/wire/ipv4.js';
 import { sum16, finish, pseudoSumV4, pseudoSumV6, udpChecksumField } from '../../src/wire/checksum.js';
+
+export const MAC_A = '02:00:0a:f4:01:01';
+export const MAC_B = '02:00:0a:f4:02:01';
+export const MAC_C = '02:00:0a:f4:03:01';
+export const BCAST = 'ff:ff:ff:ff:ff:ff';
 
 export interface L2 {
   dst?: string;
@@ -27,6 +35,17 @@ export function ether(type: number, payload: Buffer, l2: L2 = {}): Buffer {
   b.writeUInt16BE(type, o);
   payload.copy(b, hdr);
   return b;
+}
+
+export interface EthSpec { dst?: string; src?: string; type?: number; vlan?: number; payload?: Buffer | number }
+
+/** An Ethernet frame for a table row: MAC_A → MAC_B, IPv4 type, 46 filler bytes unless told; `vlan` adds an 802.1Q tag. */
+export function eth(spec: EthSpec = {}): Buffer {
+  const payload = typeof spec.payload === 'number' ? Buffer.alloc(spec.payload, 0xab)
+    : spec.payload ?? Buffer.alloc(46, 0xab);
+  return ether(spec.type ?? 0x0800, payload, {
+    dst: spec.dst ?? MAC_B, src: spec.src ?? MAC_A, tags: spec.vlan !== undefined ? [[0x8100, spec.vlan]] : [],
+  });
 }
 
 export interface Ip4Opts { src?: string; dst?: string; id?: number; df?: boolean; mf?: boolean; fragOff?: number; ttl?: number; options?: Buffer }
@@ -157,10 +176,26 @@ export function arpRequest(senderMac: string, sender: string, target: string): B
   return b;
 }
 
-/** A VXLAN header (RFC 7348 §5: I flag, VNI, reserved zero) then `frame`. */
-export function vxlanPayload(vni: number, frame: Buffer, flags = 0x08): Buffer {
+export interface VxlanSpec { flags?: number; vni?: number; r1?: number; r2?: number }
+
+/** A VXLAN datagram payload: the 8-byte header (RFC 7348 §5; I flag, VNI 1, reserved zero unless told) then the frame. */
+export function vxlan(frame: Buffer, spec: VxlanSpec = {}): Buffer {
   const h = Buffer.alloc(8);
-  h[0] = flags;
-  h.writeUIntBE(vni, 4, 3);
+  h[0] = spec.flags ?? 0x08;
+  h.writeUIntBE(spec.r1 ?? 0, 1, 3);
+  h.writeUIntBE(spec.vni ?? 1, 4, 3);
+  h[7] = spec.r2 ?? 0;
   return Buffer.concat([h, frame]);
+}
+
+/** `vxlan` with the VNI and flags as arguments. */
+export function vxlanPayload(vni: number, frame: Buffer, flags = 0x08): Buffer {
+  return vxlan(frame, { vni, flags });
+}
+
+/** An IPv4 address as the four words the data path keys peers on (IPv4-mapped). */
+export function v4words(ip: string): [number, number, number, number] {
+  const w = ipToWords(ip);
+  if (w === null) throw new Error(`v4words: ${ip} is not an address`);
+  return w;
 }

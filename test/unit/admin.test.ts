@@ -17,12 +17,12 @@ import type { ControlPlane } from '../../src/control/control-plane.js';
 import { Operations } from '../../src/cli/run-ops.js';
 import { AdminServer } from '../../src/admin/server.js';
 import { ask, AdminClient } from '../../src/admin/client.js';
-import type { DaemonState } from '../../src/admin/commands.js';
+import type { DaemonState } from '../../src/daemon/state.js';
 import { createLogger } from '../../src/log/logger.js';
 import { RuntimeError } from '../../src/config/errors.js';
 import { parseMac } from '../../src/wire/mac.js';
 import { decapAll } from '../helpers/datapath.js';
-import { eth, MAC_A, MAC_B, MAC_C } from '../helpers/frames.js';
+import { eth, v4words, MAC_A, MAC_B, MAC_C } from '../helpers/packets.js';
 import { tempDir } from '../helpers/paths.js';
 import { waitFor } from '../helpers/rig.js';
 
@@ -192,7 +192,7 @@ test('drops are warned about once a minute per reason, with the count and the la
   try {
     const c = d.dp.counters.v;
     c[C.rx_drop_unknown_vni] += 3;
-    d.fwd.lastDrop.set([0, 0, 0xffff, (198 << 24 | 18 << 16 | 0 << 8 | 9) >>> 0, 40001]);
+    d.fwd.lastDrop.set([...v4words('198.18.0.9'), 40001]);
     d.fwd.lastDropSeq++;
     await waitFor(() => d.lines.some((l) => l.reason === 'rx_drop_unknown_vni'), 3000, 'the warning');
     const w = d.lines.filter((l) => l.reason === 'rx_drop_unknown_vni');

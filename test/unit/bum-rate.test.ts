@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { Datapath } from '../../src/datapath/datapath.js';
 import { BumLimiter, TokenBuckets } from '../../src/datapath/rate.js';
 import { parseMac } from '../../src/wire/mac.js';
-import { eth, MAC_A, MAC_B, MAC_C, BCAST } from '../helpers/frames.js';
+import { eth, MAC_A, MAC_B, MAC_C, BCAST } from '../helpers/packets.js';
 import { encapAll } from '../helpers/datapath.js';
 
 const P2 = '198.18.0.2', P3 = '198.18.0.3';

@@ -16,7 +16,7 @@ import { CaptureSession, type CaptureOptions } from '../../src/capture/capture.j
 import { OuterParser } from '../../src/io/outer.js';
 import { readPcapFrames } from '../../src/io/pcap-read.js';
 import { parseMac } from '../../src/wire/mac.js';
-import { eth, v4words, MAC_A, MAC_B, BCAST } from '../helpers/frames.js';
+import { eth, v4words, MAC_A, MAC_B, BCAST } from '../helpers/packets.js';
 import { tempDir } from '../helpers/paths.js';
 
 const tmp = tempDir('capture');

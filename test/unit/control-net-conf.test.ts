@@ -4,7 +4,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseNetConf } from '../../src/control/net-conf.js';
-import { formatIp4, formatSubnet } from '../../src/control/ip4.js';
+import { formatSubnet } from '../../src/control/ip4.js';
+import { numberToIpv4 } from '../../src/wire/ipv4.js';
 import { UsageError } from '../../src/config/errors.js';
 
 const parse = (o: unknown) => parseNetConf(JSON.stringify(o), 'net-conf.json');
@@ -14,8 +15,8 @@ test('defaults: /24 subnets from the second to the last, VNI 1, port 8472, MTU f
   const c = parse({ Network: '10.244.0.0/16', Backend: vx });
   assert.is(formatSubnet(c.network), '10.244.0.0/16');
   assert.is(c.subnetLen, 24);
-  assert.is(formatIp4(c.subnetMin), '10.244.1.0');
-  assert.is(formatIp4(c.subnetMax), '10.244.255.0');
+  assert.is(numberToIpv4(c.subnetMin), '10.244.1.0');
+  assert.is(numberToIpv4(c.subnetMax), '10.244.255.0');
   assert.is(c.vni, 1);
   assert.is(c.port, 8472);
   assert.is(c.mtu, null);
@@ -31,7 +32,7 @@ test('small networks: SubnetLen defaults to prefix + 2 (four subnets)', () => {
 test('everything given is used', () => {
   const c = parse({ Network: '10.244.0.0/16', SubnetLen: 26, SubnetMin: '10.244.4.0', SubnetMax: '10.244.8.64', EnableIPv4: true, EnableIPv6: false,
     Backend: { Type: 'vxlan', VNI: 42, Port: 4789, MTU: 1400, GBP: false, DirectRouting: false } });
-  assert.equal([c.subnetLen, formatIp4(c.subnetMin), formatIp4(c.subnetMax), c.vni, c.port, c.mtu], [26, '10.244.4.0', '10.244.8.64', 42, 4789, 1400]);
+  assert.equal([c.subnetLen, numberToIpv4(c.subnetMin), numberToIpv4(c.subnetMax), c.vni, c.port, c.mtu], [26, '10.244.4.0', '10.244.8.64', 42, 4789, 1400]);
 });
 
 // rows: configuration, expected message (field and reason)

@@ -7,7 +7,8 @@ import * as assert from 'uvu/assert';
 import { Datapath } from '../../src/datapath/datapath.js';
 import type { CounterName } from '../../src/datapath/counters.js';
 import { parseMac } from '../../src/wire/mac.js';
-import { eth, vxlan, MAC_A, MAC_B, MAC_C, BCAST, rng } from '../helpers/frames.js';
+import { eth, vxlan, MAC_A, MAC_B, MAC_C, BCAST } from '../helpers/packets.js';
+import { rng } from '../helpers/rng.js';
 import { decapAll } from '../helpers/datapath.js';
 
 const OWN = '02:00:0a:f4:0f:0f';

@@ -8,9 +8,9 @@ import type { CounterName } from '../../src/datapath/counters.js';
 import { parseMac } from '../../src/wire/mac.js';
 import { VxlanView } from '../../src/wire/vxlan.js';
 import { SRC_PORT_MIN, SRC_PORT_MAX, flowSourcePort } from '../../src/datapath/flowhash.js';
-import { eth, MAC_A, MAC_B, MAC_C, BCAST } from '../helpers/frames.js';
+import { eth, MAC_A, MAC_B, MAC_C, BCAST } from '../helpers/packets.js';
 import { encapAll, decapAll } from '../helpers/datapath.js';
-import { vxlan } from '../helpers/frames.js';
+import { vxlan } from '../helpers/packets.js';
 
 const P2 = '198.18.0.2', P3 = '198.18.0.3', P4 = '198.18.0.4';
 

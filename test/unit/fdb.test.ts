@@ -6,7 +6,7 @@ import {
 } from '../../src/fdb/fdb.js';
 import { PeerTable } from '../../src/fdb/peers.js';
 import { parseMac, formatMac, writeMac } from '../../src/wire/mac.js';
-import { rng } from '../helpers/frames.js';
+import { rng } from '../helpers/rng.js';
 
 // The hot-path calls read the MAC from a frame; put it where a source MAC
 // sits (offset 6) so every row also checks reading at a non-zero offset.

@@ -12,7 +12,7 @@ import { Datapath } from '../../src/datapath/datapath.js';
 import { Forwarder } from '../../src/datapath/forwarder.js';
 import { VNI_RX_FRAMES, VNI_TX_FRAMES } from '../../src/datapath/vni.js';
 import { VxlanView } from '../../src/wire/vxlan.js';
-import { eth, vxlan, MAC_A, MAC_B, BCAST } from '../helpers/frames.js';
+import { eth, vxlan, MAC_A, MAC_B, BCAST } from '../helpers/packets.js';
 import { ether, ipv4, udpHdr } from '../helpers/packets.js';
 import { MemoryTap, MemoryUdp, pump } from '../helpers/memory-ports.js';
 

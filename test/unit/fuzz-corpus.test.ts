@@ -28,7 +28,7 @@ import { DatagramBatch, FrameBatch, SendList, HEADROOM } from '../../src/io/batc
 import { COUNTER_NAMES } from '../../src/datapath/counters.js';
 import { VNET_HDR_LEN } from '../../src/io/vnet.js';
 import { TcpCoalescer } from '../../src/io/offload.js';
-import { v4words } from '../helpers/frames.js';
+import { v4words } from '../helpers/packets.js';
 import { answerTooBig, newReplyBatch } from '../../src/datapath/pmtu.js';
 import { newWorld, TapReadTwin, tapWriteTwin, icmpProblem, MTU, type TapTwinStats } from '../helpers/fuzz-twins.js';
 import { counterImbalances } from '../helpers/proc-stats.js';

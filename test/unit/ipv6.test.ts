@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Ipv6View, IPV6_HEADER_LEN, bytesToIpv6, ipv6ToBytes, type Ipv6Fields } from '../../src/wire/ipv6.js';
+import { Ipv6View, IPV6_HEADER_LEN, bytesToIpv6, ipToWords, ipv6ToBytes, wordsToIp, type Ipv6Fields } from '../../src/wire/ipv6.js';
 import { IPPROTO_UDP } from '../../src/wire/ipv4.js';
 import { guarded, hex, outside, unhex } from '../helpers/bytes.js';
 
@@ -156,6 +156,16 @@ test('text form: bad input throws a message naming it', () => {
   for (const bad of ['', 'fd00::1::2', '1:2:3:4:5:6:7', '1:2:3:4:5:6:7:8:9', 'g::1', '12345::1', 'fe80::1%eth0', '198.18.0.1', ' ::1']) {
     assert.throws(() => ipv6ToBytes(bad), (e: Error) => e.message.includes(JSON.stringify(bad)) && /IPv6/.test(e.message), bad);
   }
+});
+
+test('address words: IPv4 and IPv4-mapped text give the same words; words print back', () => {
+  assert.equal(ipToWords('198.18.0.2'), [0, 0, 0xffff, 0xc6120002]);
+  assert.equal(ipToWords('::ffff:198.18.0.2'), [0, 0, 0xffff, 0xc6120002]);
+  assert.equal(ipToWords('fd00::2'), [0xfd000000, 0, 0, 2]);
+  assert.is(wordsToIp([0, 0, 0xffff, 0xc6120002]), '198.18.0.2');
+  assert.is(wordsToIp(Uint32Array.of(9, 0xfd000000, 0, 0, 2), 1), 'fd00::2');
+  assert.is(wordsToIp([0x20010db8, 0, 1, 0x10001]), '2001:db8::1:1:1');
+  for (const bad of ['', '198.18.0', 'fe80::1%eth0', 'vtep1.example', '0198.18.0.1']) assert.is(ipToWords(bad), null, bad);
 });
 
 test.run();

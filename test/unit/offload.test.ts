@@ -10,7 +10,7 @@ import { readPcapFrames } from '../../src/io/pcap-read.js';
 import { sum16, fold, finish, pseudoSumV4, pseudoSumV6 } from '../../src/wire/checksum.js';
 import { useTsChecksums } from '../../src/io/csum.js';
 import { PCAPS } from '../helpers/paths.js';
-import { eth } from '../helpers/frames.js';
+import { eth } from '../helpers/packets.js';
 
 const MSS = 1398;
 

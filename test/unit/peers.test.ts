@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PeerTable } from '../../src/fdb/peers.js';
 import { hex } from '../helpers/bytes.js';
-import { rng } from '../helpers/frames.js';
+import { rng } from '../helpers/rng.js';
 
 // Text in → how the table stores and shows it.
 const ADDRS: Array<{ ip: string; port: number; v4: boolean; words: number[]; bytes: string; shown: string }> = [

@@ -5,10 +5,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { resolveRunConfig, readConfigFile, stableMac } from '../../src/config/run-config.js';
+import { resolveRunConfig, readConfigFile } from '../../src/config/run-config.js';
 import { parseRunArgs } from '../../src/cli/run.js';
 import { UsageError } from '../../src/config/errors.js';
-import { formatMac } from '../../src/wire/mac.js';
+import { formatMac, stableMac } from '../../src/wire/mac.js';
 import { tempDir } from '../helpers/paths.js';
 
 test('defaults: weft0, VNI 1, port 8472, IPv4, 300 s ageing, a stable derived MAC', () => {

@@ -1,4 +1,4 @@
-// `weft run`'s options for hostile input (issue 7): several VNIs
+// `weft run`'s options against hostile input: several VNIs
 // (`--vni N:TAP[:CIDR]`, repeatable, or a list in the config file), the
 // source allow-list switch, the BUM and ICMP budgets. One plain --vni must
 // give exactly what it gave before.

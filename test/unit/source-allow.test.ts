@@ -10,7 +10,8 @@ import { Datapath } from '../../src/datapath/datapath.js';
 import { SourceSet } from '../../src/datapath/sources.js';
 import type { CounterName } from '../../src/datapath/counters.js';
 import { parseMac } from '../../src/wire/mac.js';
-import { eth, vxlan, v4words, MAC_A, MAC_B, MAC_C, rng } from '../helpers/frames.js';
+import { eth, vxlan, v4words, MAC_A, MAC_B, MAC_C } from '../helpers/packets.js';
+import { rng } from '../helpers/rng.js';
 import { decapAll } from '../helpers/datapath.js';
 
 const P2 = '198.18.0.2', P3 = '198.18.0.3', STRANGER = '198.18.0.66';

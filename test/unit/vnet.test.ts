@@ -10,7 +10,7 @@ import { writeVnetHeader, VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../.
 import { readPcapFrames } from '../../src/io/pcap-read.js';
 import { sum16, fold, finish, pseudoSumV4, l4Checksum } from '../../src/wire/checksum.js';
 import { PCAPS } from '../helpers/paths.js';
-import { eth } from '../helpers/frames.js';
+import { eth } from '../helpers/packets.js';
 
 /** What the kernel does with NEEDS_CSUM: sum from csum_start to the end, store the complement at csum_offset. */
 function complete(b: Buffer, off: number, len: number): void {

@@ -1,6 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { VxlanView, VXLAN_FLAG_I, VXLAN_HEADER_LEN } from '../../src/wire/vxlan.js';
+import {
+  VxlanView, VXLAN_FLAG_I, VXLAN_HEADER_LEN, overlayMtu, UDP_PAYLOAD_MAX, VXLAN_FRAME_MAX, VXLAN_OVERHEAD_V4, VXLAN_OVERHEAD_V6,
+} from '../../src/wire/vxlan.js';
 import { hex, unhex } from '../helpers/bytes.js';
 
 // An RFC 7348 §5 header for VNI 0x123456 with only the I flag set.
@@ -37,6 +39,13 @@ test('impossible length', () => {
   const v = new VxlanView(Buffer.alloc(7), 0);
   assert.is(v.checkLen(7), false);
   assert.is(new VxlanView(Buffer.alloc(8), 1).checkLen(8), false);
+});
+
+test('sizes: the overhead per family is the header lengths summed, and the TAP MTU follows the underlay', () => {
+  assert.equal([VXLAN_OVERHEAD_V4, VXLAN_OVERHEAD_V6, VXLAN_FRAME_MAX, UDP_PAYLOAD_MAX], [50, 70, 65535 - 56, 65535 - 48]);
+  assert.is(overlayMtu(1500, 4), 1450);
+  assert.is(overlayMtu(9000, 6), 8930);
+  assert.is(overlayMtu(null, 6), 1430);
 });
 
 test.run();

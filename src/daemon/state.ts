@@ -1,0 +1,34 @@
+// What a running weft is made of, as `weft run` assembles it (cli/run.ts)
+// and a test may fake it: the data path, the forwarding loop, the I/O ports'
+// offload state, the control plane. The operator's side reads it — the
+// control socket's commands (admin/), the metrics endpoint (metrics/) and
+// the drop warnings (cli/run-ops.ts) — so it lives apart from all of them,
+// and none of them imports another to reach it.
+
+import type { Datapath } from '../datapath/datapath.js';
+import type { VniState } from '../datapath/vni.js';
+import type { Forwarder } from '../datapath/forwarder.js';
+import type { TapStats } from '../io/tap.js';
+import type { ControlPlane } from '../control/control-plane.js';
+import type { Logger } from '../log/logger.js';
+
+export interface DaemonState {
+  dp: Datapath;
+  v: VniState;
+  fwd: Forwarder;
+  tap: string;
+  family: 4 | 6;
+  /** The underlay address weft is bound to, or null for any. */
+  local: string | null;
+  /** The local UDP port. */
+  port: number;
+  startedMs: number;
+  io: {
+    tap: { offload: boolean; uso?: boolean; stats: TapStats };
+    udp: { gso: boolean; gro: boolean; gsoMessages: number; gsoDatagrams: number; groMessages: number; groDatagrams: number };
+  } | null;
+  control: ControlPlane | null;
+  log: Logger;
+  /** Every VNI served and its TAP, when there are several (`weft run --vni N:TAP …`); `v` and `tap` are the first. */
+  overlays?: { vni: number; tap: string }[];
+}
