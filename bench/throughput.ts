@@ -1,6 +1,6 @@
 // The live benchmark: iperf3 through weft, through the Linux kernel's
 // vxlan device and through tinc (a userspace C tunnel, the reference the
-// issue's small-packet target is set against), on the same two-host netns
+// small-packet target is set against), on the same two-host netns
 // rig, in the same run.
 //
 // Design notes

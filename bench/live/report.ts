@@ -181,7 +181,7 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
  * One row per case, each scaled to its own largest value (a single axis
  * would flatten a slow tunnel next to a fast one): each tunnel's median as
  * a bar, min–max as whiskers, the ratios on the left, a dashed red mark at
- * 50 % of the kernel's median (the issue's TCP target) and, on UDP rows
+ * 50 % of the kernel's median (the single-stream TCP target) and, on UDP rows
  * with tinc, a dashed green mark at 2× tinc's median (the small-packet
  * target).
  */

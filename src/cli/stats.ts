@@ -12,7 +12,7 @@ export const STATS_HELP = `Usage: weft stats [--json] [--watch [--interval S] [-
 The counters of a running weft, like 'ip -s link': received datagrams and
 the frames they carried, frames sent and the datagrams made of them (flood
 copies included), drops (in total, then each non-zero reason by its name;
-README, "What decap drops, and why"), the forwarding table, how many packets
+docs/hostile-input.md, "What decap drops, and why"), the forwarding table, how many packets
 each read moved, and the offloads.
 
 Options:

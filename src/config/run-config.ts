@@ -56,7 +56,7 @@ export interface RunConfig {
 /**
  * Flooded frames a second per source MAC by default: a host's ARP and
  * neighbour discovery are a few a second, so a thousand never holds them
- * back, while a storm from one MAC is cut to it (README, "Hostile input").
+ * back, while a storm from one MAC is cut to it (docs/hostile-input.md).
  */
 export const DEFAULT_BUM_RATE = 1000;
 

@@ -7,7 +7,7 @@
 // until the slab is refilled. No stage keeps a reference past its call.
 
 /** Bytes reserved in front of every frame read from the TAP: room for the
- * VXLAN header written in place (8) and, for the replay twin, the outer
+ * VXLAN header written in place (8) and, for replay's pcap socket (pcap-ports.ts), the outer
  * Ethernet + IPv6 + UDP headers (14 + 40 + 8). Rounded up to keep the frame
  * 8-byte aligned. */
 export const HEADROOM = 72;
@@ -118,8 +118,9 @@ export class SendList {
   readonly tailOff: Int32Array;
   readonly tailLen: Int32Array;
   /** Whether encap should fill `srcPort`. A socket bound to one port sends
-   * from that port whatever is asked, so the live loop turns this off and
-   * saves the hash; the replay twin, which writes the port, keeps it on. */
+   * from that port whatever is asked, so the forwarder leaves this off and
+   * saves the hash unless told otherwise (ForwarderOptions.flowSourcePorts:
+   * replay's pcap socket writes the port). */
   wantSrcPort = true;
   /**
    * Frames encap dropped as larger than the VNI's MTU allows (tx_drop_too_big),

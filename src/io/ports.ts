@@ -1,6 +1,7 @@
 // The two I/O contracts the forwarding loop needs. Both move whole batches
 // per call and never allocate per packet. The live implementations are
-// tap.ts and udp.ts (native system calls); memory-ports.ts has in-memory
+// tap.ts and udp.ts (native system calls); pcap-ports.ts serves `weft replay`
+// (a capture in, a capture out); test/helpers/memory-ports.ts has in-memory
 // twins for tests that need no root.
 
 import type { DatagramBatch, FrameBatch, SendList } from './batch.js';

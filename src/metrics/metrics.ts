@@ -11,7 +11,7 @@
 // Names follow Prometheus conventions: weft_ prefix, counters end in
 // _total, bytes are bytes, times are seconds. Drops are one family,
 // weft_drops_total{direction, reason}, with the data path's own reason
-// names (README, "What decap drops, and why").
+// names (docs/hostile-input.md, "What decap drops, and why").
 
 import { Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import { COUNTER_NAMES, C, type CounterName } from '../datapath/counters.js';

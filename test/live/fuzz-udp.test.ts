@@ -1,4 +1,4 @@
-// Hostile input at the live UDP port (issue 7): 50,000 random and mutated
+// Hostile input at the live UDP port: 50,000 random and mutated
 // VXLAN datagrams sent to h1's weft from h2 — 60 % from ordinary UDP sockets
 // on h2's address, 40 % through a raw socket (the `raw-socket` package,
 // IP_HDRINCL) with forged source addresses from 198.18.0.0/15. Afterwards
