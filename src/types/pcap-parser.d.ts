@@ -2,7 +2,7 @@
 declare module 'pcap-parser' {
   import type { EventEmitter } from 'node:events';
   import type { Readable } from 'node:stream';
-  interface Parser extends EventEmitter {}
+  type Parser = EventEmitter;
   const pcapParser: { parse(input: string | Readable): Parser };
   export default pcapParser;
 }

@@ -132,4 +132,3 @@ export class ArpView extends HeaderView {
     this.setTpa(tpa);
   }
 }
-

@@ -183,4 +183,3 @@ export class EthernetView extends HeaderView {
     }
   }
 }
-

@@ -235,4 +235,3 @@ export function ipv4At(b: Buffer, o: number): number {
 export function writeIpv4(b: Buffer, o: number, v: number): void {
   b[o] = v >>> 24; b[o + 1] = v >>> 16; b[o + 2] = v >>> 8; b[o + 3] = v;
 }
-

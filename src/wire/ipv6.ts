@@ -269,4 +269,3 @@ function word(b: Buffer, o: number): number {
 function copy16(b: Buffer, o: number, from: Buffer, fromOff: number): void {
   for (let i = 0; i < IPV6_ADDR_LEN; i++) b[o + i] = from[fromOff + i];
 }
-

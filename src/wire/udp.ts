@@ -116,4 +116,3 @@ export class UdpView extends HeaderView {
     this.setChecksum(f.checksum);
   }
 }
-

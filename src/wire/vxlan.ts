@@ -124,4 +124,3 @@ export class VxlanView extends HeaderView {
     this.setReserved2(f.reserved2);
   }
 }
-

@@ -160,7 +160,6 @@ export function dests(count: number, words: number[], port: number): { addr: Uin
   return { addr, port: new Uint16Array(count).fill(port) };
 }
 
-
 /** tapWritev with no pieces: frame i is the lens[i] bytes at slab[offs[i]]. */
 export function writeFrames(n: Native, fd: number, slab: Buffer, offs: Int32Array, lens: Int32Array, count: number): number {
   return n.tapWritev(fd, slab, offs, lens, slab, new Int32Array(0), new Int32Array(0), new Int32Array(count + 1), count);

@@ -317,5 +317,4 @@ test('1,000,000 entries: all found, memory under 64 MB; 1,000 entries under 200 
   assert.ok(small.memoryBytes() < 200 * 1024, `${small.memoryBytes()} bytes`);
 });
 
-
 test.run();

@@ -44,7 +44,7 @@ test('udpOpenMessage: the address, the port, the family; anything else keeps the
   assert.is(udpOpenMessage(err('EIO', 'bind'), 4, '0.0.0.0', 80), null);
 });
 
-test("openErrorLine: weft run names the flag that fixes a taken TAP name or a foreign --local, and no other", () => {
+test('openErrorLine: weft run names the flag that fixes a taken TAP name or a foreign --local, and no other', () => {
   const taken = errnoError('EBUSY', 'ioctl(TUNSETIFF)', "TAP name 'wt0' is taken by another device");
   assert.is(openErrorLine(taken), "TAP name 'wt0' is taken by another device: pick another --tap");
   const far = errnoError('EADDRNOTAVAIL', 'bind', '198.18.0.1 is not an address of this host');

@@ -159,5 +159,4 @@ test('random intern/release against a Map model (seeded)', () => {
   }
 });
 
-
 test.run();
