@@ -11,6 +11,16 @@
 // protocol and, for TCP/UDP/SCTP, the ports. It is stable for a flow (same
 // input, same port, in every run) and allocates nothing.
 
+import { ETH_HEADER_LEN, ETHERTYPE_IPV4 } from '../wire/ethernet.js';
+import { IPPROTO_TCP, IPPROTO_UDP } from '../wire/ipv4.js';
+import { IPV6_HEADER_LEN } from '../wire/ipv6.js';
+import { newLayers, layersOf, L_TAG, L_L3, L_PROTO, L_ETHERTYPE, L_FRAG, L_FRAG_OFFSET_MASK } from '../wire/layers.js';
+
+/** RFC 4960 and RFC 3828: protocols whose first four bytes are ports, as TCP's and UDP's. */
+const IPPROTO_SCTP = 132;
+const IPPROTO_UDPLITE = 136;
+const lay = newLayers();
+
 export const SRC_PORT_MIN = 32768;
 export const SRC_PORT_MAX = 60999;
 const SPAN = SRC_PORT_MAX - SRC_PORT_MIN + 1;
@@ -41,42 +51,31 @@ function u32(b: Buffer, o: number): number {
 /** Source port for the Ethernet frame at `off` (`len` bytes). */
 export function flowSourcePort(b: Buffer, off: number, len: number): number {
   let h = 0x9747b28c;
-  if (len < 14) return SRC_PORT_MIN;
+  if (len < ETH_HEADER_LEN) return SRC_PORT_MIN;
   // MACs: bytes 0..11.
   h = mix(h, u32(b, off));
   h = mix(h, u32(b, off + 4));
   h = mix(h, u32(b, off + 8));
-  let p = off + 12;
-  let type = (b[p] << 8) | b[p + 1];
+  const l = lay;
+  const l4 = layersOf(b, off, len, l);
   // One 802.1Q / 802.1ad tag: the VLAN id is part of the flow.
-  if ((type === 0x8100 || type === 0x88a8) && len >= 18) {
-    h = mix(h, (b[p + 2] << 8) | b[p + 3]);
-    p += 4;
-    type = (b[p] << 8) | b[p + 1];
-  }
-  p += 2;
-  const end = off + len;
-  let proto = -1;
-  let l4 = -1;
-  if (type === 0x0800 && p + 20 <= end) {
-    const ihl = (b[p] & 0x0f) * 4;
-    proto = b[p + 9];
-    h = mix(h, u32(b, p + 12));
-    h = mix(h, u32(b, p + 16));
+  const tag = l[L_TAG];
+  if (tag >= 0) h = mix(h, (b[tag] << 8) | b[tag + 1]);
+  const l3 = l[L_L3], proto = l[L_PROTO];
+  if (l3 < 0) return SRC_PORT_MIN + (finalMix(h) % SPAN);
+  let ports = l4 >= 0;
+  if (l[L_ETHERTYPE] === ETHERTYPE_IPV4) {
+    h = mix(h, u32(b, l3 + 12));
+    h = mix(h, u32(b, l3 + 16));
     // Only the first fragment carries ports.
-    const fragOff = ((b[p + 6] & 0x1f) << 8) | b[p + 7];
-    if (fragOff === 0 && ihl >= 20) l4 = p + ihl;
-  } else if (type === 0x86dd && p + 40 <= end) {
-    proto = b[p + 6];
-    for (let i = 8; i < 40; i += 4) h = mix(h, u32(b, p + i));
-    l4 = p + 40;
+    if ((l[L_FRAG] & L_FRAG_OFFSET_MASK) !== 0) ports = false;
+  } else {
+    for (let i = 8; i < IPV6_HEADER_LEN; i += 4) h = mix(h, u32(b, l3 + i));
   }
-  if (proto >= 0) {
-    h = mix(h, proto);
-    // TCP, UDP, SCTP, UDP-Lite: ports are the first four bytes.
-    if ((proto === 6 || proto === 17 || proto === 132 || proto === 136) && l4 >= 0 && l4 + 4 <= end) {
-      h = mix(h, u32(b, l4));
-    }
+  h = mix(h, proto);
+  // TCP, UDP, SCTP, UDP-Lite: ports are the first four bytes.
+  if (ports && (proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP || proto === IPPROTO_UDPLITE) && l4 + 4 <= off + len) {
+    h = mix(h, u32(b, l4));
   }
   return SRC_PORT_MIN + (finalMix(h) % SPAN);
 }

@@ -1,4 +1,4 @@
-// Config and command-line input fuzzed (issue 7): `weft run` and `weft
+// Config and command-line input fuzzed: `weft run` and `weft
 // replay` with bad JSON, wrong types, out-of-range numbers, unknown keys and
 // random strings in every flag must exit 2 with exactly one line on stderr,
 // and never a stack trace.
@@ -266,7 +266,7 @@ function checkUsageExit(runs: Run[]): void {
 
 test('the binary: weft run with refused input → exit 2, one line on stderr, no stack', async () => {
   const argvs = [...refusedRun.slice(0, 30),
-    // The shapes the issue names, one each.
+    // One of each shape of refused input: a missing or unreadable file, numbers out of range or in the wrong form, control characters, unknown flags, contradictions.
     ['--config', join(tmp.dir, 'missing.json')], ['--config', tmp.dir], ['--vni', '16777216'], ['--batch', '-1'], ['--port', '1e3'],
     ['--vni', 'a\nb'], ['--tap', '\u001b[2J'], ['--frob'], ['--peer', '198.18.0.2', '--local', '::1'], ['--lease-file', '/x', '--vni', '2'],
   ];
