@@ -124,8 +124,10 @@ export function replayOne(path: FuzzPath, input: Buffer, kind: WorldKind = 'room
  *   2. a frame to that MAC goes to its VTEP, once;
  *   3. a broadcast goes to both flood peers;
  *   4. a TCP super-frame from the TAP is cut, encapsulated and arrives at
- *      the peer as valid segments;
- *   5. three in-order segments from the wire become one GSO frame for the TAP.
+ *      the peer as valid segments carrying all of its payload;
+ *   5. three in-order segments from the wire become one GSO frame for the TAP;
+ *   6. a plain frame from the TAP with a partial checksum goes out whole,
+ *      byte for byte as its sender meant it, the checksum completed.
  */
 export function goodTraffic(w: World, nowMs: number): string[] {
   const bad: string[] = [];
@@ -165,11 +167,14 @@ export function goodTraffic(w: World, nowMs: number): string[] {
   const sl = new SendList(64);
   w.dp.encap(w.a, tb, sl, nowMs);
   if (n !== 3 || sl.count !== 3 || [...sl.peer.subarray(0, 3)].some((p) => w.dp.peers.ipString(p) !== PEER_IP)) bad.push(`a TCP super-frame became ${n} segments, ${sl.count} datagrams`);
+  let carried = 0;
   for (let j = 0; j < sl.count; j++) {
     const seg = tap.slab.subarray(sl.off[j] + 8, sl.off[j] + sl.len[j]);
     const l4len = seg.readUInt16BE(16) - 20;
+    carried += l4len - 20;
     if (fold(sum16(seg, 34, l4len, pseudoSumV4(seg, 26, 30, 6, l4len))) !== 0xffff) bad.push(`segment ${j} has a bad TCP checksum`);
   }
+  if (carried !== 3 * 1398) bad.push(`a TCP super-frame's ${3 * 1398} payload bytes went out as ${carried}`);
   // 5.
   const segs = [0, 1, 2].map((k) => vxlanPayload(VNI_A, ether(0x0800, tcp4(5201, 40300, fill(1398), { seq: 1000 + k * 1398 }, { src: '10.244.0.2', dst: '10.244.0.1' }), { dst: OWN_MAC, src: PEER_MAC })));
   const s5 = Buffer.alloc(3 * (HEADROOM + segs[0].length));
@@ -181,6 +186,16 @@ export function goodTraffic(w: World, nowMs: number): string[] {
   const wp = new TapWritePlan(3, true, MTU, true), co = wp.c;
   const taken = planTapWrite(wp, o5, newTapStats());
   if (o5.count !== 3 || taken !== 3 || co.count !== 1 || vnetGsoType(co.out, co.offs[0]) !== VIRTIO_NET_HDR_GSO_TCPV4) bad.push(`three in-order segments gave ${o5.count} frames, ${co.count} TAP writes`);
+  // 6.
+  const meant = ether(0x0800, tcp4(40201, 5201, fill(300)), { dst: PEER_MAC, src: OWN_MAC });
+  ether(0x0800, tcp4(40201, 5201, fill(300), {}, {}, 'partial'), { dst: PEER_MAC, src: OWN_MAC }).copy(tap.slab, h + VNET_HDR_LEN);
+  writeVnet(tap.slab, h, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, 0, 0, 34, 16);
+  tap.rawLens[0] = VNET_HDR_LEN + meant.length;
+  const n6 = tap.fill(1, tb, newTapStats());
+  const sl6 = new SendList(8);
+  w.dp.encap(w.a, tb, sl6, nowMs);
+  const sent = sl6.count === 1 ? tap.slab.subarray(sl6.off[0] + 8, sl6.off[0] + sl6.len[0]) : Buffer.alloc(0);
+  if (n6 !== 1 || !sent.equals(meant)) bad.push(`a plain frame from the TAP went out as ${sl6.count} datagrams, ${sent.length} of ${meant.length} bytes`);
   return bad;
 }
 
