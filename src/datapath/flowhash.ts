@@ -11,15 +11,21 @@
 // protocol and, for TCP/UDP/SCTP, the ports. It is stable for a flow (same
 // input, same port, in every run) and allocates nothing.
 
-import { ETH_HEADER_LEN, ETHERTYPE_IPV4 } from '../wire/ethernet.js';
-import { IPPROTO_TCP, IPPROTO_UDP } from '../wire/ipv4.js';
-import { IPV6_HEADER_LEN } from '../wire/ipv6.js';
-import { newLayers, layersOf, L_TAG, L_L3, L_PROTO, L_ETHERTYPE, L_FRAG, L_FRAG_OFFSET_MASK } from '../wire/layers.js';
+import * as eth from '../wire/ethernet.js';
+import * as ipv4 from '../wire/ipv4.js';
+import * as ipv6 from '../wire/ipv6.js';
+import * as layers from '../wire/layers.js';
+
+// Module-local copies of what the hash uses per packet: V8 loads an
+// imported binding, with a check, at every use, and folds a local const.
+const { ETH_HEADER_LEN } = eth;
+const { IPPROTO_TCP, IPPROTO_UDP } = ipv4;
+const { IPV6_HEADER_LEN } = ipv6;
+const { layersOf, lyL3, lyL4, lyProto, LY_TAGGED, LY_IPV4, LY_IPV6, LY_L4, LY_LATER_FRAGMENT } = layers;
 
 /** RFC 4960 and RFC 3828: protocols whose first four bytes are ports, as TCP's and UDP's. */
 const IPPROTO_SCTP = 132;
 const IPPROTO_UDPLITE = 136;
-const lay = newLayers();
 
 export const SRC_PORT_MIN = 32768;
 export const SRC_PORT_MAX = 60999;
@@ -56,25 +62,21 @@ export function flowSourcePort(b: Buffer, off: number, len: number): number {
   h = mix(h, u32(b, off));
   h = mix(h, u32(b, off + 4));
   h = mix(h, u32(b, off + 8));
-  const l = lay;
-  const l4 = layersOf(b, off, len, l);
+  const w = layersOf(b, off, len);
   // One 802.1Q / 802.1ad tag: the VLAN id is part of the flow.
-  const tag = l[L_TAG];
-  if (tag >= 0) h = mix(h, (b[tag] << 8) | b[tag + 1]);
-  const l3 = l[L_L3], proto = l[L_PROTO];
-  if (l3 < 0) return SRC_PORT_MIN + (finalMix(h) % SPAN);
-  let ports = l4 >= 0;
-  if (l[L_ETHERTYPE] === ETHERTYPE_IPV4) {
+  if ((w & LY_TAGGED) !== 0) h = mix(h, (b[off + ETH_HEADER_LEN] << 8) | b[off + ETH_HEADER_LEN + 1]);
+  if ((w & (LY_IPV4 | LY_IPV6)) === 0) return SRC_PORT_MIN + (finalMix(h) % SPAN);
+  const l3 = off + lyL3(w), proto = lyProto(w);
+  if ((w & LY_IPV4) !== 0) {
     h = mix(h, u32(b, l3 + 12));
     h = mix(h, u32(b, l3 + 16));
-    // Only the first fragment carries ports.
-    if ((l[L_FRAG] & L_FRAG_OFFSET_MASK) !== 0) ports = false;
   } else {
     for (let i = 8; i < IPV6_HEADER_LEN; i += 4) h = mix(h, u32(b, l3 + i));
   }
   h = mix(h, proto);
-  // TCP, UDP, SCTP, UDP-Lite: ports are the first four bytes.
-  if (ports && (proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP || proto === IPPROTO_UDPLITE) && l4 + 4 <= off + len) {
+  // TCP, UDP, SCTP, UDP-Lite: ports are the first four bytes, in the first fragment only.
+  const l4 = off + lyL4(w);
+  if ((w & (LY_L4 | LY_LATER_FRAGMENT)) === LY_L4 && (proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP || proto === IPPROTO_UDPLITE) && l4 + 4 <= off + len) {
     h = mix(h, u32(b, l4));
   }
   return SRC_PORT_MIN + (finalMix(h) % SPAN);

@@ -17,21 +17,25 @@
 import { csumImpl, csumRangesImpl } from './csum.js';
 import { pseudoSumV4, pseudoSumV6, sum16, fold, finish } from '../wire/checksum.js';
 import { ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETH_HEADER_LEN } from '../wire/ethernet.js';
-import { IPPROTO_TCP, IPPROTO_UDP, IPV4_HEADER_LEN } from '../wire/ipv4.js';
+import * as ipv4Wire from '../wire/ipv4.js';
 import { IPV6_HEADER_LEN } from '../wire/ipv6.js';
-import { UDP_HEADER_LEN, UDP_OFF_LENGTH, UDP_OFF_CHECKSUM } from '../wire/udp.js';
-import {
-  TCP_HEADER_LEN, TCP_OFF_SEQ, TCP_OFF_ACK, TCP_OFF_DATA_OFFSET, TCP_OFF_FLAGS, TCP_OFF_WINDOW, TCP_OFF_CHECKSUM,
-  TCP_SYN, TCP_FIN, TCP_RST, TCP_PSH, TCP_URG, TCP_ECE, TCP_CWR, tcpSeqAt, tcpDataOffsetAt,
-} from '../wire/tcp.js';
-import { newLayers, layersOf, L_TAG, L_L3, L_ETHERTYPE, L_PROTO, L_FRAG } from '../wire/layers.js';
+import * as udpWire from '../wire/udp.js';
+import * as tcpWire from '../wire/tcp.js';
+import { layersOf, lyL3, lyL4, lyProto, LY_TAGGED, LY_L4, LY_IPV6, LY_FRAGMENT } from '../wire/layers.js';
 import {
   writeVnetHeader, writeVnet, writeVnetPlain, VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM,
   VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VIRTIO_NET_HDR_GSO_UDP_L4,
 } from './vnet.js';
-import { be16, putBe16, UDP_MAX_SEGS } from './tap-read.js';
+import { be16, putBe16, UDP_MAX_SEGS as UDP_MAX } from './tap-read.js';
 import type { FrameBatch } from './batch.js';
 import type { TapStats } from './tap.js';
+// Module-local copies of the wire constants the per-segment paths use: V8
+// loads an imported binding, with a check, at every use, and folds a local const.
+const { TCP_HEADER_LEN, TCP_OFF_SEQ, TCP_OFF_ACK, TCP_OFF_DATA_OFFSET, TCP_OFF_FLAGS, TCP_OFF_WINDOW, TCP_OFF_CHECKSUM } = tcpWire;
+const { TCP_SYN, TCP_FIN, TCP_RST, TCP_PSH, TCP_URG, TCP_ECE, TCP_CWR, tcpSeqAt, tcpDataOffsetAt } = tcpWire;
+const { UDP_HEADER_LEN, UDP_OFF_LENGTH, UDP_OFF_CHECKSUM } = udpWire;
+const { IPPROTO_TCP, IPPROTO_UDP, IPV4_HEADER_LEN } = ipv4Wire;
+const UDP_MAX_SEGS = UDP_MAX;
 /** Most segments in one gathered frame (a write's iovecs; the addon takes up to 256). */
 const GATHER_MAX_SEGS = 64;
 /**
@@ -42,7 +46,6 @@ const GATHER_MAX_SEGS = 64;
  */
 export const GATHER_HEAD = 140;
 
-const lay = newLayers();
 /** Ethernet and IPv6 headers: where an untagged IPv6 frame's payload starts. */
 const V6_HDRS = ETH_HEADER_LEN + IPV6_HEADER_LEN;
 
@@ -113,14 +116,9 @@ export class Coalescer {
   constructor(readonly out: Buffer, capacity: number, private readonly merge = true, private readonly mtu = 65535, maxBytes = 65535,
     /** Also merge UDP runs into USO frames (a kernel that takes GSO_UDP_L4 writes). */
     public udp = false,
-    /**
-     * Leave merged payloads where they are and list them as pieces, for a
-     * gathering write (writev): the payload is copied once, by the kernel,
-     * instead of twice.
-     */
+    /** List merged payloads as pieces where they are, for writev: copied once, by the kernel, not twice. */
     readonly gather = false) {
-    this.offs = new Int32Array(capacity);
-    this.lens = new Int32Array(capacity);
+    this.offs = new Int32Array(capacity); this.lens = new Int32Array(capacity);
     this.pOffs = new Int32Array(gather ? capacity : 0);
     this.pLens = new Int32Array(gather ? capacity : 0);
     this.pStart = new Int32Array(capacity + 1);
@@ -209,12 +207,11 @@ export class Coalescer {
     const end = f + len;
     // Untagged IPv4 without options or fragments, or IPv6; lengths exactly
     // the frame's (no padding, no truncation).
-    const l4 = layersOf(o, f, len, lay);
-    if (l4 < 0 || lay[L_TAG] >= 0) return false;
-    const l3 = lay[L_L3], proto = lay[L_PROTO];
-    const v6 = lay[L_ETHERTYPE] === ETHERTYPE_IPV6;
+    const w = layersOf(o, f, len);
+    if ((w & (LY_TAGGED | LY_L4)) !== LY_L4) return false;
+    const l3 = f + lyL3(w), l4 = f + lyL4(w), proto = lyProto(w), v6 = (w & LY_IPV6) !== 0;
     if (!v6) {
-      if (o[l3] !== 0x45 || lay[L_FRAG] !== 0 || l3 + be16(o, l3 + 2) !== end) return false;
+      if (o[l3] !== 0x45 || (w & LY_FRAGMENT) !== 0 || l3 + be16(o, l3 + 2) !== end) return false;
     } else if (l4 + be16(o, l3 + 4) !== end) {
       return false;
     }

@@ -27,8 +27,7 @@ import { pseudoSumV4, pseudoSumV6, fold } from '../wire/checksum.js';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../wire/ipv4.js';
 import { TCP_OFF_CHECKSUM } from '../wire/tcp.js';
 import { UDP_OFF_CHECKSUM } from '../wire/udp.js';
-import { layersOf, layers, L_ETHERTYPE, L_L3, L_PROTO, L_FRAG } from '../wire/layers.js';
-import { ETHERTYPE_IPV4 } from '../wire/ethernet.js';
+import { layersOf, lyL3, lyL4, lyProto, LY_L4, LY_FRAGMENT, LY_IPV4 } from '../wire/layers.js';
 import type { FrameBatch } from './batch.js';
 
 export const VNET_HDR_LEN = 10;
@@ -80,13 +79,12 @@ export function writeVnetHeader(b: Buffer, off: number, len: number): boolean {
   const h = off - VNET_HDR_LEN;
   writeVnetPlain(b, h);
   const end = off + len;
-  const l = layers;
-  const l4 = layersOf(b, off, len, l);
+  const w = layersOf(b, off, len);
   // Fragments carry no complete L4 header to fix.
-  if (l4 < 0 || l[L_FRAG] !== 0) return false;
-  const l3 = l[L_L3], proto = l[L_PROTO];
+  if ((w & LY_L4) === 0 || (w & LY_FRAGMENT) !== 0) return false;
+  const l3 = off + lyL3(w), l4 = off + lyL4(w), proto = lyProto(w);
   let l4len: number, pseudo: number;
-  if (l[L_ETHERTYPE] === ETHERTYPE_IPV4) {
+  if ((w & LY_IPV4) !== 0) {
     l4len = ((b[l3 + 2] << 8) | b[l3 + 3]) - (l4 - l3);
     if (l4len < 0 || l4 + l4len > end) return false;
     pseudo = pseudoSumV4(b, l3 + 12, l3 + 16, proto, l4len);

@@ -1,10 +1,9 @@
 // layersOf: the one L2 → L3 → L4 walk the TAP offloads and the flow hash
-// share (src/wire/layers.ts).
+// share (src/wire/layers.ts), its answer packed in one number.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { layersOf, newLayers, L_ETHERTYPE, L_TAG, L_L3, L_L4, L_PROTO, L_FRAG, L_FRAG_OFFSET_MASK } from '../../src/wire/layers.js';
-import { ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN, ETHERTYPE_ARP } from '../../src/wire/ethernet.js';
+import { layersOf, lyL3, lyL4, lyProto, LY_TAGGED, LY_IPV4, LY_IPV6, LY_L4, LY_FRAGMENT, LY_LATER_FRAGMENT } from '../../src/wire/layers.js';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../../src/wire/ipv4.js';
 import { unhex } from '../helpers/bytes.js';
 
@@ -13,60 +12,57 @@ const V4 = '45000028 00004000 40060000 c6120001 c6120002';
 const V4_OPTS = '46000030 00004000 40110000 c6120001 c6120002 01010100';
 const V6 = '60000000 00141140 ' + 'fd00'.padEnd(32, '0') + 'fd00'.padEnd(31, '0') + '1';
 const TCP = '9c401451 00000001 00000000 50100100 00000000';
+const FLAGS = LY_TAGGED | LY_IPV4 | LY_IPV6 | LY_L4 | LY_FRAGMENT | LY_LATER_FRAGMENT;
 
-function walk(hexFrame: string, at = 0): { ret: number; out: number[] } {
+/** layersOf on the frame placed at a non-zero offset, with a longer buffer behind it. */
+function walk(hexFrame: string, at = 5): number {
   const f = unhex(hexFrame);
-  const b = Buffer.alloc(at + f.length);
+  const b = Buffer.alloc(at + f.length + 64, 0x45);
   f.copy(b, at);
-  const out = newLayers();
-  const ret = layersOf(b, at, f.length, out);
-  return { ret, out: [...out] };
+  return layersOf(b, at, f.length);
 }
 
-test('untagged IPv4: L3 after 14 bytes, L4 after IHL, protocol, not a fragment', () => {
-  const { ret, out } = walk(MACS + '0800' + V4 + TCP, 5);
-  assert.is(ret, 5 + 14 + 20);
-  assert.is(out[L_ETHERTYPE], ETHERTYPE_IPV4);
-  assert.equal([out[L_TAG], out[L_L3], out[L_L4], out[L_PROTO], out[L_FRAG]], [-1, 19, 39, IPPROTO_TCP, 0]);
+test('untagged IPv4: L3 after 14 bytes, L4 after IHL, the protocol, not a fragment', () => {
+  const w = walk(MACS + '0800' + V4 + TCP);
+  assert.is(w & FLAGS, LY_IPV4 | LY_L4);
+  assert.equal([lyL3(w), lyL4(w), lyProto(w)], [14, 34, IPPROTO_TCP]);
 });
 
 test('IPv4 options move L4; IPv6 has a fixed 40 bytes', () => {
-  assert.is(walk(MACS + '0800' + V4_OPTS + '0000').ret, 14 + 24);
+  const o = walk(MACS + '0800' + V4_OPTS + '0000');
+  assert.equal([o & FLAGS, lyL4(o), lyProto(o)], [LY_IPV4 | LY_L4, 38, IPPROTO_UDP]);
   const v6 = walk(MACS + '86dd' + V6 + '00000000');
-  assert.equal([v6.ret, v6.out[L_ETHERTYPE], v6.out[L_L3], v6.out[L_PROTO]], [54, ETHERTYPE_IPV6, 14, IPPROTO_UDP]);
+  assert.equal([v6 & FLAGS, lyL3(v6), lyL4(v6), lyProto(v6)], [LY_IPV6 | LY_L4, 14, 54, IPPROTO_UDP]);
+  // The largest L4 offset: a tag and 60 bytes of IPv4 header.
+  const big = walk(MACS + '8100 0064 0800' + '4f' + V4.slice(2) + '00'.repeat(40) + TCP);
+  assert.equal([big & FLAGS, lyL3(big), lyL4(big)], [LY_TAGGED | LY_IPV4 | LY_L4, 18, 78]);
 });
 
-test('one 802.1Q or 802.1ad tag is stepped over and reported; a second shows as the EtherType', () => {
+test('one 802.1Q or 802.1ad tag is stepped over and reported; a second leaves the frame not IP', () => {
   for (const tpid of ['8100', '88a8']) {
-    const { ret, out } = walk(MACS + tpid + '0064' + '0800' + V4 + TCP);
-    assert.equal([ret, out[L_TAG], out[L_L3], out[L_ETHERTYPE]], [38, 14, 18, ETHERTYPE_IPV4]);
+    const w = walk(MACS + tpid + '0064' + '0800' + V4 + TCP);
+    assert.equal([w & FLAGS, lyL3(w), lyL4(w)], [LY_TAGGED | LY_IPV4 | LY_L4, 18, 38]);
   }
-  const qinq = walk(MACS + '88a8' + '0064' + '8100' + '0065' + '0800' + V4);
-  assert.equal([qinq.ret, qinq.out[L_TAG], qinq.out[L_L3], qinq.out[L_ETHERTYPE]], [-1, 14, -1, ETHERTYPE_VLAN]);
+  assert.is(walk(MACS + '88a8' + '0064' + '8100' + '0065' + '0800' + V4) & FLAGS, LY_TAGGED);
 });
 
-test('fragments: MF and the offset are reported, and only the offset means "no L4 header here"', () => {
-  const first = walk(MACS + '0800' + V4.replace('00004000', '00002000') + TCP).out;
-  assert.is(first[L_FRAG], 0x2000);
-  assert.is(first[L_FRAG] & L_FRAG_OFFSET_MASK, 0);
-  const later = walk(MACS + '0800' + V4.replace('00004000', '000000b9') + TCP).out;
-  assert.is(later[L_FRAG] & L_FRAG_OFFSET_MASK, 0xb9);
+test('fragments: MF alone is a first fragment (ports inside), an offset a later one', () => {
+  assert.is(walk(MACS + '0800' + V4.replace('00004000', '00002000') + TCP) & FLAGS, LY_IPV4 | LY_L4 | LY_FRAGMENT);
+  assert.is(walk(MACS + '0800' + V4.replace('00004000', '000000b9') + TCP) & FLAGS, LY_IPV4 | LY_L4 | LY_FRAGMENT | LY_LATER_FRAGMENT);
+  assert.is(walk(MACS + '0800' + V4.replace('00004000', '00000100') + TCP) & FLAGS, LY_IPV4 | LY_L4 | LY_FRAGMENT | LY_LATER_FRAGMENT);
 });
 
 test('impossible lengths: no L3 or L4 claimed past the frame', () => {
-  assert.is(walk('0000').ret, -1);
-  assert.is(walk(MACS).ret, -1);
-  // The IPv4 header is cut short; a tag announced but cut; an IHL below 5 words.
-  const short = walk(MACS + '0800' + V4.slice(0, 30)).out;
-  assert.equal([short[L_ETHERTYPE], short[L_L3], short[L_L4]], [ETHERTYPE_IPV4, -1, -1]);
-  const cutTag = walk(MACS + '8100' + '00');
-  assert.equal([cutTag.ret, cutTag.out[L_TAG], cutTag.out[L_ETHERTYPE]], [-1, -1, ETHERTYPE_VLAN]);
-  const ihl4 = walk(MACS + '0800' + V4.replace(/^45/, '44') + TCP);
-  assert.equal([ihl4.ret, ihl4.out[L_L3]], [-1, 14]);
-  assert.is(walk(MACS + '86dd' + V6.slice(0, 70)).ret, -1);
+  assert.is(walk('0000'), 0);
+  assert.is(walk(MACS + '0800'), 0);
+  // The IPv4 header cut short (the buffer goes on: only `len` counts); a tag announced but cut.
+  assert.is(walk(MACS + '0800' + V4.slice(0, 30)), 0);
+  assert.is(walk(MACS + '8100' + '00'), 0);
+  // An IHL below 5 words: IPv4, but no L4.
+  assert.is(walk(MACS + '0800' + V4.replace(/^45/, '44') + TCP) & FLAGS, LY_IPV4);
+  assert.is(walk(MACS + '86dd' + V6.slice(0, 70)), 0);
   // Not IP at all.
-  const arp = walk(MACS + '0806' + '0001080006040001');
-  assert.equal([arp.ret, arp.out[L_ETHERTYPE], arp.out[L_L3]], [-1, ETHERTYPE_ARP, -1]);
+  assert.is(walk(MACS + '0806' + '0001080006040001'), 0);
 });
 
 test.run();
