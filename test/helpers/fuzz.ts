@@ -94,6 +94,8 @@ export interface FuzzReport {
   counters: Record<string, number>;
   outer: Record<string, number>;
   tap: TapReadCounts;
+  /** What the TAP's write side counted (merges, marks, frames the kernel stand-in refused). */
+  tapWrite: TapStats;
   /** What the VTEP that decapsulated weft's datagrams counted. */
   peer: Record<string, number>;
   /** Failures of the good-traffic check after the campaign; empty when it passed. */
@@ -168,7 +170,7 @@ class Campaign {
     this.w = newWorld(this.kind);
     this.report = {
       seed: o.seed, packets: 0, byPath: { decap: 0, outer: 0, 'tap-read': 0 }, batches: 0, crashes: [], problems: [], problemCount: 0, ms: 0,
-      counters: {}, outer: {}, tap: { ...this.tapStats }, peer: {}, goodAfter: [],
+      counters: {}, outer: {}, tap: { ...this.tapStats }, tapWrite: { ...this.txStats }, peer: {}, goodAfter: [],
     };
   }
 
@@ -205,6 +207,7 @@ class Campaign {
     this.retire();
     rep.outer = this.parser.counters();
     rep.tap = { ...this.tapStats, lost: this.tap.lost };
+    rep.tapWrite = { ...this.txStats };
     rep.ms = performance.now() - t0;
     return rep;
   }
