@@ -4,7 +4,8 @@
 // listed for a gathering write), each segment's checksums verified first,
 // summed in one call for the batch as the TAP's write does.
 
-import { segmentTcp, TcpCoalescer } from '../src/io/offload.js';
+import { segmentTcp } from '../src/io/tap-read.js';
+import { Coalescer } from '../src/io/tap-write.js';
 import { runCases } from './lib.js';
 
 const MSS = 1398;
@@ -28,8 +29,8 @@ n = 0;
 segmentTcp(frame, 0, frame.length, MSS, false, dst, 0, dst.length, 8, emit);
 const count = n;
 const offs = Int32Array.from(segs.slice(0, count), (x) => x[0]), lens = Int32Array.from(segs.slice(0, count), (x) => x[1]);
-const coalescer = new TcpCoalescer(Buffer.alloc(128 * 1024), 256, true, 1450);
-const gatherer = new TcpCoalescer(Buffer.alloc(128 * 1024), 256, true, 1450, 65535, false, true);
+const coalescer = new Coalescer(Buffer.alloc(128 * 1024), 256, true, 1450);
+const gatherer = new Coalescer(Buffer.alloc(128 * 1024), 256, true, 1450, 65535, false, true);
 
 if (count < 40) throw new Error(`segmentation gave ${count} segments`);
 runCases('offload', [

@@ -11,6 +11,22 @@
 // protocol and, for TCP/UDP/SCTP, the ports. It is stable for a flow (same
 // input, same port, in every run) and allocates nothing.
 
+import * as eth from '../wire/ethernet.js';
+import * as ipv4 from '../wire/ipv4.js';
+import * as ipv6 from '../wire/ipv6.js';
+import * as layers from '../wire/layers.js';
+
+// Module-local copies of what the hash uses per packet: V8 loads an
+// imported binding, with a check, at every use, and folds a local const.
+const { ETH_HEADER_LEN } = eth;
+const { IPPROTO_TCP, IPPROTO_UDP } = ipv4;
+const { IPV6_HEADER_LEN } = ipv6;
+const { layersOf, lyL3, lyL4, lyProto, LY_TAGGED, LY_IPV4, LY_IPV6, LY_L4, LY_LATER_FRAGMENT } = layers;
+
+/** RFC 4960 and RFC 3828: protocols whose first four bytes are ports, as TCP's and UDP's. */
+const IPPROTO_SCTP = 132;
+const IPPROTO_UDPLITE = 136;
+
 export const SRC_PORT_MIN = 32768;
 export const SRC_PORT_MAX = 60999;
 const SPAN = SRC_PORT_MAX - SRC_PORT_MIN + 1;
@@ -41,42 +57,27 @@ function u32(b: Buffer, o: number): number {
 /** Source port for the Ethernet frame at `off` (`len` bytes). */
 export function flowSourcePort(b: Buffer, off: number, len: number): number {
   let h = 0x9747b28c;
-  if (len < 14) return SRC_PORT_MIN;
+  if (len < ETH_HEADER_LEN) return SRC_PORT_MIN;
   // MACs: bytes 0..11.
   h = mix(h, u32(b, off));
   h = mix(h, u32(b, off + 4));
   h = mix(h, u32(b, off + 8));
-  let p = off + 12;
-  let type = (b[p] << 8) | b[p + 1];
+  const w = layersOf(b, off, len);
   // One 802.1Q / 802.1ad tag: the VLAN id is part of the flow.
-  if ((type === 0x8100 || type === 0x88a8) && len >= 18) {
-    h = mix(h, (b[p + 2] << 8) | b[p + 3]);
-    p += 4;
-    type = (b[p] << 8) | b[p + 1];
+  if ((w & LY_TAGGED) !== 0) h = mix(h, (b[off + ETH_HEADER_LEN] << 8) | b[off + ETH_HEADER_LEN + 1]);
+  if ((w & (LY_IPV4 | LY_IPV6)) === 0) return SRC_PORT_MIN + (finalMix(h) % SPAN);
+  const l3 = off + lyL3(w), proto = lyProto(w);
+  if ((w & LY_IPV4) !== 0) {
+    h = mix(h, u32(b, l3 + 12));
+    h = mix(h, u32(b, l3 + 16));
+  } else {
+    for (let i = 8; i < IPV6_HEADER_LEN; i += 4) h = mix(h, u32(b, l3 + i));
   }
-  p += 2;
-  const end = off + len;
-  let proto = -1;
-  let l4 = -1;
-  if (type === 0x0800 && p + 20 <= end) {
-    const ihl = (b[p] & 0x0f) * 4;
-    proto = b[p + 9];
-    h = mix(h, u32(b, p + 12));
-    h = mix(h, u32(b, p + 16));
-    // Only the first fragment carries ports.
-    const fragOff = ((b[p + 6] & 0x1f) << 8) | b[p + 7];
-    if (fragOff === 0 && ihl >= 20) l4 = p + ihl;
-  } else if (type === 0x86dd && p + 40 <= end) {
-    proto = b[p + 6];
-    for (let i = 8; i < 40; i += 4) h = mix(h, u32(b, p + i));
-    l4 = p + 40;
-  }
-  if (proto >= 0) {
-    h = mix(h, proto);
-    // TCP, UDP, SCTP, UDP-Lite: ports are the first four bytes.
-    if ((proto === 6 || proto === 17 || proto === 132 || proto === 136) && l4 >= 0 && l4 + 4 <= end) {
-      h = mix(h, u32(b, l4));
-    }
+  h = mix(h, proto);
+  // TCP, UDP, SCTP, UDP-Lite: ports are the first four bytes, in the first fragment only.
+  const l4 = off + lyL4(w);
+  if ((w & (LY_L4 | LY_LATER_FRAGMENT)) === LY_L4 && (proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP || proto === IPPROTO_UDPLITE) && l4 + 4 <= off + len) {
+    h = mix(h, u32(b, l4));
   }
   return SRC_PORT_MIN + (finalMix(h) % SPAN);
 }

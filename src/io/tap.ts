@@ -4,31 +4,28 @@
 // is how the kernel and weft tell each other about unfinished checksums and
 // TCP super-frames. With offloads on (the default; TUNSETOFFLOAD CSUM|TSO4|
 // TSO6) the host hands weft TCP super-frames of up to 64 KiB, which read()
-// cuts into MTU-sized frames (offload.ts), and write() glues in-order TCP
-// segments back into super-frames, so the host's stack handles one 64 KiB
+// cuts into MTU-sized frames (tap-read.ts), and write() glues in-order TCP
+// segments back into super-frames (tap-write.ts), so the host's stack handles one 64 KiB
 // frame where it would otherwise handle ~45. With offloads off (older
 // kernels, or --no-offload) frames are plain, one per MTU.
 //
 // The data path sees only ordinary Ethernet frames, each with HEADROOM (or,
 // for cut segments, 8) bytes free in front. The virtio-net header stays here.
 //
+// This file is the device: its system calls, and the calls into tap-read.ts
+// and tap-write.ts around them, which hold everything done with the frames
+// (pure functions, which the tests drive too).
+//
 // The device is not persistent: it disappears when its file descriptor is
 // closed, so a crashed weft leaves no device behind.
 
 import { native } from './native.js';
 import { PolledFd } from './polled-fd.js';
-import { HEADROOM } from './batch.js';
 import type { FrameBatch } from './batch.js';
-import { VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM } from './vnet.js';
-import { segmentTcp, segmentUdp, completeChecksum, TcpCoalescer, GATHER_HEAD, VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VIRTIO_NET_HDR_GSO_UDP_L4 } from './offload.js';
+import { VNET_HDR_LEN } from './vnet.js';
+import { TapReadSlab } from './tap-read.js';
+import { TapWritePlan, planTapWrite, sendTapWrite, type Coalescer, type TapKernel } from './tap-write.js';
 import type { FramePort } from './ports.js';
-
-/** Largest frame read from the TAP: a 64 KiB super-frame plus the Ethernet header. */
-const MAX_FRAME = 65535 + 14;
-/** Most segments one super-frame may be cut into (64 KiB at an MSS of ~1 KiB). */
-const MAX_SEGS = 64;
-/** Room for one super-frame's segments: payload plus a header and gap per segment. */
-const SPLIT_ROOM = MAX_FRAME + MAX_SEGS * (8 + 14 + 60 + 60);
 
 export interface TapStats {
   /** Super-frames read and cut into segments. */
@@ -43,10 +40,14 @@ export interface TapStats {
   coalesced: number;
   /** Frames written with a partial checksum marked for the kernel to complete. */
   csumMarkedOut: number;
-  /** Frames written unmerged because a checksum did not verify (TcpCoalescer.csumBad). */
+  /** Frames written unmerged because a checksum did not verify (Coalescer.csumBad). */
   csumBadOut: number;
   /** Frames the kernel refused on write (not queue-full drops). */
   refused: number;
+}
+
+export function newTapStats(): TapStats {
+  return { superFramesIn: 0, segmentsOut: 0, csumCompletedIn: 0, badIn: 0, coalesced: 0, csumMarkedOut: 0, csumBadOut: 0, refused: 0 };
 }
 
 export interface TapOptions {
@@ -70,26 +71,10 @@ export class Tap implements FramePort {
   /** Whether the kernel took the offload flags (TSO), and USO too. */
   readonly offload: boolean;
   readonly uso: boolean;
-  readonly stats: TapStats = { superFramesIn: 0, segmentsOut: 0, csumCompletedIn: 0, badIn: 0, coalesced: 0, csumMarkedOut: 0, csumBadOut: 0, refused: 0 };
-  private readonly slab: Buffer;
-  private readonly rawSlot: number;
-  private readonly rawMax: number;
-  private readonly splitBase: number;
-  private readonly maxLen: number;
-  private readonly rawOffs: Int32Array;
-  private readonly rawLens: Int32Array;
-  private readonly coalescer: TcpCoalescer;
-  /** write(): which output frame each input frame went into, and which output frames the kernel refused. */
-  private outOf: Int32Array;
-  private readonly refusedOut: Uint8Array;
-  private cur: FrameBatch | null = null;
-  private readonly tails: boolean;
-  private readonly emit = (off: number, len: number, tailOff: number, tailLen: number): void => {
-    const b = this.cur!;
-    if (b.count === b.capacity) return;
-    if (tailLen > 0) b.pushSplit(off, len, tailOff, tailLen);
-    else b.push(off, len);
-  };
+  readonly stats: TapStats = newTapStats();
+  private readonly rx: TapReadSlab;
+  private readonly tx: TapWritePlan;
+  private readonly kernel: TapKernel;
 
   constructor(o: TapOptions) {
     const n = native();
@@ -121,125 +106,43 @@ export class Tap implements FramePort {
     }
     this.offload = offload;
     this.uso = uso;
-    this.tails = offload && o.tails === true;
     // Room for the largest frame whatever the offloads: the TAP's MTU can be
     // raised by hand above weft's (and a tagged frame is 4 bytes longer), and
     // a frame cut short by the read would go out truncated instead of being
-    // dropped as too big and answered (datapath/pmtu.ts).
-    this.maxLen = MAX_FRAME + VNET_HDR_LEN;
-    this.rawSlot = (HEADROOM + this.maxLen + 63) & ~63;
-    // Read few enough frames that their segments fit the data path's batch.
-    this.rawMax = offload ? Math.max(1, Math.floor(o.batch / MAX_SEGS)) : o.batch;
-    this.splitBase = this.rawSlot * this.rawMax;
-    this.slab = Buffer.alloc(this.splitBase + (offload ? SPLIT_ROOM * this.rawMax : 0));
-    this.rawOffs = new Int32Array(this.rawMax);
-    this.rawLens = new Int32Array(this.rawMax);
-    for (let i = 0; i < this.rawMax; i++) this.rawOffs[i] = i * this.rawSlot + HEADROOM - VNET_HDR_LEN;
+    // dropped as too big and answered (datapath/pmtu.ts). Few enough frames
+    // per read that their segments fit the data path's batch.
+    this.rx = new TapReadSlab(TapReadSlab.readsFor(o.batch, offload), offload, offload && o.tails === true);
     // Writes: a fresh header and each frame's head go in front of the rest,
     // which stays in the socket's slab and goes out by writev; TCP runs are
     // merged.
-    this.coalescer = new TcpCoalescer(Buffer.alloc(o.batch * (VNET_HDR_LEN + GATHER_HEAD)), o.batch, offload, o.mtu, 65535, uso, true);
-    this.outOf = new Int32Array(o.batch);
-    this.refusedOut = new Uint8Array(o.batch);
+    this.tx = new TapWritePlan(o.batch, offload, o.mtu, uso);
+    const fd = this.fd;
+    this.kernel = {
+      writev(c: Coalescer, from: number, slab: Buffer): number {
+        if (from === 0) return native().tapWritev(fd, c.out, c.offs, c.lens, slab, c.pOffs, c.pLens, c.pStart, c.count);
+        return native().tapWritev(fd, c.out, c.offs.subarray(from), c.lens.subarray(from), slab, c.pOffs, c.pLens, c.pStart.subarray(from), c.count - from);
+      },
+    };
   }
 
   /**
    * Frames the data path should size its batches for: with offloads, `batch`
-   * reads of which each may be cut into up to MAX_SEGS segments, so that
+   * reads of which each may be cut into up to TAP_MAX_SEGS segments, so that
    * small frames still move `batch` per system call.
    */
   static batchFor(batch: number, offload: boolean): number {
-    return offload ? batch * MAX_SEGS : batch;
+    return TapReadSlab.batchFor(batch, offload);
   }
 
   read(batch: FrameBatch): number {
-    const s = this.slab;
-    const got = native().tapRead(this.fd, s, this.rawOffs, this.rawLens, this.rawMax, this.maxLen);
-    batch.buf = s;
-    batch.count = 0;
-    this.cur = batch;
-    let split = this.splitBase;
-    for (let i = 0; i < got; i++) {
-      const h = this.rawOffs[i];
-      const f = h + VNET_HDR_LEN;
-      const len = this.rawLens[i] - VNET_HDR_LEN;
-      if (len <= 0) { this.stats.badIn++; continue; }
-      const gso = s[h + 1] & 0x7f;
-      if (gso === VIRTIO_NET_HDR_GSO_NONE) {
-        if ((s[h] & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0) {
-          if (!completeChecksum(s, f, len, s.readUInt16LE(h + 6), s.readUInt16LE(h + 8))) { this.stats.badIn++; continue; }
-          this.stats.csumCompletedIn++;
-        }
-        // Issue 7: a frame that does not fit the batch is counted, not lost silently.
-        if (batch.count < batch.capacity) batch.push(f, len); else this.stats.badIn++;
-        continue;
-      }
-      const before = batch.count;
-      let used: number;
-      if (gso === VIRTIO_NET_HDR_GSO_TCPV4 || gso === VIRTIO_NET_HDR_GSO_TCPV6) {
-        used = segmentTcp(s, f, len, s.readUInt16LE(h + 4), gso === VIRTIO_NET_HDR_GSO_TCPV6, s, split, s.length - split, 8, this.emit, batch.capacity - before, this.tails);
-      } else if (gso === VIRTIO_NET_HDR_GSO_UDP_L4) {
-        used = segmentUdp(s, f, len, s.readUInt16LE(h + 4), s.readUInt16BE(f + 12) === 0x86dd, s, split, s.length - split, 8, this.emit, batch.capacity - before);
-      } else {
-        this.stats.badIn++;
-        continue;
-      }
-      if (used < 0) { this.stats.badIn++; continue; }
-      split += used;
-      this.stats.superFramesIn++;
-      this.stats.segmentsOut += batch.count - before;
-    }
-    this.cur = null;
-    return batch.count;
+    const rx = this.rx;
+    const got = native().tapRead(this.fd, rx.slab, rx.rawOffs, rx.rawLens, rx.rawMax, rx.maxLen);
+    return rx.fill(got, batch, this.stats);
   }
 
   write(batch: FrameBatch): number {
-    const c = this.coalescer;
-    c.reset();
-    const m0 = c.merged, k0 = c.csumMarked, x0 = c.csumBad;
-    let taken = 0;
-    if (batch.count > this.outOf.length) this.outOf = new Int32Array(batch.count);
-    c.sumBatch(batch.buf, batch.off, batch.len, batch.count);
-    const sums = c.sums;
-    for (let i = 0; i < batch.count; i++) {
-      if (!c.add(batch.buf, batch.off[i], batch.len[i], i < sums.length ? sums[i] : -1)) break;
-      this.outOf[taken++] = c.count - 1;
-    }
-    c.flush();
-    this.stats.coalesced += c.merged - m0;
-    this.stats.csumMarkedOut += c.csumMarked - k0;
-    this.stats.csumBadOut += c.csumBad - x0;
-    // tapWritev stops at EAGAIN (the queue is full: drop the rest) or at a
-    // frame the kernel refuses (it throws when that frame is the first of
-    // the call: skip it and go on; e.g. EIO while the TAP is down). Either
-    // way the caller counts what was not written, in input frames: merged
-    // segments share their frame's fate.
-    const n = c.count;
-    let i = 0, written = 0, refused = 0;
-    while (i < n) {
-      let k: number;
-      try {
-        const offs = i === 0 ? c.offs : c.offs.subarray(i), lens = i === 0 ? c.lens : c.lens.subarray(i);
-        k = native().tapWritev(this.fd, c.out, offs, lens, batch.buf, c.pOffs, c.pLens, i === 0 ? c.pStart : c.pStart.subarray(i), n - i);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') break;
-        this.stats.refused++;
-        if (refused++ === 0) this.refusedOut.fill(0, 0, n);
-        this.refusedOut[i] = 1;
-        i++;
-        continue;
-      }
-      if (k === 0) break;
-      written += k;
-      i += k;
-    }
-    if (refused > 0) {
-      let lost = 0;
-      for (let j = 0; j < taken; j++) lost += this.refusedOut[this.outOf[j]];
-      taken -= lost;
-    }
-    // Report in input frames: everything taken was written unless the queue filled.
-    return i >= n ? taken : Math.min(taken, written);
+    const taken = planTapWrite(this.tx, batch, this.stats);
+    return sendTapWrite(this.tx, batch.buf, taken, this.kernel, this.stats);
   }
 
   onReadable(cb: (err?: Error) => void): void { this.watch.onReadable(cb); }

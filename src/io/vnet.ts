@@ -1,6 +1,9 @@
 // The virtio-net header in front of every frame on a TAP opened with
 // IFF_VNET_HDR (struct virtio_net_hdr, virtio spec §5.1.6; 10 bytes,
-// little-endian on the hosts weft runs on).
+// little-endian on the hosts weft runs on). This file is the header's one
+// home: its reader and writer below are the only code that knows where a
+// field sits; the TAP's read side (tap-read.ts), its write side
+// (tap-write.ts) and the tests go through them.
 //
 // Why weft uses it: a Linux peer behind an offloading device (veth, most
 // NICs) sends inner TCP/UDP frames whose checksum was never completed — the
@@ -21,10 +24,52 @@
 //   +------+---------+----------+----------+------------+-------------+
 
 import { pseudoSumV4, pseudoSumV6, fold } from '../wire/checksum.js';
+import { IPPROTO_TCP, IPPROTO_UDP } from '../wire/ipv4.js';
+import { TCP_OFF_CHECKSUM } from '../wire/tcp.js';
+import { UDP_OFF_CHECKSUM } from '../wire/udp.js';
+import { layersOf, lyL3, lyL4, lyProto, LY_L4, LY_FRAGMENT, LY_IPV4 } from '../wire/layers.js';
 import type { FrameBatch } from './batch.js';
 
 export const VNET_HDR_LEN = 10;
+/** flags: the checksum from csum_start to the end is left for the reader, stored at csum_start + csum_offset. */
 export const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
+// gso_type values; ECN is a bit or-ed into the others (the super-frame had CWR set).
+export const VIRTIO_NET_HDR_GSO_NONE = 0;
+export const VIRTIO_NET_HDR_GSO_TCPV4 = 1;
+export const VIRTIO_NET_HDR_GSO_UDP = 3;
+export const VIRTIO_NET_HDR_GSO_TCPV6 = 4;
+export const VIRTIO_NET_HDR_GSO_UDP_L4 = 5;
+export const VIRTIO_NET_HDR_GSO_ECN = 0x80;
+
+// Field offsets: known only to the reader and writer below.
+const FLAGS = 0, GSO_TYPE = 1, HDR_LEN = 2, GSO_SIZE = 4, CSUM_START = 6, CSUM_OFFSET = 8;
+
+// The reader: the header at `h` (its first byte), fields as the spec names them.
+export function vnetFlags(b: Buffer, h: number): number { return b[h + FLAGS]; }
+export function vnetNeedsCsum(b: Buffer, h: number): boolean { return (b[h + FLAGS] & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0; }
+/** gso_type without the ECN bit. */
+export function vnetGsoType(b: Buffer, h: number): number { return b[h + GSO_TYPE] & ~VIRTIO_NET_HDR_GSO_ECN; }
+export function vnetGsoEcn(b: Buffer, h: number): boolean { return (b[h + GSO_TYPE] & VIRTIO_NET_HDR_GSO_ECN) !== 0; }
+export function vnetHdrLen(b: Buffer, h: number): number { return b[h + HDR_LEN] | (b[h + HDR_LEN + 1] << 8); }
+export function vnetGsoSize(b: Buffer, h: number): number { return b[h + GSO_SIZE] | (b[h + GSO_SIZE + 1] << 8); }
+export function vnetCsumStart(b: Buffer, h: number): number { return b[h + CSUM_START] | (b[h + CSUM_START + 1] << 8); }
+export function vnetCsumOffset(b: Buffer, h: number): number { return b[h + CSUM_OFFSET] | (b[h + CSUM_OFFSET + 1] << 8); }
+
+/**
+ * The writer: all ten bytes of the header at `h`. `gsoType` may carry
+ * VIRTIO_NET_HDR_GSO_ECN; unused fields are 0.
+ */
+export function writeVnet(b: Buffer, h: number, flags: number, gsoType: number, hdrLen: number, gsoSize: number, csumStart: number, csumOffset: number): void {
+  b[h + FLAGS] = flags;
+  b[h + GSO_TYPE] = gsoType;
+  b[h + HDR_LEN] = hdrLen; b[h + HDR_LEN + 1] = hdrLen >>> 8;
+  b[h + GSO_SIZE] = gsoSize; b[h + GSO_SIZE + 1] = gsoSize >>> 8;
+  b[h + CSUM_START] = csumStart; b[h + CSUM_START + 1] = csumStart >>> 8;
+  b[h + CSUM_OFFSET] = csumOffset; b[h + CSUM_OFFSET + 1] = csumOffset >>> 8;
+}
+
+/** A plain frame's header: no GSO, nothing to complete. */
+export function writeVnetPlain(b: Buffer, h: number): void { writeVnet(b, h, 0, VIRTIO_NET_HDR_GSO_NONE, 0, 0, 0, 0); }
 
 /**
  * Writes the 10-byte virtio-net header into the 10 bytes in front of the
@@ -32,46 +77,29 @@ export const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
  */
 export function writeVnetHeader(b: Buffer, off: number, len: number): boolean {
   const h = off - VNET_HDR_LEN;
-  b.fill(0, h, off);
+  writeVnetPlain(b, h);
   const end = off + len;
-  let l3 = off + 14;
-  if (l3 > end) return false;
-  let type = (b[off + 12] << 8) | b[off + 13];
-  if (type === 0x8100 || type === 0x88a8) {
-    if (l3 + 4 > end) return false;
-    type = (b[off + 16] << 8) | b[off + 17];
-    l3 += 4;
-  }
-  let l4: number, l4len: number, proto: number, pseudo: number;
-  if (type === 0x0800) {
-    if (l3 + 20 > end) return false;
-    const ihl = (b[l3] & 0x0f) * 4;
-    // Fragments carry no complete L4 header to fix.
-    if ((b[l3 + 6] & 0x3f) !== 0 || b[l3 + 7] !== 0 || ihl < 20) return false;
-    proto = b[l3 + 9];
-    l4 = l3 + ihl;
-    l4len = ((b[l3 + 2] << 8) | b[l3 + 3]) - ihl;
+  const w = layersOf(b, off, len);
+  // Fragments carry no complete L4 header to fix.
+  if ((w & LY_L4) === 0 || (w & LY_FRAGMENT) !== 0) return false;
+  const l3 = off + lyL3(w), l4 = off + lyL4(w), proto = lyProto(w);
+  let l4len: number, pseudo: number;
+  if ((w & LY_IPV4) !== 0) {
+    l4len = ((b[l3 + 2] << 8) | b[l3 + 3]) - (l4 - l3);
     if (l4len < 0 || l4 + l4len > end) return false;
     pseudo = pseudoSumV4(b, l3 + 12, l3 + 16, proto, l4len);
-  } else if (type === 0x86dd) {
-    if (l3 + 40 > end) return false;
-    proto = b[l3 + 6];
-    l4 = l3 + 40;
+  } else {
     l4len = (b[l3 + 4] << 8) | b[l3 + 5];
     if (l4 + l4len > end) return false;
     pseudo = pseudoSumV6(b, l3 + 8, l3 + 24, proto, l4len);
-  } else {
-    return false;
   }
-  const csumOff = proto === 6 ? 16 : proto === 17 ? 6 : -1;
+  const csumOff = proto === IPPROTO_TCP ? TCP_OFF_CHECKSUM : proto === IPPROTO_UDP ? UDP_OFF_CHECKSUM : -1;
   if (csumOff < 0 || l4 + csumOff + 2 > l4 + l4len) return false;
   const field = (b[l4 + csumOff] << 8) | b[l4 + csumOff + 1];
   // UDP over IPv4 may carry no checksum at all (0): nothing to complete.
-  if (field === 0 && proto === 17) return false;
+  if (field === 0 && proto === IPPROTO_UDP) return false;
   if (field !== fold(pseudo)) return false;
-  b[h] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-  b.writeUInt16LE(l4 - off, h + 6);
-  b.writeUInt16LE(csumOff, h + 8);
+  writeVnet(b, h, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, 0, 0, l4 - off, csumOff);
   return true;
 }
 

@@ -24,6 +24,9 @@ import { IPPROTO_UDP } from './ipv4.js';
 
 /** RFC 768. */
 export const UDP_HEADER_LEN = 8;
+/** Where the Length and Checksum fields sit, for code that fixes them in place without a view (the TAP offloads). */
+export const UDP_OFF_LENGTH = 4;
+export const UDP_OFF_CHECKSUM = 6;
 
 export interface UdpFields {
   srcPort: number;

@@ -62,7 +62,8 @@ const lines = [
   `  good traffic afterwards: ${r.goodAfter.length === 0 ? 'forwards' : r.goodAfter.join('; ')}`,
   `  data path: ${Object.entries(r.counters).filter(([, v]) => v !== 0).map(([k, v]) => `${k} ${v}`).join(', ')}`,
   `  outer parser: ${Object.entries(r.outer).filter(([, v]) => v !== 0).map(([k, v]) => `${k} ${v}`).join(', ')}`,
-  `  TAP reads: ${Object.entries(r.tap).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+  `  TAP reads: ${(['framesIn', 'superFramesIn', 'segmentsOut', 'csumCompletedIn', 'badIn', 'lost'] as const).map((k) => `${k} ${r.tap[k]}`).join(', ')}`,
+  `  TAP writes: ${(['coalesced', 'csumMarkedOut', 'csumBadOut', 'refused'] as const).map((k) => `${k} ${r.tapWrite[k]}`).join(', ')}`,
 ];
 process.stdout.write(lines.join('\n') + '\n');
 process.exitCode = r.crashes.length === 0 && r.problemCount === 0 && r.goodAfter.length === 0 ? 0 : 1;

@@ -1,5 +1,6 @@
 // What the fuzz campaign (fuzz.ts) feeds weft: a seeded PRNG, packet
-// templates with a map of their header fields, and the mutations.
+// templates with a map of their header fields, the mutations, and TAP reads
+// (virtio-net header and frame) built from them.
 //
 // Templates are well-formed packets (packets.ts builds them with valid
 // lengths and checksums); `fields` lists every header field of every layer,
@@ -11,6 +12,12 @@ import {
   ether, ipv4, ipv6, udpHdr, tcp4, tcp6, udp4, udp6, icmp4Echo, icmp6Ns, arpRequest, vxlanPayload, fillL4Checksum,
 } from './packets.js';
 import { rng } from './rng.js';
+import {
+  VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VIRTIO_NET_HDR_GSO_UDP_L4,
+  VIRTIO_NET_HDR_GSO_ECN, vnetFlags, vnetGsoType, vnetGsoEcn, vnetHdrLen, vnetGsoSize, vnetCsumStart, vnetCsumOffset, writeVnet,
+} from '../../src/io/vnet.js';
+import { TAP_MAX_FRAME } from '../../src/io/tap-read.js';
+import { sum16, fold, pseudoSumV4 } from '../../src/wire/checksum.js';
 
 /** The VTEP under test: its MAC, its address, a peer pinned by a static entry, the two VNIs it carries. */
 export const OWN_MAC = '02:00:0a:f4:0f:0f';
@@ -306,4 +313,83 @@ export function vxlanDatagram(r: Rand, macs: Macs, inner: Template[], buf: Buffe
   }
   if (r.chance(0.7)) len = mutate(r, buf, at, len, max, t, 8);
   return len;
+}
+
+// -- TAP reads ---------------------------------------------------------------
+
+/**
+ * Writes one TAP read at s[h] (virtio-net header, then the frame), as the
+ * kernel would hand it over, often mutated; returns its length, header included.
+ */
+export function tapRead(r: Rand, macs: Macs, inner: Template[], superT: Template[], s: Buffer, h: number): number {
+  const f = h + VNET_HDR_LEN;
+  s.fill(0, h, f);
+  const kind = r.float();
+  if (kind < 0.06) {
+    // Random header and bytes.
+    r.fill(s, h, VNET_HDR_LEN);
+    if (r.chance(0.5)) writeVnet(s, h, vnetFlags(s, h), r.pick([0, 1, 3, 4, 5, 0x81, 0x84]), vnetHdrLen(s, h), vnetGsoSize(s, h), vnetCsumStart(s, h), vnetCsumOffset(s, h));
+    const len = r.len(TAP_MAX_FRAME);
+    r.fill(s, f, len);
+    return VNET_HDR_LEN + len;
+  }
+  if (kind < 0.25) return VNET_HDR_LEN + superFrame(r, superT, s, h, f);
+  // A plain frame; a partial checksum is marked NEEDS_CSUM, as the kernel does.
+  const t = r.pick(inner);
+  t.bytes.copy(s, f);
+  let len = t.bytes.length;
+  if (len >= 14) {
+    const d = r.float();
+    if (d < 0.35) macs.writePooled(r, s, f);
+    else if (d < 0.55) writeMac(s, f, parseMac(PEER_MAC));
+    else if (d < 0.75) writeMac(s, f, 0xffffffffffff);
+    else macs.write(r, s, f);
+    if (r.chance(0.5)) writeMac(s, f + 6, parseMac(OWN_MAC)); else macs.write(r, s, f + 6);
+  }
+  if (t.name.endsWith('partial')) {
+    const l3 = t.name.startsWith('vlan') ? 18 : 14;
+    writeVnet(s, h, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, 0, 0, l3 + (t.name.includes('6') ? 40 : (t.bytes[l3] & 15) * 4), t.name.startsWith('udp') ? 6 : 16);
+  }
+  if (r.chance(0.45)) len = mutate(r, s, f, len, TAP_MAX_FRAME, t, 0);
+  if (r.chance(0.1)) mutateVnet(r, s, h, len);
+  return VNET_HDR_LEN + len;
+}
+
+/** A TCP (v4, v6, tagged) or UDP super-frame with the header the kernel writes; returns the frame's length. */
+function superFrame(r: Rand, superT: Template[], s: Buffer, h: number, f: number): number {
+  const big: Template = r.pick(superT);
+  const l3 = big.name.endsWith('vlan') ? 18 : 14;
+  const v6 = big.name.startsWith('tcp6'), udp = big.name.startsWith('udp');
+  const hdr = l3 + (v6 ? 40 : 20) + (udp ? 8 : 20);
+  const y = r.float();
+  const len = Math.min(big.bytes.length, hdr + 1 + (y < 0.6 ? r.int(3000) : y < 0.9 ? r.int(20000) : r.int(big.bytes.length - hdr)));
+  big.bytes.copy(s, f, 0, len);
+  if (v6) {
+    s.writeUInt16BE(len - l3 - 40, f + l3 + 4);
+  } else {
+    s.writeUInt16BE(len - l3, f + l3 + 2);
+    s.writeUInt16BE(0, f + l3 + 10);
+    s.writeUInt16BE(~fold(sum16(s, f + l3, 20)) & 0xffff, f + l3 + 10);
+    // The partial checksum the kernel leaves: the pseudo-header sum over the whole length.
+    s.writeUInt16BE(fold(pseudoSumV4(s, f + l3 + 12, f + l3 + 16, udp ? 17 : 6, len - l3 - 20)), f + l3 + 20 + (udp ? 6 : 16));
+  }
+  if (udp) s.writeUInt16BE(len - hdr + 8, f + l3 + 20 + 4);
+  let gso = udp ? VIRTIO_NET_HDR_GSO_UDP_L4 : v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+  if (!udp && r.chance(0.05)) gso |= VIRTIO_NET_HDR_GSO_ECN;
+  const mss = r.chance(0.8) ? r.pick([1398, 1448, 1460, 1220, 1400, 536, 8948]) : r.pick([0, 1, 7, 48, 88, 256, 65535, r.int(65536)]);
+  writeVnet(s, h, VIRTIO_NET_HDR_F_NEEDS_CSUM, gso, hdr, mss, l3 + (v6 ? 40 : 20), udp ? 6 : 16);
+  const n = r.chance(0.35) ? mutate(r, s, f, len, TAP_MAX_FRAME, big, 0) : len;
+  if (r.chance(0.15)) { const k = h + r.int(VNET_HDR_LEN); s[k] = r.chance(0.5) ? r.int(256) : s[k] ^ (1 << r.int(8)); }
+  return n;
+}
+
+/** The virtio-net header's fields at random: checksum offsets, GSO type and size, flags. */
+function mutateVnet(r: Rand, s: Buffer, h: number, len: number): void {
+  let flags = vnetFlags(s, h), gso = vnetGsoType(s, h) | (vnetGsoEcn(s, h) ? VIRTIO_NET_HDR_GSO_ECN : 0), size = vnetGsoSize(s, h);
+  let start = vnetCsumStart(s, h), off = vnetCsumOffset(s, h);
+  const which = r.int(4);
+  if (which === 0) { flags |= VIRTIO_NET_HDR_F_NEEDS_CSUM; start = Math.min(0xffff, r.int(len + 40)); off = r.pick([0, 2, 6, 16, 0xfffe, r.int(65536)]); } else if (which === 1) gso = r.pick([1, 3, 4, 5, 0x81, r.int(256)]);
+  else if (which === 2) size = r.int(65536);
+  else flags = r.int(256);
+  writeVnet(s, h, flags, gso, vnetHdrLen(s, h), size, start, off);
 }

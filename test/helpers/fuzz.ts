@@ -1,22 +1,25 @@
-// The fuzz campaign over weft's packet paths (README: "Hostile input").
+// The fuzz campaign over weft's packet paths: hostile input must neither
+// crash weft nor go uncounted.
 //
 // Three paths, each driven in batches the way the live loop drives it:
 //
 //   decap     VXLAN datagrams as the UDP socket hands them over (payload
 //             views, source words, -1 for a datagram cut by the socket)
-//             → decapBatch → the TAP write side (TcpCoalescer, which
-//             writes each frame's virtio-net header with writeVnetHeader)
+//             → decapBatch → the TAP write side (planTapWrite: the
+//             Coalescer, which writes each frame's virtio-net header with
+//             writeVnetHeader; sendTapWrite with a kernel that now and then
+//             fills up or refuses a frame)
 //   outer     whole underlay frames (Ethernet/IPv4 or IPv6/UDP/VXLAN/…)
 //             → OuterParser (the replay twin of the kernel's UDP receive)
 //             → decapBatch → the TAP write side
 //   tap-read  frames as a TAP read returns them, virtio-net header first
-//             → what Tap.read does (completeChecksum, segmentTcp,
-//             segmentUdp) → encapBatch → every datagram produced is
+//             → what Tap.read does (readTapFrames: completeChecksum,
+//             segmentTcp, segmentUdp) → encapBatch → every datagram produced is
 //             decapsulated by a second VTEP, and some are wrapped by the
 //             replay twin's OuterBuilder and parsed back; frames too big
 //             for the MTU → answerTooBig → the TAP write side
 //
-// The VTEP (fuzz-twins.ts newWorld) changes every few thousand batches:
+// The VTEP (fuzz-world.ts newWorld) changes every few thousand batches:
 // roomy tables, tight ones, and guarded (datagrams from known VTEPs only,
 // a broadcast budget per source MAC, few ICMP answers a second).
 //
@@ -34,7 +37,7 @@
 // The PRNG is seeded (frames.ts `rng`): the same seed and packet count replay
 // exactly. After every batch: no exception escaped, every packet is counted
 // under exactly one outcome (proc-stats.ts's counterImbalances, and the same
-// for the outer parser and the TAP twin), and what weft hands on is well
+// for the outer parser and the TAP's read side), and what weft hands on is well
 // formed (frame views inside the slab, valid VXLAN headers out, virtio-net
 // headers the kernel accepts). An exception is caught per batch; its packets
 // are replayed one at a time on a fresh VTEP to find the one that throws,
@@ -43,30 +46,31 @@
 // forward through the fuzzed state (goodTraffic).
 
 import type { Datapath } from '../../src/datapath/datapath.js';
-import { decapBatch } from '../../src/datapath/decap.js';
-import { encapBatch } from '../../src/datapath/encap.js';
 import { DatagramBatch, FrameBatch, SendList, HEADROOM } from '../../src/io/batch.js';
 import { C } from '../../src/datapath/counters.js';
 import { answerTooBig, newReplyBatch } from '../../src/datapath/pmtu.js';
 import type { VniState } from '../../src/datapath/vni.js';
-import { VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../../src/io/vnet.js';
-import { TcpCoalescer, GATHER_HEAD, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VIRTIO_NET_HDR_GSO_UDP_L4 } from '../../src/io/offload.js';
+import { TapReadSlab } from '../../src/io/tap-read.js';
+import { TapWritePlan } from '../../src/io/tap-write.js';
+import { newTapStats, type TapStats } from '../../src/io/tap.js';
 import { OuterParser, OuterBuilder } from '../../src/io/outer.js';
 import { CaptureSession } from '../../src/capture/capture.js';
-import { parseMac, writeMac } from '../../src/wire/mac.js';
-import { sum16, fold, pseudoSumV4 } from '../../src/wire/checksum.js';
 import { v4words } from './packets.js';
 import { counterImbalances } from './proc-stats.js';
 import {
-  Rand, Macs, mutate, vxlanDatagram, innerFrames, outerFrames, superFrames, type Template,
-  OWN_MAC, PEER_MAC, PEER_IP, LOCAL_IP, VNI_A, VNI_B,
+  Rand, Macs, mutate, vxlanDatagram, tapRead, innerFrames, outerFrames, superFrames, PEER_IP, LOCAL_IP, VNI_A, VNI_B,
 } from './fuzz-inputs.js';
 import {
-  newWorld, TapReadTwin, tapWriteTwin, replayOne, goodTraffic, icmpProblem, MTU, TAP_MAX_FRAME, WORLD_KINDS,
-  type World, type WorldKind, type FuzzPath, type TapTwinStats,
-} from './fuzz-twins.js';
+  newWorld, tapWrite, FakeTapKernel, replayOne, goodTraffic, icmpProblem, MTU, WORLD_KINDS,
+  type World, type WorldKind, type FuzzPath,
+} from './fuzz-world.js';
+import { encapBatch } from '../../src/datapath/encap.js';
+import { decapBatch } from '../../src/datapath/decap.js';
 
-export type { FuzzPath } from './fuzz-twins.js';
+export type { FuzzPath } from './fuzz-world.js';
+
+/** What the TAP's read side counted, and the frames read and segments lost (a full batch) beside. */
+export type TapReadCounts = TapStats & { framesIn: number; lost: number };
 
 export interface Crash {
   path: FuzzPath;
@@ -91,7 +95,9 @@ export interface FuzzReport {
   /** Data path counters summed over every VTEP the campaign used. */
   counters: Record<string, number>;
   outer: Record<string, number>;
-  tap: TapTwinStats;
+  tap: TapReadCounts;
+  /** What the TAP's write side counted (merges, marks, frames the kernel stand-in refused). */
+  tapWrite: TapStats;
   /** What the VTEP that decapsulated weft's datagrams counted. */
   peer: Record<string, number>;
   /** Failures of the good-traffic check after the campaign; empty when it passed. */
@@ -139,14 +145,14 @@ class Campaign {
   private readonly out = new FrameBatch(DECAP_BATCH);
   private readonly parser = new OuterParser(8472);
   /** TAP writers as `weft run` makes them: offloads with USO, a 9000-byte MTU without, and --no-offload. */
-  private readonly coalescers = [
-    new TcpCoalescer(Buffer.alloc(DECAP_BATCH * (VNET_HDR_LEN + GATHER_HEAD)), DECAP_BATCH, true, MTU, 65535, true, true),
-    new TcpCoalescer(Buffer.alloc(DECAP_BATCH * (VNET_HDR_LEN + GATHER_HEAD)), DECAP_BATCH, true, 9000, 65535, false, true),
-    new TcpCoalescer(Buffer.alloc(DECAP_BATCH * (VNET_HDR_LEN + GATHER_HEAD)), DECAP_BATCH, false, MTU, 65535, false, true),
-  ];
-  // tap-read
-  private readonly tap = new TapReadTwin(16);
-  private readonly sends = new SendList(this.tap.batch.capacity * 3);
+  private readonly writers = [new TapWritePlan(DECAP_BATCH, true, MTU, true), new TapWritePlan(DECAP_BATCH, true, 9000, false), new TapWritePlan(DECAP_BATCH, false, MTU, false)];
+  private readonly kernel = new FakeTapKernel();
+  private readonly txStats = newTapStats();
+  // tap-read: a TAP read slab as `weft run --batch 1024` sizes it (16 reads, 1024 frames out)
+  private readonly tap = new TapReadSlab(16, true);
+  private readonly tapOut = new FrameBatch(TapReadSlab.batchFor(16, true));
+  private readonly tapStats: TapReadCounts = { ...newTapStats(), framesIn: 0, lost: 0 };
+  private readonly sends = new SendList(this.tapOut.capacity * 3);
   private readonly pslab = Buffer.alloc(16 << 20);
   private readonly pdg = new DatagramBatch(4096, this.pslab);
   private readonly pout = new FrameBatch(4096);
@@ -166,7 +172,7 @@ class Campaign {
     this.w = newWorld(this.kind);
     this.report = {
       seed: o.seed, packets: 0, byPath: { decap: 0, outer: 0, 'tap-read': 0 }, batches: 0, crashes: [], problems: [], problemCount: 0, ms: 0,
-      counters: {}, outer: {}, tap: { ...this.tap.stats }, peer: {}, goodAfter: [],
+      counters: {}, outer: {}, tap: { ...this.tapStats }, tapWrite: { ...this.txStats }, peer: {}, goodAfter: [],
     };
   }
 
@@ -179,7 +185,7 @@ class Campaign {
       // The path furthest behind its share of the packets goes next.
       const due = (p: FuzzPath) => SHARE[p] * (rep.packets + 1) - rep.byPath[p];
       if (due('tap-read') > due('decap') && due('tap-read') > due('outer')) this.tapBatch();
-      else this.decapBatch(due('outer') > due('decap'));
+      else this.wireBatch(due('outer') > due('decap'));
       rep.batches++;
       this.nowMs += 1 + r.int(40);
       if ((rep.batches & 63) === 0) {
@@ -202,7 +208,8 @@ class Campaign {
     rep.goodAfter = goodTraffic(this.w, this.nowMs + 10_000);
     this.retire();
     rep.outer = this.parser.counters();
-    rep.tap = { ...this.tap.stats };
+    rep.tap = { ...this.tapStats, lost: this.tap.lost };
+    rep.tapWrite = { ...this.txStats };
     rep.ms = performance.now() - t0;
     return rep;
   }
@@ -225,7 +232,7 @@ class Campaign {
 
   // -- wire → TAP -------------------------------------------------------------
 
-  private decapBatch(outer: boolean): void {
+  private wireBatch(outer: boolean): void {
     const r = this.r, dg = this.dgrams, c = this.w.dp.counters;
     const n = 1 + r.int(r.chance(0.3) ? DECAP_BATCH : 32);
     const rx0 = c.get('rx_datagrams'), frames0 = c.get('rx_frames'), parsed0 = outer ? outcomes(this.parser) : 0;
@@ -250,9 +257,9 @@ class Campaign {
       for (let i = 0; i < this.out.count; i++) {
         if (this.out.vni[i] !== VNI_A && this.out.vni[i] !== VNI_B) this.problem(`decap delivered a frame on VNI ${this.out.vni[i]}`);
       }
-      const taken = tapWriteTwin(r.pick(this.coalescers), this.out, (s) => this.problem(`decap → TAP: ${s}`));
+      const written = tapWrite(r.pick(this.writers), this.out, this.txStats, this.kernelNow(), (s) => this.problem(`decap → TAP: ${s}`));
       // The forwarder counts what the TAP did not take.
-      c.v[C.rx_drop_tap] += this.out.count - taken;
+      c.v[C.rx_drop_tap] += this.out.count - written;
     } catch (e) {
       this.crashed(outer ? 'outer' : 'decap', e as Error, inputs);
       return;
@@ -271,8 +278,7 @@ class Campaign {
     const x = r.float(), tight = this.kind === 'tight';
     if (this.kind === 'guarded' && x < 0.5) dg.srcAddr.set(v4words(r.chance(0.8) ? PEER_IP : '198.18.0.3'), a);
     else if (x < 0.82) dg.srcAddr.set(v4words(`198.18.${tight ? 0 : r.int(3)}.${1 + r.int(tight && r.chance(0.95) ? 30 : 250)}`), a);
-    else if (x < 0.97) { dg.srcAddr[a] = 0xfd000198; dg.srcAddr[a + 1] = 0x00180000; dg.srcAddr[a + 2] = 0; dg.srcAddr[a + 3] = 1 + r.int(200); }
-    else for (let k = 0; k < 4; k++) dg.srcAddr[a + k] = r.pick([0, 0xffffffff, r.u32()]);
+    else if (x < 0.97) { dg.srcAddr[a] = 0xfd000198; dg.srcAddr[a + 1] = 0x00180000; dg.srcAddr[a + 2] = 0; dg.srcAddr[a + 3] = 1 + r.int(200); } else for (let k = 0; k < 4; k++) dg.srcAddr[a + k] = r.pick([0, 0xffffffff, r.u32()]);
     dg.srcPort[i] = r.int(65536);
     // The socket's "longer than the slot", now and then.
     if (r.chance(0.004)) return -1;
@@ -286,28 +292,38 @@ class Campaign {
     return this.r.chance(0.85) ? mutate(this.r, this.dslab, at, t.bytes.length, DGRAM_MAX, t, 0) : t.bytes.length;
   }
 
+  /** The kernel under the TAP: mostly it takes everything; now and then it fills up, or refuses one frame. */
+  private kernelNow(): FakeTapKernel {
+    const k = this.kernel, x = this.r.float();
+    k.fullAt = x < 0.03 ? this.r.int(4) : -1;
+    k.refuse = x >= 0.03 && x < 0.06 ? this.r.int(4) : -1;
+    return k;
+  }
+
   // -- TAP → wire -------------------------------------------------------------
 
   private tapBatch(): void {
-    const r = this.r, tap = this.tap, st = tap.stats, c = this.w.dp.counters;
+    const r = this.r, tap = this.tap, st = this.tapStats, c = this.w.dp.counters, batch = this.tapOut;
     const got = 1 + r.int(r.chance(0.2) ? tap.rawMax : 4);
-    for (let i = 0; i < got; i++) tap.rawLens[i] = this.genTapRead(tap.rawOffs[i]);
+    for (let i = 0; i < got; i++) tap.rawLens[i] = tapRead(r, this.macs, this.inner, this.superT, tap.slab, tap.rawOffs[i]);
     const v = r.chance(0.7) ? this.w.a : this.w.b;
     const frames0 = c.get('tx_frames'), dg0 = c.get('tx_datagrams');
-    const in0 = st.framesIn, out0 = st.plain + st.badIn + st.superFramesIn, segs0 = st.segmentsOut, plain0 = st.plain, over0 = st.overflow;
+    const bad0 = st.badIn, super0 = st.superFramesIn, segs0 = st.segmentsOut, lost0 = tap.lost;
     this.report.packets += got;
     this.report.byPath['tap-read'] += got;
     try {
-      const n = tap.read(got);
-      encapBatch(this.w.dp, v, tap.batch, this.sends, this.nowMs);
-      this.capture()?.tapToWire(tap.batch, this.sends);
+      const n = tap.fill(got, batch, st);
+      st.framesIn += got;
+      encapBatch(this.w.dp, v, batch, this.sends, this.nowMs);
+      this.capture()?.tapToWire(batch, this.sends);
       this.answerTooBig(v);
       // Every frame read is a plain frame, a super-frame cut into segments,
       // or counted bad; every plain frame and segment reaches encap, which
       // counts each once.
-      if (st.framesIn - in0 !== st.plain + st.badIn + st.superFramesIn - out0) this.problem('TAP read: a frame read was not counted');
-      if (st.overflow !== over0) this.problem(`TAP read: ${st.overflow - over0} segments did not fit the batch and were dropped without a count`);
-      else if (n !== st.plain - plain0 + st.segmentsOut - segs0) this.problem(`TAP read: ${n} frames out, ${st.plain - plain0} plain + ${st.segmentsOut - segs0} segments`);
+      const segs = st.segmentsOut - segs0, plain = n - segs;
+      if (tap.lost !== lost0) this.problem(`TAP read: ${tap.lost - lost0} segments did not fit the batch and were dropped without a count`);
+      if (plain < 0 || got !== plain + st.badIn - bad0 + st.superFramesIn - super0) this.problem(`TAP read: ${got} frames read, ${n} out (${segs} segments), ${st.badIn - bad0} bad, ${st.superFramesIn - super0} super-frames`);
+      if (st.superFramesIn - super0 > segs) this.problem(`TAP read: ${st.superFramesIn - super0} super-frames cut into ${segs} segments`);
       if (c.get('tx_frames') - frames0 !== n) this.problem(`encap counted ${c.get('tx_frames') - frames0} frames of ${n}`);
       if (c.get('tx_datagrams') - dg0 !== this.sends.count) this.problem(`tx_datagrams moved by ${c.get('tx_datagrams') - dg0}, ${this.sends.count} datagrams out`);
       this.checkSends(v);
@@ -316,99 +332,20 @@ class Campaign {
     }
   }
 
-  /** Writes one TAP read at h (virtio-net header, then the frame); returns its length, header included. */
-  private genTapRead(h: number): number {
-    const r = this.r, s = this.tap.slab, f = h + VNET_HDR_LEN;
-    s.fill(0, h, f);
-    const kind = r.float();
-    if (kind < 0.06) {
-      // Random header and bytes.
-      r.fill(s, h, VNET_HDR_LEN);
-      if (r.chance(0.5)) s[h + 1] = r.pick([0, 1, 3, 4, 5, 0x81, 0x84]);
-      const len = r.len(TAP_MAX_FRAME);
-      r.fill(s, f, len);
-      return VNET_HDR_LEN + len;
-    }
-    if (kind < 0.25) return VNET_HDR_LEN + this.genSuperFrame(h, f);
-    // A plain frame; a partial checksum is marked NEEDS_CSUM, as the kernel does.
-    const t = r.pick(this.inner);
-    t.bytes.copy(s, f);
-    let len = t.bytes.length;
-    if (len >= 14) {
-      const d = r.float();
-      if (d < 0.35) this.macs.writePooled(r, s, f);
-      else if (d < 0.55) writeMac(s, f, parseMac(PEER_MAC));
-      else if (d < 0.75) writeMac(s, f, 0xffffffffffff);
-      else this.macs.write(r, s, f);
-      if (r.chance(0.5)) writeMac(s, f + 6, parseMac(OWN_MAC)); else this.macs.write(r, s, f + 6);
-    }
-    if (t.name.endsWith('partial')) {
-      const l3 = t.name.startsWith('vlan') ? 18 : 14;
-      s[h] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-      s.writeUInt16LE(l3 + (t.name.includes('6') ? 40 : (t.bytes[l3] & 15) * 4), h + 6);
-      s.writeUInt16LE(t.name.startsWith('udp') ? 6 : 16, h + 8);
-    }
-    if (r.chance(0.45)) len = mutate(r, s, f, len, TAP_MAX_FRAME, t, 0);
-    if (r.chance(0.1)) this.mutateVnet(h, len);
-    return VNET_HDR_LEN + len;
-  }
-
-  /** A TCP (v4, v6, tagged) or UDP super-frame with the header the kernel writes; returns the frame's length. */
-  private genSuperFrame(h: number, f: number): number {
-    const r = this.r, s = this.tap.slab;
-    const big: Template = r.pick(this.superT);
-    const l3 = big.name.endsWith('vlan') ? 18 : 14;
-    const v6 = big.name.startsWith('tcp6'), udp = big.name.startsWith('udp');
-    const hdr = l3 + (v6 ? 40 : 20) + (udp ? 8 : 20);
-    const y = r.float();
-    const len = Math.min(big.bytes.length, hdr + 1 + (y < 0.6 ? r.int(3000) : y < 0.9 ? r.int(20000) : r.int(big.bytes.length - hdr)));
-    big.bytes.copy(s, f, 0, len);
-    if (v6) {
-      s.writeUInt16BE(len - l3 - 40, f + l3 + 4);
-    } else {
-      s.writeUInt16BE(len - l3, f + l3 + 2);
-      s.writeUInt16BE(0, f + l3 + 10);
-      s.writeUInt16BE(~fold(sum16(s, f + l3, 20)) & 0xffff, f + l3 + 10);
-      // The partial checksum the kernel leaves: the pseudo-header sum over the whole length.
-      s.writeUInt16BE(fold(pseudoSumV4(s, f + l3 + 12, f + l3 + 16, udp ? 17 : 6, len - l3 - 20)), f + l3 + 20 + (udp ? 6 : 16));
-    }
-    if (udp) s.writeUInt16BE(len - hdr + 8, f + l3 + 20 + 4);
-    s[h] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-    s[h + 1] = udp ? VIRTIO_NET_HDR_GSO_UDP_L4 : v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
-    if (!udp && r.chance(0.05)) s[h + 1] |= 0x80; // ECN
-    s.writeUInt16LE(hdr, h + 2);
-    s.writeUInt16LE(r.chance(0.8) ? r.pick([1398, 1448, 1460, 1220, 1400, 536, 8948]) : r.pick([0, 1, 7, 48, 88, 256, 65535, r.int(65536)]), h + 4);
-    s.writeUInt16LE(l3 + (v6 ? 40 : 20), h + 6);
-    s.writeUInt16LE(udp ? 6 : 16, h + 8);
-    const n = r.chance(0.35) ? mutate(r, s, f, len, TAP_MAX_FRAME, big, 0) : len;
-    if (r.chance(0.15)) { const k = h + r.int(VNET_HDR_LEN); s[k] = r.chance(0.5) ? r.int(256) : s[k] ^ (1 << r.int(8)); }
-    return n;
-  }
-
-  /** The virtio-net header's fields at random: checksum offsets, GSO type and size, flags. */
-  private mutateVnet(h: number, len: number): void {
-    const r = this.r, s = this.tap.slab;
-    const which = r.int(4);
-    if (which === 0) { s[h] |= VIRTIO_NET_HDR_F_NEEDS_CSUM; s.writeUInt16LE(Math.min(0xffff, r.int(len + 40)), h + 6); s.writeUInt16LE(r.pick([0, 2, 6, 16, 0xfffe, r.int(65536)]), h + 8); }
-    else if (which === 1) s[h + 1] = r.pick([1, 3, 4, 5, 0x81, r.int(256)]);
-    else if (which === 2) s.writeUInt16LE(r.int(65536), h + 4);
-    else s[h] = r.int(256);
-  }
-
   /** The ICMP answers to frames encap found too big (pmtu.ts), written to the TAP as the forwarder does: well formed, within the rate. */
   private answerTooBig(v: VniState): void {
     if (this.sends.tooBigCount === 0) return;
-    const n = answerTooBig(this.w.dp, v, this.tap.batch, this.sends, this.replies, this.nowMs);
+    const n = answerTooBig(this.w.dp, v, this.tapOut, this.sends, this.replies, this.nowMs);
     for (let i = 0; i < n; i++) {
       const p = icmpProblem(this.replies.buf, this.replies.off[i], this.replies.len[i], v.mtu);
       if (p) this.problem(`ICMP answer to a too-big frame: ${p}`);
     }
-    this.w.dp.counters.v[C.icmp_too_big_sent] += tapWriteTwin(this.coalescers[2], this.replies, (s) => this.problem(`ICMP answer → TAP: ${s}`));
+    this.w.dp.counters.v[C.icmp_too_big_sent] += tapWrite(this.writers[2], this.replies, this.txStats, this.kernelNow(), (s) => this.problem(`ICMP answer → TAP: ${s}`));
   }
 
   /** Every datagram encap made is valid VXLAN: the second VTEP takes it, or drops it only for its inner source MAC. */
   private checkSends(v: VniState): void {
-    const sends = this.sends, b = this.tap.slab, fb = this.tap.batch, pdg = this.pdg;
+    const sends = this.sends, b = this.tap.slab, fb = this.tapOut, pdg = this.pdg;
     let j = 0;
     while (j < sends.count) {
       let at = 0;

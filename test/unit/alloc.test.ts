@@ -1,7 +1,7 @@
 // "The hot path allocates nothing per packet", checked with V8's sampling
 // heap profiler (node:inspector, HeapProfiler.startSampling, keeping what
 // young-generation GCs collected too) on the TAP's two sides as Tap uses
-// them: segmentTcp cutting super-frames, and TcpCoalescer (gathering)
+// them: segmentTcp cutting super-frames, and Coalescer (gathering)
 // merging a GRO read's segments and passing ACK-sized frames. Each check
 // first runs a control that does allocate per frame (Buffer#copy, which
 // makes a view per call), so a profiler that sees nothing cannot pass it.
@@ -10,7 +10,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Session } from 'node:inspector';
 import { join } from 'node:path';
-import { segmentTcp, TcpCoalescer, GATHER_HEAD } from '../../src/io/offload.js';
+import { segmentTcp } from '../../src/io/tap-read.js';
+import { Coalescer, GATHER_HEAD } from '../../src/io/tap-write.js';
 import { VNET_HDR_LEN } from '../../src/io/vnet.js';
 import { readPcapFrames } from '../../src/io/pcap-read.js';
 import { PCAPS } from '../helpers/paths.js';
@@ -64,7 +65,7 @@ async function groRead(): Promise<{ slab: Buffer; offs: Int32Array; lens: Int32A
 
 test('the TAP write side (coalescing, gathering) allocates nothing per frame', async () => {
   const r = await groRead();
-  const run = (c: TcpCoalescer) => () => {
+  const run = (c: Coalescer) => () => {
     for (let k = 0; k < ROUNDS; k++) {
       c.reset();
       c.sumBatch(r.slab, r.offs, r.lens, r.count);
@@ -72,8 +73,8 @@ test('the TAP write side (coalescing, gathering) allocates nothing per frame', a
       c.flush();
     }
   };
-  const copying = new TcpCoalescer(Buffer.alloc(r.count * 1600), r.count, true, 1450);
-  const gathering = new TcpCoalescer(Buffer.alloc(r.count * (VNET_HDR_LEN + GATHER_HEAD)), r.count, true, 1450, 65535, true, true);
+  const copying = new Coalescer(Buffer.alloc(r.count * 1600), r.count, true, 1450);
+  const gathering = new Coalescer(Buffer.alloc(r.count * (VNET_HDR_LEN + GATHER_HEAD)), r.count, true, 1450, 65535, true, true);
   // Warm up (the interpreter boxes numbers that optimised code keeps in registers).
   run(copying)(); run(gathering)();
   assert.ok(gathering.count > 1 && gathering.merged > 0, 'segments merged');

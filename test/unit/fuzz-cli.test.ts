@@ -30,7 +30,6 @@ import { parseNetConf } from '../../src/control/net-conf.js';
 import { decodeAttrs } from '../../src/control/lease.js';
 import { Rand } from '../helpers/fuzz-inputs.js';
 import { WEFT, tempDir } from '../helpers/paths.js';
-import { unshared } from '../helpers/unshare.js';
 
 const r = new Rand(Number(process.env.FUZZ_SEED ?? 11));
 const tmp = tempDir('fuzz-cli');
@@ -238,7 +237,8 @@ interface Run { status: number | null; out: string; err: string; argv: string[] 
 
 /** `weft ARGV` inside its own empty network namespace (when root), at most 15 s. */
 function weft(argv: string[]): Promise<Run> {
-  const [cmd, args] = unshared(process.execPath, [WEFT, ...argv]);
+  const inNs = process.getuid?.() === 0;
+  const [cmd, args] = inNs ? ['unshare', ['--net', '--', process.execPath, WEFT, ...argv]] : [process.execPath, [WEFT, ...argv]];
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { cwd: tmp.dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
     let out = '', err = '';
@@ -266,7 +266,7 @@ function checkUsageExit(runs: Run[]): void {
 
 test('the binary: weft run with refused input → exit 2, one line on stderr, no stack', async () => {
   const argvs = [...refusedRun.slice(0, 30),
-    // The shapes most likely to slip through, one each.
+    // One of each shape of refused input: a missing or unreadable file, numbers out of range or in the wrong form, control characters, unknown flags, contradictions.
     ['--config', join(tmp.dir, 'missing.json')], ['--config', tmp.dir], ['--vni', '16777216'], ['--batch', '-1'], ['--port', '1e3'],
     ['--vni', 'a\nb'], ['--tap', '\u001b[2J'], ['--frob'], ['--peer', '198.18.0.2', '--local', '::1'], ['--lease-file', '/x', '--vni', '2'],
   ];

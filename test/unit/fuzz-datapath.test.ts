@@ -40,6 +40,8 @@ test(`fuzz: ${PACKETS.toLocaleString('en')} packets (seed ${SEED}) — no crash,
     assert.ok(r.outer[k] > 0, `outer ${k} never counted: ${JSON.stringify(r.outer)}`);
   }
   assert.ok(r.tap.superFramesIn > 0 && r.tap.segmentsOut > r.tap.superFramesIn && r.tap.csumCompletedIn > 0 && r.tap.badIn > 0, JSON.stringify(r.tap));
+  assert.is(r.tap.lost, 0, 'segments dropped uncounted');
+  assert.ok(r.tapWrite.coalesced > 0 && r.tapWrite.csumMarkedOut > 0 && r.tapWrite.refused > 0, JSON.stringify(r.tapWrite));
 });
 
 test.run();

@@ -1,11 +1,15 @@
-// TSO segmentation (TAP read side) and TCP coalescing (TAP write side), on
+// TSO segmentation (TAP read side) and TCP/UDP coalescing (TAP write side), on
 // the kernel's own TCP super-frames from the fixtures.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { segmentTcp, segmentUdp, TcpCoalescer, completeChecksum, GATHER_HEAD, SEG_BAD, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_UDP_L4 } from '../../src/io/offload.js';
-import { VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../../src/io/vnet.js';
+import { segmentTcp, segmentUdp, completeChecksum, SEG_BAD } from '../../src/io/tap-read.js';
+import { Coalescer, GATHER_HEAD } from '../../src/io/tap-write.js';
+import {
+  VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_UDP_L4,
+  vnetFlags, vnetGsoType, vnetHdrLen, vnetGsoSize, vnetCsumStart, vnetCsumOffset,
+} from '../../src/io/vnet.js';
 import { readPcapFrames } from '../../src/io/pcap-read.js';
 import { sum16, fold, finish, pseudoSumV4, pseudoSumV6 } from '../../src/wire/checksum.js';
 import { useTsChecksums } from '../../src/io/csum.js';
@@ -78,7 +82,7 @@ test('non-TCP or malformed frames are refused, not cut', () => {
 test('coalescing the segments rebuilds the super-frame with a TCPv4 GSO header', async () => {
   for (const f of await superFrames()) {
     const segs = segmentAll(f);
-    const c = new TcpCoalescer(Buffer.alloc(200_000), 128);
+    const c = new Coalescer(Buffer.alloc(200_000), 128);
     for (const s of segs) assert.ok(c.add(s, 0, s.length));
     c.flush();
     assert.is(c.count, 1);
@@ -86,13 +90,13 @@ test('coalescing the segments rebuilds the super-frame with a TCPv4 GSO header',
     const h = c.offs[0];
     const out = c.out.subarray(h + VNET_HDR_LEN, h + c.lens[0]);
     assert.is(out.length, f.length);
-    assert.is(c.out[h], VIRTIO_NET_HDR_F_NEEDS_CSUM);
-    assert.is(c.out[h + 1], VIRTIO_NET_HDR_GSO_TCPV4);
+    assert.is(vnetFlags(c.out, h), VIRTIO_NET_HDR_F_NEEDS_CSUM);
+    assert.is(vnetGsoType(c.out, h), VIRTIO_NET_HDR_GSO_TCPV4);
     const hdr = 14 + 20 + (f[14 + 20 + 12] >>> 4) * 4;
-    assert.is(c.out.readUInt16LE(h + 2), hdr);
-    assert.is(c.out.readUInt16LE(h + 4), MSS);
-    assert.is(c.out.readUInt16LE(h + 6), 34);
-    assert.is(c.out.readUInt16LE(h + 8), 16);
+    assert.is(vnetHdrLen(c.out, h), hdr);
+    assert.is(vnetGsoSize(c.out, h), MSS);
+    assert.is(vnetCsumStart(c.out, h), 34);
+    assert.is(vnetCsumOffset(c.out, h), 16);
     // Same bytes as the original but for the IP ID/checksum (from the first segment) and the TCP checksum (partial).
     assert.ok(out.subarray(hdr).equals(f.subarray(hdr)));
     assert.ok(out.subarray(0, 18).equals(f.subarray(0, 18)));
@@ -110,7 +114,7 @@ test('coalescing stops at a gap in the sequence, another flow, or a non-TCP fram
   assert.ok(segs.length >= 6);
   const hdr = 14 + 20 + (f[14 + 20 + 12] >>> 4) * 4;
   const arp = eth({ type: 0x0806, payload: 28 });
-  const c = new TcpCoalescer(Buffer.alloc(200_000), 128);
+  const c = new Coalescer(Buffer.alloc(200_000), 128);
   // s0 s1 | (s3: gap) | arp | s4 s5
   for (const s of [segs[0], segs[1], segs[3], arp, segs[4], segs[5]]) c.add(s, 0, s.length);
   c.flush();
@@ -124,7 +128,7 @@ test('coalescing stops at a gap in the sequence, another flow, or a non-TCP fram
 });
 
 /** Output frame i of a coalescer, virtio-net header first: its head, then its pieces of `src` in gather mode. */
-function outFrame(c: TcpCoalescer, i: number, src: Buffer): Buffer {
+function outFrame(c: Coalescer, i: number, src: Buffer): Buffer {
   const parts = [c.out.subarray(c.offs[i], c.offs[i] + c.lens[i])];
   for (let j = c.pStart[i]; j < c.pStart[i + 1]; j++) parts.push(src.subarray(c.pOffs[j], c.pOffs[j] + c.pLens[j]));
   return Buffer.concat(parts);
@@ -137,8 +141,8 @@ test('gather mode lists merged payloads as pieces of the input buffer: the same 
   // All frames in one input buffer, as the socket's slab holds them: s0 s1 s2 | s4 (gap) | arp | s5 s6…
   const order = [segs[0], segs[1], segs[2], segs[4], arp, ...segs.slice(5)];
   const src = Buffer.concat(order);
-  const copy = new TcpCoalescer(Buffer.alloc(200_000), 128);
-  const gather = new TcpCoalescer(Buffer.alloc(200_000), 128, true, 65535, 65535, false, true);
+  const copy = new Coalescer(Buffer.alloc(200_000), 128);
+  const gather = new Coalescer(Buffer.alloc(200_000), 128, true, 65535, 65535, false, true);
   for (const c of [copy, gather]) {
     c.reset();
     let at = 0;
@@ -168,7 +172,7 @@ test('gathering, a coalescer whose piece list is full takes no more frames (rath
   const f = (await superFrames()).find((x) => x.length > 8 * MSS)!;
   const segs = segmentAll(f);
   const src = Buffer.concat(segs);
-  const c = new TcpCoalescer(Buffer.alloc(4 * (VNET_HDR_LEN + GATHER_HEAD)), 4, true, 65535, 65535, false, true);
+  const c = new Coalescer(Buffer.alloc(4 * (VNET_HDR_LEN + GATHER_HEAD)), 4, true, 65535, 65535, false, true);
   let at = 0, taken = 0;
   for (const s of segs) {
     if (!c.add(src, at, s.length)) break;
@@ -209,7 +213,7 @@ test('coalescing refuses a segment that differs in any header byte that must mat
       // Checksums made valid again, so that only the header comparison can refuse it.
       if (at !== 24 && at !== 25 && at !== l4 + 16 && at !== l4 + 17) refresh(second);
       const src = Buffer.concat([segs[0], second]);
-      const c = new TcpCoalescer(Buffer.alloc(20_000), 8, true, 65535, 65535, false, gather);
+      const c = new Coalescer(Buffer.alloc(20_000), 8, true, 65535, 65535, false, gather);
       c.add(src, 0, segs[0].length);
       c.add(src, segs[0].length, second.length);
       c.flush();
@@ -223,7 +227,7 @@ test('coalescing refuses a segment that differs in any header byte that must mat
     second[l4 + 13] |= 0x08;                                             // PSH on the later one is fine
     refresh(second);                                                     // with checksums that verify
     const src = Buffer.concat([segs[0], second]);
-    const c = new TcpCoalescer(Buffer.alloc(20_000), 8, true, 65535, 65535, false, gather);
+    const c = new Coalescer(Buffer.alloc(20_000), 8, true, 65535, 65535, false, gather);
     c.add(src, 0, segs[0].length);
     c.add(src, segs[0].length, second.length);
     c.flush();
@@ -276,24 +280,24 @@ test('a run of same-size UDP datagrams of one flow is merged into one USO frame;
   segmentUdp(f, 0, f.length, 64, false, dst, 0, dst.length, 8, (o, l) => segs.push(Buffer.from(dst.subarray(o, o + l))));
   const other = Buffer.from(segs[0]);
   other.writeUInt16BE(40001, 34); // another source port: another flow
-  const c = new TcpCoalescer(Buffer.alloc(100_000), 64, true, 1450, 65535, true);
+  const c = new Coalescer(Buffer.alloc(100_000), 64, true, 1450, 65535, true);
   for (const s of [...segs, other]) c.add(s, 0, s.length);
   c.flush();
   assert.is(c.count, 2);
   assert.is(c.udpFrames, 1);
   const h = c.offs[0];
-  assert.is(c.out[h], VIRTIO_NET_HDR_F_NEEDS_CSUM);
-  assert.is(c.out[h + 1], VIRTIO_NET_HDR_GSO_UDP_L4);
-  assert.is(c.out.readUInt16LE(h + 2), 42);
-  assert.is(c.out.readUInt16LE(h + 4), 64);
-  assert.is(c.out.readUInt16LE(h + 8), 6);
+  assert.is(vnetFlags(c.out, h), VIRTIO_NET_HDR_F_NEEDS_CSUM);
+  assert.is(vnetGsoType(c.out, h), VIRTIO_NET_HDR_GSO_UDP_L4);
+  assert.is(vnetHdrLen(c.out, h), 42);
+  assert.is(vnetGsoSize(c.out, h), 64);
+  assert.is(vnetCsumOffset(c.out, h), 6);
   const out = Buffer.from(c.out.subarray(h + VNET_HDR_LEN, h + c.lens[0]));
   assert.ok(out.subarray(42).equals(f.subarray(42)));
   assert.is(out.readUInt16BE(38), 8 + 64 * 5);
   assert.ok(completeChecksum(out, 0, out.length, 34, 6));
   assert.ok(udpOk(out));
   // Without USO support the same datagrams go one by one.
-  const plain = new TcpCoalescer(Buffer.alloc(100_000), 64, true, 1450);
+  const plain = new Coalescer(Buffer.alloc(100_000), 64, true, 1450);
   for (const s of segs) plain.add(s, 0, s.length);
   plain.flush();
   assert.is(plain.count, segs.length);
@@ -313,8 +317,7 @@ function plainSuper(v6: boolean, proto: 6 | 17, payload: number): Buffer {
     f.writeUInt32BE(0x0af40001, 26); f.writeUInt32BE(0x0af40002, 30);
   }
   f.writeUInt16BE(40000, l4); f.writeUInt16BE(5201, l4 + 2);
-  if (proto === 6) { f.writeUInt32BE(1000, l4 + 4); f.writeUInt32BE(77, l4 + 8); f[l4 + 12] = 0x50; f[l4 + 13] = 0x10; f.writeUInt16BE(500, l4 + 14); }
-  else f.writeUInt16BE(8 + payload, l4 + 4);
+  if (proto === 6) { f.writeUInt32BE(1000, l4 + 4); f.writeUInt32BE(77, l4 + 8); f[l4 + 12] = 0x50; f[l4 + 13] = 0x10; f.writeUInt16BE(500, l4 + 14); } else f.writeUInt16BE(8 + payload, l4 + 4);
   for (let i = l4 + l4Hdr; i < f.length; i++) f[i] = (i * 13 + (i >>> 8)) & 0xff;
   return f;
 }
@@ -356,7 +359,7 @@ test('a segment whose checksum does not verify is not merged: it goes up as it c
         for (const gather of [false, true]) {
           for (const batched of [false, true]) {
             const label = `v6 ${v6}, proto ${proto}, damaged: ${what}, gather ${gather}, sums ${batched ? 'by batch' : 'one by one'}`;
-            const c = new TcpCoalescer(Buffer.alloc(100_000), 64, true, 1500, 65535, true, gather);
+            const c = new Coalescer(Buffer.alloc(100_000), 64, true, 1500, 65535, true, gather);
             if (batched) c.sumBatch(src, offs, lens, segs.length);
             segs.forEach((x, i) => assert.ok(c.add(src, offs[i], lens[i], batched ? c.sums[i] : -1)));
             c.flush();
@@ -395,8 +398,7 @@ function randomSuper(rand: () => number, v6: boolean, proto: 6 | 17): Buffer {
   for (let i = 0; i < f.length; i++) f[i] = Math.floor(rand() * 256);
   f.writeUInt16BE(v6 ? 0x86dd : 0x0800, 12);
   const l4 = 14 + ipHdr;
-  if (v6) { f[14] = 0x60; f[20] = proto; f.writeUInt16BE(l4Hdr + payload, 18); }
-  else { f[14] = 0x40 | (ipHdr / 4); f[23] = proto; f.writeUInt16BE(ipHdr + l4Hdr + payload, 16); f[20] &= 0x40; f[21] = 0; }
+  if (v6) { f[14] = 0x60; f[20] = proto; f.writeUInt16BE(l4Hdr + payload, 18); } else { f[14] = 0x40 | (ipHdr / 4); f[23] = proto; f.writeUInt16BE(ipHdr + l4Hdr + payload, 16); f[20] &= 0x40; f[21] = 0; }
   if (proto === 6) f[l4 + 12] = (l4Hdr / 4) << 4;
   else f.writeUInt16BE(8 + payload, l4 + 4);
   return f;

@@ -1,12 +1,12 @@
 // Segments with tails: a TCP super-frame cut into headers only, each
 // segment's payload left where the TAP read put it, for a gathering send
-// (io/offload.ts segmentTcp(…, tails), FrameBatch.tailOff/tailLen,
+// (io/tap-read.ts segmentTcp(…, tails), FrameBatch.tailOff/tailLen,
 // SendList tails, UdpSocket.sendGso). What goes on the wire, and what
 // the ICMP answer quotes, must be exactly what copying would have made.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { segmentTcp } from '../../src/io/offload.js';
+import { segmentTcp } from '../../src/io/tap-read.js';
 import { Datapath } from '../../src/datapath/datapath.js';
 import { encapBatch } from '../../src/datapath/encap.js';
 import { FrameBatch, SendList, HEADROOM, copyFrame } from '../../src/io/batch.js';

@@ -6,7 +6,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { writeVnetHeader, VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../../src/io/vnet.js';
+import {
+  writeVnetHeader, writeVnet, VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV6, VIRTIO_NET_HDR_GSO_ECN,
+  vnetFlags, vnetNeedsCsum, vnetGsoType, vnetGsoEcn, vnetHdrLen, vnetGsoSize, vnetCsumStart, vnetCsumOffset,
+} from '../../src/io/vnet.js';
+import { hex } from '../helpers/bytes.js';
 import { readPcapFrames } from '../../src/io/pcap-read.js';
 import { sum16, fold, finish, pseudoSumV4, l4Checksum } from '../../src/wire/checksum.js';
 import { PCAPS } from '../helpers/paths.js';
@@ -15,8 +19,8 @@ import { eth } from '../helpers/packets.js';
 /** What the kernel does with NEEDS_CSUM: sum from csum_start to the end, store the complement at csum_offset. */
 function complete(b: Buffer, off: number, len: number): void {
   const h = off - VNET_HDR_LEN;
-  const start = off + b.readUInt16LE(h + 6);
-  const at = start + b.readUInt16LE(h + 8);
+  const start = off + vnetCsumStart(b, h);
+  const at = start + vnetCsumOffset(b, h);
   const c = finish(sum16(b, start, off + len - start));
   b.writeUInt16BE(c, at);
 }
@@ -30,6 +34,14 @@ function l4Ok(f: Buffer): boolean | null {
   return fold(sum16(f, l4, l4len, pseudoSumV4(f, 26, 30, proto, l4len))) === 0xffff;
 }
 
+test('the header as virtio spec §5.1.6 lays it out: little-endian fields at 0, 1, 2, 4, 6, 8', () => {
+  const b = Buffer.alloc(VNET_HDR_LEN + 2, 0xee);
+  writeVnet(b, 1, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV6 | VIRTIO_NET_HDR_GSO_ECN, 0x4a, 0x0576, 0x36, 0x10);
+  assert.is(hex(b), 'ee' + '01' + '84' + '4a00' + '7605' + '3600' + '1000' + 'ee');
+  assert.equal([vnetFlags(b, 1), vnetNeedsCsum(b, 1), vnetGsoType(b, 1), vnetGsoEcn(b, 1), vnetHdrLen(b, 1), vnetGsoSize(b, 1), vnetCsumStart(b, 1), vnetCsumOffset(b, 1)],
+    [1, true, VIRTIO_NET_HDR_GSO_TCPV6, true, 0x4a, 0x0576, 0x36, 0x10]);
+});
+
 test('every kernel-sent TCP/UDP frame is partial, gets marked, and completes to a valid checksum', async () => {
   const frames = await readPcapFrames(join(PCAPS, 'kernel-v4-a-inner.pcap'));
   let marked = 0;
@@ -39,7 +51,7 @@ test('every kernel-sent TCP/UDP frame is partial, gets marked, and completes to 
     const b = Buffer.alloc(VNET_HDR_LEN + f.length);
     f.copy(b, VNET_HDR_LEN);
     assert.ok(writeVnetHeader(b, VNET_HDR_LEN, f.length));
-    assert.is(b[0], VIRTIO_NET_HDR_F_NEEDS_CSUM);
+    assert.is(vnetFlags(b, 0), VIRTIO_NET_HDR_F_NEEDS_CSUM);
     complete(b, VNET_HDR_LEN, f.length);
     assert.is(l4Ok(b.subarray(VNET_HDR_LEN)), true);
     marked++;

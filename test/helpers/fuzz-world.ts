@@ -1,20 +1,22 @@
 // The rest of a VTEP around the data path, for the fuzz campaign (fuzz.ts)
 // and the regression corpus: a data path configured as `weft run` would
-// configure it, the receiving VTEP, what Tap.read and Tap.write do with the
-// frames (offload.ts's functions composed as tap.ts composes them), and the
-// good traffic that must still forward. (The counter identities every
-// check uses are proc-stats.ts's counterImbalances.)
+// configure it, the receiving VTEP, a stand-in for the kernel under the TAP
+// (what it accepts in a virtio-net header, and a writev that fills up or
+// refuses), and the good traffic that must still forward. What Tap.read and
+// Tap.write do with the frames is the shipped code (io/tap-read.ts,
+// io/tap-write.ts), called here as Tap calls it. (The counter identities
+// every check uses are proc-stats.ts's counterImbalances.)
 
 import { Datapath, type DatapathOptions } from '../../src/datapath/datapath.js';
-import { decapBatch } from '../../src/datapath/decap.js';
-import { encapBatch } from '../../src/datapath/encap.js';
 import { DatagramBatch, FrameBatch, SendList, HEADROOM } from '../../src/io/batch.js';
 import type { VniState } from '../../src/datapath/vni.js';
-import { VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../../src/io/vnet.js';
 import {
-  segmentTcp, segmentUdp, completeChecksum, TcpCoalescer, GATHER_HEAD,
-  VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VIRTIO_NET_HDR_GSO_UDP_L4,
-} from '../../src/io/offload.js';
+  VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VIRTIO_NET_HDR_GSO_UDP_L4,
+  vnetFlags, vnetGsoType, vnetHdrLen, vnetGsoSize, vnetCsumStart, vnetCsumOffset, writeVnet,
+} from '../../src/io/vnet.js';
+import { TapReadSlab } from '../../src/io/tap-read.js';
+import { TapWritePlan, planTapWrite, sendTapWrite, type Coalescer, type TapKernel } from '../../src/io/tap-write.js';
+import { newTapStats, type TapStats } from '../../src/io/tap.js';
 import { OuterParser } from '../../src/io/outer.js';
 import { answerTooBig, newReplyBatch } from '../../src/datapath/pmtu.js';
 import { parseMac } from '../../src/wire/mac.js';
@@ -22,6 +24,8 @@ import { sum16, fold, pseudoSumV4, pseudoSumV6 } from '../../src/wire/checksum.j
 import { v4words } from './packets.js';
 import { ether, tcp4, icmp4Echo, arpRequest, vxlanPayload } from './packets.js';
 import { OWN_MAC, PEER_MAC, PEER_IP, VNI_A, VNI_B, fill } from './fuzz-inputs.js';
+import { encapBatch } from '../../src/datapath/encap.js';
+import { decapBatch } from '../../src/datapath/decap.js';
 
 /** VNI_A's MTU (the TAP's, in `weft run` terms): it takes frames up to MTU + 14, + 4 with a tag. */
 export const MTU = 1500;
@@ -63,99 +67,15 @@ export function newWorld(kind: WorldKind): World {
   return { kind, dp, a, b, peer };
 }
 
-// ---------------------------------------------------------------------------
-// What Tap.read does with the frames of one read (src/io/tap.ts, read()):
-// each frame's virtio-net header says whether it is a plain frame (whose
-// partial checksum may need completing) or a TCP/UDP super-frame to cut.
-// Kept in step with tap.ts; the cutting itself is offload.ts's, called here.
-
-/** Tap.ts's sizes: a 64 KiB frame, 64 segments per super-frame, room for them. */
-export const TAP_MAX_FRAME = 65535 + 14;
-const TAP_MAX_SEGS = 64;
-const TAP_SPLIT_ROOM = TAP_MAX_FRAME + TAP_MAX_SEGS * (8 + 14 + 60 + 60);
-
-export interface TapTwinStats {
-  framesIn: number; plain: number; csumCompletedIn: number; badIn: number;
-  superFramesIn: number; segmentsOut: number;
-  /** Segments that did not fit the batch: Tap.read's emit drops them, uncounted (segmentTcp's maxSegs prevents it). */
-  overflow: number;
-}
-
-export class TapReadTwin {
-  readonly rawMax: number;
-  readonly rawSlot: number;
-  readonly slab: Buffer;
-  readonly rawOffs: Int32Array;
-  readonly rawLens: Int32Array;
-  readonly batch: FrameBatch;
-  readonly stats: TapTwinStats = { framesIn: 0, plain: 0, csumCompletedIn: 0, badIn: 0, superFramesIn: 0, segmentsOut: 0, overflow: 0 };
-  private readonly splitBase: number;
-  private readonly emit = (off: number, len: number): void => {
-    const b = this.batch;
-    if (b.count < b.capacity) b.push(off, len); else this.stats.overflow++;
-  };
-
-  /** As Tap's constructor with offloads on, for `weft run --batch batch`: `batch` reads, `batch` × 64 frames out. */
-  constructor(batch = 64) {
-    const maxLen = TAP_MAX_FRAME + VNET_HDR_LEN;
-    this.rawSlot = (HEADROOM + maxLen + 63) & ~63;
-    this.rawMax = batch;
-    this.splitBase = this.rawSlot * this.rawMax;
-    this.slab = Buffer.alloc(this.splitBase + TAP_SPLIT_ROOM * this.rawMax);
-    this.rawOffs = new Int32Array(this.rawMax);
-    this.rawLens = new Int32Array(this.rawMax);
-    for (let i = 0; i < this.rawMax; i++) this.rawOffs[i] = i * this.rawSlot + HEADROOM - VNET_HDR_LEN;
-    this.batch = new FrameBatch(batch * TAP_MAX_SEGS, this.slab);
-  }
-
-  /** Tap.read after tapRead returned `got` frames (rawLens include the virtio-net header). */
-  read(got: number): number {
-    const s = this.slab, batch = this.batch, st = this.stats;
-    batch.count = 0;
-    let split = this.splitBase;
-    for (let i = 0; i < got; i++) {
-      st.framesIn++;
-      const h = this.rawOffs[i];
-      const f = h + VNET_HDR_LEN;
-      const len = this.rawLens[i] - VNET_HDR_LEN;
-      if (len <= 0) { st.badIn++; continue; }
-      const gso = s[h + 1] & 0x7f;
-      if (gso === VIRTIO_NET_HDR_GSO_NONE) {
-        if ((s[h] & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0) {
-          if (!completeChecksum(s, f, len, s.readUInt16LE(h + 6), s.readUInt16LE(h + 8))) { st.badIn++; continue; }
-          st.csumCompletedIn++;
-        }
-        if (batch.count < batch.capacity) { batch.push(f, len); st.plain++; } else st.badIn++;
-        continue;
-      }
-      const before = batch.count;
-      let used: number;
-      if (gso === VIRTIO_NET_HDR_GSO_TCPV4 || gso === VIRTIO_NET_HDR_GSO_TCPV6) {
-        used = segmentTcp(s, f, len, s.readUInt16LE(h + 4), gso === VIRTIO_NET_HDR_GSO_TCPV6, s, split, s.length - split, 8, this.emit, batch.capacity - before);
-      } else if (gso === VIRTIO_NET_HDR_GSO_UDP_L4) {
-        used = segmentUdp(s, f, len, s.readUInt16LE(h + 4), s.readUInt16BE(f + 12) === 0x86dd, s, split, s.length - split, 8, this.emit, batch.capacity - before);
-      } else {
-        st.badIn++;
-        continue;
-      }
-      if (used < 0) { st.badIn++; continue; }
-      split += used;
-      st.superFramesIn++;
-      st.segmentsOut += batch.count - before;
-    }
-    return batch.count;
-  }
-}
-
 /**
  * What the kernel's virtio_net_hdr_to_skb would refuse in a header weft
  * writes to the TAP, or null: checksum offsets inside the frame, a known GSO
  * type with a size and the checksum flag, lengths that match for super-frames.
  */
 export function vnetProblem(b: Buffer, h: number, len: number): string | null {
-  const flags = b[h], gso = b[h + 1] & 0x7f;
-  const hdrLen = b.readUInt16LE(h + 2), gsoSize = b.readUInt16LE(h + 4);
-  const start = b.readUInt16LE(h + 6), off = b.readUInt16LE(h + 8);
+  const flags = vnetFlags(b, h), gso = vnetGsoType(b, h);
+  const hdrLen = vnetHdrLen(b, h), gsoSize = vnetGsoSize(b, h);
+  const start = vnetCsumStart(b, h), off = vnetCsumOffset(b, h);
   if (flags & ~VIRTIO_NET_HDR_F_NEEDS_CSUM) return `flags ${flags}`;
   if ((flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && start + off + 2 > len) return `csum_start ${start} + csum_offset ${off} outside ${len} bytes`;
   if (gso === VIRTIO_NET_HDR_GSO_NONE) return null;
@@ -173,14 +93,15 @@ export type FuzzPath = 'decap' | 'outer' | 'tap-read';
 export function replayOne(path: FuzzPath, input: Buffer, kind: WorldKind = 'roomy'): World {
   const w = newWorld(kind);
   if (path === 'tap-read') {
-    const tap = new TapReadTwin(1);
-    input.copy(tap.slab, tap.rawOffs[0], 0, Math.min(input.length, VNET_HDR_LEN + TAP_MAX_FRAME));
-    tap.rawLens[0] = Math.min(input.length, VNET_HDR_LEN + TAP_MAX_FRAME);
-    tap.read(1);
+    const tap = new TapReadSlab(1, true);
+    const batch = new FrameBatch(TapReadSlab.batchFor(1, true));
+    input.copy(tap.slab, tap.rawOffs[0], 0, Math.min(input.length, tap.maxLen));
+    tap.rawLens[0] = Math.min(input.length, tap.maxLen);
+    tap.fill(1, batch, newTapStats());
     for (const v of [w.a, w.b]) {
-      const sends = new SendList(tap.batch.capacity * 3);
-      encapBatch(w.dp, v, tap.batch, sends, 1000);
-      answerTooBig(w.dp, v, tap.batch, sends, newReplyBatch(), 1000);
+      const sends = new SendList(batch.capacity * 3);
+      encapBatch(w.dp, v, batch, sends, 1000);
+      answerTooBig(w.dp, v, batch, sends, newReplyBatch(), 1000);
     }
     return w;
   }
@@ -195,9 +116,7 @@ export function replayOne(path: FuzzPath, input: Buffer, kind: WorldKind = 'room
   }
   const out = new FrameBatch(1);
   decapBatch(w.dp, dg, out, 1000);
-  const c = new TcpCoalescer(Buffer.alloc(VNET_HDR_LEN + GATHER_HEAD), 1, true, MTU, 65535, true, true);
-  for (let i = 0; i < out.count; i++) c.add(out.buf, out.off[i], out.len[i]);
-  c.flush();
+  planTapWrite(new TapWritePlan(1, true, MTU, true), out, newTapStats());
   return w;
 }
 
@@ -207,8 +126,10 @@ export function replayOne(path: FuzzPath, input: Buffer, kind: WorldKind = 'room
  *   2. a frame to that MAC goes to its VTEP, once;
  *   3. a broadcast goes to both flood peers;
  *   4. a TCP super-frame from the TAP is cut, encapsulated and arrives at
- *      the peer as valid segments;
- *   5. three in-order segments from the wire become one GSO frame for the TAP.
+ *      the peer as valid segments carrying all of its payload;
+ *   5. three in-order segments from the wire become one GSO frame for the TAP;
+ *   6. a plain frame from the TAP with a partial checksum goes out whole,
+ *      byte for byte as its sender meant it, the checksum completed.
  */
 export function goodTraffic(w: World, nowMs: number): string[] {
   const bad: string[] = [];
@@ -237,23 +158,25 @@ export function goodTraffic(w: World, nowMs: number): string[] {
   const bc = enc(ether(0x0806, arpRequest(OWN_MAC, '10.244.0.1', '10.244.0.2'), { dst: 'ff:ff:ff:ff:ff:ff', src: OWN_MAC }));
   if (bc.map((x) => x.peer).sort().join(' ') !== `${PEER_IP} 198.18.0.3`) bad.push(`a broadcast went to ${JSON.stringify(bc)}`);
   // 4.
-  const tap = new TapReadTwin(1);
+  const tap = new TapReadSlab(1, true);
+  const tb = new FrameBatch(TapReadSlab.batchFor(1, true));
   const sf = ether(0x0800, tcp4(40200, 5201, fill(3 * 1398), {}, {}, 'partial'), { dst: PEER_MAC, src: OWN_MAC });
   const h = tap.rawOffs[0];
   sf.copy(tap.slab, h + VNET_HDR_LEN);
-  tap.slab.fill(0, h, h + VNET_HDR_LEN);
-  tap.slab[h] = VIRTIO_NET_HDR_F_NEEDS_CSUM; tap.slab[h + 1] = VIRTIO_NET_HDR_GSO_TCPV4;
-  tap.slab.writeUInt16LE(54, h + 2); tap.slab.writeUInt16LE(1398, h + 4); tap.slab.writeUInt16LE(34, h + 6); tap.slab.writeUInt16LE(16, h + 8);
+  writeVnet(tap.slab, h, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4, 54, 1398, 34, 16);
   tap.rawLens[0] = VNET_HDR_LEN + sf.length;
-  const n = tap.read(1);
+  const n = tap.fill(1, tb, newTapStats());
   const sl = new SendList(64);
-  encapBatch(w.dp, w.a, tap.batch, sl, nowMs);
+  encapBatch(w.dp, w.a, tb, sl, nowMs);
   if (n !== 3 || sl.count !== 3 || [...sl.peer.subarray(0, 3)].some((p) => w.dp.peers.ipString(p) !== PEER_IP)) bad.push(`a TCP super-frame became ${n} segments, ${sl.count} datagrams`);
+  let carried = 0;
   for (let j = 0; j < sl.count; j++) {
     const seg = tap.slab.subarray(sl.off[j] + 8, sl.off[j] + sl.len[j]);
     const l4len = seg.readUInt16BE(16) - 20;
+    carried += l4len - 20;
     if (fold(sum16(seg, 34, l4len, pseudoSumV4(seg, 26, 30, 6, l4len))) !== 0xffff) bad.push(`segment ${j} has a bad TCP checksum`);
   }
+  if (carried !== 3 * 1398) bad.push(`a TCP super-frame's ${3 * 1398} payload bytes went out as ${carried}`);
   // 5.
   const segs = [0, 1, 2].map((k) => vxlanPayload(VNI_A, ether(0x0800, tcp4(5201, 40300, fill(1398), { seq: 1000 + k * 1398 }, { src: '10.244.0.2', dst: '10.244.0.1' }), { dst: OWN_MAC, src: PEER_MAC })));
   const s5 = Buffer.alloc(3 * (HEADROOM + segs[0].length));
@@ -262,30 +185,53 @@ export function goodTraffic(w: World, nowMs: number): string[] {
   d5.count = 3;
   const o5 = new FrameBatch(3);
   decapBatch(w.dp, d5, o5, nowMs);
-  const co = new TcpCoalescer(Buffer.alloc(10_000), 3, true, MTU);
-  for (let k = 0; k < o5.count; k++) co.add(o5.buf, o5.off[k], o5.len[k]);
-  co.flush();
-  if (o5.count !== 3 || co.count !== 1 || co.out[co.offs[0] + 1] !== VIRTIO_NET_HDR_GSO_TCPV4) bad.push(`three in-order segments gave ${o5.count} frames, ${co.count} TAP writes`);
+  const wp = new TapWritePlan(3, true, MTU, true), co = wp.c;
+  const taken = planTapWrite(wp, o5, newTapStats());
+  if (o5.count !== 3 || taken !== 3 || co.count !== 1 || vnetGsoType(co.out, co.offs[0]) !== VIRTIO_NET_HDR_GSO_TCPV4) bad.push(`three in-order segments gave ${o5.count} frames, ${co.count} TAP writes`);
+  // 6.
+  const meant = ether(0x0800, tcp4(40201, 5201, fill(300)), { dst: PEER_MAC, src: OWN_MAC });
+  ether(0x0800, tcp4(40201, 5201, fill(300), {}, {}, 'partial'), { dst: PEER_MAC, src: OWN_MAC }).copy(tap.slab, h + VNET_HDR_LEN);
+  writeVnet(tap.slab, h, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, 0, 0, 34, 16);
+  tap.rawLens[0] = VNET_HDR_LEN + meant.length;
+  const n6 = tap.fill(1, tb, newTapStats());
+  const sl6 = new SendList(8);
+  encapBatch(w.dp, w.a, tb, sl6, nowMs);
+  const sent = sl6.count === 1 ? tap.slab.subarray(sl6.off[0] + 8, sl6.off[0] + sl6.len[0]) : Buffer.alloc(0);
+  if (n6 !== 1 || !sent.equals(meant)) bad.push(`a plain frame from the TAP went out as ${sl6.count} datagrams, ${sent.length} of ${meant.length} bytes`);
   return bad;
 }
 
 /**
- * What Tap.write does with decap's frames: each one's head is copied behind
- * a fresh virtio-net header (writeVnetHeader), TCP/UDP runs merged (TcpCoalescer),
- * until the coalescer is full. Returns how many frames it took (the
- * forwarder counts the rest as rx_drop_tap) and reports views or headers the
- * kernel would refuse to `problem`.
+ * The kernel under the TAP, for sendTapWrite: writes everything, or fills up
+ * (EAGAIN) at output `fullAt`, or refuses output `refuse` (EIO).
  */
-export function tapWriteTwin(c: TcpCoalescer, frames: FrameBatch, problem: (s: string) => void): number {
-  c.reset();
-  let taken = 0;
+export class FakeTapKernel implements TapKernel {
+  fullAt = -1;
+  refuse = -1;
+  writev(c: Coalescer, from: number): number {
+    if (from === this.refuse) throw Object.assign(new Error('EIO'), { code: 'EIO' });
+    if (from === this.fullAt) throw Object.assign(new Error('EAGAIN'), { code: 'EAGAIN' });
+    let to = c.count;
+    if (this.fullAt > from) to = Math.min(to, this.fullAt);
+    if (this.refuse > from) to = Math.min(to, this.refuse);
+    return to - from;
+  }
+}
+
+/**
+ * Tap.write on decap's frames, as the shipped code does it (planTapWrite,
+ * sendTapWrite) with `kernel` in place of the system call. Reports views or
+ * headers the kernel would refuse, and a count of written frames other than
+ * what the kernel's outcome implies, to `problem`. Returns how many input
+ * frames were written (the forwarder counts the rest as rx_drop_tap).
+ */
+export function tapWrite(w: TapWritePlan, frames: FrameBatch, stats: TapStats, kernel: FakeTapKernel, problem: (s: string) => void): number {
   for (let i = 0; i < frames.count; i++) {
     const off = frames.off[i], len = frames.len[i];
-    if (off < 0 || len < 14 || off + len > frames.buf.length) { problem(`a bad frame view (${off}, ${len}) of a ${frames.buf.length}-byte slab`); continue; }
-    if (!c.add(frames.buf, off, len)) break;
-    taken++;
+    if (off < 0 || len < 14 || off + len > frames.buf.length) problem(`a bad frame view (${off}, ${len}) of a ${frames.buf.length}-byte slab`);
   }
-  c.flush();
+  const taken = planTapWrite(w, frames, stats);
+  const c = w.c;
   for (let i = 0; i < c.count; i++) {
     const h = c.offs[i], head = c.lens[i];
     if (h < 0 || h + head > c.out.length || head < VNET_HDR_LEN + 14) { problem(`the coalescer wrote a bad view (${h}, ${head})`); continue; }
@@ -298,7 +244,19 @@ export function tapWriteTwin(c: TcpCoalescer, frames: FrameBatch, problem: (s: s
     const p = vnetProblem(c.out, h, l - VNET_HDR_LEN);
     if (p) problem(`the coalescer wrote a virtio-net header the kernel refuses: ${p}`);
   }
-  return taken;
+  const refused0 = stats.refused;
+  const written = sendTapWrite(w, frames.buf, taken, kernel, stats);
+  // What the kernel's outcome implies: all taken frames; none once the
+  // queue is full at the first output; all but those merged into a refused one.
+  let want = taken;
+  if (kernel.fullAt === 0 && c.count > 0) want = 0;
+  else if (kernel.fullAt < 0 && kernel.refuse >= 0 && kernel.refuse < c.count) {
+    for (let j = 0; j < taken; j++) if (w.outOf[j] === kernel.refuse) want--;
+    if (stats.refused - refused0 !== 1) problem(`a refused output counted ${stats.refused - refused0} times`);
+  }
+  if (kernel.fullAt <= 0 && written !== want) problem(`the write reported ${written} frames written of ${taken}, the kernel's outcome implies ${want}`);
+  if (written < 0 || written > taken) problem(`the write reported ${written} frames written of ${taken}`);
+  return written;
 }
 
 /**
