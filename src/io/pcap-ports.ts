@@ -22,15 +22,18 @@
 // came from, found through the `from` index FrameBatch and SendList keep;
 // the ports of one replay share a RecordTimes for that.
 //
-// The TAP write side here is a TAP's without offloads: frames are recorded
-// one by one as given, never glued into super-frames. Replaying the live
-// TAP's write planning (tap.ts, offload.ts) would happen in
-// PcapFramePort.write, before the records are written.
+// The TAP write side is the live TAP's (tap-write.ts: planTapWrite, then
+// sendTapWrite with this port as the kernel), as on a TAP without offloads:
+// each frame behind its own virtio-net header, never glued into a
+// super-frame, so OUT holds the frames exactly as the loop wrote them.
 //
 // Nothing here allocates per record: staging copies into the slab, the
 // batches are filled from typed arrays, and the writer copies out.
 
-import { DatagramBatch, FrameBatch, HEADROOM, copyFrame, type SendList } from './batch.js';
+import { DatagramBatch, FrameBatch, HEADROOM, type SendList } from './batch.js';
+import { TapWritePlan, planTapWrite, sendTapWrite, type Coalescer, type TapKernel } from './tap-write.js';
+import { newTapStats, type TapStats } from './tap.js';
+import { VNET_HDR_LEN } from './vnet.js';
 import type { OuterParser, OuterBuilder } from './outer.js';
 import type { PcapWriter } from './pcap-write.js';
 import type { FramePort, DatagramPort } from './ports.js';
@@ -107,18 +110,24 @@ abstract class Staged {
 }
 
 /** The TAP's twin: frames from a capture in, frames the loop writes out to a pcap. */
-export class PcapFramePort extends Staged implements FramePort {
+export class PcapFramePort extends Staged implements FramePort, TapKernel {
   /** Frames written (decap output, ICMP answers). */
   written = 0;
+  /** What the TAP's write side counted, as Tap.stats does. */
+  readonly stats: TapStats = newTapStats();
   private readonly off: Int32Array;
   private readonly len: Int32Array;
-  /** A frame with a tail (FrameBatch) is put together here before it is written. */
+  private readonly plan: TapWritePlan;
+  /** The input frame each output frame of the current write came from (merging is off: the same index). */
+  private writing: FrameBatch | null = null;
+  /** An output frame (its head, then its pieces) is put together here before it is written. */
   private whole = Buffer.alloc(0);
 
   constructor(o: PcapPortOptions, private readonly out: PcapWriter) {
     super(o);
     this.off = new Int32Array(o.slots);
     this.len = new Int32Array(o.slots);
+    this.plan = new TapWritePlan(o.slots, false, 65535, false);
   }
 
   /**
@@ -149,19 +158,31 @@ export class PcapFramePort extends Staged implements FramePort {
     return n;
   }
 
+  /** As Tap.write: the write plan, then the "kernel" (writev below) takes it. */
   write(b: FrameBatch): number {
-    const t = this.times;
-    for (let i = 0; i < b.count; i++) {
-      const k = t.base + b.from[i], len = b.len[i];
-      if (b.tailLen[i] > 0) {
-        if (this.whole.length < len) this.whole = Buffer.alloc(len);
-        this.out.write(this.whole, 0, copyFrame(b, i, this.whole, 0), t.sec[k], t.usec[k]);
-      } else {
-        this.out.write(b.buf, b.off[i], len, t.sec[k], t.usec[k]);
-      }
+    const taken = planTapWrite(this.plan, b, this.stats);
+    this.writing = b;
+    const n = sendTapWrite(this.plan, b.buf, taken, this, this.stats);
+    this.writing = null;
+    this.written += n;
+    return n;
+  }
+
+  /** The kernel's side of the write: output frames `from`… of `c` into the pcap, each head and its pieces joined. */
+  writev(c: Coalescer, from: number, slab: Buffer): number {
+    const t = this.times, b = this.writing!;
+    for (let i = from; i < c.count; i++) {
+      const head = c.offs[i] + VNET_HDR_LEN, headLen = c.lens[i] - VNET_HDR_LEN;
+      let len = headLen;
+      for (let j = c.pStart[i]; j < c.pStart[i + 1]; j++) len += c.pLens[j];
+      if (this.whole.length < len) this.whole = Buffer.alloc(Math.max(len, 2048));
+      c.out.copy(this.whole, 0, head, head + headLen);
+      let at = headLen;
+      for (let j = c.pStart[i]; j < c.pStart[i + 1]; j++) at += slab.copy(this.whole, at, c.pOffs[j], c.pOffs[j] + c.pLens[j]);
+      const k = t.base + b.from[i];
+      this.out.write(this.whole, 0, len, t.sec[k], t.usec[k]);
     }
-    this.written += b.count;
-    return b.count;
+    return c.count - from;
   }
 }
 

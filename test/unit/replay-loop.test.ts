@@ -145,28 +145,34 @@ test('learned entries age in capture time, between batches, and no timer outlive
   } finally { t.done(); }
 });
 
-test('the TAP twin writes a frame with a tail whole, stamped with the time of the record it came from', async () => {
+test('the TAP twin writes through the TAP write side: a frame longer than the copied head goes out whole, stamped with its record time', async () => {
   const t = tempDir('tails');
   try {
     const p = join(t.dir, 'o.pcap');
     const w = new PcapWriter(p);
     const times = new RecordTimes(4);
     times.sec[2] = 77; times.usec[2] = 5;
+    times.sec[3] = 78; times.usec[3] = 6;
     times.base = 1;
     const port = new PcapFramePort({ slots: 4, slabBytes: 0, times }, w);
-    const buf = Buffer.alloc(200);
-    buf.fill(0xaa, 10, 30);   // 20 bytes of headers
-    buf.fill(0xbb, 100, 140); // 40 bytes of payload elsewhere
+    // Two frames behind VNET_HDR_LEN bytes each: the first longer than
+    // GATHER_HEAD, so its rest is a piece gathered from this buffer.
+    const buf = Buffer.alloc(600);
+    for (let i = 0; i < 300; i++) buf[16 + i] = i & 0xff;
+    buf.fill(0xcc, 340, 400);
     const b = new FrameBatch(2, buf);
-    b.pushSplit(10, 60, 100, 40);
-    b.from[0] = 1;            // staging slot base + 1 = 2
-    assert.is(port.write(b), 1);
+    b.push(16, 300); b.from[0] = 1;   // staging slot base + 1 = 2
+    b.push(340, 60); b.from[1] = 2;   // slot 3
+    assert.is(port.write(b), 2);
+    assert.is(port.written, 2);
     w.close();
     const seen: [Buffer, number, number][] = [];
     await readPcap(p, (d, s, u) => seen.push([Buffer.from(d), s, u]));
-    assert.is(seen.length, 1);
-    assert.ok(seen[0][0].equals(Buffer.concat([Buffer.alloc(20, 0xaa), Buffer.alloc(40, 0xbb)])));
+    assert.is(seen.length, 2);
+    assert.ok(seen[0][0].equals(buf.subarray(16, 316)), 'the head and its piece, joined');
     assert.equal([seen[0][1], seen[0][2]], [77, 5]);
+    assert.ok(seen[1][0].equals(Buffer.alloc(60, 0xcc)));
+    assert.equal([seen[1][1], seen[1][2]], [78, 6]);
   } finally { t.done(); }
 });
 
