@@ -22,6 +22,8 @@
 // Both ends bound what they buffer: a request line is at most
 // MAX_REQUEST_LINE bytes, a reply line at most MAX_REPLY_LINE.
 
+import type { CaptureSide } from '../capture/capture.js';
+
 export const MAX_REQUEST_LINE = 64 * 1024;
 export const MAX_REPLY_LINE = 256 * 1024 * 1024;
 
@@ -33,7 +35,6 @@ export type Request =
   | { cmd: 'peers' }
   | { cmd: 'capture'; side: CaptureSide; count: number; durationS: number };
 
-export type CaptureSide = 'overlay' | 'underlay';
 export const COMMANDS: readonly Request['cmd'][] = ['stats', 'fdb-show', 'fdb-add', 'fdb-del', 'peers', 'capture'];
 
 export type Reply = { ok: true; result: unknown } | { ok: false; error: string };

@@ -24,10 +24,12 @@ import { copyFrame, type DatagramBatch, type FrameBatch, type SendList } from '.
 import type { PeerTable } from '../fdb/peers.js';
 import { OuterBuilder } from '../io/outer.js';
 import { PcapWriter } from '../io/pcap-write.js';
-import type { CaptureSide } from '../admin/protocol.js';
 
 /** Room in front of a copied payload for Ethernet + IPv6 + UDP. */
 const HEAD = 64;
+
+/** Which side of weft a capture records: the TAP's frames (overlay) or the socket's datagrams (underlay). */
+export type CaptureSide = 'overlay' | 'underlay';
 
 export interface CaptureOptions {
   side: CaptureSide;

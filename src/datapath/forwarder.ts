@@ -1,5 +1,5 @@
 // The forwarding loop: the one place where I/O meets the data path. It reads
-// like the two journeys in datapath.ts.
+// like the two journeys in datapath.ts (file by file: docs/architecture.md).
 //
 //   TAP readable  → tap.read(frames) → encap → udp.send(sends)
 //                                            ↘ answerTooBig → tap.write(replies)
