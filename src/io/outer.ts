@@ -20,9 +20,10 @@
 // `bad_udp_checksum`.
 
 import { EthernetView, ETH_HEADER_LEN, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from '../wire/ethernet.js';
-import { Ipv4View, IPV4_HEADER_LEN, IPPROTO_UDP, ipv4ToNumber } from '../wire/ipv4.js';
+import { Ipv4View, IPV4_HEADER_LEN, IPPROTO_TCP, IPPROTO_UDP, ipv4ToNumber } from '../wire/ipv4.js';
 import { Ipv6View, IPV6_HEADER_LEN, ipv6ToBytes } from '../wire/ipv6.js';
-import { UdpView, UDP_HEADER_LEN } from '../wire/udp.js';
+import { UdpView, UDP_HEADER_LEN, UDP_OFF_CHECKSUM } from '../wire/udp.js';
+import { TCP_OFF_CHECKSUM } from '../wire/tcp.js';
 import { pseudoSumV4, pseudoSumV6, sum16, fold, l4Checksum, udpChecksumField } from '../wire/checksum.js';
 import { writeMac } from '../wire/mac.js';
 import type { DatagramBatch } from './batch.js';
@@ -156,7 +157,7 @@ function innerCompletion(buf: Buffer, off: number, len: number): number {
   } else {
     return 0;
   }
-  const csumAt = proto === 6 ? l4 + 16 : proto === 17 ? l4 + 6 : -1;
+  const csumAt = proto === IPPROTO_TCP ? l4 + TCP_OFF_CHECKSUM : proto === IPPROTO_UDP ? l4 + UDP_OFF_CHECKSUM : -1;
   if (csumAt < 0 || csumAt + 2 > l4 + l4len) return 0;
   const stored = (buf[csumAt] << 8) | buf[csumAt + 1];
   if (!isPartial(stored, pseudo)) return 0;
