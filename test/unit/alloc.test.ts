@@ -44,6 +44,15 @@ function allocatedDuring(fn: () => void): number {
   }
 }
 
+/**
+ * The least of three samplings of fn: a per-packet allocation shows in
+ * every one of them, while V8's own work that may land in one window (code
+ * optimised late on a busy machine, a deoptimisation) does not.
+ */
+function leastAllocatedOf3(fn: () => void): number {
+  return Math.min(allocatedDuring(fn), allocatedDuring(fn), allocatedDuring(fn));
+}
+
 /** One GRO read as the socket's slab holds it: the largest super-frame's segments, an ACK-sized frame after every 8th. */
 async function groRead(): Promise<{ slab: Buffer; offs: Int32Array; lens: Int32Array; count: number; supers: Buffer[] }> {
   const all = await readPcapFrames(join(PCAPS, 'kernel-v4-a-inner.pcap'));
@@ -81,7 +90,7 @@ test('the TAP write side (coalescing, gathering) allocates nothing per frame', a
   const frames = ROUNDS * r.count;
   const control = allocatedDuring(run(copying));
   assert.ok(control > frames * 16, `control: copying allocates per frame (${control} bytes for ${frames} frames)`);
-  const got = allocatedDuring(run(gathering));
+  const got = leastAllocatedOf3(run(gathering));
   assert.ok(got < frames / 8, `gathering allocated ${got} bytes for ${frames} frames`);
 });
 
@@ -96,7 +105,8 @@ test('the TAP read side (segmentation) allocates nothing per segment', async () 
   };
   cut();
   segs = 0;
-  const got = allocatedDuring(cut);
+  const got = leastAllocatedOf3(cut);
+  segs /= 3;
   assert.ok(segs > ROUNDS * 10, `${segs} segments`);
   assert.ok(got < segs / 8, `segmentation allocated ${got} bytes for ${segs} segments`);
 });
