@@ -7,7 +7,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { isIP } from 'node:net';
 import { RuntimeError, UsageError } from '../config/errors.js';
-import type { Datapath } from '../datapath/datapath.js';
+import type { Datapath, Refusal } from '../datapath/datapath.js';
 import type { VniState } from '../datapath/vni.js';
 import type { HostOps } from './reconcile.js';
 
@@ -16,8 +16,9 @@ const IP_BATCH_TIMEOUT_MS = 10_000;
 export class LiveHostOps implements HostOps {
   constructor(private readonly dp: Datapath, private readonly v: VniState) {}
 
-  fdbAdd(mac: number, ip: string): void {
-    this.dp.addStatic(this.v, mac, ip);
+  fdbAdd(mac: number, ip: string): { reason: Refusal; text: string } | null {
+    const reason = this.dp.tryAddStatic(this.v, mac, ip);
+    return reason === null ? null : { reason, text: this.dp.refusalText(reason) };
   }
 
   fdbRemove(mac: number): void {

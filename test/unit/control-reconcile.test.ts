@@ -32,7 +32,7 @@ const summary = (cs: LeaseChange[]) => cs.map((c) => `${c.type} ${formatSubnet(c
 class TwinHost implements HostOps {
   fdb = new Map<string, string>();
   log: string[] = [];
-  fdbAdd(mac: number, ip: string): void { this.fdb.set(formatMac(mac), ip); this.log.push(`fdb add ${formatMac(mac)} ${ip}`); }
+  fdbAdd(mac: number, ip: string) { this.fdb.set(formatMac(mac), ip); this.log.push(`fdb add ${formatMac(mac)} ${ip}`); return null; }
   fdbRemove(mac: number): void { this.fdb.delete(formatMac(mac)); this.log.push(`fdb del ${formatMac(mac)}`); }
   async ip(cmds: string[]) { this.log.push(...cmds); return []; }
   ipSync(cmds: string[]) { this.log.push(...cmds); return []; }
