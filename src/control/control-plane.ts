@@ -126,6 +126,11 @@ export class ControlPlane {
   private watch: StoreWatch | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
   private chain: Promise<void> = Promise.resolve();
+  /** Changes waiting for the next batch, and whether a batch is queued to take them. */
+  private pending: LeaseChange[] = [];
+  private drainQueued = false;
+  /** Batches handed to the reconciler (each one `ip -batch`, plus one when refused leases are retried). */
+  batches = 0;
   private outage = false;
   /** A renewal failed and waits for its retry: the store's return brings it forward. */
   private renewFailed = false;
@@ -190,6 +195,15 @@ export class ControlPlane {
 
   private onEvent(e: WatchEvent): void {
     if (this.stopped) return;
+    // Called from the store's watcher: whatever a lease holds must not throw into it.
+    try {
+      this.takeEvent(e);
+    } catch (err) {
+      this.log(`weft: lease event ${e.type} not taken: ${(err as Error)?.message ?? String(err)}`);
+    }
+  }
+
+  private takeEvent(e: WatchEvent): void {
     if (e.type === 'outage') {
       this.outage = true;
       this.log(`weft: lease store unreachable (${e.reason}); keeping ${this.reconciler?.programmed.size ?? 0} remote leases programmed, retrying`);
@@ -229,11 +243,26 @@ export class ControlPlane {
     this.onLost(why);
   }
 
+  /**
+   * Queues changes for the reconciler. Changes that arrive together — one
+   * watch response's events, or all that came while the previous batch's
+   * `ip` ran — are applied together: one `ip -batch` for the burst, run
+   * asynchronously so the forwarding loop keeps going meanwhile.
+   */
   private enqueue(changes: LeaseChange[]): Promise<void> {
     if (changes.length === 0) return this.chain;
-    // A failure here must not end the process nor stop every later change: said, and the chain goes on.
-    this.chain = this.chain.then(() => (this.stopped ? undefined : this.reconciler!.apply(changes)))
-      .catch((e: unknown) => this.log(`weft: programming ${changes.length} lease change${changes.length === 1 ? '' : 's'} failed: ${(e as Error)?.message ?? String(e)}`));
+    this.pending.push(...changes);
+    if (this.drainQueued) return this.chain;
+    this.drainQueued = true;
+    this.chain = this.chain.then(() => {
+      this.drainQueued = false;
+      const batch = this.pending;
+      this.pending = [];
+      this.batches++;
+      // A failure here must not end the process nor stop every later change: said, and the chain goes on.
+      return (this.stopped ? undefined : this.reconciler!.apply(batch))?.catch((e: unknown) =>
+        this.log(`weft: programming ${batch.length} lease change${batch.length === 1 ? '' : 's'} failed: ${(e as Error)?.message ?? String(e)}`));
+    });
     return this.chain;
   }
 
