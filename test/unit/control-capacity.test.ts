@@ -10,7 +10,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { Reconciler, type LeaseChange, type RemoteLease } from '../../src/control/reconcile.js';
-import { LiveHostOps } from '../../src/control/host.js';
+import { IP_BATCH_MAX, LiveHostOps, ipRuns } from '../../src/control/host.js';
 import { MemoryStore } from '../../src/control/store.js';
 import { ControlPlane, leasePeerCapacity } from '../../src/control/control-plane.js';
 import { PEER_CAPACITY_CEILING } from '../../src/control/defaults.js';
@@ -193,6 +193,14 @@ test('peer capacity: from the network with a lease store (2^(SubnetLen − prefi
   assert.is(resolveRunConfig({ 'peer-capacity': '8' }).peerCapacity, 8);
   assert.is(resolveRunConfig({}).peerCapacity, null);
   assert.throws(() => resolveRunConfig({ 'peer-capacity': '0' }), /--peer-capacity/);
+});
+
+test('a large change set goes to ip in runs of IP_BATCH_MAX commands, in order', () => {
+  const cmds = Array.from({ length: 2 * IP_BATCH_MAX + 7 }, (_, i) => `route replace 10.${i >> 8}.${i & 255}.0/24 via 10.${i >> 8}.${i & 255}.0 dev weft0 onlink`);
+  const runs = ipRuns(cmds);
+  assert.equal(runs.map((r) => r.length), [IP_BATCH_MAX, IP_BATCH_MAX, 7]);
+  assert.equal(runs.flat(), cmds);
+  assert.equal(ipRuns([]), []);
 });
 
 test.run();
