@@ -22,6 +22,7 @@ import { createRegistry } from '../../src/metrics/metrics.js';
 import { Commands } from '../../src/admin/commands.js';
 import { formatPeers, formatStats } from '../../src/admin/format.js';
 import { resolveRunConfig } from '../../src/config/run-config.js';
+import { UsageError } from '../../src/config/errors.js';
 import type { DaemonState } from '../../src/daemon/state.js';
 import { tempDir } from '../helpers/paths.js';
 import { until } from '../helpers/store-contract.js';
@@ -193,6 +194,19 @@ test('peer capacity: from the network with a lease store (2^(SubnetLen − prefi
   assert.is(resolveRunConfig({ 'peer-capacity': '8' }).peerCapacity, 8);
   assert.is(resolveRunConfig({}).peerCapacity, null);
   assert.throws(() => resolveRunConfig({ 'peer-capacity': '0' }), /--peer-capacity/);
+});
+
+test('--peer and --static beyond the tables are a usage error at start (exit 2), naming the flag to raise', () => {
+  const peers = { peer: ['198.18.0.2', '198.18.0.3'], static: ['02:00:00:00:00:04=198.18.0.4', '02:00:00:00:00:05=198.18.0.2'] };
+  assert.is(resolveRunConfig({ ...peers, 'peer-capacity': '3' }).peerCapacity, 3, 'three distinct VTEPs fit three');
+  try {
+    resolveRunConfig({ ...peers, 'peer-capacity': '2' });
+    assert.unreachable('must refuse');
+  } catch (e) {
+    assert.instance(e, UsageError);
+    assert.match((e as Error).message, /3 VTEPs, more than the peer table holds \(2\); raise --peer-capacity/);
+  }
+  assert.throws(() => resolveRunConfig({ ...peers, 'fdb-max': '1' }), /--static: 2 entries, more than the forwarding table holds \(1\); raise --fdb-max/);
 });
 
 test('a large change set goes to ip in runs of IP_BATCH_MAX commands, in order', () => {
