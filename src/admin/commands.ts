@@ -23,6 +23,10 @@ export interface StatsResult {
   counters: Record<CounterName, number>;
   fdb: { entries: number; max: number; learned: number; moved: number; aged: number; removed: number; full: number; staticConflicts: number };
   peers: number;
+  /** The peer table's size (optional: a weft from before it was shown leaves it out). */
+  peerCapacity?: number;
+  /** With a lease store: remote leases programmed, refused now and since start by reason. */
+  leases?: { programmed: number; refused: Record<string, number>; refusedTotal: Record<string, number> };
   batches: Record<string, { reads: number; packets: number }>;
   offload: Record<string, number | boolean> | null;
   capture: { side: string; frames: number } | null;
@@ -37,6 +41,8 @@ export interface PeersResult {
   control: {
     subnet: string; publicIp: string; vtepMac: string; store: string; storeReachable: boolean;
     leases: { subnet: string; publicIp: string; vtepMac: string }[];
+    /** Leases a full table left out, and why (optional: older wefts leave it out). */
+    refused?: { subnet: string; publicIp: string; vtepMac: string; reason: string }[];
   } | null;
 }
 
@@ -79,6 +85,8 @@ export class Commands {
       counters: dp.counters.snapshot(),
       fdb: { entries: f.entries, max: dp.fdb.maxEntries, learned: f.learned, moved: f.moved, aged: f.aged, removed: f.removed, full: f.full, staticConflicts: f.staticConflicts },
       peers: dp.peers.count,
+      peerCapacity: dp.peers.capacity,
+      ...(this.st.control ? { leases: this.st.control.leaseCounts() } : {}),
       batches,
       offload: offloadStats(io),
       capture: cap ? { side: cap.side, frames: cap.frames } : null,

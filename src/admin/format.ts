@@ -17,6 +17,7 @@ export function formatPeers(r: PeersResult): string {
   if (c) {
     out.push(`lease ${c.subnet} public-ip ${c.publicIp} vtep-mac ${c.vtepMac} ours store ${c.store} ${c.storeReachable ? 'reachable' : 'UNREACHABLE'}`);
     for (const l of c.leases) out.push(`lease ${l.subnet} public-ip ${l.publicIp} vtep-mac ${l.vtepMac}`);
+    for (const l of c.refused ?? []) out.push(`lease ${l.subnet} public-ip ${l.publicIp} vtep-mac ${l.vtepMac} REFUSED ${l.reason}`);
   }
   return out.join('\n');
 }
@@ -77,6 +78,12 @@ export function formatStats(r: StatsResult, prev?: StatsResult, dtS?: number): s
   if (c.icmp_too_big_sent || c.icmp_too_big_limited) lines.push(`    icmp too-big: sent ${c.icmp_too_big_sent ?? 0} rate-limited ${c.icmp_too_big_limited ?? 0}`);
   const f = r.fdb;
   lines.push(`    fdb: entries ${f.entries} of ${f.max} learned ${f.learned} moved ${f.moved} aged ${f.aged} removed ${f.removed}`);
+  if (r.peerCapacity !== undefined) lines.push(`    peers: vteps ${r.peers} of ${r.peerCapacity}`);
+  const l = r.leases;
+  if (l) {
+    const nonzero = (m: Record<string, number>) => Object.entries(m).filter(([, n]) => n).map(([k, n]) => `${k} ${n}`).join(' ') || 'none';
+    lines.push(`    leases: programmed ${l.programmed} refused ${Object.values(l.refused).reduce((a, n) => a + n, 0)} (now: ${nonzero(l.refused)}; since start: ${nonzero(l.refusedTotal)})`);
+  }
   lines.push(`    batches: ${Object.entries(r.batches).map(([d, b]) => `${d.replace(/_/g, '-')} ${b.reads} reads ${b.reads ? (b.packets / b.reads).toFixed(1) : '0'}/read`).join(', ')}`);
   if (o) {
     lines.push(`    offload: tso ${o.superFramesIn} super-frames → ${o.segmentsOut} segments, coalesced ${o.coalesced}` +

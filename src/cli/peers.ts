@@ -20,6 +20,11 @@ The remote VTEPs of a running weft, one per line:
                                  with a lease store: our lease (marked
                                  'ours', with the store and whether it is
                                  reachable), then every other host's
+                                 programmed here, then those a full
+                                 table left out, marked 'REFUSED REASON'
+                                 (peer_table_full: raise --peer-capacity;
+                                 fdb_full: raise --fdb-max); they are
+                                 taken when a removal makes room
 
 Options:
   --json               the same as JSON

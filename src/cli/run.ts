@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import { resolveRunConfig, readConfigFile, type RunConfig, type RunInput } from '../config/run-config.js';
 import { RuntimeError, UsageError } from '../config/errors.js';
-import { Datapath } from '../datapath/datapath.js';
+import { Datapath, DEFAULT_PEER_CAPACITY, TableFullError } from '../datapath/datapath.js';
 import { Forwarder } from '../datapath/forwarder.js';
 import { Tap, type TapStats } from '../io/tap.js';
 import { UdpSocket, datagramsPerSend } from '../io/udp.js';
@@ -14,7 +14,7 @@ import { ETH_HEADER_LEN } from '../wire/ethernet.js';
 import { overlayMtu, VXLAN_HEADER_LEN } from '../wire/vxlan.js';
 import { anyAddress, formatHostPort } from '../wire/ipv6.js';
 import { CONTROL_HELP, CONTROL_OPTIONS, resolveControlConfig, type ControlConfig } from '../config/control-config.js';
-import { prepareControl, type ControlPlane } from '../control/control-plane.js';
+import { leasePeerCapacity, prepareControl, type ControlPlane } from '../control/control-plane.js';
 import { OPS_HELP, OPS_OPTIONS, resolveOpsConfig, type OpsConfig } from '../config/ops-config.js';
 import { createLogger, lineLogger, type Logger } from '../log/logger.js';
 import { Operations } from './run-ops.js';
@@ -62,6 +62,15 @@ flags override it):
                        (default 300)
   --fdb-max N          most forwarding-table entries (default 65536); when
                        full, frames from new MACs are dropped and counted
+  --peer-capacity N    most remote VTEPs weft tracks (its peer table and the
+                       source allow-list; about 70 bytes each). Default:
+                       with a lease store, one per subnet the network
+                       holds (2^(SubnetLen − prefix), at most 65536);
+                       else 4096. When full, a VTEP learned from the wire
+                       is dropped (rx_drop_peer_table_full) and a lease is
+                       refused (weft_leases_refused_total, weft peers) and
+                       taken once a removal makes room; --peer and
+                       --static beyond it are refused at start (exit 2)
   --static MAC=IP[@VNI]
                        pin MAC to the VTEP at IP (repeatable), in the first
                        VNI or the one after @
@@ -117,7 +126,7 @@ export function parseRunArgs(argv: string[]): RunArgs | null {
       config: { type: 'string' },
       tap: { type: 'string' }, vni: { type: 'string', multiple: true }, port: { type: 'string' }, local: { type: 'string' },
       peer: { type: 'string', multiple: true }, address: { type: 'string' }, mac: { type: 'string' },
-      mtu: { type: 'string' }, 'fdb-ageing': { type: 'string' }, 'fdb-max': { type: 'string' },
+      mtu: { type: 'string' }, 'fdb-ageing': { type: 'string' }, 'fdb-max': { type: 'string' }, 'peer-capacity': { type: 'string' },
       static: { type: 'string', multiple: true }, 'ignore-reserved': { type: 'boolean' }, batch: { type: 'string' }, 'tap-queue': { type: 'string' },
       'no-offload': { type: 'boolean' }, 'allow-any-source': { type: 'boolean' },
       'bum-rate': { type: 'string' }, 'bum-burst': { type: 'string' }, 'icmp-rate': { type: 'string' },
@@ -161,6 +170,16 @@ export function openErrorLine(err: NodeJS.ErrnoException): string {
   return err.message;
 }
 
+/** What the operator listed at start must fit: a table too small for it is their setting to change (exit 2), not a refusal to live with. */
+function configTime(flag: string, add: () => unknown): void {
+  try {
+    add();
+  } catch (e) {
+    if (e instanceof TableFullError) throw new UsageError(`${flag}: ${e.message}; raise ${e.reason === 'fdb_full' ? '--fdb-max' : '--peer-capacity'}`);
+    throw e;
+  }
+}
+
 export async function runCommand(argv: string[]): Promise<number> {
   const cfg = parseRunArgs(argv);
   if (!cfg) {
@@ -192,18 +211,20 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
 
   // Take datagrams only from known VTEPs when there are any to know (sources.ts).
   const knownSourcesOnly = !cfg.allowAnySource && (cfg.peers.length > 0 || cfg.statics.length > 0 || control !== null);
+  // The peer table follows the network when there is one to follow (control-plane.ts).
+  const peerCapacity = cfg.peerCapacity ?? (control ? leasePeerCapacity(control.conf) : DEFAULT_PEER_CAPACITY);
   const dp = new Datapath({
-    fdbMax: cfg.fdbMax, fdbAgeingMs: cfg.fdbAgeingS * 1000, strictReserved: !cfg.ignoreReserved,
+    fdbMax: cfg.fdbMax, fdbAgeingMs: cfg.fdbAgeingS * 1000, strictReserved: !cfg.ignoreReserved, peerCapacity,
     knownSourcesOnly, bumRate: cfg.bumRate, bumBurst: cfg.bumBurst, icmpRate: cfg.icmpRate,
   });
   const vs = cfg.overlays.map((o) => {
     const v = dp.addVni(o.vni, { port: cfg.port, mtu });
     v.addLocalMac(o.mac);
-    for (const p of cfg.peers) dp.addFloodPeer(v, p.ip, p.port);
+    for (const p of cfg.peers) configTime('--peer', () => dp.addFloodPeer(v, p.ip, p.port));
     return v;
   });
   const v = vs[0];
-  for (const s of cfg.statics) dp.addStatic(dp.vnis.get(s.vni)!, s.mac, s.ip);
+  for (const s of cfg.statics) configTime('--static', () => dp.addStatic(dp.vnis.get(s.vni)!, s.mac, s.ip));
 
   // With offloads, one TAP read yields up to 64 segments per super-frame and
   // one UDP read up to 64 datagrams per coalesced message: size batches for that.

@@ -10,7 +10,7 @@ import { isMulticastMac, stableMac } from '../wire/mac.js';
 import { IP_LEN_MAX, VXLAN_OVERHEAD_V6 } from '../wire/vxlan.js';
 import { CONTROL_FILE_KEYS, type ControlInput } from './control-config.js';
 import { OPS_FILE_KEYS, type OpsInput } from './ops-config.js';
-import { DEFAULT_ICMP_RATE } from '../datapath/datapath.js';
+import { DEFAULT_ICMP_RATE, DEFAULT_PEER_CAPACITY } from '../datapath/datapath.js';
 import { parseVni, parsePort, parseIp, parseIpPort, parseMacOpt, parseStatic, parseIntIn, DEFAULT_PORT } from './values.js';
 
 /** One overlay: a VNI and the TAP that carries it, with the TAP's MAC and address. */
@@ -37,6 +37,8 @@ export interface RunConfig {
   mtu: number | null;
   fdbAgeingS: number;
   fdbMax: number;
+  /** --peer-capacity: most distinct remote VTEPs, or null to size it from the lease store's network (else DEFAULT_PEER_CAPACITY). */
+  peerCapacity: number | null;
   /** Static entries and the VNI each goes in (`MAC=IP@VNI`; the first overlay's without). */
   statics: { mac: number; ip: string; vni: number }[];
   ignoreReserved: boolean;
@@ -70,11 +72,14 @@ export const DEFAULT_BUM_RATE = 1000;
  */
 export const DEFAULT_TAP_QUEUE = 10_000;
 
+/** The largest --peer-capacity: the peer table's own limit (fdb/addr-table.ts). */
+export const PEER_CAPACITY_MAX = 0x1000000;
+
 /** What a user may set, by flag name (the JSON file uses the same names). */
 export interface RunInput extends ControlInput, OpsInput {
   /** One VNI, or several as `N[:TAP[:CIDR]]` (the flag is repeatable). */
   tap?: string; vni?: string | string[]; port?: string; local?: string; peer?: string[]; address?: string;
-  mac?: string; mtu?: string; 'fdb-ageing'?: string; 'fdb-max'?: string; static?: string[];
+  mac?: string; mtu?: string; 'fdb-ageing'?: string; 'fdb-max'?: string; 'peer-capacity'?: string; static?: string[];
   'ignore-reserved'?: boolean; batch?: string; 'tap-queue'?: string; 'no-offload'?: boolean;
   'allow-any-source'?: boolean; 'bum-rate'?: string; 'bum-burst'?: string; 'icmp-rate'?: string;
 }
@@ -82,7 +87,7 @@ export interface RunInput extends ControlInput, OpsInput {
 /** 'vnis': a number (one VNI) or a list of VNIs as numbers or `N:TAP:CIDR` strings. */
 const FILE_KEYS: Record<string, 'string' | 'number' | 'string[]' | 'boolean' | 'vnis'> = {
   tap: 'string', vni: 'vnis', port: 'number', local: 'string', peer: 'string[]', address: 'string',
-  mac: 'string', mtu: 'number', 'fdb-ageing': 'number', 'fdb-max': 'number', static: 'string[]',
+  mac: 'string', mtu: 'number', 'fdb-ageing': 'number', 'fdb-max': 'number', 'peer-capacity': 'number', static: 'string[]',
   'ignore-reserved': 'boolean', batch: 'number', 'tap-queue': 'number', 'no-offload': 'boolean',
   'allow-any-source': 'boolean', 'bum-rate': 'number', 'bum-burst': 'number', 'icmp-rate': 'number',
   ...CONTROL_FILE_KEYS,
@@ -172,6 +177,19 @@ function parseOverlays(input: RunInput): { vni: number; tap: string; address: Ru
   return out;
 }
 
+/**
+ * What the operator lists at start must fit the tables: a VTEP per distinct
+ * address and port (--peer, --static's at the VNI's port), a forwarding
+ * entry per static MAC. Too many is their setting to change (exit 2), not a
+ * refusal to live with as a lease's is.
+ */
+function checkFits(peers: { ip: string; port: number }[], statics: { mac: number; ip: string; vni: number }[], port: number, peerCapacity: number, fdbMax: number): void {
+  const vteps = new Set([...peers.map((p) => `${p.ip} ${p.port}`), ...statics.map((st) => `${st.ip} ${port}`)]);
+  if (vteps.size > peerCapacity) throw new UsageError(`--peer, --static: ${vteps.size} VTEPs, more than the peer table holds (${peerCapacity}); raise --peer-capacity`);
+  const entries = new Set(statics.map((st) => `${st.vni}/${st.mac}`));
+  if (entries.size > fdbMax) throw new UsageError(`--static: ${entries.size} entries, more than the forwarding table holds (${fdbMax}); raise --fdb-max`);
+}
+
 export function resolveRunConfig(input: RunInput): RunConfig {
   const overlaySpecs = parseOverlays(input);
   const { tap, vni } = overlaySpecs[0];
@@ -200,11 +218,15 @@ export function resolveRunConfig(input: RunInput): RunConfig {
   const overlays = overlaySpecs.map((o) => ({ ...o, mac: given ?? stableMac(`${hostname()}/${local?.ip ?? '*'}/${o.tap}/${o.vni}`) }));
   const mac = overlays[0].mac;
   const bumRate = input['bum-rate'] !== undefined ? parseIntIn('--bum-rate', input['bum-rate'], 0, 100_000_000) : DEFAULT_BUM_RATE;
+  const peerCapacity = input['peer-capacity'] !== undefined ? parseIntIn('--peer-capacity', input['peer-capacity'], 1, PEER_CAPACITY_MAX) : null;
+  const fdbMax = input['fdb-max'] !== undefined ? parseIntIn('--fdb-max', input['fdb-max'], 1, 16_000_000) : 65536;
+  checkFits(peers, statics, port, peerCapacity ?? DEFAULT_PEER_CAPACITY, fdbMax);
   return {
     tap, vni, port, local: local?.ip ?? null, family, peers, address, mac, macDerived, overlays,
     mtu: input.mtu !== undefined ? parseIntIn('--mtu', input.mtu, 68, IP_LEN_MAX - VXLAN_OVERHEAD_V6) : null,
     fdbAgeingS: input['fdb-ageing'] !== undefined ? parseIntIn('--fdb-ageing', input['fdb-ageing'], 1, 1_000_000) : 300,
-    fdbMax: input['fdb-max'] !== undefined ? parseIntIn('--fdb-max', input['fdb-max'], 1, 16_000_000) : 65536,
+    fdbMax,
+    peerCapacity,
     statics,
     ignoreReserved: input['ignore-reserved'] ?? false,
     batch: input.batch !== undefined ? parseIntIn('--batch', input.batch, 1, 1024) : 64,

@@ -34,13 +34,13 @@ import { underlayMtu } from '../io/link.js';
 import { overlayMtu } from '../wire/vxlan.js';
 import { formatMac, stableMac } from '../wire/mac.js';
 import { acquireLease, renewDelayMs, renewLease } from './allocate.js';
-import { LEASE_TTL_MS } from './defaults.js';
+import { LEASE_TTL_MS, PEER_CAPACITY_CEILING } from './defaults.js';
 import { FileStore } from './file-store.js';
 import { LiveHostOps, interfaceAddress } from './host.js';
 import { formatSubnet, sameSubnet } from './ip4.js';
 import { numberToIpv4 } from '../wire/ipv4.js';
 import { parseNetConf, type NetConf } from './net-conf.js';
-import { LeaseTracker, Reconciler, type HostOps, type LeaseChange } from './reconcile.js';
+import { LEASE_REFUSALS, LeaseTracker, Reconciler, type HostOps, type LeaseChange, type RemoteLease } from './reconcile.js';
 import type { LeaseStore, StoredLease, StoreWatch, WatchEvent } from './store.js';
 import { readPreviousSubnet, subnetEnv, writeSubnetEnv } from './subnet-env.js';
 
@@ -81,6 +81,16 @@ export async function prepareControl(ctl: ControlConfig, run: RunSide, log: (lin
   }
 }
 
+/**
+ * How many VTEPs the network can have: one per subnet, 2^(SubnetLen −
+ * prefix) (ours included, which leaves one to spare), at most
+ * PEER_CAPACITY_CEILING. The peer table (and the source allow-list sized
+ * from it) takes this when --peer-capacity is not given.
+ */
+export function leasePeerCapacity(conf: Pick<NetConf, 'network' | 'subnetLen'>): number {
+  return Math.min(PEER_CAPACITY_CEILING, 2 ** (conf.subnetLen - conf.network.len));
+}
+
 async function readNetConf(store: LeaseStore, ctl: ControlConfig): Promise<NetConf> {
   if (ctl.netConfigPath) {
     let text: string;
@@ -101,6 +111,13 @@ async function readNetConf(store: LeaseStore, ctl: ControlConfig): Promise<NetCo
   return parseNetConf(text, where);
 }
 
+/** Remote leases programmed; refused now and refused since start, by reason (every reason present, 0 or not). */
+export interface LeaseCounts { programmed: number; refused: Record<string, number>; refusedTotal: Record<string, number> }
+
+function leaseView(l: RemoteLease): { subnet: string; publicIp: string; vtepMac: string } {
+  return { subnet: formatSubnet(l.subnet), publicIp: l.publicIp, vtepMac: formatMac(l.vtepMac) };
+}
+
 export class ControlPlane {
   /** Called once if our lease is lost; the daemon stops. */
   onLost: (why: string) => void = () => {};
@@ -109,6 +126,11 @@ export class ControlPlane {
   private watch: StoreWatch | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
   private chain: Promise<void> = Promise.resolve();
+  /** Changes waiting for the next batch, and whether a batch is queued to take them. */
+  private pending: LeaseChange[] = [];
+  private drainQueued = false;
+  /** Batches handed to the reconciler (each one `ip -batch`, plus one when refused leases are retried). */
+  batches = 0;
   private outage = false;
   /** A renewal failed and waits for its retry: the store's return brings it forward. */
   private renewFailed = false;
@@ -139,7 +161,8 @@ export class ControlPlane {
     await this.enqueue(this.tracker.apply({ type: 'snapshot', leases, revision }));
     this.watch = this.store.watch(revision, (e) => this.onEvent(e));
     this.scheduleRenew(renewDelayMs(this.own.expiresMs, this.now(), this.ctl.renewMarginMs));
-    this.log(`weft: ${this.tracker.known.size} remote lease${this.tracker.known.size === 1 ? '' : 's'} programmed; watching ${this.store.describe}`);
+    const n = this.reconciler.programmed.size, refused = this.reconciler.refused.size;
+    this.log(`weft: ${n} remote lease${n === 1 ? '' : 's'} programmed${refused ? `, ${refused} refused (see weft peers)` : ''}; watching ${this.store.describe}`);
   }
 
   /** Step 7, synchronous so that it can run from a signal handler before the TAP closes. */
@@ -157,15 +180,33 @@ export class ControlPlane {
     return {
       subnet: formatSubnet(this.own.subnet), publicIp: this.host.publicIp, vtepMac: formatMac(this.host.mac), store: this.store.describe,
       storeReachable: !this.outage,
-      leases: [...this.tracker.known.values()].map((l) => ({ subnet: formatSubnet(l.subnet), publicIp: l.publicIp, vtepMac: formatMac(l.vtepMac) })),
+      leases: [...(this.reconciler?.programmed.values() ?? [])].map(leaseView),
+      refused: [...(this.reconciler?.refused.values() ?? [])].map((r) => ({ ...leaseView(r.lease), reason: r.reason })),
     };
+  }
+
+  /** Remote leases programmed, and refused now (by reason): what the metrics and `weft stats` count. */
+  leaseCounts(): LeaseCounts {
+    const refused: Record<string, number> = {}, refusedTotal: Record<string, number> = {};
+    for (const r of LEASE_REFUSALS) { refused[r] = 0; refusedTotal[r] = this.reconciler?.refusedTotal.get(r) ?? 0; }
+    for (const r of this.reconciler?.refused.values() ?? []) refused[r.reason]++;
+    return { programmed: this.reconciler?.programmed.size ?? 0, refused, refusedTotal };
   }
 
   private onEvent(e: WatchEvent): void {
     if (this.stopped) return;
+    // Called from the store's watcher: whatever a lease holds must not throw into it.
+    try {
+      this.takeEvent(e);
+    } catch (err) {
+      this.log(`weft: lease event ${e.type} not taken: ${(err as Error)?.message ?? String(err)}`);
+    }
+  }
+
+  private takeEvent(e: WatchEvent): void {
     if (e.type === 'outage') {
       this.outage = true;
-      this.log(`weft: lease store unreachable (${e.reason}); keeping ${this.tracker.known.size} remote leases programmed, retrying`);
+      this.log(`weft: lease store unreachable (${e.reason}); keeping ${this.reconciler?.programmed.size ?? 0} remote leases programmed, retrying`);
       return;
     }
     if (this.lostOwn(e)) return;
@@ -202,9 +243,26 @@ export class ControlPlane {
     this.onLost(why);
   }
 
+  /**
+   * Queues changes for the reconciler. Changes that arrive together — one
+   * watch response's events, or all that came while the previous batch's
+   * `ip` ran — are applied together: one `ip -batch` for the burst, run
+   * asynchronously so the forwarding loop keeps going meanwhile.
+   */
   private enqueue(changes: LeaseChange[]): Promise<void> {
     if (changes.length === 0) return this.chain;
-    this.chain = this.chain.then(() => (this.stopped ? undefined : this.reconciler!.apply(changes)));
+    this.pending.push(...changes);
+    if (this.drainQueued) return this.chain;
+    this.drainQueued = true;
+    this.chain = this.chain.then(() => {
+      this.drainQueued = false;
+      const batch = this.pending;
+      this.pending = [];
+      this.batches++;
+      // A failure here must not end the process nor stop every later change: said, and the chain goes on.
+      return (this.stopped ? undefined : this.reconciler!.apply(batch))?.catch((e: unknown) =>
+        this.log(`weft: programming ${batch.length} lease change${batch.length === 1 ? '' : 's'} failed: ${(e as Error)?.message ?? String(e)}`));
+    });
     return this.chain;
   }
 

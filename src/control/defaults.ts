@@ -8,3 +8,9 @@ export const DEFAULT_SUBNET_FILE = '/run/flannel/subnet.env';
 /** A lease lives 24 h and is renewed 1 h before it lapses. */
 export const LEASE_TTL_MS = 24 * 3600_000;
 export const RENEW_MARGIN_MS = 3600_000;
+/**
+ * With a lease store the peer table is sized to the network's hosts, at most
+ * this: a 10.0.0.0/8 network of /24 subnets (65,536 hosts), about 4.6 MB of
+ * peer table and source allow-list. Larger networks need --peer-capacity.
+ */
+export const PEER_CAPACITY_CEILING = 65536;

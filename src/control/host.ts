@@ -1,23 +1,31 @@
 // The live HostOps: forwarding entries go into weft's own table, neighbour
-// entries and routes into the kernel through one `ip -batch` per change set
-// (one process, however many leases changed; asynchronous, so the forwarding
-// loop keeps running meanwhile). Also the start-up questions about this host:
+// entries and routes into the kernel through `ip -batch` per change set (one
+// process per IP_BATCH_MAX commands, however many leases changed;
+// asynchronous, so the forwarding loop keeps running meanwhile). Also the start-up questions about this host:
 // which address is ours (--iface, or the default route's interface).
 
 import { execFile, execFileSync } from 'node:child_process';
 import { isIP } from 'node:net';
 import { RuntimeError, UsageError } from '../config/errors.js';
-import type { Datapath } from '../datapath/datapath.js';
+import type { Datapath, Refusal } from '../datapath/datapath.js';
 import type { VniState } from '../datapath/vni.js';
 import type { HostOps } from './reconcile.js';
 
 const IP_BATCH_TIMEOUT_MS = 10_000;
+/**
+ * Most commands per `ip -batch` process. A start in a network of 30,000
+ * hosts is 60,000 commands; in one process they outran the timeout (the
+ * kernel's route insertion slows as the table grows), so they go in runs
+ * this long, one process after another, each well within it.
+ */
+export const IP_BATCH_MAX = 2000;
 
 export class LiveHostOps implements HostOps {
   constructor(private readonly dp: Datapath, private readonly v: VniState) {}
 
-  fdbAdd(mac: number, ip: string): void {
-    this.dp.addStatic(this.v, mac, ip);
+  fdbAdd(mac: number, ip: string): { reason: Refusal; text: string } | null {
+    const reason = this.dp.tryAddStatic(this.v, mac, ip);
+    return reason === null ? null : { reason, text: this.dp.refusalText(reason) };
   }
 
   fdbRemove(mac: number): void {
@@ -29,30 +37,47 @@ export class LiveHostOps implements HostOps {
   }
 
   ipSync(cmds: string[]): { cmd: string; error: string }[] {
-    if (cmds.length === 0) return [];
-    try {
-      execFileSync('ip', ['-force', '-batch', '-'], { input: cmds.join('\n') + '\n', timeout: IP_BATCH_TIMEOUT_MS, stdio: ['pipe', 'ignore', 'pipe'] });
-      return [];
-    } catch (e) {
-      const err = e as { stderr?: Buffer; message: string };
-      return batchFailures(cmds, String(err.stderr ?? ''), err.message);
-    }
+    return ipRuns(cmds).flatMap(runIpBatchSync);
+  }
+}
+
+/** `cmds` cut into runs of at most IP_BATCH_MAX, in order. */
+export function ipRuns(cmds: string[]): string[][] {
+  const runs: string[][] = [];
+  for (let i = 0; i < cmds.length; i += IP_BATCH_MAX) runs.push(cmds.slice(i, i + IP_BATCH_MAX));
+  return runs;
+}
+
+function runIpBatchSync(cmds: string[]): { cmd: string; error: string }[] {
+  try {
+    execFileSync('ip', ['-force', '-batch', '-'], { input: cmds.join('\n') + '\n', timeout: IP_BATCH_TIMEOUT_MS, stdio: ['pipe', 'ignore', 'pipe'] });
+    return [];
+  } catch (e) {
+    const err = e as { stderr?: Buffer; message: string };
+    return batchFailures(cmds, String(err.stderr ?? ''), err.message);
   }
 }
 
 /**
  * Runs commands through `ip -force -batch -` (every line is tried, failures
- * reported as "Command failed -:N" after their message), and resolves with
- * the failed lines and their messages.
+ * reported as "Command failed -:N" after their message), IP_BATCH_MAX to a
+ * process, and resolves with the failed lines and their messages.
  */
-export function runIpBatch(cmds: string[]): Promise<{ cmd: string; error: string }[]> {
-  if (cmds.length === 0) return Promise.resolve([]);
+export async function runIpBatch(cmds: string[]): Promise<{ cmd: string; error: string }[]> {
+  const failed: { cmd: string; error: string }[] = [];
+  for (const run of ipRuns(cmds)) failed.push(...await runIpProcess(run));
+  return failed;
+}
+
+function runIpProcess(cmds: string[]): Promise<{ cmd: string; error: string }[]> {
   return new Promise((resolve) => {
     const child = execFile('ip', ['-force', '-batch', '-'], { timeout: IP_BATCH_TIMEOUT_MS, encoding: 'utf8' }, (err, _out, stderr) => {
       if (!err) return resolve([]);
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return resolve(cmds.map((cmd) => ({ cmd, error: 'the ip command is missing: apt-get install iproute2' })));
       resolve(batchFailures(cmds, String(stderr), err.message));
     });
+    // An `ip` that ended early (killed at the timeout, or missing) closes its end: the callback above says why, and the broken pipe is not an error of its own.
+    child.stdin!.on('error', () => {});
     child.stdin!.end(cmds.join('\n') + '\n');
   });
 }

@@ -34,6 +34,7 @@ import { contains, formatSubnet, overlaps, subnetKey, type Subnet } from './ip4.
 import { numberToIpv4 } from '../wire/ipv4.js';
 import { decodeAttrs } from './lease.js';
 import type { StoredLease, WatchEvent } from './store.js';
+import type { Refusal } from '../datapath/datapath.js';
 
 export interface RemoteLease {
   subnet: Subnet;
@@ -121,10 +122,25 @@ export class LeaseTracker {
   }
 }
 
+/** Why a lease was not programmed: a table was full (datapath.ts), or weft could not take it at all. */
+export type LeaseRefusal = Refusal | 'invalid';
+
+/** Every reason, in the order the counters list them. */
+export const LEASE_REFUSALS: readonly LeaseRefusal[] = ['peer_table_full', 'fdb_full', 'source_set_full', 'invalid'];
+
+/** What an operator raises to make room, per reason. */
+export const RAISE: Record<LeaseRefusal, string> = {
+  peer_table_full: '--peer-capacity', source_set_full: '--peer-capacity', fdb_full: '--fdb-max', invalid: 'nothing (fix the lease)',
+};
+
 /** What the reconciler changes on the host. The live one is in host.ts; tests use a recording twin. */
 export interface HostOps {
-  /** Pins `mac` to the VTEP at `ip` in weft's forwarding table (static, never aged). */
-  fdbAdd(mac: number, ip: string): void;
+  /**
+   * Pins `mac` to the VTEP at `ip` in weft's forwarding table (static, never
+   * aged). Null when done; else why a table refused it (then nothing
+   * changed) and a line saying so. May throw on an address it cannot take.
+   */
+  fdbAdd(mac: number, ip: string): { reason: Refusal; text: string } | null;
   fdbRemove(mac: number): void;
   /** Runs `ip` commands (iproute2 batch syntax) in order; resolves with the ones that failed. */
   ip(cmds: string[]): Promise<{ cmd: string; error: string }[]>;
@@ -135,8 +151,17 @@ export interface HostOps {
 /** Errors that mean "already gone" when removing. */
 const GONE = /No such process|No such file|Cannot find device|does not exist|not found/i;
 
+/** A lease left out, and why. */
+export interface RefusedLease { lease: RemoteLease; reason: LeaseRefusal }
+
 export class Reconciler {
   readonly programmed = new Map<string, RemoteLease>();
+  /** Leases a full table refused, retried whenever a removal makes room; by subnet key. */
+  readonly refused = new Map<string, RefusedLease>();
+  /** Refusals by reason since start (a lease counts once each time it goes from taken or new to refused). */
+  readonly refusedTotal = new Map<LeaseRefusal, number>();
+  /** Reasons already logged; a reason is logged again only after every lease it refused was taken or went. */
+  private readonly warned = new Set<LeaseRefusal>();
 
   constructor(
     private readonly ops: HostOps,
@@ -144,42 +169,119 @@ export class Reconciler {
     private readonly log: (line: string) => void = () => {},
   ) {}
 
-  /** Programs a batch of changes: one `ip` batch for all of them. */
+  /**
+   * Programs a batch of changes: one `ip` batch for all of them. A lease a
+   * full table refuses is left out and remembered; when the batch removed
+   * something, the remembered ones are tried again (a second batch).
+   */
   async apply(changes: LeaseChange[]): Promise<void> {
     if (changes.length === 0) return;
-    const { cmds, after } = this.plan(changes);
+    const { cmds, after, freed } = this.plan(changes);
     this.report(await this.ops.ip(cmds));
     for (const fn of after) fn();
+    if (freed && this.refused.size > 0) await this.retryRefused();
+  }
+
+  /** Tries every refused lease again, in the order they were refused. */
+  async retryRefused(): Promise<void> {
+    const cmds: string[] = [];
+    for (const [k, r] of [...this.refused]) {
+      if (this.tryFdb(r.lease, true) !== null) continue;
+      this.refused.delete(k);
+      cmds.push(...addCmds(r.lease, this.tap));
+      this.programmed.set(k, r.lease);
+      this.log(`weft: lease ${formatSubnet(r.lease.subnet)} → vtep ${formatMac(r.lease.vtepMac)} at ${r.lease.publicIp} (taken now: room was made)`);
+    }
+    this.rearm();
+    if (cmds.length) this.report(await this.ops.ip(cmds));
   }
 
   /** Removes everything programmed (shutdown). The leases stay in the store. */
   clearSync(): void {
+    this.refused.clear();
     const { cmds, after } = this.plan([...this.programmed.values()].map((lease) => ({ type: 'remove' as const, lease })));
     this.report(this.ops.ipSync(cmds));
     for (const fn of after) fn();
   }
 
-  private plan(changes: LeaseChange[]): { cmds: string[]; after: (() => void)[] } {
+  private plan(changes: LeaseChange[]): { cmds: string[]; after: (() => void)[]; freed: boolean } {
     const cmds: string[] = [];
     const after: (() => void)[] = [];
+    let freed = false;
     for (const c of changes) {
       const l = c.lease, k = subnetKey(l.subnet);
+      // What is programmed for this subnet now: the tracker's `old` may have been refused.
+      const prev = this.programmed.get(k) ?? null;
       if (c.type === 'add') {
+        this.refused.delete(k);
         // 1. forwarding entry first (it replaces any older one for this MAC) …
-        this.ops.fdbAdd(l.vtepMac, l.publicIp);
-        if (c.old && c.old.vtepMac !== l.vtepMac) after.push(() => this.ops.fdbRemove(c.old!.vtepMac));
+        if (this.tryFdb(l, false) !== null) {
+          // Left out; what the subnet had before must not keep pointing at the old VTEP.
+          if (prev) {
+            cmds.push(...removeCmds(prev, this.tap));
+            after.push(() => this.ops.fdbRemove(prev.vtepMac));
+            this.programmed.delete(k);
+            freed = true;
+          }
+          continue;
+        }
+        if (prev && prev.vtepMac !== l.vtepMac) {
+          after.push(() => this.ops.fdbRemove(prev.vtepMac));
+          freed = true;
+        }
         // 2. and 3. then neighbour and route.
         cmds.push(...addCmds(l, this.tap));
         this.programmed.set(k, l);
-        this.log(`weft: lease ${formatSubnet(l.subnet)} → vtep ${formatMac(l.vtepMac)} at ${l.publicIp}${c.old ? ' (changed)' : ''}`);
+        this.log(`weft: lease ${formatSubnet(l.subnet)} → vtep ${formatMac(l.vtepMac)} at ${l.publicIp}${prev ? ' (changed)' : ''}`);
       } else {
-        cmds.push(...removeCmds(l, this.tap));
-        after.push(() => this.ops.fdbRemove(l.vtepMac));
+        if (this.refused.delete(k)) {
+          this.rearm();
+          continue;
+        }
+        if (!prev) continue;
+        cmds.push(...removeCmds(prev, this.tap));
+        after.push(() => this.ops.fdbRemove(prev.vtepMac));
         this.programmed.delete(k);
+        freed = true;
         this.log(`weft: lease ${formatSubnet(l.subnet)} removed`);
       }
     }
-    return { cmds, after };
+    return { cmds, after, freed };
+  }
+
+  /**
+   * The forwarding entry for `l`; null when it is in, else the refusal,
+   * recorded (counted and, once per reason, logged). Nothing a lease holds
+   * throws out of here: an address the table cannot take is refused too.
+   */
+  private tryFdb(l: RemoteLease, retry: boolean): LeaseRefusal | null {
+    let reason: LeaseRefusal, text: string;
+    try {
+      const r = this.ops.fdbAdd(l.vtepMac, l.publicIp);
+      if (r === null) return null;
+      ({ reason, text } = r);
+    } catch (e) {
+      reason = 'invalid';
+      text = (e as Error).message;
+    }
+    const k = subnetKey(l.subnet);
+    if (retry) return reason;
+    this.refused.set(k, { lease: l, reason });
+    this.refusedTotal.set(reason, (this.refusedTotal.get(reason) ?? 0) + 1);
+    if (reason === 'invalid') {
+      this.log(`weft: lease ${formatSubnet(l.subnet)} refused: ${text}`);
+    } else if (!this.warned.has(reason)) {
+      this.warned.add(reason);
+      this.log(`weft: lease ${formatSubnet(l.subnet)} (${l.publicIp}) refused: ${text}; leases that do not fit are left out ` +
+        `(weft_leases_refused{reason="${reason}"}, weft peers) and taken when a removal makes room: raise ${RAISE[reason]}`);
+    }
+    return reason;
+  }
+
+  /** Forgets that a reason was logged once no lease is refused for it, so that the next time a table fills is logged too. */
+  private rearm(): void {
+    const live = new Set([...this.refused.values()].map((r) => r.reason));
+    for (const r of [...this.warned]) if (!live.has(r)) this.warned.delete(r);
   }
 
   private report(failed: { cmd: string; error: string }[]): void {

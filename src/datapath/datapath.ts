@@ -76,6 +76,21 @@ export interface DatapathOptions {
   icmpRate?: number;
 }
 
+/**
+ * Why a table refused an entry: the `reason` label of the control plane's
+ * refusal counters (weft_leases_refused_total). A full table is a state, not
+ * an error: the entry is left out, everything already in keeps working.
+ */
+export type Refusal = 'peer_table_full' | 'fdb_full' | 'source_set_full';
+
+/** A refusal where the caller has no way to carry on but to say so (a flag given at start, `weft fdb add`). */
+export class TableFullError extends Error {
+  constructor(readonly reason: Refusal, message: string) { super(message); }
+}
+
+/** Peer-table size when neither the flags nor a lease store's network say otherwise. */
+export const DEFAULT_PEER_CAPACITY = 4096;
+
 /** ICMP errors a second by default, and the burst: Linux's icmp_msgs_per_sec is 1000 with a burst of 50; weft writes into one TAP, so less. */
 export const DEFAULT_ICMP_RATE = 100;
 export const ICMP_BURST = 10;
@@ -98,7 +113,7 @@ export class Datapath {
   private readonly staticSources = new Map<string, [number, number, number, number]>();
 
   constructor(opts: DatapathOptions = {}) {
-    const peerCapacity = opts.peerCapacity ?? 4096;
+    const peerCapacity = opts.peerCapacity ?? DEFAULT_PEER_CAPACITY;
     this.peers = new PeerTable(peerCapacity);
     this.fdb = new Fdb({ peers: this.peers, maxEntries: opts.fdbMax ?? 65536, ageingMs: opts.fdbAgeingMs ?? 300_000 });
     this.strictReserved = opts.strictReserved ?? true;
@@ -118,9 +133,10 @@ export class Datapath {
     return v;
   }
 
-  /** Adds `ip` (with the VNI's port, or `port`) to the VNI's flood list. Config time. */
+  /** Adds `ip` (with the VNI's port, or `port`) to the VNI's flood list. Config time; throws TableFullError when the peer table is full. */
   addFloodPeer(v: VniState, ip: string, port = v.port): number {
-    const id = this.peers.internIp(ip, port);
+    const id = this.peers.tryInternIp(ip, port);
+    if (id < 0) throw new TableFullError('peer_table_full', `${this.refusalText('peer_table_full')}: cannot add ${ip} port ${port}`);
     if (v.flood.add(id)) {
       this.peers.ref(id);
       this.sources.add(this.peers.word(id, 0), this.peers.word(id, 1), this.peers.word(id, 2), this.peers.word(id, 3));
@@ -128,24 +144,46 @@ export class Datapath {
     return id;
   }
 
+  /** As tryAddStatic, throwing TableFullError on a refusal (config and `weft fdb add`, which answer the one who asked). */
+  addStatic(v: VniState, mac: number, ip: string, port = v.port): void {
+    const r = this.tryAddStatic(v, mac, ip, port);
+    if (r !== null) throw new TableFullError(r, `${this.refusalText(r)}: cannot add a static entry for ${ip}`);
+  }
+
   /**
    * Pins `mac` on `v` to the VTEP at `ip`: never aged, never overwritten by
    * learning. Replaces an entry the MAC had. The VTEP becomes a known source
-   * for as long as the entry stays.
+   * for as long as the entry stays. Returns null, or why a full table
+   * refused it (then nothing changed). Throws only on a malformed address.
    */
-  addStatic(v: VniState, mac: number, ip: string, port = v.port): void {
-    const id = this.peers.internIp(ip, port);
+  tryAddStatic(v: VniState, mac: number, ip: string, port = v.port): Refusal | null {
+    const id = this.peers.tryInternIp(ip, port);
+    if (id < 0) return 'peer_table_full';
     const w: [number, number, number, number] = [this.peers.word(id, 0), this.peers.word(id, 1), this.peers.word(id, 2), this.peers.word(id, 3)];
-    if (!this.fdb.addStatic(v.vni, mac, id)) {
-      this.peers.releaseIfUnused(id);
-      throw new Error(`forwarding table is full (${this.fdb.size} entries): raise the limit to add static entries`);
-    }
     const key = `${v.vni}/${mac}`;
-    // The new reference first, so an entry moved to the same address never leaves the set.
-    this.sources.add(w[0], w[1], w[2], w[3]);
     const old = this.staticSources.get(key);
+    // The new reference before the entry, so an entry moved to the same address never leaves the set.
+    if (!this.sources.add(w[0], w[1], w[2], w[3])) {
+      this.peers.releaseIfUnused(id);
+      return 'source_set_full';
+    }
+    if (!this.fdb.addStatic(v.vni, mac, id)) {
+      this.sources.release(w[0], w[1], w[2], w[3]);
+      this.peers.releaseIfUnused(id);
+      return 'fdb_full';
+    }
     if (old) this.sources.release(old[0], old[1], old[2], old[3]);
     this.staticSources.set(key, w);
+    return null;
+  }
+
+  /** What a refusal means here, for a log line: which table, and its size. */
+  refusalText(r: Refusal): string {
+    switch (r) {
+      case 'peer_table_full': return `the peer table is full (${this.peers.capacity} peers)`;
+      case 'fdb_full': return `the forwarding table is full (${this.fdb.maxEntries} entries)`;
+      case 'source_set_full': return `the source allow-list is full (${this.sources.capacity} addresses)`;
+    }
   }
 
   /**

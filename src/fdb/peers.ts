@@ -21,7 +21,7 @@
 //   the receive path calls that when the FDB refused to store the peer, so a
 //   stream of spoofed sources cannot fill the table with unreferenced peers.
 //
-// Only `internIp`, `ipString` and `toString` allocate; they are for config
+// Only `internIp`, `tryInternIp`, `ipString` and `toString` allocate; they are for config
 // and display.
 
 import { AddrTable } from './addr-table.js';
@@ -68,6 +68,17 @@ export class PeerTable {
    * represent), or a full table.
    */
   internIp(ip: string, port: number): number {
+    const id = this.tryInternIp(ip, port);
+    if (id < 0) throw new Error(`peer table is full (${this.capacity} peers): cannot add ${ip} port ${port}`);
+    return id;
+  }
+
+  /**
+   * As internIp, but a full table is an answer (-1), not an error: for the
+   * control plane, where a full table refuses one lease and weft carries on.
+   * Still throws on a malformed address or port.
+   */
+  tryInternIp(ip: string, port: number): number {
     if (!Number.isInteger(port) || port < 1 || port > 0xffff) {
       throw new Error(`peer ${ip}: port must be an integer 1..65535, got ${port}`);
     }
@@ -76,9 +87,7 @@ export class PeerTable {
       const why = typeof ip === 'string' && ip.includes('%') ? 'IPv6 zone indexes are not supported' : 'not an IPv4 or IPv6 address';
       throw new Error(`peer address ${JSON.stringify(ip)}: ${why}`);
     }
-    const id = this.intern(w[0], w[1], w[2], w[3], port);
-    if (id < 0) throw new Error(`peer table is full (${this.capacity} peers): cannot add ${ip} port ${port}`);
-    return id;
+    return this.intern(w[0], w[1], w[2], w[3], port);
   }
 
   /** True when `id` is a live peer. */

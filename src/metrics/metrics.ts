@@ -87,6 +87,7 @@ export function createRegistry(st: DaemonState, o: MetricsOptions): Registry {
   add('weft_fdb_evicted_total', 'Learned entries removed because their MAC was not seen for the ageing time.', 'counter', () => one(fdb.stats.aged));
   add('weft_fdb_removed_total', 'Entries removed by an operator (weft fdb del) or the control plane.', 'counter', () => one(fdb.stats.removed));
   add('weft_peers', 'Remote VTEPs known (in the flood list or named by a forwarding entry).', 'gauge', () => one(st.dp.peers.count));
+  add('weft_peer_capacity', 'Most remote VTEPs the peer table holds (--peer-capacity, or sized from the lease store\'s network).', 'gauge', () => one(st.dp.peers.capacity));
   const vniTraffic = (i: number, j: number) => () => [...st.dp.vnis.values()].flatMap((v) => [
     { value: v.counters[i], labels: { vni: v.vni, direction: 'tx' } },
     { value: v.counters[j], labels: { vni: v.vni, direction: 'rx' } },
@@ -136,7 +137,12 @@ export function createRegistry(st: DaemonState, o: MetricsOptions): Registry {
       () => one(ctl.own.expiresMs === 0 || ctl.own.expiresMs > Date.now() ? 1 : 0));
     add('weft_lease_expiry_timestamp_seconds', 'When our lease lapses unless renewed (Unix time; 0: no expiry).', 'gauge', () => one(ctl.own.expiresMs / 1000));
     add('weft_lease_store_reachable', '1 while the lease store (etcd or the lease file) answers.', 'gauge', () => one(status().storeReachable ? 1 : 0));
-    add('weft_remote_leases', 'Other hosts\' leases programmed here (forwarding entry, neighbour, route).', 'gauge', () => one(status().leases.length));
+    add('weft_remote_leases', 'Other hosts\' leases programmed here (forwarding entry, neighbour, route).', 'gauge', () => one(ctl.leaseCounts().programmed));
+    const byReason = (m: Record<string, number>): Value[] => Object.entries(m).map(([reason, value]) => ({ value, labels: { reason } }));
+    add('weft_leases_refused', 'Other hosts\' leases left out now, by reason (peer_table_full, fdb_full, source_set_full: a table is full; invalid); taken when a removal makes room.', 'gauge',
+      () => byReason(ctl.leaseCounts().refused));
+    add('weft_leases_refused_total', 'Leases refused since start, by reason (each time a new or changed lease did not fit).', 'counter',
+      () => byReason(ctl.leaseCounts().refusedTotal));
   }
 
   add('weft_capture_active', '1 while a weft capture runs.', 'gauge', () => one(o.capturing() ? 1 : 0));

@@ -32,7 +32,7 @@ const summary = (cs: LeaseChange[]) => cs.map((c) => `${c.type} ${formatSubnet(c
 class TwinHost implements HostOps {
   fdb = new Map<string, string>();
   log: string[] = [];
-  fdbAdd(mac: number, ip: string): void { this.fdb.set(formatMac(mac), ip); this.log.push(`fdb add ${formatMac(mac)} ${ip}`); }
+  fdbAdd(mac: number, ip: string) { this.fdb.set(formatMac(mac), ip); this.log.push(`fdb add ${formatMac(mac)} ${ip}`); return null; }
   fdbRemove(mac: number): void { this.fdb.delete(formatMac(mac)); this.log.push(`fdb del ${formatMac(mac)}`); }
   async ip(cmds: string[]) { this.log.push(...cmds); return []; }
   ipSync(cmds: string[]) { this.log.push(...cmds); return []; }
@@ -145,6 +145,34 @@ test('control plane on the memory store: initial leases, joins, leaves, a fall-b
     assert.is(h.fdb.size, 0);
     assert.ok(h.log.includes('route del 10.244.3.0/24 via 10.244.3.0 dev weft0'));
     assert.ok(await store.get(OWN), 'our lease stays');
+  } finally { t.done(); }
+});
+
+test('control plane: changes that arrive together are one ip batch; those that come while it runs are the next one', async () => {
+  const t = tempDir('ctl');
+  try {
+    const conf = parseNetConf('{"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}', 'test');
+    const store = new MemoryStore();
+    const own = (await store.create(OWN, encodeAttrs({ publicIp: '198.18.0.1', backendType: 'vxlan', vni: 1, vtepMac: 1 }), 3600_000))!;
+    const ctl = { store: { kind: 'file' as const, path: 'mem' }, netConfigPath: null, publicIp: null, iface: null, subnetFile: join(t.dir, 'subnet.env'), renewMarginMs: 3600_000 };
+    const cp = new ControlPlane(store, ctl, conf, own, { publicIp: '198.18.0.1', bindIp: null, mac: 1, mtu: 1450 }, () => {});
+    /** A host whose `ip` takes 100 ms, as a busy `ip -batch` would; records each call's size. */
+    class SlowHost extends TwinHost {
+      calls: number[] = [];
+      override async ip(cmds: string[]) { this.calls.push(cmds.length); await new Promise((r) => setTimeout(r, 100)); return []; }
+    }
+    const h = new SlowHost();
+    const dp = new Datapath();
+    await cp.start(dp, dp.addVni(1, { port: 8472 }), 'weft0', h);
+    const put = (n: number) => store.create(sn(`10.244.${n}.0/24`), encodeAttrs({ publicIp: `198.18.0.${n}`, backendType: 'vxlan', vni: 1, vtepMac: 0x020000000000 + n }), 3600_000);
+    // A burst: ten leases in one go.
+    await Promise.all([2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map(put));
+    await until(() => h.calls.length === 1, 2000, 'the first batch');
+    // While that batch's ip runs, five more, one at a time.
+    for (const n of [12, 13, 14, 15, 16]) { await put(n); await new Promise((r) => setTimeout(r, 5)); }
+    await until(() => h.fdb.size === 15, 3000, 'all fifteen');
+    assert.equal(h.calls, [20, 10], 'one ip batch for the burst, one for what came meanwhile');
+    cp.shutdown();
   } finally { t.done(); }
 });
 

@@ -54,7 +54,7 @@ class FlakyStore implements LeaseStore {
 }
 
 class NoHost implements HostOps {
-  fdbAdd(): void {}
+  fdbAdd() { return null; }
   fdbRemove(): void {}
   async ip() { return []; }
   ipSync() { return []; }
