@@ -5,6 +5,7 @@
 
 import { isIP, type Socket } from 'node:net';
 import type { VniState } from '../datapath/vni.js';
+import { RAISE_FOR, TableFullError } from '../datapath/datapath.js';
 import { BATCH_DIRECTIONS } from '../datapath/batch-sizes.js';
 import type { CounterName } from '../datapath/counters.js';
 import { formatMac, isMulticastMac, parseMac } from '../wire/mac.js';
@@ -21,7 +22,9 @@ export interface FdbShowResult { tap: string; entries: FdbEntry[] }
 export interface StatsResult {
   tap: string; vni: number; port: number; local: string | null; uptimeS: number;
   counters: Record<CounterName, number>;
-  fdb: { entries: number; max: number; learned: number; moved: number; aged: number; removed: number; full: number; staticConflicts: number };
+  fdb: { entries: number; max: number; learned: number; moved: number; aged: number; removed: number; full: number; staticConflicts: number;
+    /** `weft fdb add` (and flags) refused by a full table, by reason (optional: older wefts leave it out). */
+    addRefused?: Record<string, number> };
   peers: number;
   /** The peer table's size (optional: a weft from before it was shown leaves it out). */
   peerCapacity?: number;
@@ -83,7 +86,7 @@ export class Commands {
       tap: this.st.tap, vni: this.st.v.vni, port: this.st.port, local: this.st.local,
       uptimeS: Math.round((Date.now() - this.st.startedMs) / 100) / 10,
       counters: dp.counters.snapshot(),
-      fdb: { entries: f.entries, max: dp.fdb.maxEntries, learned: f.learned, moved: f.moved, aged: f.aged, removed: f.removed, full: f.full, staticConflicts: f.staticConflicts },
+      fdb: { entries: f.entries, max: dp.fdb.maxEntries, learned: f.learned, moved: f.moved, aged: f.aged, removed: f.removed, full: f.full, staticConflicts: f.staticConflicts, addRefused: { ...dp.staticRefused } },
       peers: dp.peers.count,
       peerCapacity: dp.peers.capacity,
       ...(this.st.control ? { leases: this.st.control.leaseCounts() } : {}),
@@ -105,7 +108,14 @@ export class Commands {
     if (fam === 0) throw new Error(`fdb add: '${dst}' is not an IPv4 or IPv6 address`);
     if (fam !== this.st.family) throw new Error(`fdb add: ${dst} is IPv${fam}, but the underlay is IPv${this.st.family}`);
     const replaced = this.entry(v, mac);
-    this.st.dp.addStatic(v, mac, dst);
+    try {
+      this.st.dp.addStatic(v, mac, dst);
+    } catch (e) {
+      if (!(e instanceof TableFullError)) throw e;
+      // Counted by addStatic (weft_fdb_add_refused_total); the asker hears why and what to raise, the log keeps a record.
+      this.st.log.warn({ mac: formatMac(mac), dst, vni: v.vni, reason: e.reason }, 'fdb: static entry refused: a table is full');
+      throw new Error(`fdb add: ${e.message}; nothing changed: remove an entry (weft fdb del) or raise ${RAISE_FOR[e.reason]}`);
+    }
     const added = this.entry(v, mac)!;
     this.st.log.info({ mac: added.mac, dst, vni: v.vni, replaced: replaced ? `${replaced.state} ${replaced.dst}` : undefined }, 'fdb: static entry added');
     return { added, replaced };

@@ -77,7 +77,9 @@ export function formatStats(r: StatsResult, prev?: StatsResult, dtS?: number): s
   // Frames too big for the MTU, answered with ICMP (or not, over --icmp-rate).
   if (c.icmp_too_big_sent || c.icmp_too_big_limited) lines.push(`    icmp too-big: sent ${c.icmp_too_big_sent ?? 0} rate-limited ${c.icmp_too_big_limited ?? 0}`);
   const f = r.fdb;
-  lines.push(`    fdb: entries ${f.entries} of ${f.max} learned ${f.learned} moved ${f.moved} aged ${f.aged} removed ${f.removed}`);
+  const addRefused = Object.entries(f.addRefused ?? {}).filter(([, n]) => n).map(([k, n]) => `${k} ${n}`);
+  lines.push(`    fdb: entries ${f.entries} of ${f.max} learned ${f.learned} moved ${f.moved} aged ${f.aged} removed ${f.removed}` +
+    `${addRefused.length ? ` add-refused ${addRefused.join(' ')}` : ''}`);
   if (r.peerCapacity !== undefined) lines.push(`    peers: vteps ${r.peers} of ${r.peerCapacity}`);
   const l = r.leases;
   if (l) {

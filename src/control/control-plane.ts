@@ -36,7 +36,7 @@ import { formatMac, stableMac } from '../wire/mac.js';
 import { acquireLease, renewDelayMs, renewLease } from './allocate.js';
 import { LEASE_TTL_MS, PEER_CAPACITY_CEILING } from './defaults.js';
 import { FileStore } from './file-store.js';
-import { LiveHostOps, interfaceAddress } from './host.js';
+import { LiveHostOps, interfaceAddress, type IpCounts } from './host.js';
 import { formatSubnet, sameSubnet } from './ip4.js';
 import { numberToIpv4 } from '../wire/ipv4.js';
 import { parseNetConf, type NetConf } from './net-conf.js';
@@ -131,6 +131,10 @@ export class ControlPlane {
   private drainQueued = false;
   /** Batches handed to the reconciler (each one `ip -batch`, plus one when refused leases are retried). */
   batches = 0;
+  /** The `ip` processes and commands the live host ran (none with a host twin). */
+  private ipCounts: IpCounts | null = null;
+  /** A retry of the refused leases is queued (room was made outside a lease change). */
+  private roomQueued = false;
   private outage = false;
   /** A renewal failed and waits for its retry: the store's return brings it forward. */
   private renewFailed = false;
@@ -157,6 +161,11 @@ export class ControlPlane {
   async start(dp: Datapath, v: VniState, tap: string, ops: HostOps = new LiveHostOps(dp, v)): Promise<void> {
     writeSubnetEnv(this.ctl.subnetFile, subnetEnv(this.conf.network, this.own.subnet, this.host.mtu, false));
     this.reconciler = new Reconciler(ops, tap, this.log);
+    this.ipCounts = ops instanceof LiveHostOps ? ops.counts : null;
+    // An entry that left the forwarding table (`weft fdb del`, a learned MAC
+    // aged out) may be the room a refused lease waits for; a removed lease's
+    // own room is retried by the reconciler, so this one costs a second look.
+    dp.fdb.onRoom = () => this.roomMade();
     const { leases, revision } = await this.store.list();
     await this.enqueue(this.tracker.apply({ type: 'snapshot', leases, revision }));
     this.watch = this.store.watch(revision, (e) => this.onEvent(e));
@@ -185,6 +194,11 @@ export class ControlPlane {
     };
   }
 
+  /** `ip` processes run and commands fed to them since start (zero with a host twin). */
+  ipWork(): IpCounts {
+    return { processes: this.ipCounts?.processes ?? 0, commands: this.ipCounts?.commands ?? 0 };
+  }
+
   /** Remote leases programmed, and refused now (by reason): what the metrics and `weft stats` count. */
   leaseCounts(): LeaseCounts {
     const refused: Record<string, number> = {}, refusedTotal: Record<string, number> = {};
@@ -211,6 +225,10 @@ export class ControlPlane {
     }
     if (this.lostOwn(e)) return;
     const changes = this.tracker.apply(e);
+    if (e.type === 'snapshot' && e.reason && !this.outage) {
+      // Only what differs is programmed: a lease that did not change keeps its route, neighbour and entry untouched.
+      this.log(`weft: the watch fell behind (${e.reason}); re-listed ${this.tracker.known.size} remote leases: ${changes.length} change${changes.length === 1 ? '' : 's'}`);
+    }
     if (e.type === 'snapshot' && this.outage) {
       this.outage = false;
       this.log(`weft: lease store reachable again; resynced (${changes.length} change${changes.length === 1 ? '' : 's'}, ${this.tracker.known.size} remote leases)`);
@@ -264,6 +282,18 @@ export class ControlPlane {
         this.log(`weft: programming ${batch.length} lease change${batch.length === 1 ? '' : 's'} failed: ${(e as Error)?.message ?? String(e)}`));
     });
     return this.chain;
+  }
+
+  /** Queues one retry of the refused leases behind whatever batch runs now (several calls meanwhile: one retry). */
+  private roomMade(): void {
+    if (this.stopped || this.roomQueued || !this.reconciler || this.reconciler.refused.size === 0) return;
+    this.roomQueued = true;
+    this.chain = this.chain.then(() => {
+      this.roomQueued = false;
+      if (this.stopped) return;
+      this.batches++;
+      return this.reconciler!.retryRefused().catch((e: unknown) => this.log(`weft: retrying refused leases failed: ${(e as Error)?.message ?? String(e)}`));
+    });
   }
 
   private scheduleRenew(delayMs: number): void {

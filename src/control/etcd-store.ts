@@ -161,10 +161,16 @@ export class EtcdStore implements LeaseStore {
       w.on('disconnected', (err: Error) => outage(err.message));
       // Back from an outage: start over from a snapshot rather than trust the replay.
       w.on('connected', () => { if (down) { drop(); void resync(); } });
-      // Cancelled by etcd, e.g. "required revision has been compacted".
-      w.on('error', () => { drop(); void resync(); });
+      // Cancelled by etcd. A watch that fell behind past a compaction is
+      // cancelled with no reason text (the response carries only the
+      // compact revision), so an empty reason is said as that.
+      w.on('error', (err: Error) => {
+        drop();
+        const why = err.message.replace(/^Watcher canceled:\s*/, '');
+        void resync(`etcd cancelled the watch: ${why || 'the revisions it needed were compacted'}`);
+      });
     };
-    const resync = async (): Promise<void> => {
+    const resync = async (reason?: string): Promise<void> => {
       if (closed) return;
       let snap: { leases: StoredLease[]; revision: number };
       try {
@@ -177,7 +183,7 @@ export class EtcdStore implements LeaseStore {
       if (closed) return;
       down = false;
       floor = snap.revision;
-      on({ type: 'snapshot', leases: snap.leases, revision: snap.revision });
+      on({ type: 'snapshot', leases: snap.leases, revision: snap.revision, ...(reason ? { reason } : {}) });
       await start(snap.revision);
     };
     void start(afterRevision);

@@ -20,7 +20,12 @@ const IP_BATCH_TIMEOUT_MS = 10_000;
  */
 export const IP_BATCH_MAX = 2000;
 
+/** What programming the kernel has cost so far: `ip` processes run and the commands fed to them. */
+export interface IpCounts { processes: number; commands: number }
+
 export class LiveHostOps implements HostOps {
+  readonly counts: IpCounts = { processes: 0, commands: 0 };
+
   constructor(private readonly dp: Datapath, private readonly v: VniState) {}
 
   fdbAdd(mac: number, ip: string): { reason: Refusal; text: string } | null {
@@ -33,11 +38,11 @@ export class LiveHostOps implements HostOps {
   }
 
   ip(cmds: string[]): Promise<{ cmd: string; error: string }[]> {
-    return runIpBatch(cmds);
+    return runIpBatch(cmds, this.counts);
   }
 
   ipSync(cmds: string[]): { cmd: string; error: string }[] {
-    return ipRuns(cmds).flatMap(runIpBatchSync);
+    return ipRuns(cmds).flatMap((run) => { count(this.counts, run); return runIpBatchSync(run); });
   }
 }
 
@@ -63,10 +68,18 @@ function runIpBatchSync(cmds: string[]): { cmd: string; error: string }[] {
  * reported as "Command failed -:N" after their message), IP_BATCH_MAX to a
  * process, and resolves with the failed lines and their messages.
  */
-export async function runIpBatch(cmds: string[]): Promise<{ cmd: string; error: string }[]> {
+export async function runIpBatch(cmds: string[], counts?: IpCounts): Promise<{ cmd: string; error: string }[]> {
   const failed: { cmd: string; error: string }[] = [];
-  for (const run of ipRuns(cmds)) failed.push(...await runIpProcess(run));
+  for (const run of ipRuns(cmds)) {
+    if (counts) count(counts, run);
+    failed.push(...await runIpProcess(run));
+  }
   return failed;
+}
+
+function count(c: IpCounts, run: string[]): void {
+  c.processes++;
+  c.commands += run.length;
 }
 
 function runIpProcess(cmds: string[]): Promise<{ cmd: string; error: string }[]> {

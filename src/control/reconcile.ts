@@ -34,7 +34,7 @@ import { contains, formatSubnet, overlaps, subnetKey, type Subnet } from './ip4.
 import { numberToIpv4 } from '../wire/ipv4.js';
 import { decodeAttrs } from './lease.js';
 import type { StoredLease, WatchEvent } from './store.js';
-import type { Refusal } from '../datapath/datapath.js';
+import { RAISE_FOR, type Refusal } from '../datapath/datapath.js';
 
 export interface RemoteLease {
   subnet: Subnet;
@@ -129,9 +129,7 @@ export type LeaseRefusal = Refusal | 'invalid';
 export const LEASE_REFUSALS: readonly LeaseRefusal[] = ['peer_table_full', 'fdb_full', 'source_set_full', 'invalid'];
 
 /** What an operator raises to make room, per reason. */
-export const RAISE: Record<LeaseRefusal, string> = {
-  peer_table_full: '--peer-capacity', source_set_full: '--peer-capacity', fdb_full: '--fdb-max', invalid: 'nothing (fix the lease)',
-};
+export const RAISE: Record<LeaseRefusal, string> = { ...RAISE_FOR, invalid: 'nothing (fix the lease)' };
 
 /** What the reconciler changes on the host. The live one is in host.ts; tests use a recording twin. */
 export interface HostOps {

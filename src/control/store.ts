@@ -36,7 +36,8 @@ export interface StoredLease {
 export type WatchEvent =
   | { type: 'put'; lease: StoredLease }
   | { type: 'delete'; subnet: Subnet; revision: number }
-  | { type: 'snapshot'; leases: StoredLease[]; revision: number }
+  /** `reason`: why a watch that was keeping up re-listed (etcd cancelled it: compacted); absent for routine and outage snapshots. */
+  | { type: 'snapshot'; leases: StoredLease[]; revision: number; reason?: string }
   | { type: 'outage'; reason: string };
 
 export interface StoreWatch {

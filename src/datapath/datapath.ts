@@ -83,6 +83,9 @@ export interface DatapathOptions {
  */
 export type Refusal = 'peer_table_full' | 'fdb_full' | 'source_set_full';
 
+/** The flag an operator raises to make room, per refusal (the source allow-list is sized with the peer table). */
+export const RAISE_FOR: Record<Refusal, string> = { peer_table_full: '--peer-capacity', source_set_full: '--peer-capacity', fdb_full: '--fdb-max' };
+
 /** A refusal where the caller has no way to carry on but to say so (a flag given at start, `weft fdb add`). */
 export class TableFullError extends Error {
   constructor(readonly reason: Refusal, message: string) { super(message); }
@@ -109,6 +112,8 @@ export class Datapath {
   readonly bum: BumLimiter | null;
   /** ICMP errors written into the TAP (one bucket), or null when none are sent. */
   readonly icmp: TokenBuckets | null;
+  /** Static entries asked for by addStatic (`weft fdb add`, flags) that a full table refused, by reason. */
+  readonly staticRefused: Record<Refusal, number> = { peer_table_full: 0, fdb_full: 0, source_set_full: 0 };
   /** Static entries' VTEP addresses by `vni/mac`, to give back their `sources` reference when they go. */
   private readonly staticSources = new Map<string, [number, number, number, number]>();
 
@@ -144,10 +149,12 @@ export class Datapath {
     return id;
   }
 
-  /** As tryAddStatic, throwing TableFullError on a refusal (config and `weft fdb add`, which answer the one who asked). */
+  /** As tryAddStatic, counting a refusal (staticRefused) and throwing it as a TableFullError (config and `weft fdb add`, which answer the one who asked). */
   addStatic(v: VniState, mac: number, ip: string, port = v.port): void {
     const r = this.tryAddStatic(v, mac, ip, port);
-    if (r !== null) throw new TableFullError(r, `${this.refusalText(r)}: cannot add a static entry for ${ip}`);
+    if (r === null) return;
+    this.staticRefused[r]++;
+    throw new TableFullError(r, `${this.refusalText(r)}: cannot add a static entry for ${ip}`);
   }
 
   /**

@@ -121,6 +121,14 @@ export class Fdb {
    */
   onMove: ((vni: number, mac: number, fromPeer: number, toPeer: number) => void) | null = null;
 
+  /**
+   * Told after entries left the table (remove, or age removing any): there
+   * may be room now for what a full table refused (the control plane retries
+   * refused leases). Never called per packet. Must not change the table
+   * before it returns.
+   */
+  onRoom: (() => void) | null = null;
+
   private readonly maxCap: number;
   private readonly seed: number;
   private cap = 0;
@@ -245,6 +253,7 @@ export class Fdb {
     if (i < 0) return false;
     this.removeAt(i);
     this.stats.removed++;
+    this.onRoom?.();
     return true;
   }
 
@@ -269,6 +278,7 @@ export class Fdb {
       }
     }
     this.stats.aged += removed;
+    if (removed > 0) this.onRoom?.();
     return removed;
   }
 

@@ -85,6 +85,8 @@ export function createRegistry(st: DaemonState, o: MetricsOptions): Registry {
   add('weft_fdb_learned_total', 'MACs learned (new entries).', 'counter', () => one(fdb.stats.learned));
   add('weft_fdb_moved_total', 'Learned MACs that moved to another VTEP.', 'counter', () => one(fdb.stats.moved));
   add('weft_fdb_evicted_total', 'Learned entries removed because their MAC was not seen for the ageing time.', 'counter', () => one(fdb.stats.aged));
+  add('weft_fdb_add_refused_total', 'Static entries (weft fdb add) refused because a table was full, by reason (peer_table_full, fdb_full, source_set_full).', 'counter',
+    () => Object.entries(st.dp.staticRefused).map(([reason, value]) => ({ value, labels: { reason } })));
   add('weft_fdb_removed_total', 'Entries removed by an operator (weft fdb del) or the control plane.', 'counter', () => one(fdb.stats.removed));
   add('weft_peers', 'Remote VTEPs known (in the flood list or named by a forwarding entry).', 'gauge', () => one(st.dp.peers.count));
   add('weft_peer_capacity', 'Most remote VTEPs the peer table holds (--peer-capacity, or sized from the lease store\'s network).', 'gauge', () => one(st.dp.peers.capacity));
@@ -141,6 +143,9 @@ export function createRegistry(st: DaemonState, o: MetricsOptions): Registry {
     const byReason = (m: Record<string, number>): Value[] => Object.entries(m).map(([reason, value]) => ({ value, labels: { reason } }));
     add('weft_leases_refused', 'Other hosts\' leases left out now, by reason (peer_table_full, fdb_full, source_set_full: a table is full; invalid); taken when a removal makes room.', 'gauge',
       () => byReason(ctl.leaseCounts().refused));
+    add('weft_kernel_batches_total', 'ip -batch processes run to program routes and neighbour entries (a burst of lease changes is one, or one per 2,000 commands).', 'counter',
+      () => one(ctl.ipWork().processes));
+    add('weft_kernel_commands_total', 'Route and neighbour commands fed to them.', 'counter', () => one(ctl.ipWork().commands));
     add('weft_leases_refused_total', 'Leases refused since start, by reason (each time a new or changed lease did not fit).', 'counter',
       () => byReason(ctl.leaseCounts().refusedTotal));
   }
