@@ -206,6 +206,8 @@ export class Reconciler {
     const cmds: string[] = [];
     const after: (() => void)[] = [];
     let freed = false;
+    // A refused lease removed: the once-per-reason log re-armed after the batch (a pass over every refused lease, so once).
+    let forgot = false;
     for (const c of changes) {
       const l = c.lease, k = subnetKey(l.subnet);
       // What is programmed for this subnet now: the tracker's `old` may have been refused.
@@ -233,7 +235,7 @@ export class Reconciler {
         this.log(`weft: lease ${formatSubnet(l.subnet)} → vtep ${formatMac(l.vtepMac)} at ${l.publicIp}${prev ? ' (changed)' : ''}`);
       } else {
         if (this.refused.delete(k)) {
-          this.rearm();
+          forgot = true;
           continue;
         }
         if (!prev) continue;
@@ -244,6 +246,7 @@ export class Reconciler {
         this.log(`weft: lease ${formatSubnet(l.subnet)} removed`);
       }
     }
+    if (forgot) this.rearm();
     return { cmds, after, freed };
   }
 
