@@ -4,7 +4,10 @@
 // through the kernel's vxlan device), inside `unshare --net` as the live
 // tests are, so that even a mistake in it cannot touch the root namespace.
 //
-// Usage: npm run bench -- [--only micro|live] [--quick] [--reps N] [--seconds S] [--cases a,b] [name …]
+// `--only scale` runs scale.js instead (weft in a network of 1k, 10k and 30k
+// leases in a real etcd; minutes, so never part of the default run).
+//
+// Usage: npm run bench -- [--only micro|live|scale] [--quick] [--reps N] [--seconds S] [--cases a,b] [--leases 1000,10000] [name …]
 //   name …   run only the micro-benchmark files whose name contains one
 //   --quick  shorter micro-benchmarks, and the live one at 1 × 3 s
 
@@ -22,7 +25,7 @@ try {
     allowPositionals: true,
     options: {
       only: { type: 'string' }, quick: { type: 'boolean' },
-      reps: { type: 'string' }, seconds: { type: 'string' }, cases: { type: 'string' },
+      reps: { type: 'string' }, seconds: { type: 'string' }, cases: { type: 'string' }, leases: { type: 'string' },
     },
   });
 } catch (e) {
@@ -30,8 +33,8 @@ try {
   process.exit(2);
 }
 const { values: v, positionals: names } = a;
-if (v.only !== undefined && v.only !== 'micro' && v.only !== 'live') {
-  process.stderr.write(`bench: --only takes micro or live, not '${v.only}'\n`);
+if (v.only !== undefined && v.only !== 'micro' && v.only !== 'live' && v.only !== 'scale') {
+  process.stderr.write(`bench: --only takes micro, live or scale, not '${v.only}'\n`);
   process.exit(2);
 }
 
@@ -50,20 +53,27 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env):
   });
 }
 
+/** A live benchmark inside `unshare --net`; without root the script itself says what is missing. */
+async function live(script: string, args: string[]): Promise<number> {
+  const wrap = process.getuid?.() === 0 && spawnSync('sh', ['-c', 'command -v unshare'], { stdio: 'ignore' }).status === 0;
+  const cmd = [join(here, script), ...args];
+  return wrap ? run('unshare', ['--net', '--', process.execPath, ...cmd]) : run(process.execPath, cmd);
+}
+
 let failed = 0;
-if (v.only !== 'live') {
+if (v.only === 'scale') {
+  if (await live('scale.js', v.leases !== undefined ? ['--leases', v.leases] : [])) failed++;
+} else if (v.only !== 'live') {
   const env = v.quick ? { ...process.env, WEFT_BENCH_QUICK: '1' } : process.env;
   for (const f of readdirSync(here).filter((n) => n.endsWith('.bench.js')).sort()) {
     if (names.length && !names.some((s) => f.includes(s))) continue;
     if (await run(process.execPath, ['--expose-gc', join(here, f)], env)) failed++;
   }
 }
-if (v.only !== 'micro') {
-  const args = [join(here, 'throughput.js')];
+if (v.only !== 'micro' && v.only !== 'scale') {
+  const args: string[] = [];
   if (v.quick) args.push('--quick');
   for (const k of ['reps', 'seconds', 'cases'] as const) if (v[k] !== undefined) args.push(`--${k}`, v[k]);
-  // unshare needs root; without it throughput.js itself says what is missing.
-  const wrap = process.getuid?.() === 0 && spawnSync('sh', ['-c', 'command -v unshare'], { stdio: 'ignore' }).status === 0;
-  if (await (wrap ? run('unshare', ['--net', '--', process.execPath, ...args]) : run(process.execPath, args))) failed++;
+  if (await live('throughput.js', args)) failed++;
 }
 process.exitCode = failed ? 1 : 0;

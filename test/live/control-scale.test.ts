@@ -46,6 +46,7 @@ import { ROOT, WEFT, tempDir } from '../helpers/paths.js';
 import { memory } from '../helpers/proc-stats.js';
 import { requireTool } from '../helpers/require.js';
 import { fakeLease, fakeSubnet } from '../../bench/live/leases.js';
+import { KernelEvents } from '../../bench/live/kernel-events.js';
 
 const N = Number(process.env.WEFT_SCALE_LEASES ?? 10_000);
 const PREFIX = '/coreos.com/network';
@@ -107,45 +108,15 @@ function converged(): boolean {
   return true;
 }
 
-/** `ip monitor route neigh` in h1: when each subnet's route or neighbour last came or went, and how often any was touched. */
-class KernelEvents {
-  readonly routeAdded = new Map<string, number>();
-  readonly neighDeleted = new Map<string, number>();
-  readonly touched = new Map<string, number>();
-  private readonly p: Proc;
-  private rest = '';
-
-  constructor() {
-    this.p = rig.spawn(1, ['ip', 'monitor', 'route', 'neigh']);
-    this.p.child.stdout!.on('data', (d: Buffer) => {
-      const now = Date.now();
-      const lines = (this.rest + d.toString()).split('\n');
-      this.rest = lines.pop()!;
-      for (const l of lines) this.take(l, now);
-    });
-  }
-
-  private take(line: string, now: number): void {
-    const deleted = line.startsWith('Deleted ');
-    const first = (deleted ? line.slice(8) : line).split(' ')[0];
-    const route = first.includes('/');
-    const subnet = route ? first : `${first}/24`;
-    if (!/^10\.\d+\.\d+\.0\/24$/.test(subnet)) return;
-    this.touched.set(subnet, (this.touched.get(subnet) ?? 0) + 1);
-    if (route && !deleted) this.routeAdded.set(subnet, now);
-    if (!route && deleted) this.neighDeleted.set(subnet, now);
-  }
-
-  /** Waits until every added subnet's route came and every removed subnet's neighbour went (the last step of each); the time of the last. */
-  async settled(added: string[], removed: string[], ms: number): Promise<number> {
-    await waitFor(() => added.every((x) => this.routeAdded.has(x)) && removed.every((x) => this.neighDeleted.has(x)), ms, 'the kernel to follow the leases');
-    return Math.max(...added.map((x) => this.routeAdded.get(x)!), ...removed.map((x) => this.neighDeleted.get(x)!));
-  }
-
-  async stop(): Promise<void> {
-    process.kill(this.p.pid, 'SIGTERM');
-    await this.p.exited;
-  }
+/** h1's route and neighbour events from `ip monitor`; `settled` waits for the changes asked about and answers when the last happened. */
+function kernelEvents(): KernelEvents & { settled: (added: string[], removed: string[], ms: number) => Promise<number> } {
+  const ev = new KernelEvents(rig.spawn(1, ['ip', 'monitor', 'route', 'neigh']));
+  return Object.assign(ev, {
+    settled: async (added: string[], removed: string[], ms: number) => {
+      await waitFor(() => ev.done(added, removed), ms, 'the kernel to follow the leases');
+      return ev.lastMs(added, removed);
+    },
+  });
 }
 
 async function metrics(): Promise<Record<string, number>> {
@@ -198,7 +169,7 @@ test(`start-up: ${N} leases programmed within 10 s, RSS under 200 MB; h2 reachab
 
 test('churn: 200 removals and 200 additions in one burst converge within 2 s', async () => {
   const before = await metrics();
-  const ev = new KernelEvents();
+  const ev = kernelEvents();
   await new Promise((r) => setTimeout(r, 200)); // ip monitor subscribed
   const limit = budget(2000);
   const t = Date.now();
@@ -225,7 +196,7 @@ test('churn: 200 removals and 200 additions in one burst converge within 2 s', a
 
 test('a watch that falls behind a compaction re-lists without touching unchanged leases; a ping flood to h2 loses nothing', async () => {
   const before = await metrics();
-  const ev = new KernelEvents();
+  const ev = kernelEvents();
   const flood = rig.spawn(1, ['ping', '-c', '800', '-i', '0.01', '-W', '2', '10.0.2.0']);
   const block = ['INPUT', '-p', 'tcp', '--sport', '2379', '-j', 'DROP'];
   rig.exec(1, ['iptables', '-A', ...block]);
