@@ -35,7 +35,19 @@ const DIAL_TIMEOUT_MS = 5000;
 /** Watch stream reconnect and re-list retry interval. */
 const RETRY_MS = 1000;
 
+/** Leases per list response: about 0.8 MB of flannel's lease values, well under gRPC's 4 MB limit. */
+const LIST_PAGE = 5000;
+
 interface Kv { key: Buffer; value: Buffer; mod_revision: string; lease: string }
+
+/** The end of the key range holding every key that starts with `prefix` (etcd's "prefix plus one"). */
+export function prefixEnd(prefix: string): Buffer {
+  const b = Buffer.from(prefix);
+  for (let i = b.length - 1; i >= 0; i--) {
+    if (b[i] < 0xff) return Buffer.concat([b.subarray(0, i), Buffer.from([b[i] + 1])]);
+  }
+  return Buffer.from([0]); // all 0xff: every key from it on
+}
 
 export class EtcdStore implements LeaseStore {
   readonly describe: string;
@@ -69,14 +81,29 @@ export class EtcdStore implements LeaseStore {
     return kv ? this.toLease(kv) : null;
   }
 
+  /**
+   * Every lease, read in pages of LIST_PAGE keys, all at the first page's
+   * revision (one consistent snapshot): in one response, 30,000 leases
+   * outgrew gRPC's 4 MB message limit and weft could not start. A
+   * compaction between pages fails the list, which the caller retries.
+   */
   async list(): Promise<{ leases: StoredLease[]; revision: number }> {
-    const r = await this.call('list leases', () => this.client.getAll().prefix(this.subnetsPrefix).exec());
-    const leases: StoredLease[] = [];
-    for (const kv of r.kvs as Kv[]) {
-      const l = this.toLease(kv);
-      if (l) leases.push(l);
-    }
-    return { leases, revision: Number(r.header.revision) };
+    return this.call('list leases', async () => {
+      const leases: StoredLease[] = [];
+      const end = prefixEnd(this.subnetsPrefix);
+      let key = Buffer.from(this.subnetsPrefix);
+      let revision = 0;
+      for (;;) {
+        const r = await this.client.kv.range({ key, range_end: end, limit: LIST_PAGE, ...(revision ? { revision } : {}) });
+        if (!revision) revision = Number(r.header.revision);
+        for (const kv of r.kvs as Kv[]) {
+          const l = this.toLease(kv);
+          if (l) leases.push(l);
+        }
+        if (!r.more || r.kvs.length === 0) return { leases, revision };
+        key = Buffer.concat([r.kvs[r.kvs.length - 1].key, Buffer.from([0])]); // the next key after the page's last
+      }
+    });
   }
 
   async create(subnet: Subnet, value: string, ttlMs: number): Promise<StoredLease | null> {

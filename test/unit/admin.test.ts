@@ -167,7 +167,7 @@ test('metrics: weft_* read from the counters at scrape time; /healthz and /ready
 
 test('readiness with a lease store: ready once the leases are programmed, not after ours lapses', async () => {
   const own = { expiresMs: Date.now() + 3_600_000 };
-  const control = { own, status: () => ({ storeReachable: true, leases: [{}, {}] }), leaseCounts: () => ({ programmed: 2, refused: {}, refusedTotal: {} }) } as unknown as ControlPlane;
+  const control = { own, status: () => ({ storeReachable: true, leases: [{}, {}] }), leaseCounts: () => ({ programmed: 2, refused: {}, refusedTotal: {} }), ipWork: () => ({ processes: 1, commands: 4 }) } as unknown as ControlPlane;
   const d = daemon(control);
   const ops = await start(d, true);
   const base = String(d.lines.find((l) => typeof l.metrics === 'string')!.metrics).replace('/metrics', '');

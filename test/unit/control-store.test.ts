@@ -10,6 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { MemoryStore } from '../../src/control/store.js';
 import { FileStore } from '../../src/control/file-store.js';
+import { prefixEnd } from '../../src/control/etcd-store.js';
 import { CONTRACT } from '../helpers/store-contract.js';
 import { ROOT, tempDir } from '../helpers/paths.js';
 
@@ -75,6 +76,11 @@ test('file: a corrupt file is a runtime error that names the file', async () => 
       assert.match((e as Error).message, `lease file ${path}: not valid JSON`);
     }
   } finally { t.done(); }
+});
+
+test('etcd: the key range of a prefix ends at the prefix plus one, so a paged list reads every lease and nothing else', () => {
+  assert.equal(prefixEnd('/coreos.com/network/subnets/'), Buffer.from('/coreos.com/network/subnets0'));
+  assert.equal(prefixEnd(''), Buffer.from([0]));
 });
 
 test.run();
