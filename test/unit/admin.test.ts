@@ -8,22 +8,18 @@ import * as assert from 'uvu/assert';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { Datapath } from '../../src/datapath/datapath.js';
-import { Forwarder } from '../../src/datapath/forwarder.js';
 import { C } from '../../src/datapath/counters.js';
-import type { FramePort, DatagramPort } from '../../src/io/ports.js';
 import type { ControlPlane } from '../../src/control/control-plane.js';
 import { Operations } from '../../src/cli/run-ops.js';
 import { AdminServer } from '../../src/admin/server.js';
 import { ask, AdminClient } from '../../src/admin/client.js';
-import type { DaemonState } from '../../src/daemon/state.js';
-import { createLogger } from '../../src/log/logger.js';
 import { RuntimeError } from '../../src/config/errors.js';
 import { parseMac } from '../../src/wire/mac.js';
 import { decapAll } from '../helpers/datapath.js';
 import { eth, v4words, MAC_A, MAC_B, MAC_C } from '../helpers/packets.js';
 import { tempDir } from '../helpers/paths.js';
+import { daemonState } from '../helpers/daemon-state.js';
 import { waitFor } from '../helpers/rig.js';
 
 /** Asserts that `fn` rejects with an error whose message matches `re` (or passes `check`). */
@@ -42,7 +38,6 @@ const tmp = tempDir('admin');
 test.after(() => tmp.done());
 let n = 0;
 
-const idle = { read: () => 0, write: () => 0, onReadable: () => {}, close: () => {} } as unknown as FramePort & DatagramPort;
 const vx = (inner: Buffer) => Buffer.concat([Buffer.from([8, 0, 0, 0, 0, 0, 1, 0]), inner]);
 
 /** A weft's state with MAC_B learned behind 198.18.0.2 and MAC_C static at 198.18.0.3, and its log lines. */
@@ -52,11 +47,7 @@ function daemon(control: ControlPlane | null = null) {
   dp.addFloodPeer(v, '198.18.0.2');
   dp.addStatic(v, parseMac(MAC_C), '198.18.0.3');
   decapAll(dp, [{ payload: vx(eth({ src: MAC_B, dst: MAC_A })), from: '198.18.0.2' }], performance.now());
-  const lines: Record<string, unknown>[] = [];
-  const dest = new Writable({ write(chunk, _enc, cb) { for (const l of String(chunk).split('\n')) if (l) lines.push(JSON.parse(l)); cb(); } });
-  const log = createLogger({ format: 'json', level: 'debug', dest });
-  const fwd = new Forwarder(dp, v, idle, idle);
-  const st: DaemonState = { dp, v, fwd, tap: 'weft0', family: 4, local: '198.18.0.1', port: 8472, startedMs: Date.now(), io: null, control, log };
+  const { st, fwd, lines } = daemonState(dp, v, control);
   const path = join(tmp.dir, `w${n++}.sock`);
   return { st, dp, v, fwd, lines, path, target: { path, what: `at ${path}` } };
 }

@@ -11,10 +11,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { Datapath, type DatapathOptions } from '../../src/datapath/datapath.js';
-import { Forwarder } from '../../src/datapath/forwarder.js';
-import type { FramePort, DatagramPort } from '../../src/io/ports.js';
 import { LiveHostOps } from '../../src/control/host.js';
 import { MemoryStore } from '../../src/control/store.js';
 import { ControlPlane } from '../../src/control/control-plane.js';
@@ -26,19 +23,17 @@ import { AdminClient } from '../../src/admin/client.js';
 import { Commands } from '../../src/admin/commands.js';
 import { formatStats } from '../../src/admin/format.js';
 import { createRegistry } from '../../src/metrics/metrics.js';
-import type { DaemonState } from '../../src/daemon/state.js';
-import { createLogger } from '../../src/log/logger.js';
 import { parseMac } from '../../src/wire/mac.js';
 import { decapAll } from '../helpers/datapath.js';
 import { eth, MAC_A, MAC_B, MAC_C } from '../helpers/packets.js';
 import { tempDir } from '../helpers/paths.js';
+import { daemonState } from '../helpers/daemon-state.js';
 import { until } from '../helpers/store-contract.js';
 
 const tmp = tempDir('cappaths');
 test.after(() => tmp.done());
 let n = 0;
 
-const idle = { read: () => 0, write: () => 0, onReadable: () => {}, close: () => {} } as unknown as FramePort & DatagramPort;
 const vx = (inner: Buffer) => Buffer.concat([Buffer.from([8, 0, 0, 0, 0, 0, 1, 0]), inner]);
 const sn = (s: string) => { const c = parseCidr4(s)!; return { ip: c.ip, len: c.len }; };
 
@@ -53,11 +48,7 @@ class RecordingHost extends LiveHostOps {
 function daemon(opts: DatapathOptions, control: ControlPlane | null = null) {
   const dp = new Datapath({ fdbAgeingMs: 300_000, ...opts });
   const v = dp.addVni(1, { port: 8472 });
-  const lines: Record<string, unknown>[] = [];
-  const dest = new Writable({ write(chunk, _enc, cb) { for (const l of String(chunk).split('\n')) if (l) lines.push(JSON.parse(l)); cb(); } });
-  const log = createLogger({ format: 'json', level: 'debug', dest });
-  const fwd = new Forwarder(dp, v, idle, idle);
-  const st: DaemonState = { dp, v, fwd, tap: 'weft0', family: 4, local: '198.18.0.1', port: 8472, startedMs: Date.now(), io: null, control, log };
+  const { st, lines } = daemonState(dp, v, control);
   const path = join(tmp.dir, `w${n++}.sock`);
   return { st, dp, v, lines, path, target: { path, what: `at ${path}` } };
 }
