@@ -58,7 +58,7 @@ export interface RunSide {
 export async function prepareControl(ctl: ControlConfig, run: RunSide, log: (line: string) => void): Promise<ControlPlane> {
   const store: LeaseStore = ctl.store.kind === 'file'
     ? new FileStore(ctl.store.path)
-    : new (await import('./etcd-store.js')).EtcdStore(ctl.store.endpoints, ctl.store.prefix);
+    : new (await import('./etcd-store.js')).EtcdStore(ctl.store.endpoints, ctl.store.prefix, { security: ctl.store.security });
   try {
     const conf = await readNetConf(store, ctl);
     const ifaceIp = ctl.iface ? interfaceAddress(ctl.iface) : null;
