@@ -112,6 +112,8 @@ export function explainEtcdError(message: string, ctx: EtcdErrorContext): string
   if (/wrong version number|packet length too long|disconnected before secure TLS connection/i.test(m)) {
     return tls ? 'the endpoint does not speak TLS: write it as http://, or start etcd with TLS' : 'the endpoint speaks TLS: write it as https:// (and give --etcd-cafile)';
   }
+  // A plain HTTP/2 client against a TLS port: the handshake bytes make no sense to it.
+  if (!tls && /Last error: Failed to connect\b/.test(m)) return 'the endpoint did not answer as a plain etcd (a TLS etcd?): write it as https:// and give --etcd-cafile';
   if (/authentication failed|invalid user ID or password/i.test(m)) {
     return `etcd refused user ${JSON.stringify(auth?.username ?? '')}: wrong --etcd-password, or no such user`;
   }
@@ -124,5 +126,5 @@ export function explainEtcdError(message: string, ctx: EtcdErrorContext): string
   if (/permission denied/i.test(m)) {
     return `${auth ? `user ${JSON.stringify(auth.username)}` : 'this client'} may not read or write ${ctx.prefix}/: grant its role readwrite on the prefix (etcdctl role grant-permission ROLE --prefix=true readwrite ${ctx.prefix}/)`;
   }
-  return m.split('\n')[0].replace(/\. Resolution note: ?$/, '');
+  return m.split('\n')[0].replace(/ \(\d{4}-\d\d-\d\dT[^)]*\)/, '').replace(/\. Resolution note: ?$/, '');
 }

@@ -77,6 +77,8 @@ const ROWS: [string, string, ReturnType<typeof sec>, RegExp][] = [
     /^etcd wants a client certificate: give --etcd-certfile and --etcd-keyfile$/],
   ['TLS to a plain etcd', '14 UNAVAILABLE: No connection established. Last error: Error: Client network socket disconnected before secure TLS connection was established. Resolution note: ', sec(),
     /^the endpoint does not speak TLS: write it as http:\/\//],
+  ['plain client, TLS etcd', '14 UNAVAILABLE: No connection established. Last error: Failed to connect (2026-12-05T12:12:00.297Z)', sec({ tls: null }),
+    /^the endpoint did not answer as a plain etcd \(a TLS etcd\?\): write it as https:\/\/ and give --etcd-cafile$/],
   ['wrong password', '3 INVALID_ARGUMENT: etcdserver: authentication failed, invalid user ID or password', sec(),
     /^etcd refused user "weft": wrong --etcd-password, or no such user$/],
   ['no user given', '3 INVALID_ARGUMENT: etcdserver: user name is empty', sec({ auth: null }),
