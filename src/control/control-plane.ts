@@ -145,7 +145,11 @@ export class ControlPlane {
     private readonly log: (line: string) => void,
     private readonly now: () => number = Date.now,
   ) {
-    this.tracker = new LeaseTracker(own.subnet, conf.network, conf.vni, log);
+    // Every remote lease is checked against the network and against us (lease-check.ts) before anything of it is programmed.
+    this.tracker = new LeaseTracker(own.subnet, {
+      network: conf.network, subnetLen: conf.subnetLen, backendType: 'vxlan', vni: conf.vni,
+      ownIps: host.bindIp && host.bindIp !== host.publicIp ? [host.publicIp, host.bindIp] : [host.publicIp], ownMac: host.mac,
+    }, log);
   }
 
   /** What the daemon's run configuration becomes. */
@@ -181,7 +185,11 @@ export class ControlPlane {
       subnet: formatSubnet(this.own.subnet), publicIp: this.host.publicIp, vtepMac: formatMac(this.host.mac), store: this.store.describe,
       storeReachable: !this.outage,
       leases: [...(this.reconciler?.programmed.values() ?? [])].map(leaseView),
-      refused: [...(this.reconciler?.refused.values() ?? [])].map((r) => ({ ...leaseView(r.lease), reason: r.reason })),
+      refused: [
+        ...[...(this.reconciler?.refused.values() ?? [])].map((r) => ({ ...leaseView(r.lease), reason: r.reason })),
+        // What a refused lease says is not to be trusted, so only its key and why are shown.
+        ...[...this.tracker.invalid.values()].map((r) => ({ subnet: formatSubnet(r.subnet), publicIp: '-', vtepMac: '-', reason: 'invalid', why: r.why })),
+      ],
     };
   }
 
@@ -190,6 +198,8 @@ export class ControlPlane {
     const refused: Record<string, number> = {}, refusedTotal: Record<string, number> = {};
     for (const r of LEASE_REFUSALS) { refused[r] = 0; refusedTotal[r] = this.reconciler?.refusedTotal.get(r) ?? 0; }
     for (const r of this.reconciler?.refused.values() ?? []) refused[r.reason]++;
+    refused.invalid += this.tracker.invalid.size;
+    refusedTotal.invalid += this.tracker.invalidTotal;
     return { programmed: this.reconciler?.programmed.size ?? 0, refused, refusedTotal };
   }
 
