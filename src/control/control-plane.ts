@@ -40,6 +40,7 @@ import { LiveHostOps, interfaceAddress } from './host.js';
 import { formatSubnet, sameSubnet } from './ip4.js';
 import { numberToIpv4 } from '../wire/ipv4.js';
 import { parseNetConf, type NetConf } from './net-conf.js';
+import { configChangeLine } from './config-watch.js';
 import { LEASE_REFUSALS, LeaseTracker, Reconciler, type HostOps, type LeaseChange, type RemoteLease } from './reconcile.js';
 import type { LeaseStore, StoredLease, StoreWatch, WatchEvent } from './store.js';
 import { readPreviousSubnet, subnetEnv, writeSubnetEnv } from './subnet-env.js';
@@ -91,6 +92,11 @@ export function leasePeerCapacity(conf: Pick<NetConf, 'network' | 'subnetLen'>):
   return Math.min(PEER_CAPACITY_CEILING, 2 ** (conf.subnetLen - conf.network.len));
 }
 
+/** Where the store keeps net-conf.json, for log lines. */
+function configWhere(ctl: ControlConfig): string {
+  return ctl.store.kind === 'etcd' ? `${ctl.store.prefix}/config` : `${ctl.store.path} "config"`;
+}
+
 async function readNetConf(store: LeaseStore, ctl: ControlConfig): Promise<NetConf> {
   if (ctl.netConfigPath) {
     let text: string;
@@ -102,7 +108,7 @@ async function readNetConf(store: LeaseStore, ctl: ControlConfig): Promise<NetCo
     return parseNetConf(text, ctl.netConfigPath);
   }
   const text = await store.getConfig();
-  const where = ctl.store.kind === 'etcd' ? `${ctl.store.prefix}/config` : `${ctl.store.path} "config"`;
+  const where = configWhere(ctl);
   if (text === null) {
     throw new UsageError(ctl.store.kind === 'etcd'
       ? `no network configuration at ${where}: etcdctl put ${where} '{"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}', or pass --net-config-path`
@@ -124,6 +130,7 @@ export class ControlPlane {
   private tracker: LeaseTracker;
   private reconciler: Reconciler | null = null;
   private watch: StoreWatch | null = null;
+  private configWatch: StoreWatch | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
   private chain: Promise<void> = Promise.resolve();
   /** Changes waiting for the next batch, and whether a batch is queued to take them. */
@@ -164,6 +171,13 @@ export class ControlPlane {
     const { leases, revision } = await this.store.list();
     await this.enqueue(this.tracker.apply({ type: 'snapshot', leases, revision }));
     this.watch = this.store.watch(revision, (e) => this.onEvent(e));
+    // Read once at start, as flanneld does; a later change is only said (config-watch.ts).
+    if (!this.ctl.netConfigPath && this.store.watchConfig) {
+      this.configWatch = this.store.watchConfig((text) => {
+        const line = this.stopped ? null : configChangeLine(this.conf, text, configWhere(this.ctl));
+        if (line) this.log(line);
+      });
+    }
     this.scheduleRenew(renewDelayMs(this.own.expiresMs, this.now(), this.ctl.renewMarginMs));
     const n = this.reconciler.programmed.size, refused = this.reconciler.refused.size;
     this.log(`weft: ${n} remote lease${n === 1 ? '' : 's'} programmed${refused ? `, ${refused} refused (see weft peers)` : ''}; watching ${this.store.describe}`);
@@ -174,6 +188,7 @@ export class ControlPlane {
     if (this.stopped) return;
     this.stopped = true;
     this.watch?.close();
+    this.configWatch?.close();
     if (this.renewTimer) clearTimeout(this.renewTimer);
     if (this.reconciler) this.reconciler.clearSync();
     void this.store.close();

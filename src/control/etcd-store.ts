@@ -68,7 +68,32 @@ export class EtcdStore implements LeaseStore {
   }
 
   async getConfig(): Promise<string | null> {
-    return this.call('read the network configuration', () => this.client.get(`${this.prefix.replace(/\/+$/, '')}/config`).string());
+    return this.call('read the network configuration', () => this.client.get(this.configKey()).string());
+  }
+
+  watchConfig(on: (text: string | null) => void): StoreWatch {
+    let closed = false;
+    let watcher: Watcher | null = null;
+    // The client re-establishes this watch after an outage by itself; its errors are the lease watch's to report.
+    this.client.watch().key(this.configKey()).create().then((w) => {
+      if (closed) { w.cancel().catch(() => {}); return; }
+      watcher = w;
+      w.on('put', (kv) => on(kv.value.toString()));
+      w.on('delete', () => on(null));
+      w.on('error', () => { /* reported by the lease watch */ });
+    }, () => { /* the same */ });
+    return {
+      close: () => {
+        closed = true;
+        watcher?.removeAllListeners();
+        watcher?.on('error', () => {});
+        watcher?.cancel().catch(() => {});
+      },
+    };
+  }
+
+  private configKey(): string {
+    return `${this.prefix.replace(/\/+$/, '')}/config`;
   }
 
   async get(subnet: Subnet): Promise<StoredLease | null> {
