@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { ControlPlane } from '../../src/control/control-plane.js';
 import { configChangeLine } from '../../src/control/config-watch.js';
 import { MemoryStore } from '../../src/control/store.js';
+import { FileStore } from '../../src/control/file-store.js';
 import { parseCidr4 } from '../../src/control/ip4.js';
 import { encodeAttrs } from '../../src/control/lease.js';
 import { parseNetConf } from '../../src/control/net-conf.js';
@@ -103,6 +104,23 @@ test('configChangeLine: the same network written again says nothing', () => {
   assert.is(configChangeLine(running, '{"Network":"10.244.0.0/16","SubnetLen":24,"Backend":{"Type":"vxlan","VNI":1}}', 'k'), null);
   assert.match(configChangeLine(running, '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan","VNI":2}}', 'k')!, /changed to 10\.244\.0\.0\/16, SubnetLen 24, VNI 2/);
   assert.match(configChangeLine(running, 'junk', 'k')!, /^weft: the network configuration k changed to one weft cannot use, ignored: /);
+});
+
+test('the file store reports a config change after the watch starts, and only a change', async () => {
+  const t = tempDir('hostile');
+  try {
+    const store = new FileStore(join(t.dir, 'leases.json'), { pollMs: 10 });
+    await store.setConfig(CONF);
+    const heard: (string | null)[] = [];
+    const w = store.watchConfig((text) => heard.push(text));
+    await store.create(OWN, encodeAttrs({ publicIp: '198.18.0.1', backendType: 'vxlan', vni: 1, vtepMac: 1 }), 3600_000);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(heard, [], 'a lease written is not a config change');
+    await store.setConfig('{"Network": 7}');
+    await until(() => heard.length === 1, 2000, 'the change');
+    assert.equal(heard, ['{"Network":7}']);
+    w.close();
+  } finally { t.done(); }
 });
 
 test.run();
