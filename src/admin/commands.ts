@@ -44,8 +44,8 @@ export interface PeersResult {
   control: {
     subnet: string; publicIp: string; vtepMac: string; store: string; storeReachable: boolean;
     leases: { subnet: string; publicIp: string; vtepMac: string }[];
-    /** Leases a full table left out, and why (optional: older wefts leave it out). */
-    refused?: { subnet: string; publicIp: string; vtepMac: string; reason: string }[];
+    /** Leases a full table left out, or checkLease refused (reason "invalid", with `why`), and why (optional: older wefts leave it out). */
+    refused?: { subnet: string; publicIp: string; vtepMac: string; reason: string; why?: string }[];
   } | null;
 }
 

@@ -17,7 +17,7 @@ export function formatPeers(r: PeersResult): string {
   if (c) {
     out.push(`lease ${c.subnet} public-ip ${c.publicIp} vtep-mac ${c.vtepMac} ours store ${c.store} ${c.storeReachable ? 'reachable' : 'UNREACHABLE'}`);
     for (const l of c.leases) out.push(`lease ${l.subnet} public-ip ${l.publicIp} vtep-mac ${l.vtepMac}`);
-    for (const l of c.refused ?? []) out.push(`lease ${l.subnet} public-ip ${l.publicIp} vtep-mac ${l.vtepMac} REFUSED ${l.reason}`);
+    for (const l of c.refused ?? []) out.push(`lease ${l.subnet} public-ip ${l.publicIp} vtep-mac ${l.vtepMac} REFUSED ${l.reason}${l.why ? `: ${l.why}` : ''}`);
   }
   return out.join('\n');
 }

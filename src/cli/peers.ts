@@ -21,10 +21,12 @@ The remote VTEPs of a running weft, one per line:
                                  'ours', with the store and whether it is
                                  reachable), then every other host's
                                  programmed here, then those a full
-                                 table left out, marked 'REFUSED REASON'
+                                 table left out or that are not valid
+                                 (control-plane.md), marked 'REFUSED REASON'
                                  (peer_table_full: raise --peer-capacity;
-                                 fdb_full: raise --fdb-max); they are
-                                 taken when a removal makes room
+                                 fdb_full: raise --fdb-max; invalid: why,
+                                 fix the lease); they are taken when a
+                                 removal makes room or a write fixes them
 
 Options:
   --json               the same as JSON

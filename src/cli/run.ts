@@ -17,6 +17,7 @@ import { CONTROL_HELP, CONTROL_OPTIONS, resolveControlConfig, type ControlConfig
 import { leasePeerCapacity, prepareControl, type ControlPlane } from '../control/control-plane.js';
 import { OPS_HELP, OPS_OPTIONS, resolveOpsConfig, type OpsConfig } from '../config/ops-config.js';
 import { createLogger, lineLogger, type Logger } from '../log/logger.js';
+import { attributeUsageError, envInput } from '../config/env.js';
 import { Operations } from './run-ops.js';
 import { statusRecord } from '../admin/status.js';
 import type { DaemonState } from '../daemon/state.js';
@@ -30,8 +31,12 @@ that arrive are checked, their source MAC is learned, and the inner frames
 are written into the TAP. Needs root (CAP_NET_ADMIN).
 
 Options (a --config JSON file takes the same names, e.g.
-{"vni": 1, "peer": ["198.18.0.2"], "address": "10.244.1.1/24"};
-flags override it):
+{"vni": 1, "peer": ["198.18.0.2"], "address": "10.244.1.1/24"}; every
+option may also be set in the environment as WEFT_<OPTION>, upper case,
+dashes to underscores (WEFT_BUM_RATE=500), and those flanneld has as
+FLANNELD_<OPTION> too (FLANNELD_ETCD_ENDPOINTS); a repeatable option's
+values comma-separated. Flags win over the environment (WEFT_ over
+FLANNELD_), which wins over the --config file):
   --tap NAME           TAP device to create (default weft0); removed on exit
   --vni N              VXLAN network identifier, 0–16777215 (default 1)
   --vni N:TAP[:CIDR]   repeatable: several VNIs in one weft, one TAP each,
@@ -117,32 +122,39 @@ in use, …), 2 bad usage or configuration.`;
 /** The run configuration, and the control plane's when a lease store was given. */
 export type RunArgs = RunConfig & { control: ControlConfig | null; ops: OpsConfig };
 
-export function parseRunArgs(argv: string[]): RunArgs | null {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      config: { type: 'string' },
-      tap: { type: 'string' }, vni: { type: 'string', multiple: true }, port: { type: 'string' }, local: { type: 'string' },
-      peer: { type: 'string', multiple: true }, address: { type: 'string' }, mac: { type: 'string' },
-      mtu: { type: 'string' }, 'fdb-ageing': { type: 'string' }, 'fdb-max': { type: 'string' }, 'peer-capacity': { type: 'string' },
-      static: { type: 'string', multiple: true }, 'ignore-reserved': { type: 'boolean' }, batch: { type: 'string' }, 'tap-queue': { type: 'string' },
-      'no-offload': { type: 'boolean' }, 'allow-any-source': { type: 'boolean' },
-      'bum-rate': { type: 'string' }, 'bum-burst': { type: 'string' }, 'icmp-rate': { type: 'string' },
-      ...CONTROL_OPTIONS,
-      ...OPS_OPTIONS,
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+/** Every flag `weft run` takes, as parseArgs declares them (the environment's names derive from these). */
+const RUN_OPTIONS = {
+  config: { type: 'string' },
+  tap: { type: 'string' }, vni: { type: 'string', multiple: true }, port: { type: 'string' }, local: { type: 'string' },
+  peer: { type: 'string', multiple: true }, address: { type: 'string' }, mac: { type: 'string' },
+  mtu: { type: 'string' }, 'fdb-ageing': { type: 'string' }, 'fdb-max': { type: 'string' }, 'peer-capacity': { type: 'string' },
+  static: { type: 'string', multiple: true }, 'ignore-reserved': { type: 'boolean' }, batch: { type: 'string' }, 'tap-queue': { type: 'string' },
+  'no-offload': { type: 'boolean' }, 'allow-any-source': { type: 'boolean' },
+  'bum-rate': { type: 'string' }, 'bum-burst': { type: 'string' }, 'icmp-rate': { type: 'string' },
+  ...CONTROL_OPTIONS,
+  ...OPS_OPTIONS,
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Flags, then the environment (WEFT_*, FLANNELD_*: config/env.ts), then the --config file. */
+export function parseRunArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): RunArgs | null {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true, options: RUN_OPTIONS });
   if (values.help) return null;
   if (positionals.length) throw new UsageError(`run: unexpected argument '${positionals[0]}' (see weft run --help)`);
-  const fromFile: RunInput = values.config ? readConfigFile(values.config) : {};
+  const fromEnv = envInput(env, RUN_OPTIONS);
+  const configPath = values.config ?? fromEnv.input.config as string | undefined;
+  const fromFile: RunInput = configPath ? readConfigFile(configPath) : {};
   const { config: _c, help: _h, ...flags } = values;
   const merged: RunInput = { ...fromFile };
-  for (const [k, v] of Object.entries(flags)) if (v !== undefined) (merged as Record<string, unknown>)[k] = v;
-  const control = resolveControlConfig(merged as RunInput & Record<string, unknown>);
-  return { ...resolveRunConfig(merged), control, ops: resolveOpsConfig(merged) };
+  for (const [k, v] of Object.entries({ ...fromEnv.input, ...flags })) if (v !== undefined && k !== 'config') (merged as Record<string, unknown>)[k] = v;
+  // A flag given on the command line is the user's, not the environment's.
+  for (const [k, v] of Object.entries(flags)) if (v !== undefined) fromEnv.from.delete(k);
+  try {
+    const control = resolveControlConfig(merged as RunInput & Record<string, unknown>);
+    return { ...resolveRunConfig(merged), control, ops: resolveOpsConfig(merged) };
+  } catch (e) {
+    throw attributeUsageError(e, fromEnv.from);
+  }
 }
 
 /** The TAPs' offload state and their counters summed: what the status record and `weft stats` show. */

@@ -7,8 +7,9 @@
 import { UsageError } from './errors.js';
 import { parseIp, parseIntIn } from './values.js';
 import { DEFAULT_ETCD_PREFIX, DEFAULT_SUBNET_FILE } from '../control/defaults.js';
+import { ETCD_AUTH_FILE_KEYS, ETCD_AUTH_HELP, ETCD_AUTH_OPTIONS, resolveEtcdSecurity, type EtcdAuthInput, type EtcdSecurity } from './etcd-auth.js';
 
-export interface ControlInput {
+export interface ControlInput extends EtcdAuthInput {
   'etcd-endpoints'?: string; 'etcd-prefix'?: string; 'lease-file'?: string; 'net-config-path'?: string;
   'public-ip'?: string; iface?: string; 'subnet-file'?: string; 'subnet-lease-renew-margin'?: string;
 }
@@ -18,12 +19,14 @@ export const CONTROL_OPTIONS = {
   'etcd-endpoints': { type: 'string' }, 'etcd-prefix': { type: 'string' }, 'lease-file': { type: 'string' },
   'net-config-path': { type: 'string' }, 'public-ip': { type: 'string' }, iface: { type: 'string' },
   'subnet-file': { type: 'string' }, 'subnet-lease-renew-margin': { type: 'string' },
+  ...ETCD_AUTH_OPTIONS,
 } as const;
 
 /** The same names in a --config JSON file. */
 export const CONTROL_FILE_KEYS: Record<string, 'string' | 'number'> = {
   'etcd-endpoints': 'string', 'etcd-prefix': 'string', 'lease-file': 'string', 'net-config-path': 'string',
   'public-ip': 'string', iface: 'string', 'subnet-file': 'string', 'subnet-lease-renew-margin': 'number',
+  ...ETCD_AUTH_FILE_KEYS,
 };
 
 export const CONTROL_HELP = `Control plane (like flanneld; any of the first two turns it on):
@@ -33,6 +36,7 @@ export const CONTROL_HELP = `Control plane (like flanneld; any of the first two 
   --lease-file PATH       the file store instead of etcd: one JSON file
                           shared by the weft processes of this machine
   --etcd-prefix PREFIX    key prefix (default ${DEFAULT_ETCD_PREFIX})
+${ETCD_AUTH_HELP}
   --net-config-path FILE  read net-conf.json from FILE instead of the store
   --public-ip IP          the address other hosts reach this one at (default:
                           --iface's address, or --local, or the default
@@ -50,7 +54,7 @@ lease becomes a forwarding entry, a permanent neighbour entry and an onlink
 route; --vni, --port, --mtu, --peer, --static and --address are refused.`;
 
 export type StoreChoice =
-  | { kind: 'etcd'; endpoints: string[]; prefix: string }
+  | { kind: 'etcd'; endpoints: string[]; prefix: string; security: EtcdSecurity }
   | { kind: 'file'; path: string };
 
 export interface ControlConfig {
@@ -79,8 +83,8 @@ export function resolveControlConfig(input: ControlInput & Record<string, unknow
       throw new UsageError(`--${k}: not with a lease store; ${k === 'vni' || k === 'port' || k === 'mtu' ? `set Backend.${k === 'vni' ? 'VNI' : k === 'port' ? 'Port' : 'MTU'} in net-conf.json` : 'the leases say where the other hosts are and which subnet is ours'}`);
     }
   }
-  if (etcd === undefined && input['etcd-prefix'] !== undefined) {
-    throw new UsageError('--etcd-prefix: only with --etcd-endpoints');
+  for (const k of ['etcd-prefix', ...Object.keys(ETCD_AUTH_OPTIONS)]) {
+    if (etcd === undefined && input[k] !== undefined) throw new UsageError(`--${k}: only with --etcd-endpoints`);
   }
   let store: StoreChoice;
   if (etcd !== undefined) {
@@ -92,10 +96,11 @@ export function resolveControlConfig(input: ControlInput & Record<string, unknow
       if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:') || !u.hostname || u.pathname.length > 1) {
         throw new UsageError(`--etcd-endpoints: '${e}' is not an endpoint URL like http://198.18.0.254:2379`);
       }
+      if (u.username || u.password) throw new UsageError('--etcd-endpoints: a user or password in the URL; give --etcd-username and --etcd-password instead');
     }
     const prefix = input['etcd-prefix'] ?? DEFAULT_ETCD_PREFIX;
     if (!/^\/[^\s]*[^/\s]$/.test(prefix)) throw new UsageError(`--etcd-prefix: '${prefix}' should be a key path like ${DEFAULT_ETCD_PREFIX}`);
-    store = { kind: 'etcd', endpoints, prefix };
+    store = { kind: 'etcd', endpoints, prefix, security: resolveEtcdSecurity(input, endpoints) };
   } else {
     if (!file) throw new UsageError('--lease-file: give a path, like /run/weft/leases.json');
     store = { kind: 'file', path: file };

@@ -40,6 +40,7 @@ import { LiveHostOps, interfaceAddress, type IpCounts } from './host.js';
 import { formatSubnet, sameSubnet } from './ip4.js';
 import { numberToIpv4 } from '../wire/ipv4.js';
 import { parseNetConf, type NetConf } from './net-conf.js';
+import { configChangeLine } from './config-watch.js';
 import { LEASE_REFUSALS, LeaseTracker, Reconciler, type HostOps, type LeaseChange, type RemoteLease } from './reconcile.js';
 import type { LeaseStore, StoredLease, StoreWatch, WatchEvent } from './store.js';
 import { readPreviousSubnet, subnetEnv, writeSubnetEnv } from './subnet-env.js';
@@ -58,7 +59,7 @@ export interface RunSide {
 export async function prepareControl(ctl: ControlConfig, run: RunSide, log: (line: string) => void): Promise<ControlPlane> {
   const store: LeaseStore = ctl.store.kind === 'file'
     ? new FileStore(ctl.store.path)
-    : new (await import('./etcd-store.js')).EtcdStore(ctl.store.endpoints, ctl.store.prefix);
+    : new (await import('./etcd-store.js')).EtcdStore(ctl.store.endpoints, ctl.store.prefix, { security: ctl.store.security });
   try {
     const conf = await readNetConf(store, ctl);
     const ifaceIp = ctl.iface ? interfaceAddress(ctl.iface) : null;
@@ -91,6 +92,11 @@ export function leasePeerCapacity(conf: Pick<NetConf, 'network' | 'subnetLen'>):
   return Math.min(PEER_CAPACITY_CEILING, 2 ** (conf.subnetLen - conf.network.len));
 }
 
+/** Where the store keeps net-conf.json, for log lines. */
+function configWhere(ctl: ControlConfig): string {
+  return ctl.store.kind === 'etcd' ? `${ctl.store.prefix}/config` : `${ctl.store.path} "config"`;
+}
+
 async function readNetConf(store: LeaseStore, ctl: ControlConfig): Promise<NetConf> {
   if (ctl.netConfigPath) {
     let text: string;
@@ -102,7 +108,7 @@ async function readNetConf(store: LeaseStore, ctl: ControlConfig): Promise<NetCo
     return parseNetConf(text, ctl.netConfigPath);
   }
   const text = await store.getConfig();
-  const where = ctl.store.kind === 'etcd' ? `${ctl.store.prefix}/config` : `${ctl.store.path} "config"`;
+  const where = configWhere(ctl);
   if (text === null) {
     throw new UsageError(ctl.store.kind === 'etcd'
       ? `no network configuration at ${where}: etcdctl put ${where} '{"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}', or pass --net-config-path`
@@ -124,6 +130,7 @@ export class ControlPlane {
   private tracker: LeaseTracker;
   private reconciler: Reconciler | null = null;
   private watch: StoreWatch | null = null;
+  private configWatch: StoreWatch | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
   private chain: Promise<void> = Promise.resolve();
   /** Changes waiting for the next batch, and whether a batch is queued to take them. */
@@ -149,7 +156,11 @@ export class ControlPlane {
     private readonly log: (line: string) => void,
     private readonly now: () => number = Date.now,
   ) {
-    this.tracker = new LeaseTracker(own.subnet, conf.network, conf.vni, log);
+    // Every remote lease is checked against the network and against us (lease-check.ts) before anything of it is programmed.
+    this.tracker = new LeaseTracker(own.subnet, {
+      network: conf.network, subnetLen: conf.subnetLen, backendType: 'vxlan', vni: conf.vni,
+      ownIps: host.bindIp && host.bindIp !== host.publicIp ? [host.publicIp, host.bindIp] : [host.publicIp], ownMac: host.mac,
+    }, log);
   }
 
   /** What the daemon's run configuration becomes. */
@@ -169,6 +180,13 @@ export class ControlPlane {
     const { leases, revision } = await this.store.list();
     await this.enqueue(this.tracker.apply({ type: 'snapshot', leases, revision }));
     this.watch = this.store.watch(revision, (e) => this.onEvent(e));
+    // Read once at start, as flanneld does; a later change is only said (config-watch.ts).
+    if (!this.ctl.netConfigPath && this.store.watchConfig) {
+      this.configWatch = this.store.watchConfig((text) => {
+        const line = this.stopped ? null : configChangeLine(this.conf, text, configWhere(this.ctl));
+        if (line) this.log(line);
+      });
+    }
     this.scheduleRenew(renewDelayMs(this.own.expiresMs, this.now(), this.ctl.renewMarginMs));
     const n = this.reconciler.programmed.size, refused = this.reconciler.refused.size;
     this.log(`weft: ${n} remote lease${n === 1 ? '' : 's'} programmed${refused ? `, ${refused} refused (see weft peers)` : ''}; watching ${this.store.describe}`);
@@ -179,6 +197,7 @@ export class ControlPlane {
     if (this.stopped) return;
     this.stopped = true;
     this.watch?.close();
+    this.configWatch?.close();
     if (this.renewTimer) clearTimeout(this.renewTimer);
     if (this.reconciler) this.reconciler.clearSync();
     void this.store.close();
@@ -190,7 +209,11 @@ export class ControlPlane {
       subnet: formatSubnet(this.own.subnet), publicIp: this.host.publicIp, vtepMac: formatMac(this.host.mac), store: this.store.describe,
       storeReachable: !this.outage,
       leases: [...(this.reconciler?.programmed.values() ?? [])].map(leaseView),
-      refused: [...(this.reconciler?.refused.values() ?? [])].map((r) => ({ ...leaseView(r.lease), reason: r.reason })),
+      refused: [
+        ...[...(this.reconciler?.refused.values() ?? [])].map((r) => ({ ...leaseView(r.lease), reason: r.reason })),
+        // What a refused lease says is not to be trusted, so only its key and why are shown.
+        ...[...this.tracker.invalid.values()].map((r) => ({ subnet: formatSubnet(r.subnet), publicIp: '-', vtepMac: '-', reason: 'invalid', why: r.why })),
+      ],
     };
   }
 
@@ -204,6 +227,8 @@ export class ControlPlane {
     const refused: Record<string, number> = {}, refusedTotal: Record<string, number> = {};
     for (const r of LEASE_REFUSALS) { refused[r] = 0; refusedTotal[r] = this.reconciler?.refusedTotal.get(r) ?? 0; }
     for (const r of this.reconciler?.refused.values() ?? []) refused[r.reason]++;
+    refused.invalid += this.tracker.invalid.size;
+    refusedTotal.invalid += this.tracker.invalidTotal;
     return { programmed: this.reconciler?.programmed.size ?? 0, refused, refusedTotal };
   }
 

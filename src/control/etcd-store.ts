@@ -29,6 +29,8 @@ import { RuntimeError } from '../config/errors.js';
 import { parseSubnetKey, subnetKey, type Subnet } from './ip4.js';
 import type { LeaseStore, StoredLease, StoreWatch, WatchEvent } from './store.js';
 import { DEFAULT_ETCD_PREFIX } from './defaults.js';
+import type { EtcdSecurity } from '../config/etcd-auth.js';
+import { explainEtcdError, loadEtcdCredentials, quietIpServerName } from './etcd-tls.js';
 
 const CALL_TIMEOUT_MS = 5000;
 const DIAL_TIMEOUT_MS = 5000;
@@ -55,12 +57,18 @@ export class EtcdStore implements LeaseStore {
   private readonly subnetsPrefix: string;
   private readonly now: () => number;
 
-  constructor(endpoints: string[], readonly prefix = DEFAULT_ETCD_PREFIX, opts: { now?: () => number } = {}) {
+  private readonly security: EtcdSecurity;
+
+  /** `opts.security`: TLS files and a user (etcd-tls.ts reads and checks them; throws a RuntimeError naming the bad one). */
+  constructor(endpoints: string[], readonly prefix = DEFAULT_ETCD_PREFIX, opts: { now?: () => number; security?: EtcdSecurity } = {}) {
     this.describe = `etcd ${endpoints.join(',')} ${prefix}`;
     this.subnetsPrefix = `${prefix.replace(/\/+$/, '')}/subnets/`;
     this.now = opts.now ?? Date.now;
+    this.security = opts.security ?? { tls: null, auth: null };
+    quietIpServerName(endpoints);
     this.client = new Etcd3({
       hosts: endpoints,
+      ...loadEtcdCredentials(this.security),
       dialTimeout: DIAL_TIMEOUT_MS,
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + CALL_TIMEOUT_MS }),
       faultHandling: {
@@ -72,7 +80,32 @@ export class EtcdStore implements LeaseStore {
   }
 
   async getConfig(): Promise<string | null> {
-    return this.call('read the network configuration', () => this.client.get(`${this.prefix.replace(/\/+$/, '')}/config`).string());
+    return this.call('read the network configuration', () => this.client.get(this.configKey()).string());
+  }
+
+  watchConfig(on: (text: string | null) => void): StoreWatch {
+    let closed = false;
+    let watcher: Watcher | null = null;
+    // The client re-establishes this watch after an outage by itself; its errors are the lease watch's to report.
+    this.client.watch().key(this.configKey()).create().then((w) => {
+      if (closed) { w.cancel().catch(() => {}); return; }
+      watcher = w;
+      w.on('put', (kv) => on(kv.value.toString()));
+      w.on('delete', () => on(null));
+      w.on('error', () => { /* reported by the lease watch */ });
+    }, () => { /* the same */ });
+    return {
+      close: () => {
+        closed = true;
+        watcher?.removeAllListeners();
+        watcher?.on('error', () => {});
+        watcher?.cancel().catch(() => {});
+      },
+    };
+  }
+
+  private configKey(): string {
+    return `${this.prefix.replace(/\/+$/, '')}/config`;
   }
 
   async get(subnet: Subnet): Promise<StoredLease | null> {
@@ -170,7 +203,7 @@ export class EtcdStore implements LeaseStore {
       try {
         w = await this.client.watch().prefix(this.subnetsPrefix).startRevision(String(from + 1)).create();
       } catch (e) {
-        outage((e as Error).message);
+        outage(this.explain(e));
         later(resync);
         return;
       }
@@ -185,7 +218,7 @@ export class EtcdStore implements LeaseStore {
         const subnet = parseSubnetKey(kv.key.toString().slice(this.subnetsPrefix.length));
         if (subnet && Number(kv.mod_revision) > floor) on({ type: 'delete', subnet, revision: Number(kv.mod_revision) });
       });
-      w.on('disconnected', (err: Error) => outage(err.message));
+      w.on('disconnected', (err: Error) => outage(this.explain(err)));
       // Back from an outage: start over from a snapshot rather than trust the replay.
       w.on('connected', () => { if (down) { drop(); void resync(); } });
       // Cancelled by etcd. A watch that fell behind past a compaction is
@@ -229,6 +262,11 @@ export class EtcdStore implements LeaseStore {
 
   // ---- internals ----
 
+  /** An etcd client error as one line naming what to fix (TLS, user, permissions), never the password. */
+  private explain(e: unknown): string {
+    return explainEtcdError((e as Error)?.message ?? String(e), { security: this.security, prefix: this.prefix });
+  }
+
   private key(subnet: Subnet): string {
     return this.subnetsPrefix + subnetKey(subnet);
   }
@@ -254,7 +292,7 @@ export class EtcdStore implements LeaseStore {
     try {
       return await fn();
     } catch (e) {
-      throw new RuntimeError(`${this.describe}: cannot ${what}: ${(e as Error).message.split('\n')[0]}`);
+      throw new RuntimeError(`${this.describe}: cannot ${what}: ${this.explain(e)}`);
     }
   }
 }

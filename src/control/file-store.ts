@@ -131,6 +131,27 @@ export class FileStore implements LeaseStore {
     return { close: () => clearInterval(timer) };
   }
 
+  watchConfig(on: (text: string | null) => void): StoreWatch {
+    let stamp = '';
+    let last: string | null | undefined;
+    const tick = () => {
+      try {
+        const s = statSync(this.path, { throwIfNoEntry: false });
+        const st = s ? `${s.ino}/${s.size}/${s.mtimeMs}` : 'none';
+        if (st === stamp) return;
+        stamp = st;
+        const c = this.read().config;
+        const text = c === undefined ? null : JSON.stringify(c);
+        if (last !== undefined && text !== last) on(text);
+        last = text;
+      } catch { /* an unreadable file is the lease watch's to report */ }
+    };
+    const timer = setInterval(tick, this.pollMs);
+    timer.unref();
+    tick();
+    return { close: () => clearInterval(timer) };
+  }
+
   async close(): Promise<void> { /* nothing held between calls */ }
 
   // ---- internals ----

@@ -5,8 +5,9 @@
 // LeaseTracker keeps the set of remote leases it has seen. Events change it
 // one at a time; a snapshot (a watcher that fell behind, or a store back from
 // an outage) is diffed against it, so the layers below only ever see adds and
-// removes. Our own lease, leases of other backends or VNIs, and leases that
-// overlap our subnet are left out (and said so once).
+// removes. Our own lease is left out, and so is every lease that is not
+// usable (lease-check.ts): refused, said once, counted and listed, and taken
+// when a later write makes it right.
 //
 // Reconciler programs what flannel's vxlan backend programs for each remote
 // lease (pkg/backend/vxlan/vxlan_network.go), in this order, and undoes it in
@@ -30,9 +31,9 @@
 // shutdown, and the kernel drops it anyway when weft's TAP goes away.
 
 import { formatMac } from '../wire/mac.js';
-import { contains, formatSubnet, overlaps, subnetKey, type Subnet } from './ip4.js';
+import { formatSubnet, subnetKey, type Subnet } from './ip4.js';
 import { numberToIpv4 } from '../wire/ipv4.js';
-import { decodeAttrs } from './lease.js';
+import { checkLease, type LeaseCheckContext } from './lease-check.js';
 import type { StoredLease, WatchEvent } from './store.js';
 import { RAISE_FOR, type Refusal } from '../datapath/datapath.js';
 
@@ -47,14 +48,19 @@ export type LeaseChange =
   | { type: 'add'; lease: RemoteLease; old: RemoteLease | null }
   | { type: 'remove'; lease: RemoteLease };
 
+/** A lease checkLease refused: nothing of it is programmed until a write makes it right. */
+export interface InvalidLease { subnet: Subnet; revision: number; why: string }
+
 export class LeaseTracker {
   readonly known = new Map<string, RemoteLease>();
-  private readonly skipped = new Map<string, number>(); // key → revision already reported
+  /** Leases refused by checkLease now, by subnet key, with the value that was refused (said once per value). */
+  readonly invalid = new Map<string, InvalidLease & { value: string }>();
+  /** Refusals since start: each time a lease goes to a refused value it was not refused for already. */
+  invalidTotal = 0;
 
   constructor(
     private readonly own: Subnet,
-    private readonly network: Subnet,
-    private readonly vni: number,
+    private readonly check: LeaseCheckContext,
     private readonly log: (line: string) => void = () => {},
   ) {}
 
@@ -66,6 +72,7 @@ export class LeaseTracker {
         return r ? this.set(r) : this.drop(subnetKey(e.lease.subnet));
       }
       case 'delete':
+        this.invalid.delete(subnetKey(e.subnet));
         return this.drop(subnetKey(e.subnet));
       case 'snapshot': {
         const next = new Map<string, RemoteLease>();
@@ -74,6 +81,8 @@ export class LeaseTracker {
           if (r) next.set(subnetKey(r.subnet), r);
         }
         const out: LeaseChange[] = [];
+        const present = new Set(e.leases.map((l) => subnetKey(l.subnet)));
+        for (const k of [...this.invalid.keys()]) if (!present.has(k)) this.invalid.delete(k);
         for (const k of [...this.known.keys()]) if (!next.has(k)) out.push(...this.drop(k));
         for (const r of next.values()) out.push(...this.set(r));
         return out;
@@ -101,23 +110,25 @@ export class LeaseTracker {
     return [{ type: 'remove', lease: old }];
   }
 
-  /** The lease as a remote VTEP to program, or null (ours, or not usable: said once per revision). */
+  /**
+   * The lease as a remote VTEP to program, or null: ours (the control plane
+   * watches that one), or refused by checkLease — recorded, counted and said
+   * once per value, and forgotten when a write makes it right.
+   */
   private accept(l: StoredLease): RemoteLease | null {
     if (l.subnet.ip === this.own.ip && l.subnet.len === this.own.len) return null;
-    const skip = (why: string): null => {
-      const k = subnetKey(l.subnet);
-      if (this.skipped.get(k) !== l.revision) {
-        this.skipped.set(k, l.revision);
-        this.log(`weft: ignoring lease ${formatSubnet(l.subnet)}: ${why}`);
+    const k = subnetKey(l.subnet);
+    const a = checkLease(l.subnet, l.value, this.check);
+    if (typeof a === 'string') {
+      if (this.invalid.get(k)?.value !== l.value) {
+        this.invalidTotal++;
+        this.log(`weft: lease ${formatSubnet(l.subnet)} refused: ${a}; nothing of it is programmed ` +
+          '(weft_leases_refused{reason="invalid"}, weft peers), and it is taken once a write makes it right');
       }
+      this.invalid.set(k, { subnet: l.subnet, revision: l.revision, why: a, value: l.value });
       return null;
-    };
-    if (overlaps(l.subnet, this.own)) return skip(`it overlaps our subnet ${formatSubnet(this.own)}`);
-    if (!contains(this.network, l.subnet)) return skip(`it is outside the network ${formatSubnet(this.network)}`);
-    const a = decodeAttrs(l.value);
-    if (typeof a === 'string') return skip(a);
-    if (a.backendType !== 'vxlan') return skip(`backend "${a.backendType}", not vxlan`);
-    if (a.vni !== this.vni) return skip(`VNI ${a.vni}, ours is ${this.vni}`);
+    }
+    if (this.invalid.delete(k)) this.log(`weft: lease ${formatSubnet(l.subnet)} is valid now: taken`);
     return { subnet: l.subnet, publicIp: a.publicIp, vtepMac: a.vtepMac!, revision: l.revision };
   }
 }

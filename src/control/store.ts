@@ -21,6 +21,10 @@
 //   diffs it against what it knew; it never has to start over. While the
 //   store is unreachable the watcher hears `outage` once, and a snapshot when
 //   it is back.
+// - `watchConfig(on)` reports the network configuration's text each time it
+//   changes after the call (null: deleted). Best effort: outages are the
+//   lease watch's to report. weft only logs what it hears: the network it
+//   started with stays until a restart.
 
 import { subnetKey, type Subnet } from './ip4.js';
 
@@ -57,6 +61,8 @@ export interface LeaseStore {
   update(subnet: Subnet, value: string, ttlMs: number, revision: number): Promise<StoredLease | null>;
   delete(subnet: Subnet): Promise<void>;
   watch(afterRevision: number, on: (e: WatchEvent) => void): StoreWatch;
+  /** Reports each later change of the network configuration's text (null: deleted). */
+  watchConfig?(on: (text: string | null) => void): StoreWatch;
   close(): Promise<void>;
 }
 
@@ -75,6 +81,7 @@ export class MemoryStore implements LeaseStore {
   private leases = new Map<string, StoredLease>();
   private revision = 0;
   private watchers = new Set<(e: WatchEvent) => void>();
+  private configWatchers = new Set<(text: string | null) => void>();
   private readonly now: () => number;
   private ticker: NodeJS.Timeout | null = null;
 
@@ -84,6 +91,17 @@ export class MemoryStore implements LeaseStore {
   }
 
   async getConfig(): Promise<string | null> { return this.config; }
+
+  /** Test hook: the operator rewrites (or, with null, deletes) the network configuration. */
+  setConfig(text: string | null): void {
+    this.config = text;
+    for (const w of this.configWatchers) queueMicrotask(() => w(text));
+  }
+
+  watchConfig(on: (text: string | null) => void): StoreWatch {
+    this.configWatchers.add(on);
+    return { close: () => { this.configWatchers.delete(on); } };
+  }
 
   async get(subnet: Subnet): Promise<StoredLease | null> {
     this.expire();

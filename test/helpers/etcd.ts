@@ -14,6 +14,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireTool } from './require.js';
 import { waitFor, type Proc, type Rig } from './rig.js';
+import type { TestCerts } from './tls-certs.js';
+
+/**
+ * etcd behind TLS: `certs` (tls-certs.ts) gives etcd its server certificate
+ * and, with clientCertAuth, makes it demand a client certificate signed by
+ * their CA. `alsoListen` adds more underlay addresses it serves on (each is
+ * added to the switch), e.g. one its certificate does not name.
+ */
+export interface EtcdOptions { certs?: TestCerts; clientCertAuth?: boolean; alsoListen?: string[] }
 
 export const ETCD_IP = '198.18.0.254';
 export const ETCD_ENDPOINT = `http://${ETCD_IP}:2379`;
@@ -21,18 +30,25 @@ export const ETCD_ENDPOINT = `http://${ETCD_IP}:2379`;
 export class Etcd {
   private proc: Proc | null = null;
   private readonly dataDir: string;
-  readonly endpoint = ETCD_ENDPOINT;
+  readonly endpoint: string;
+  /** etcdctl's `--user` once authentication is on (enableAuth). */
+  private ctlUser: string | null = null;
 
-  private constructor(private readonly rig: Rig) {
+  private constructor(private readonly rig: Rig, private readonly opts: EtcdOptions = {}) {
     this.dataDir = mkdtempSync(join(tmpdir(), 'weft-etcd-'));
+    this.endpoint = this.url(ETCD_IP);
   }
 
+  /** The client URL on `ip`: https:// when etcd has certificates. */
+  url(ip: string): string { return `${this.opts.certs ? 'https' : 'http'}://${ip}:2379`; }
+
   /** Starts etcd in the rig's switch namespace and waits until it answers. */
-  static async start(rig: Rig): Promise<Etcd> {
+  static async start(rig: Rig, opts: EtcdOptions = {}): Promise<Etcd> {
     requireTool('etcd', 'etcd-server');
     requireTool('etcdctl', 'etcd-client');
     rig.addSwitchAddress(`${ETCD_IP}/24`);
-    const e = new Etcd(rig);
+    for (const ip of opts.alsoListen ?? []) rig.addSwitchAddress(`${ip}/24`);
+    const e = new Etcd(rig, opts);
     await e.start();
     return e;
   }
@@ -40,9 +56,11 @@ export class Etcd {
   async start(): Promise<void> {
     this.proc = this.rig.spawnSw([
       'etcd', '--name', 'weft-test', '--data-dir', this.dataDir,
-      '--listen-client-urls', ETCD_ENDPOINT, '--advertise-client-urls', ETCD_ENDPOINT,
+      '--listen-client-urls', [ETCD_IP, ...this.opts.alsoListen ?? []].map((ip) => this.url(ip)).join(','), '--advertise-client-urls', this.endpoint,
       '--listen-peer-urls', `http://${ETCD_IP}:2380`, '--initial-advertise-peer-urls', `http://${ETCD_IP}:2380`,
       '--initial-cluster', `weft-test=http://${ETCD_IP}:2380`, '--log-level', 'warn',
+      ...(this.opts.certs ? ['--cert-file', this.opts.certs.server, '--key-file', this.opts.certs.serverKey] : []),
+      ...(this.opts.certs && this.opts.clientCertAuth ? ['--client-cert-auth', '--trusted-ca-file', this.opts.certs.ca] : []),
     ]);
     const p = this.proc;
     await waitFor(() => p.child.exitCode !== null || this.healthy(), 20_000, 'etcd to answer');
@@ -67,7 +85,26 @@ export class Etcd {
 
   /** etcdctl (API v3) against this etcd, from the switch namespace. */
   ctl(args: string[]): string {
-    return this.rig.execSw(['env', 'ETCDCTL_API=3', 'etcdctl', '--endpoints', ETCD_ENDPOINT, '--command-timeout=5s', ...args], 15_000);
+    const c = this.opts.certs;
+    const tls = c ? ['--cacert', c.ca, ...(this.opts.clientCertAuth ? ['--cert', c.client, '--key', c.clientKey] : [])] : [];
+    const user = this.ctlUser ? ['--user', this.ctlUser] : [];
+    return this.rig.execSw(['env', 'ETCDCTL_API=3', 'etcdctl', '--endpoints', this.endpoint, '--command-timeout=5s', ...tls, ...user, ...args], 15_000);
+  }
+
+  /**
+   * Turns etcd's authentication on: a root user (for the test's own
+   * etcdctl), and `user` with `password` and a role that may read and write
+   * `prefix`/ and nothing else, as an operator would set flannel up.
+   */
+  enableAuth(user: string, password: string, prefix: string): void {
+    this.ctl(['user', 'add', 'root:weft-test-root']);
+    this.ctl(['user', 'grant-role', 'root', 'root']);
+    this.ctl(['user', 'add', `${user}:${password}`]);
+    this.ctl(['role', 'add', 'flannel']);
+    this.ctl(['role', 'grant-permission', 'flannel', '--prefix=true', 'readwrite', `${prefix}/`]);
+    this.ctl(['user', 'grant-role', user, 'flannel']);
+    this.ctl(['auth', 'enable']);
+    this.ctlUser = 'root:weft-test-root';
   }
 
   put(key: string, value: string): void { this.ctl(['put', key, value]); }

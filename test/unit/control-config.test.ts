@@ -20,7 +20,7 @@ test('no store flag: no control plane, and the plain daemon is unchanged', () =>
 
 test('--etcd-endpoints with flanneld\'s defaults', () => {
   const c = parseRunArgs(['--etcd-endpoints', 'http://198.18.0.254:2379,http://198.18.0.253:2379', '--public-ip', '198.18.0.1'])!;
-  assert.equal(c.control!.store, { kind: 'etcd', endpoints: ['http://198.18.0.254:2379', 'http://198.18.0.253:2379'], prefix: '/coreos.com/network' });
+  assert.equal(c.control!.store, { kind: 'etcd', endpoints: ['http://198.18.0.254:2379', 'http://198.18.0.253:2379'], prefix: '/coreos.com/network', security: { tls: null, auth: null } });
   assert.is(c.control!.subnetFile, '/run/flannel/subnet.env');
   assert.is(c.control!.renewMarginMs, 3600_000);
   assert.is(c.control!.publicIp, '198.18.0.1');

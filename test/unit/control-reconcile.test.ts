@@ -22,6 +22,7 @@ import { readFileSync } from 'node:fs';
 const sn = (s: string) => { const c = parseCidr4(s)!; return { ip: c.ip, len: c.len }; };
 const NET = sn('10.244.0.0/16');
 const OWN = sn('10.244.1.0/24');
+const CTX = { network: NET, subnetLen: 24, backendType: 'vxlan', vni: 1, ownIps: ['198.18.0.1'], ownMac: 1 };
 let rev = 0;
 const lease = (subnet: string, ip: string, mac: number, extra: Record<string, unknown> = {}): StoredLease => ({
   subnet: sn(subnet), revision: ++rev, expiresMs: 0,
@@ -39,7 +40,7 @@ class TwinHost implements HostOps {
 }
 
 test('tracker: puts add, re-puts of the same lease do nothing, changes replace, deletes remove', () => {
-  const t = new LeaseTracker(OWN, NET, 1);
+  const t = new LeaseTracker(OWN, CTX);
   assert.equal(summary(t.apply({ type: 'put', lease: lease('10.244.2.0/24', '198.18.0.2', 2) })), ['add 10.244.2.0/24']);
   assert.equal(summary(t.apply({ type: 'put', lease: lease('10.244.2.0/24', '198.18.0.2', 2) })), []);
   assert.equal(summary(t.apply({ type: 'put', lease: lease('10.244.2.0/24', '198.18.0.9', 2) })), ['add 10.244.2.0/24 (changed)']);
@@ -48,13 +49,13 @@ test('tracker: puts add, re-puts of the same lease do nothing, changes replace, 
 });
 
 test('tracker: our own lease is never a remote one', () => {
-  const t = new LeaseTracker(OWN, NET, 1);
+  const t = new LeaseTracker(OWN, CTX);
   assert.equal(summary(t.apply({ type: 'put', lease: lease('10.244.1.0/24', '198.18.0.1', 1) })), []);
   assert.equal(summary(t.apply({ type: 'snapshot', leases: [lease('10.244.1.0/24', '198.18.0.1', 1)], revision: rev })), []);
 });
 
 test('tracker: a snapshot after falling behind becomes removes and adds against what it knew', () => {
-  const t = new LeaseTracker(OWN, NET, 1);
+  const t = new LeaseTracker(OWN, CTX);
   t.apply({ type: 'put', lease: lease('10.244.2.0/24', '198.18.0.2', 2) });
   t.apply({ type: 'put', lease: lease('10.244.3.0/24', '198.18.0.3', 3) });
   t.apply({ type: 'put', lease: lease('10.244.4.0/24', '198.18.0.4', 4) });
@@ -68,24 +69,38 @@ test('tracker: a snapshot after falling behind becomes removes and adds against 
   assert.equal([...t.known.keys()].sort(), ['10.244.2.0-24', '10.244.4.0-24', '10.244.5.0-24']);
 });
 
-test('tracker: unusable leases are skipped and said once', () => {
+test('tracker: unusable leases are refused, said once per value, and taken once a write makes them right', () => {
   const log: string[] = [];
-  const t = new LeaseTracker(OWN, NET, 1, (l) => log.push(l));
+  const t = new LeaseTracker(OWN, CTX, (l) => log.push(l));
   const bad = [
-    lease('10.244.1.128/25', '198.18.0.2', 2), // overlaps ours
+    lease('10.244.1.128/25', '198.18.0.2', 2), // not the network's SubnetLen (and inside ours)
     lease('10.9.0.0/24', '198.18.0.2', 2), // outside the network
     lease('10.244.6.0/24', '198.18.0.6', 6, { backendType: 'host-gw' }),
     lease('10.244.7.0/24', '198.18.0.7', 7, { vni: 9 }),
-    { subnet: sn('10.244.8.0/24'), revision: ++rev, expiresMs: 0, value: '{"PublicIP":"nope"}' },
+    { subnet: sn('10.244.8.0/24'), revision: ++rev, expiresMs: 0, value: '{"PublicIP":"nope","BackendType":"vxlan"}' },
   ];
   for (const l of bad) assert.equal(t.apply({ type: 'put', lease: l }), []);
   t.apply({ type: 'snapshot', leases: bad, revision: rev });
   assert.is(log.length, 5, log.join('\n'));
-  assert.match(log.join('\n'), /10.244.1.128\/25: it overlaps our subnet/);
-  assert.match(log.join('\n'), /10.9.0.0\/24: it is outside the network/);
-  assert.match(log.join('\n'), /backend "host-gw", not vxlan/);
-  assert.match(log.join('\n'), /VNI 9, ours is 1/);
-  assert.match(log.join('\n'), /PublicIP "nope"/);
+  assert.is(t.invalid.size, 5);
+  assert.is(t.invalidTotal, 5);
+  assert.match(log.join('\n'), /10.244.1.128\/25 refused: the subnet is a \/25; the network's SubnetLen is 24/);
+  assert.match(log.join('\n'), /10.9.0.0\/24 refused: the subnet is outside the network/);
+  assert.match(log.join('\n'), /BackendType "host-gw"; the network's is "vxlan"/);
+  assert.match(log.join('\n'), /BackendData.VNI 9; the network's is 1/);
+  assert.match(log.join('\n'), /PublicIP "nope" is not an IPv4 address/);
+  // Fixed by a later write: taken, and no longer refused.
+  assert.equal(summary(t.apply({ type: 'put', lease: lease('10.244.7.0/24', '198.18.0.7', 7) })), ['add 10.244.7.0/24']);
+  assert.is(t.invalid.size, 4);
+  assert.match(log[log.length - 1], /lease 10.244.7.0\/24 is valid now: taken/);
+  // A valid lease turned bad: removed, and refused.
+  assert.equal(summary(t.apply({ type: 'put', lease: lease('10.244.7.0/24', '0.0.0.0', 7) })), ['remove 10.244.7.0/24']);
+  assert.equal(t.invalid.get('10.244.7.0-24')!.why, 'PublicIP 0.0.0.0 is unspecified');
+  // Deleted, or gone from a snapshot: no longer listed.
+  t.apply({ type: 'delete', subnet: sn('10.244.7.0/24'), revision: ++rev });
+  t.apply({ type: 'snapshot', leases: bad.slice(0, 2), revision: ++rev });
+  assert.equal([...t.invalid.keys()].sort(), ['10.244.1.128-25', '10.9.0.0-24']);
+  assert.is(t.invalidTotal, 6);
 });
 
 test('reconciler: add = FDB entry, then permanent neighbour, then onlink route; remove undoes them in reverse', async () => {

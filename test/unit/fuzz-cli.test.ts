@@ -28,6 +28,11 @@ import { parseRunArgs } from '../../src/cli/run.js';
 import { UsageError } from '../../src/config/errors.js';
 import { parseNetConf } from '../../src/control/net-conf.js';
 import { decodeAttrs } from '../../src/control/lease.js';
+import { checkLease } from '../../src/control/lease-check.js';
+
+/** What checkLease checks the fuzzed values against: a /16 of /24s, VNI 1, and a host that is none of theirs. */
+const LEASE_SUBNET = { ip: 0x0af40200, len: 24 };
+const LEASE_CTX = { network: { ip: 0x0af40000, len: 16 }, subnetLen: 24, backendType: 'vxlan', vni: 1, ownIps: ['198.18.0.1'], ownMac: 0x020000000001 };
 import { Rand } from '../helpers/fuzz-inputs.js';
 import { WEFT, tempDir } from '../helpers/paths.js';
 
@@ -210,9 +215,9 @@ test('net-conf.json: 10,000 mutated texts → a network config, or a usage error
   assert.ok(ok > 0);
 });
 
-test('lease values from the store: 10,000 mutated ones are decoded or refused with a reason, never thrown', () => {
+test('lease values from the store: 10,000 mutated ones are decoded or refused with a reason, never thrown (decodeAttrs and checkLease)', () => {
   const valid = '{"PublicIP":"198.18.0.2","BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"02:d4:b2:dc:7d:c9"}}';
-  let ok = 0;
+  let ok = 0, checked = 0;
   for (let i = 0; i < 10_000; i++) {
     let text: string;
     if (r.chance(0.4)) {
@@ -226,8 +231,12 @@ test('lease values from the store: 10,000 mutated ones are decoded or refused wi
     }
     const a = decodeAttrs(text);
     if (typeof a !== 'string') ok++;
+    const c = checkLease(LEASE_SUBNET, text, LEASE_CTX);
+    if (typeof c === 'string') assert.not.ok(c.includes('\n') || c.length > 200, c);
+    else checked++;
   }
   assert.ok(ok > 0);
+  assert.ok(checked > 0 && checked <= ok, `${checked} of ${ok}`);
 });
 
 // ---------------------------------------------------------------------------
