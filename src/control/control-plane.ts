@@ -151,8 +151,8 @@ async function readNetConf(store: LeaseStore, ctl: ControlConfig): Promise<NetCo
   return parseNetConf(text, where);
 }
 
-/** Remote leases programmed; refused now and refused since start, by reason (every reason present, 0 or not). */
-export interface LeaseCounts { programmed: number; refused: Record<string, number>; refusedTotal: Record<string, number> }
+/** Remote leases programmed (in all, and by the family of each side); refused now and refused since start, by reason (every reason present, 0 or not). */
+export interface LeaseCounts { programmed: number; families: { ipv4: number; ipv6: number }; refused: Record<string, number>; refusedTotal: Record<string, number> }
 
 /** A lease for `weft peers` and the status record: the IPv4 side as before, the IPv6 side's fields when it has one. */
 function leaseView(l: RemoteLease): { subnet: string; publicIp: string | null; vtepMac: string | null; subnet6?: string; publicIpv6?: string; vtepMac6?: string } {
@@ -253,7 +253,12 @@ export class ControlPlane {
     const refused: Record<string, number> = {}, refusedTotal: Record<string, number> = {};
     for (const r of LEASE_REFUSALS) { refused[r] = 0; refusedTotal[r] = this.reconciler?.refusedTotal.get(r) ?? 0; }
     for (const r of this.reconciler?.refused.values() ?? []) refused[r.reason]++;
-    return { programmed: this.reconciler?.programmed.size ?? 0, refused, refusedTotal };
+    const families = { ipv4: 0, ipv6: 0 };
+    for (const l of this.reconciler?.programmed.values() ?? []) {
+      if (l.publicIp !== null) families.ipv4++;
+      if (l.publicIpv6) families.ipv6++;
+    }
+    return { programmed: this.reconciler?.programmed.size ?? 0, families, refused, refusedTotal };
   }
 
   private onEvent(e: WatchEvent): void {

@@ -158,6 +158,7 @@ test('control plane: 20 leases into a peer table of 8 start without a throw; cou
     await cp.start(dp, v, 'weft0', h);
     assert.equal(cp.leaseCounts(), {
       programmed: 8,
+      families: { ipv4: 8, ipv6: 0 },
       refused: { peer_table_full: 12, fdb_full: 0, source_set_full: 0, invalid: 0 },
       refusedTotal: { peer_table_full: 12, fdb_full: 0, source_set_full: 0, invalid: 0 },
     });
@@ -169,6 +170,8 @@ test('control plane: 20 leases into a peer table of 8 start without a throw; cou
     assert.match(text, /weft_leases_refused_total\{reason="peer_table_full"\} 12/);
     assert.match(text, /weft_leases_refused\{reason="peer_table_full"\} 12/);
     assert.match(text, /weft_remote_leases 8/);
+    assert.match(text, /weft_remote_lease_sides\{family="ipv4"\} 8/);
+    assert.match(text, /weft_remote_lease_sides\{family="ipv6"\} 0/);
     assert.match(text, /weft_peer_capacity 8/);
     const cmds = new Commands(st);
     const stats = formatStats(cmds.stats());
