@@ -65,7 +65,7 @@ export async function prepareControl(ctl: ControlConfig, run: RunSide, log: (lin
     const conf = await readNetConf(store, ctl);
     const h = hostAddresses(conf, ctl, run.local);
     const mac = run.mac ?? stableMac(`${hostname()}/${h.publicIp ?? h.publicIpv6}/${run.tap}/${conf.vni}`);
-    const under = underlayMtu(h.publicIp ?? h.publicIpv6, null);
+    const under = underlayMtu(h.bindIp ?? h.publicIp ?? h.publicIpv6, null);
     const mtu = conf.mtu ?? overlayMtu(under, conf.ipv6 ? 6 : 4);
     const own = await acquireLease(store, {
       conf,

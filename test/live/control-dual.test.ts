@@ -112,7 +112,7 @@ test('weft programmed the flanneld host per family: IPv4 to flannel.1\'s MAC at 
   assert.match(peers, `public-ipv6 ${v6(3)} vtep-mac6 ${F_MAC6}`);
 });
 
-test('every host reaches every other over IPv4 and IPv6 (ping)', () => {
+test('every host reaches every other over IPv4 and IPv6 (ping), through the source allow-list', async () => {
   for (const i of [1, 2, 3]) {
     for (const j of [1, 2, 3]) {
       if (i === j) continue;
@@ -122,6 +122,8 @@ test('every host reaches every other over IPv4 and IPv6 (ping)', () => {
   // The flanneld host learned nothing: its entries are the permanent ones, each side to its own underlay.
   assert.match(rig.exec(3, ['bridge', 'fdb', 'show', 'dev', 'flannel-v6.1']), `dst ${v6(1)} self permanent`);
   assert.match(rig.exec(3, ['bridge', 'fdb', 'show', 'dev', 'flannel.1']), `dst ${rig.underlay(1)} self permanent`);
+  // The allow-list is on (leases) and let every peer's IPv4 and IPv6 address through: nothing dropped as a stranger.
+  for (const i of [1, 2]) assert.is((await weftStatus(w[i])).counters.rx_drop_unknown_source ?? 0, 0, `h${i}`);
 });
 
 for (const [f, name] of [[0, 'IPv4'], [1, 'IPv6']] as const) {
