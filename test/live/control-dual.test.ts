@@ -84,6 +84,7 @@ test('flanneld\'s part on h3: its lease is written, and the first packet from we
   await waitFor(() => /listening/.test(recv4.stderr()) && /listening/.test(recv6.stderr()), 5000, 'the probe receivers');
   const send4 = rig.spawn(1, [process.execPath, PROBE, 'send', addr[3][0], '7777', '2', '20000']);
   const send6 = rig.spawn(1, [process.execPath, PROBE, 'send', addr[3][1], '7778', '2', '20000']);
+  await waitFor(() => /sending/.test(send4.stderr()) && /sending/.test(send6.stderr()), 5000, 'the probe senders');
   const sim = rig.exec(3, [process.execPath, join(ROOT, 'dist/test/helpers/flanneld-dual-sim.js'), etcd.endpoint, PREFIX,
     rig.underlay(3), v6(3), F_SUBNET, F_SUBNET6, F_MAC, F_MAC6], 30_000);
   const t0 = Number(/t0 (\d+)/.exec(sim)![1]);
