@@ -8,16 +8,19 @@
 // peers`, and taken as soon as a later write makes it right.
 //
 // The rules, in the order they are checked:
-//   - the key is a subnet of the network with the network's SubnetLen (the
-//     store already refused keys that are no subnet at all);
+//   - the key is a subnet of the network with the network's SubnetLen, and
+//     its IPv6 half one of the IPv6 network with IPv6SubnetLen, for each
+//     family the network carries (the store already refused keys that are no
+//     subnet at all);
 //   - the value is at most LEASE_VALUE_MAX bytes (flannel's are ~150), then
 //     a JSON object with the right types: PublicIP a string, BackendType a
 //     string, BackendData an object, VNI a whole number, VtepMAC a string;
 //   - BackendType is the network's;
-//   - PublicIP (and PublicIPv6 when present) is a unicast address: not
+//   - PublicIP (IPv4 side) and PublicIPv6 (IPv6 side) are unicast addresses: not
 //     unspecified, loopback, multicast, broadcast or reserved, and not ours;
-//   - for vxlan: VtepMAC is a unicast, non-zero MAC that is not ours, and the
-//     VNI is the network's (absent: 1, as flannel reads it).
+//   - for vxlan: BackendData (IPv4 side) and BackendV6Data (IPv6 side) each
+//     have a VtepMAC that is a unicast, non-zero MAC not ours, and the
+//     network's VNI (absent: 1, as flannel reads it).
 // Pure: no I/O, no clock; a reason is one line, with at most SHOWN_MAX
 // characters of the offending value.
 
@@ -25,7 +28,8 @@ import { isIP } from 'node:net';
 import { MAC_BROADCAST, formatMac, isMulticastMac, parseMac } from '../wire/mac.js';
 import { numberToIpv4, parseIpv4 } from '../wire/ipv4.js';
 import { ipv6ToBytes } from '../wire/ipv6.js';
-import { contains, formatSubnet, type Subnet } from './ip4.js';
+import { contains, formatSubnet, hasV4, type Subnet } from './ip4.js';
+import { contains6, formatIpv6, formatSubnet6, parseIpv6, type Subnet6 } from './ip6.js';
 
 /** The largest lease value taken, in bytes: flannel's are about 150, with IPv6 about 300. */
 export const LEASE_VALUE_MAX = 4096;
@@ -33,8 +37,12 @@ export const LEASE_VALUE_MAX = 4096;
 const SHOWN_MAX = 48;
 
 export interface LeaseCheckContext {
+  /** Our IPv4 network; flannel's empty 0.0.0.0/0 when the network is IPv6-only. */
   network: Subnet;
   subnetLen: number;
+  /** Our IPv6 network and IPv6SubnetLen, when the network carries IPv6. */
+  network6?: Subnet6 | null;
+  subnetLen6?: number;
   /** The network's Backend.Type. */
   backendType: string;
   vni: number;
@@ -46,12 +54,14 @@ export interface LeaseCheckContext {
 
 /** What a lease says, checked. */
 export interface CheckedLease {
-  publicIp: string;
+  /** Each side only when the key and our network both carry its family. */
+  publicIp: string | null;
   publicIpv6: string | null;
   backendType: string;
   /** vxlan only; null for other backends. */
   vni: number | null;
   vtepMac: number | null;
+  vtepMac6: number | null;
 }
 
 /** A value as a reason quotes it: JSON, one line, cut at SHOWN_MAX characters. */
@@ -80,10 +90,48 @@ function badIpv6(b: Buffer): string | null {
   return null;
 }
 
-/** The lease's content as weft may use it, or the reason it is refused (one line). */
+/** A vxlan BackendData / BackendV6Data side: its VNI and VtepMAC, checked. */
+function backendSide(r: Record<string, unknown>, key: 'BackendData' | 'BackendV6Data', ctx: LeaseCheckContext): { vni: number; mac: number } | string {
+  const bd = r[key];
+  if (bd === undefined || bd === null) return `${key} is missing`;
+  if (typeof bd !== 'object' || Array.isArray(bd)) return `${key} ${shown(bd)} is not a JSON object`;
+  const d = bd as Record<string, unknown>;
+  const vni = d.VNI === undefined ? 1 : d.VNI;
+  if (typeof vni !== 'number' || !Number.isInteger(vni)) return `${key}.VNI ${shown(d.VNI)} is not a whole number`;
+  if (vni !== ctx.vni) return `${key}.VNI ${vni}; the network's is ${ctx.vni}`;
+  if (typeof d.VtepMAC !== 'string') return `${key}.VtepMAC ${shown(d.VtepMAC)} is not a string`;
+  let mac: number;
+  try {
+    mac = parseMac(d.VtepMAC);
+  } catch {
+    return `${key}.VtepMAC ${shown(d.VtepMAC)} is not a MAC address`;
+  }
+  if (mac === 0) return `${key}.VtepMAC ${formatMac(mac)} is all zeros`;
+  if (isMulticastMac(mac)) return `${key}.VtepMAC ${formatMac(mac)} is ${mac === MAC_BROADCAST ? 'broadcast' : 'multicast'}`;
+  if (mac === ctx.ownMac) return `${key}.VtepMAC ${formatMac(mac)} is ours`;
+  return { vni, mac };
+}
+
+/** Which of the network's families the key carries, or why it fits none. */
+function keyFamilies(subnet: Subnet, ctx: LeaseCheckContext): { v4: boolean; v6: boolean } | string {
+  const v4 = hasV4(ctx.network) && hasV4(subnet);
+  const v6 = ctx.network6 != null && subnet.v6 !== undefined;
+  if (!v4 && !v6) return 'the subnet carries no family of the network';
+  if (v4 && subnet.len !== ctx.subnetLen) return `the subnet is a /${subnet.len}; the network's SubnetLen is ${ctx.subnetLen}`;
+  if (v4 && !contains(ctx.network, subnet)) return `the subnet is outside the network ${formatSubnet(ctx.network)}`;
+  if (v6 && subnet.v6!.len !== ctx.subnetLen6) return `the IPv6 subnet is a /${subnet.v6!.len}; the network's IPv6SubnetLen is ${ctx.subnetLen6}`;
+  if (v6 && !contains6(ctx.network6!, subnet.v6!)) return `the IPv6 subnet is outside the network ${formatSubnet6(ctx.network6!)}`;
+  return { v4, v6 };
+}
+
+/**
+ * The lease's content as weft may use it, or the reason it is refused (one
+ * line). Only the families both the key and our network carry are checked
+ * and returned: an IPv6-only lease's PublicIP is flannel's "0.0.0.0".
+ */
 export function checkLease(subnet: Subnet, value: string, ctx: LeaseCheckContext): CheckedLease | string {
-  if (subnet.len !== ctx.subnetLen) return `the subnet is a /${subnet.len}; the network's SubnetLen is ${ctx.subnetLen}`;
-  if (!contains(ctx.network, subnet)) return `the subnet is outside the network ${formatSubnet(ctx.network)}`;
+  const fam = keyFamilies(subnet, ctx);
+  if (typeof fam === 'string') return fam;
   const bytes = Buffer.byteLength(value);
   if (bytes > LEASE_VALUE_MAX) return `the value is ${bytes} bytes, more than ${LEASE_VALUE_MAX}`;
   let o: unknown;
@@ -98,43 +146,35 @@ export function checkLease(subnet: Subnet, value: string, ctx: LeaseCheckContext
   if (typeof r.BackendType !== 'string') return `BackendType ${shown(r.BackendType)} is not a string`;
   if (r.BackendType !== ctx.backendType) return `BackendType ${shown(r.BackendType)}; the network's is "${ctx.backendType}"`;
 
-  if (typeof r.PublicIP !== 'string') return `PublicIP ${shown(r.PublicIP)} is not a string`;
-  const v4 = parseIpv4(r.PublicIP);
-  if (v4 === null) return `PublicIP ${shown(r.PublicIP)} is not an IPv4 address`;
-  const bad4 = badIpv4(v4);
-  if (bad4) return `PublicIP ${numberToIpv4(v4)} is ${bad4}`;
-  const ownV4 = ctx.ownIps.map(parseIpv4);
-  if (ownV4.includes(v4)) return `PublicIP ${numberToIpv4(v4)} is ours`;
+  let publicIp: string | null = null;
+  if (fam.v4) {
+    if (typeof r.PublicIP !== 'string') return `PublicIP ${shown(r.PublicIP)} is not a string`;
+    const v4 = parseIpv4(r.PublicIP);
+    if (v4 === null) return `PublicIP ${shown(r.PublicIP)} is not an IPv4 address`;
+    const bad4 = badIpv4(v4);
+    if (bad4) return `PublicIP ${numberToIpv4(v4)} is ${bad4}`;
+    if (ctx.ownIps.map(parseIpv4).includes(v4)) return `PublicIP ${numberToIpv4(v4)} is ours`;
+    publicIp = numberToIpv4(v4);
+  }
 
+  // PublicIPv6 is checked whenever it is there (a bad one says the writer is
+  // wrong), but used only when the key and the network carry IPv6.
   let publicIpv6: string | null = null;
-  if (r.PublicIPv6 !== undefined && r.PublicIPv6 !== null) {
+  const has6 = r.PublicIPv6 !== undefined && r.PublicIPv6 !== null;
+  if (fam.v6 || has6) {
     if (typeof r.PublicIPv6 !== 'string' || isIP(r.PublicIPv6) !== 6) return `PublicIPv6 ${shown(r.PublicIPv6)} is not an IPv6 address`;
     const b = ipv6ToBytes(r.PublicIPv6);
     const bad6 = badIpv6(b);
     if (bad6) return `PublicIPv6 ${r.PublicIPv6} is ${bad6}`;
     if (ctx.ownIps.some((ip) => isIP(ip) === 6 && ipv6ToBytes(ip).equals(b))) return `PublicIPv6 ${r.PublicIPv6} is ours`;
-    publicIpv6 = r.PublicIPv6;
+    if (fam.v6) publicIpv6 = formatIpv6(parseIpv6(r.PublicIPv6)!);
   }
 
-  const base = { publicIp: numberToIpv4(v4), publicIpv6, backendType: r.BackendType };
-  if (r.BackendType !== 'vxlan') return { ...base, vni: null, vtepMac: null };
-
-  const bd = r.BackendData;
-  if (bd === undefined) return 'BackendData is missing';
-  if (typeof bd !== 'object' || bd === null || Array.isArray(bd)) return `BackendData ${shown(bd)} is not a JSON object`;
-  const d = bd as Record<string, unknown>;
-  const vni = d.VNI === undefined ? 1 : d.VNI;
-  if (typeof vni !== 'number' || !Number.isInteger(vni)) return `BackendData.VNI ${shown(d.VNI)} is not a whole number`;
-  if (vni !== ctx.vni) return `BackendData.VNI ${vni}; the network's is ${ctx.vni}`;
-  if (typeof d.VtepMAC !== 'string') return `BackendData.VtepMAC ${shown(d.VtepMAC)} is not a string`;
-  let mac: number;
-  try {
-    mac = parseMac(d.VtepMAC);
-  } catch {
-    return `BackendData.VtepMAC ${shown(d.VtepMAC)} is not a MAC address`;
-  }
-  if (mac === 0) return `BackendData.VtepMAC ${formatMac(mac)} is all zeros`;
-  if (isMulticastMac(mac)) return `BackendData.VtepMAC ${formatMac(mac)} is ${mac === MAC_BROADCAST ? 'broadcast' : 'multicast'}`;
-  if (mac === ctx.ownMac) return `BackendData.VtepMAC ${formatMac(mac)} is ours`;
-  return { ...base, vni, vtepMac: mac };
+  const base = { publicIp, publicIpv6, backendType: r.BackendType };
+  if (r.BackendType !== 'vxlan') return { ...base, vni: null, vtepMac: null, vtepMac6: null };
+  const d4 = fam.v4 ? backendSide(r, 'BackendData', ctx) : null;
+  if (typeof d4 === 'string') return d4;
+  const d6 = fam.v6 ? backendSide(r, 'BackendV6Data', ctx) : null;
+  if (typeof d6 === 'string') return d6;
+  return { ...base, vni: ctx.vni, vtepMac: d4?.mac ?? null, vtepMac6: d6?.mac ?? null };
 }

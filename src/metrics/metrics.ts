@@ -140,6 +140,8 @@ export function createRegistry(st: DaemonState, o: MetricsOptions): Registry {
     add('weft_lease_expiry_timestamp_seconds', 'When our lease lapses unless renewed (Unix time; 0: no expiry).', 'gauge', () => one(ctl.own.expiresMs / 1000));
     add('weft_lease_store_reachable', '1 while the lease store (etcd or the lease file) answers.', 'gauge', () => one(status().storeReachable ? 1 : 0));
     add('weft_remote_leases', 'Other hosts\' leases programmed here (forwarding entry, neighbour, route).', 'gauge', () => one(ctl.leaseCounts().programmed));
+    add('weft_remote_lease_sides', 'Other hosts\' leases programmed here, by the family of the side programmed (ipv4, ipv6): a dual-stack lease counts in both.', 'gauge',
+      () => Object.entries(ctl.leaseCounts().families).map(([family, value]) => ({ value, labels: { family } })));
     const byReason = (m: Record<string, number>): Value[] => Object.entries(m).map(([reason, value]) => ({ value, labels: { reason } }));
     add('weft_leases_refused', 'Other hosts\' leases left out now, by reason (peer_table_full, fdb_full, source_set_full: a table is full; invalid); taken when a removal makes room.', 'gauge',
       () => byReason(ctl.leaseCounts().refused));

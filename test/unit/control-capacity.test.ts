@@ -123,7 +123,7 @@ test('reconciler: a changed lease that no longer fits takes down what the subnet
   assert.ok(h.cmds.includes('route del 10.244.1.0/24 via 10.244.1.0 dev weft0'), h.cmds.join('\n'));
   assert.is(r.programmed.get('10.244.1.0-24')?.publicIp, '198.18.9.9');
   assert.is(r.refused.size, 0);
-  assert.is(dp.peers.ipString(dp.fdb.lookupMac(1, a.vtepMac)), '198.18.9.9');
+  assert.is(dp.peers.ipString(dp.fdb.lookupMac(1, a.vtepMac!)), '198.18.9.9');
 });
 
 test('reconciler: a lease the host cannot take at all is refused as invalid, never thrown', async () => {
@@ -158,6 +158,7 @@ test('control plane: 20 leases into a peer table of 8 start without a throw; cou
     await cp.start(dp, v, 'weft0', h);
     assert.equal(cp.leaseCounts(), {
       programmed: 8,
+      families: { ipv4: 8, ipv6: 0 },
       refused: { peer_table_full: 12, fdb_full: 0, source_set_full: 0, invalid: 0 },
       refusedTotal: { peer_table_full: 12, fdb_full: 0, source_set_full: 0, invalid: 0 },
     });
@@ -169,6 +170,8 @@ test('control plane: 20 leases into a peer table of 8 start without a throw; cou
     assert.match(text, /weft_leases_refused_total\{reason="peer_table_full"\} 12/);
     assert.match(text, /weft_leases_refused\{reason="peer_table_full"\} 12/);
     assert.match(text, /weft_remote_leases 8/);
+    assert.match(text, /weft_remote_lease_sides\{family="ipv4"\} 8/);
+    assert.match(text, /weft_remote_lease_sides\{family="ipv6"\} 0/);
     assert.match(text, /weft_peer_capacity 8/);
     const cmds = new Commands(st);
     const stats = formatStats(cmds.stats());

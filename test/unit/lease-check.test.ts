@@ -73,10 +73,11 @@ test('each rule, one row: taken, or refused with its one-line reason', () => {
 
 test('what a good lease says comes out checked', () => {
   assert.equal(checkLease(sn('10.244.2.0/24'), v({ PublicIPv6: '2001:2::2' }, { VNI: 1 }), CTX),
-    { publicIp: '198.18.0.2', publicIpv6: '2001:2::2', backendType: 'vxlan', vni: 1, vtepMac: 0x020000000002 });
+    // An IPv4 network: PublicIPv6 is checked but not used (the key has no IPv6 half).
+    { publicIp: '198.18.0.2', publicIpv6: null, backendType: 'vxlan', vni: 1, vtepMac: 0x020000000002, vtepMac6: null });
   // Another backend's network: no VXLAN fields asked for.
   assert.equal(checkLease(sn('10.244.2.0/24'), JSON.stringify({ PublicIP: '198.18.0.2', BackendType: 'udp' }), { ...CTX, backendType: 'udp' }),
-    { publicIp: '198.18.0.2', publicIpv6: null, backendType: 'udp', vni: null, vtepMac: null });
+    { publicIp: '198.18.0.2', publicIpv6: null, backendType: 'udp', vni: null, vtepMac: null, vtepMac6: null });
 });
 
 test.run();
