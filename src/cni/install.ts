@@ -5,7 +5,7 @@
 // gives its plugins, and the script's imports resolve in the package it
 // belongs to; upgrading weft upgrades the plugin.
 
-import { renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 /** The file name in the plugin directory, and so the "type" of a network config. */
@@ -17,8 +17,9 @@ export function wrapperScript(node: string, script: string): string {
   return `#!/bin/sh\n# weft's CNI plugin, written by \`weft-cni --install\`.\nexec ${q(node)} ${q(script)} "$@"\n`;
 }
 
-/** Writes DIR/weft-cni running `script` (a temporary file renamed over it, so a runtime never runs half a file); returns its path. */
+/** Writes DIR/weft-cni running `script`, DIR made if missing (a temporary file renamed over it, so a runtime never runs half a file); returns its path. */
 export function install(dir: string, script: string): string {
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
   const path = join(resolve(dir), PLUGIN_NAME);
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, wrapperScript(process.execPath, script), { mode: 0o755 });
