@@ -80,6 +80,26 @@ test('every pod reaches every other pod, on its host and across the overlay', ()
   }
 });
 
+/** The source address pod `to` sees on a datagram from pod `from`. */
+async function sourceSeen(from: string, to: string, port: number): Promise<string> {
+  const dst = addr.get(to)!;
+  const srv = rig.spawn(Number(to[0]), ['ip', 'netns', 'exec', pods.ns(to), process.execPath, '-e',
+    `const s = require('dgram').createSocket('udp4'); s.on('message', (m, r) => { console.log(r.address); process.exit(0); }); s.bind(${port}, '${dst}', () => console.error('bound'));`]);
+  await waitFor(() => /bound/.test(srv.stderr()), 5000, 'udp listener');
+  // A few datagrams, as the first may meet a neighbour entry still resolving.
+  for (let k = 0; k < 5 && srv.child.exitCode === null; k++) {
+    pods.try(from, [process.execPath, '-e', `const c = require('dgram').createSocket('udp4'); c.send('x', ${port}, '${dst}', () => c.close());`]);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await Promise.race([srv.exited, new Promise((r) => setTimeout(r, 3000))]);
+  return srv.stdout().trim();
+}
+
+test('across hosts a pod is seen at the sending host\'s weft0 address (bridge ipMasq: weft writes FLANNEL_IPMASQ=false); on its host at its own', async () => {
+  assert.is(await sourceSeen('1a', '2a', 5021), subnet[1].split('/')[0]);
+  assert.is(await sourceSeen('1a', '1b', 5022), addr.get('1a'));
+});
+
 test('a 20 MB TCP transfer from a pod on h1 to a pod on h2 arrives intact', async () => {
   const dst = addr.get('2a')!;
   const srv = rig.spawn(2, ['ip', 'netns', 'exec', pods.ns('2a'), process.execPath, XFER, 'serve', dst, '5011']);
