@@ -26,6 +26,8 @@ export const CNI_ERR = {
   delegateFailed: 102,
   /** CHECK: no stored config for the container, or the host's subnet has changed since ADD. */
   checkFailed: 103,
+  /** ADD: CNI_IFNAME already exists in the container (the spec: ADD must fail, and nothing of it may be undone). */
+  interfaceExists: 104,
   /** Anything else: a bug in the plugin; the details hold the stack. */
   internal: 110,
 } as const;

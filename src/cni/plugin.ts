@@ -6,7 +6,8 @@
 //           container (store.ts), run; if the delegate fails, it is run again
 //           with DEL and the kept config removed, so nothing is left half-made
 //           (spec section 4). Every check that can fail is made before
-//           anything is written.
+//           anything is written, CNI_IFNAME already in the container among
+//           them (netns.ts): that DEL would delete it.
 //   DEL     the kept config, run with DEL, then forgotten; nothing kept is
 //           success (DEL is idempotent).
 //   CHECK   the kept config with the runtime's prevResult, run with CHECK;
@@ -25,6 +26,7 @@ import { CniError, CNI_ERR, errorJson } from './errors.js';
 import { delegateConf, delegateType, parseJsonObject, parsePluginConf, SUPPORTED_VERSIONS, withRouteGateways, type PluginConf } from './netconf.js';
 import { parseSubnetEnv, type FlannelEnv } from './subnet-env.js';
 import { delegateVersions, findPlugin, runDelegate, type CniEnv } from './delegate.js';
+import { interfaceExists } from './netns.js';
 import * as store from './store.js';
 
 export interface Outcome {
@@ -100,6 +102,10 @@ function add(env: CniEnv, c: PluginConf): string {
   const d = delegateConf(c, readFlannelEnv(c.subnetFile));
   const type = delegateType(d);
   findPlugin(type, env.CNI_PATH);
+  if (interfaceExists(env.CNI_NETNS!, env.CNI_IFNAME!)) {
+    throw new CniError(CNI_ERR.interfaceExists, `${env.CNI_IFNAME} already exists in ${env.CNI_NETNS}`,
+      'ADD was called twice without a DEL, or another network uses that interface name: give this attachment another CNI_IFNAME');
+  }
   const id = env.CNI_CONTAINERID!;
   store.save(c.dataDir, id, env.CNI_IFNAME!, d);
   try {

@@ -180,6 +180,22 @@ test('refusals: a CNI error with the spec\'s code, and nothing made', () => {
   assert.equal(readdirSync(join(tmp.dir, 'data')), ['ctr-p2'], 'no config kept');
 });
 
+test('ADD where CNI_IFNAME already exists: refused before the delegate runs, the interface left alone', () => {
+  pods.add('taken');
+  pods.exec('taken', ['ip', 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'other0']);
+  const links = hostLinks();
+  const r = runCni(host, 'ADD', conf(), vars('taken'));
+  assert.is(r.status, 1, r.out);
+  assert.is(r.json?.code, 104, r.out);
+  assert.match(pods.exec('taken', ['ip', 'link', 'show', 'eth0']), 'eth0@other0', 'that eth0 is still there');
+  assert.equal(hostLinks(), links);
+  assert.not.ok(existsSync(join(tmp.dir, 'data', 'ctr-taken')));
+  // A second ADD of an attachment that exists is refused the same way, and the pod keeps working.
+  const again = runCni(host, 'ADD', conf(), vars('p2'));
+  assert.is(again.json?.code, 104, again.out);
+  assert.equal(podAddrs('p2').sort(), ['10.244.7.3/24', 'fd00:244:0:7::3/64']);
+});
+
 test('a delegate that fails half-way (no address left) is undone: no veth, no eth0, no kept config', () => {
   // A /30: the gateway and one pod address.
   writeFileSync(join(tmp.dir, 'tiny.env'), 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.9.1/30\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n');
