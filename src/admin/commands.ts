@@ -34,15 +34,18 @@ export interface StatsResult {
   vnis?: { vni: number; tap: string; txFrames: number; txBytes: number; rxFrames: number; rxBytes: number }[];
 }
 
+/** A remote lease: its IPv4 side (null in an IPv6-only network), and its IPv6 side's fields when it has one. */
+export interface LeaseView { subnet: string; publicIp: string | null; vtepMac: string | null; subnet6?: string; publicIpv6?: string; vtepMac6?: string }
+
 export interface PeersResult {
   tap: string;
   vnis: { vni: number; port: number; flood: string[] }[];
   vteps: { ip: string; port: number; flood: boolean; macs: number; static: number }[];
   control: {
-    subnet: string; publicIp: string; vtepMac: string; store: string; storeReachable: boolean;
-    leases: { subnet: string; publicIp: string; vtepMac: string }[];
+    subnet: string; publicIp: string | null; publicIpv6?: string; vtepMac: string; store: string; storeReachable: boolean;
+    leases: LeaseView[];
     /** Leases a full table left out, and why (optional: older wefts leave it out). */
-    refused?: { subnet: string; publicIp: string; vtepMac: string; reason: string }[];
+    refused?: (LeaseView & { reason: string })[];
   } | null;
 }
 

@@ -2,7 +2,7 @@
 // operators know (`bridge fdb show`, `ip -s link`), one fact per line,
 // greppable. `--json` prints the replies themselves instead.
 
-import type { FdbShowResult, PeersResult, StatsResult } from './commands.js';
+import type { FdbShowResult, LeaseView, PeersResult, StatsResult } from './commands.js';
 
 /** `bridge fdb show` style: MAC dev TAP dst IP vni N static|learned [age S]. */
 export function formatFdb(r: FdbShowResult): string {
@@ -15,11 +15,19 @@ export function formatPeers(r: PeersResult): string {
   for (const p of r.vteps) out.push(`vtep ${p.ip} port ${p.port}${p.flood ? ' flood' : ''} macs ${p.macs}${p.static ? ` static ${p.static}` : ''}`);
   const c = r.control;
   if (c) {
-    out.push(`lease ${c.subnet} public-ip ${c.publicIp} vtep-mac ${c.vtepMac} ours store ${c.store} ${c.storeReachable ? 'reachable' : 'UNREACHABLE'}`);
-    for (const l of c.leases) out.push(`lease ${l.subnet} public-ip ${l.publicIp} vtep-mac ${l.vtepMac}`);
-    for (const l of c.refused ?? []) out.push(`lease ${l.subnet} public-ip ${l.publicIp} vtep-mac ${l.vtepMac} REFUSED ${l.reason}`);
+    const ours = [c.publicIp ? `public-ip ${c.publicIp}` : '', c.publicIpv6 ? `public-ipv6 ${c.publicIpv6}` : ''].filter(Boolean).join(' ');
+    out.push(`lease ${c.subnet} ${ours} vtep-mac ${c.vtepMac} ours store ${c.store} ${c.storeReachable ? 'reachable' : 'UNREACHABLE'}`);
+    for (const l of c.leases) out.push(`lease ${leaseLine(l)}`);
+    for (const l of c.refused ?? []) out.push(`lease ${leaseLine(l)} REFUSED ${l.reason}`);
   }
   return out.join('\n');
+}
+
+/** A lease's sides: `SUBNET public-ip IP vtep-mac MAC`, then ` public-ipv6 IP vtep-mac6 MAC` for its IPv6 side. */
+function leaseLine(l: LeaseView): string {
+  const v4 = l.publicIp !== null ? ` public-ip ${l.publicIp} vtep-mac ${l.vtepMac}` : '';
+  const v6 = l.publicIpv6 ? ` public-ipv6 ${l.publicIpv6} vtep-mac6 ${l.vtepMac6}` : '';
+  return `${l.subnet}${v4}${v6}`;
 }
 
 /** Columns: a header and a value (and, when watching, a per-second rate) under each. */

@@ -10,20 +10,20 @@ import { DEFAULT_ETCD_PREFIX, DEFAULT_SUBNET_FILE } from '../control/defaults.js
 
 export interface ControlInput {
   'etcd-endpoints'?: string; 'etcd-prefix'?: string; 'lease-file'?: string; 'net-config-path'?: string;
-  'public-ip'?: string; iface?: string; 'subnet-file'?: string; 'subnet-lease-renew-margin'?: string;
+  'public-ip'?: string; 'public-ipv6'?: string; iface?: string; 'subnet-file'?: string; 'subnet-lease-renew-margin'?: string;
 }
 
 /** parseArgs options for the control-plane flags. */
 export const CONTROL_OPTIONS = {
   'etcd-endpoints': { type: 'string' }, 'etcd-prefix': { type: 'string' }, 'lease-file': { type: 'string' },
-  'net-config-path': { type: 'string' }, 'public-ip': { type: 'string' }, iface: { type: 'string' },
+  'net-config-path': { type: 'string' }, 'public-ip': { type: 'string' }, 'public-ipv6': { type: 'string' }, iface: { type: 'string' },
   'subnet-file': { type: 'string' }, 'subnet-lease-renew-margin': { type: 'string' },
 } as const;
 
 /** The same names in a --config JSON file. */
 export const CONTROL_FILE_KEYS: Record<string, 'string' | 'number'> = {
   'etcd-endpoints': 'string', 'etcd-prefix': 'string', 'lease-file': 'string', 'net-config-path': 'string',
-  'public-ip': 'string', iface: 'string', 'subnet-file': 'string', 'subnet-lease-renew-margin': 'number',
+  'public-ip': 'string', 'public-ipv6': 'string', iface: 'string', 'subnet-file': 'string', 'subnet-lease-renew-margin': 'number',
 };
 
 export const CONTROL_HELP = `Control plane (like flanneld; any of the first two turns it on):
@@ -37,6 +37,9 @@ export const CONTROL_HELP = `Control plane (like flanneld; any of the first two 
   --public-ip IP          the address other hosts reach this one at (default:
                           --iface's address, or --local, or the default
                           route's interface address)
+  --public-ipv6 IP        the same for IPv6, when net-conf.json has
+                          EnableIPv6 (default: --iface's IPv6 address, or
+                          --local if IPv6, or the IPv6 default route's)
   --iface NAME|IP         the underlay interface (or its address)
   --subnet-file PATH      where to write subnet.env (default
                           ${DEFAULT_SUBNET_FILE}); read at start to reuse
@@ -57,6 +60,8 @@ export interface ControlConfig {
   store: StoreChoice;
   netConfigPath: string | null;
   publicIp: string | null;
+  /** --public-ipv6; absent or null: found as flanneld finds it. */
+  publicIpv6?: string | null;
   iface: string | null;
   subnetFile: string;
   renewMarginMs: number;
@@ -101,14 +106,16 @@ export function resolveControlConfig(input: ControlInput & Record<string, unknow
     store = { kind: 'file', path: file };
   }
   const publicIp = input['public-ip'] !== undefined ? parseIp(input['public-ip'], '--public-ip') : null;
-  if (publicIp && publicIp.family !== 4) throw new UsageError(`--public-ip: ${publicIp.ip} is IPv6; the control plane is IPv4 for now`);
+  if (publicIp && publicIp.family !== 4) throw new UsageError(`--public-ip: ${publicIp.ip} is IPv6; give it as --public-ipv6`);
+  const publicIpv6 = input['public-ipv6'] !== undefined ? parseIp(input['public-ipv6'], '--public-ipv6') : null;
+  if (publicIpv6 && publicIpv6.family !== 6) throw new UsageError(`--public-ipv6: ${publicIpv6.ip} is IPv4; give it as --public-ip`);
   const iface = input.iface ?? null;
   if (iface !== null && !/^[A-Za-z0-9_.:-]{1,40}$/.test(iface)) throw new UsageError(`--iface: '${iface}' is not an interface name or address`);
   const subnetFile = input['subnet-file'] ?? DEFAULT_SUBNET_FILE;
   if (!subnetFile) throw new UsageError('--subnet-file: give a path');
   const margin = input['subnet-lease-renew-margin'] !== undefined ? parseIntIn('--subnet-lease-renew-margin', input['subnet-lease-renew-margin'], 1, 1439) : 60;
   return {
-    store, netConfigPath: input['net-config-path'] ?? null, publicIp: publicIp?.ip ?? null, iface, subnetFile,
+    store, netConfigPath: input['net-config-path'] ?? null, publicIp: publicIp?.ip ?? null, publicIpv6: publicIpv6?.ip ?? null, iface, subnetFile,
     renewMarginMs: margin * 60_000,
   };
 }

@@ -11,9 +11,18 @@
 //
 // A lease of ours that no longer fits the network configuration (the
 // operator changed Network or SubnetLen) is deleted, as flannel does.
+//
+// Dual-stack and IPv6-only networks (net-conf.json EnableIPv6): a lease has
+// an IPv6 half (Subnet.v6), picked the same way and independently of the
+// IPv4 one, as flannel's allocateSubnet does. "Ours" is matched on PublicIP,
+// or on PublicIPv6 in an IPv6-only network (flannel matches PublicIP only,
+// which is 0.0.0.0 on every IPv6-only host). The stores' create refuses a
+// lease when a live one holds either half (ip4.ts sharesHalf), so two hosts
+// racing never get one IPv6 subnet under two different keys.
 
 import { RuntimeError } from '../config/errors.js';
-import { contains, formatSubnet, mask4, overlaps, sameSubnet, size4, subnetKey, type Subnet } from './ip4.js';
+import { contains, formatSubnet, hasV4, leasesOverlap, mask4, NO_V4, overlaps, sameSubnet, size4, subnetKey, type Subnet } from './ip4.js';
+import { contains6, formatSubnet6, mask6, overlaps6, size6, type Subnet6 } from './ip6.js';
 import { decodeAttrs, encodeAttrs, type LeaseAttrs } from './lease.js';
 import type { NetConf } from './net-conf.js';
 import type { LeaseStore, StoredLease } from './store.js';
@@ -49,7 +58,8 @@ export async function acquireLease(store: LeaseStore, o: AcquireOptions): Promis
     // 1. Ours from before.
     const mine = leases.filter((l) => {
       const a = decodeAttrs(l.value);
-      return typeof a !== 'string' && a.publicIp === o.attrs.publicIp;
+      if (typeof a === 'string') return false;
+      return o.conf.ipv4 ? a.publicIp === o.attrs.publicIp : (a.publicIpv6 ?? null) === (o.attrs.publicIpv6 ?? null);
     });
     for (const l of mine) {
       if (!fits(o.conf, l.subnet)) {
@@ -65,18 +75,28 @@ export async function acquireLease(store: LeaseStore, o: AcquireOptions): Promis
 
     // 2. The subnet in our subnet file.
     const prev = o.previous;
-    if (prev && fits(o.conf, prev) && !leases.some((l) => overlaps(l.subnet, prev))) {
+    if (prev && fits(o.conf, prev) && !leases.some((l) => leasesOverlap(l.subnet, prev))) {
       const got = await store.create(prev, value, ttl);
       if (got) return got;
       continue;
     }
 
-    // 3. A random free one.
-    const free = freeSubnets(o.conf, leases, FREE_SAMPLE);
-    if (free.length === 0) {
-      throw new RuntimeError(`no free subnet left in ${formatSubnet(network)} (SubnetLen /${o.conf.subnetLen}, ${leases.length} leases); widen the network or delete stale leases`);
+    // 3. A random free one (each half).
+    let pick: Subnet = NO_V4;
+    if (o.conf.ipv4) {
+      const free = freeSubnets(o.conf, leases, FREE_SAMPLE);
+      if (free.length === 0) {
+        throw new RuntimeError(`no free subnet left in ${formatSubnet(network)} (SubnetLen /${o.conf.subnetLen}, ${leases.length} leases); widen the network or delete stale leases`);
+      }
+      pick = free[random(free.length)];
     }
-    const pick = free[random(free.length)];
+    if (o.conf.ipv6) {
+      const free6 = freeSubnets6(o.conf.ipv6, leases, FREE_SAMPLE);
+      if (free6.length === 0) {
+        throw new RuntimeError(`no free IPv6 subnet left in ${formatSubnet6(o.conf.ipv6.network)} (IPv6SubnetLen /${o.conf.ipv6.subnetLen}, ${leases.length} leases); widen the network or delete stale leases`);
+      }
+      pick = { ...pick, v6: free6[random(free6.length)] };
+    }
     const got = await store.create(pick, value, ttl);
     if (got) return got;
     log(`weft: subnet ${formatSubnet(pick)} was taken by another host at the same moment; trying again`);
@@ -84,15 +104,24 @@ export async function acquireLease(store: LeaseStore, o: AcquireOptions): Promis
   throw new RuntimeError(`could not take a subnet lease after ${MAX_TRIES} tries: other hosts keep taking the same subnets`);
 }
 
-/** True when `s` is a subnet this configuration could have handed out. */
+/** True when `s` (both halves) is a subnet this configuration could have handed out. */
 export function fits(conf: NetConf, s: Subnet): boolean {
-  return s.len === conf.subnetLen && contains(conf.network, s) && s.ip >= conf.subnetMin && s.ip <= conf.subnetMax;
+  const v4 = conf.ipv4 === false
+    ? !hasV4(s)
+    : s.len === conf.subnetLen && contains(conf.network, s) && s.ip >= conf.subnetMin && s.ip <= conf.subnetMax;
+  const c6 = conf.ipv6 ?? null, s6 = s.v6;
+  const v6 = c6 === null
+    ? s6 === undefined
+    : s6 !== undefined && s6.len === c6.subnetLen && contains6(c6.network, s6) && s6.ip >= c6.subnetMin && s6.ip <= c6.subnetMax;
+  return v4 && v6;
 }
 
 /** Up to `max` free subnets in [SubnetMin, SubnetMax], lowest first. */
 export function freeSubnets(conf: NetConf, leases: StoredLease[], max: number): Subnet[] {
-  const taken = new Set(leases.filter((l) => l.subnet.len === conf.subnetLen).map((l) => subnetKey(l.subnet)));
-  const odd = leases.filter((l) => l.subnet.len !== conf.subnetLen).map((l) => l.subnet);
+  // IPv6-only leases (0.0.0.0/0) hold no IPv4 subnet.
+  const v4 = leases.filter((l) => hasV4(l.subnet));
+  const taken = new Set(v4.filter((l) => l.subnet.len === conf.subnetLen).map((l) => subnetKey({ ip: l.subnet.ip, len: l.subnet.len })));
+  const odd = v4.filter((l) => l.subnet.len !== conf.subnetLen).map((l) => l.subnet);
   const step = size4(conf.subnetLen);
   const out: Subnet[] = [];
   // Each step either finds a free subnet (at most `max`) or skips one held by
@@ -101,6 +130,21 @@ export function freeSubnets(conf: NetConf, leases: StoredLease[], max: number): 
   for (let ip = conf.subnetMin; ip <= conf.subnetMax && out.length < max; ip += step) {
     const s: Subnet = { ip: (ip & mask4(conf.subnetLen)) >>> 0, len: conf.subnetLen };
     if (taken.has(subnetKey(s)) || odd.some((o) => overlaps(o, s))) continue;
+    out.push(s);
+  }
+  return out;
+}
+
+/** Up to `max` free IPv6 subnets in [IPv6SubnetMin, IPv6SubnetMax], lowest first; bounded as freeSubnets is. */
+export function freeSubnets6(c6: NonNullable<NetConf['ipv6']>, leases: StoredLease[], max: number): Subnet6[] {
+  const held = leases.map((l) => l.subnet.v6).filter((x): x is Subnet6 => x !== undefined);
+  const taken = new Set(held.filter((h) => h.len === c6.subnetLen).map((h) => h.ip));
+  const odd = held.filter((h) => h.len !== c6.subnetLen);
+  const step = size6(c6.subnetLen);
+  const out: Subnet6[] = [];
+  for (let ip = c6.subnetMin; ip <= c6.subnetMax && out.length < max; ip += step) {
+    const s: Subnet6 = { ip: ip & mask6(c6.subnetLen), len: c6.subnetLen };
+    if (taken.has(s.ip) || odd.some((h) => overlaps6(h, s))) continue;
     out.push(s);
   }
   return out;

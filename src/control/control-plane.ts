@@ -26,7 +26,8 @@
 
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { UsageError } from '../config/errors.js';
+import { isIP } from 'node:net';
+import { RuntimeError, UsageError } from '../config/errors.js';
 import type { ControlConfig } from '../config/control-config.js';
 import type { Datapath } from '../datapath/datapath.js';
 import type { VniState } from '../datapath/vni.js';
@@ -36,8 +37,9 @@ import { formatMac, stableMac } from '../wire/mac.js';
 import { acquireLease, renewDelayMs, renewLease } from './allocate.js';
 import { LEASE_TTL_MS, PEER_CAPACITY_CEILING } from './defaults.js';
 import { FileStore } from './file-store.js';
-import { LiveHostOps, interfaceAddress } from './host.js';
-import { formatSubnet, sameSubnet } from './ip4.js';
+import { LiveHostOps, interfaceAddress, interfaceAddress6 } from './host.js';
+import { formatSubnet, hasV4, sameSubnet } from './ip4.js';
+import { formatIpv6, formatSubnet6 } from './ip6.js';
 import { numberToIpv4 } from '../wire/ipv4.js';
 import { parseNetConf, type NetConf } from './net-conf.js';
 import { LEASE_REFUSALS, LeaseTracker, Reconciler, type HostOps, type LeaseChange, type RemoteLease } from './reconcile.js';
@@ -61,24 +63,62 @@ export async function prepareControl(ctl: ControlConfig, run: RunSide, log: (lin
     : new (await import('./etcd-store.js')).EtcdStore(ctl.store.endpoints, ctl.store.prefix);
   try {
     const conf = await readNetConf(store, ctl);
-    const ifaceIp = ctl.iface ? interfaceAddress(ctl.iface) : null;
-    const bindIp = run.local ?? ifaceIp;
-    const publicIp = ctl.publicIp ?? bindIp ?? interfaceAddress(null);
-    const mac = run.mac ?? stableMac(`${hostname()}/${publicIp}/${run.tap}/${conf.vni}`);
-    const under = underlayMtu(bindIp ?? publicIp, null);
-    const mtu = conf.mtu ?? overlayMtu(under, 4);
+    const h = hostAddresses(conf, ctl, run.local);
+    const mac = run.mac ?? stableMac(`${hostname()}/${h.publicIp ?? h.publicIpv6}/${run.tap}/${conf.vni}`);
+    const under = underlayMtu(h.publicIp ?? h.publicIpv6, null);
+    const mtu = conf.mtu ?? overlayMtu(under, conf.ipv6 ? 6 : 4);
     const own = await acquireLease(store, {
       conf,
-      attrs: { publicIp, backendType: 'vxlan', vni: conf.vni, vtepMac: mac },
+      attrs: { publicIp: h.publicIp, backendType: 'vxlan', vni: conf.vni, vtepMac: mac, publicIpv6: h.publicIpv6, vtepMac6: h.publicIpv6 ? mac : null },
       previous: readPreviousSubnet(ctl.subnetFile),
       log,
     });
-    log(`weft: lease ${formatSubnet(own.subnet)} in ${formatSubnet(conf.network)} from ${store.describe} (public ip ${publicIp}, vtep mac ${formatMac(mac)})`);
-    return new ControlPlane(store, ctl, conf, own, { publicIp, bindIp, mac, mtu }, log);
+    const pub = [h.publicIp ? `public ip ${h.publicIp}` : '', h.publicIpv6 ? `public ipv6 ${h.publicIpv6}` : ''].filter(Boolean).join(', ');
+    log(`weft: lease ${formatSubnet(own.subnet)} in ${networkText(conf)} from ${store.describe} (${pub}, vtep mac ${formatMac(mac)})`);
+    return new ControlPlane(store, ctl, conf, own, { ...h, mac, mtu }, log);
   } catch (e) {
     await store.close();
     throw e;
   }
+}
+
+/**
+ * Our public addresses and where to bind, per the network's families. An
+ * IPv4-only network binds --local (or --iface's address) as before. With
+ * IPv6 on, the socket is IPv6 and bound to `::` unless --local names an IPv6
+ * address: a dual-stack socket (net.ipv6.bindv6only = 0, Linux's default)
+ * takes both underlays, which a dual-stack network needs, since flanneld
+ * hosts send IPv4 overlay traffic over IPv4 and IPv6 over IPv6. A --local
+ * IPv4 address then only names our PublicIP.
+ */
+export function hostAddresses(conf: NetConf, ctl: ControlConfig, local: string | null):
+{ publicIp: string | null; publicIpv6: string | null; bindIp: string | null; family: 4 | 6 } {
+  const local4 = local && isIP(local) === 4 ? local : null;
+  const local6 = local && isIP(local) === 6 ? local : null;
+  if (local6 && conf.ipv4) throw new UsageError(`--local ${local6}: IPv6, but net-conf.json has an IPv4 network: weft binds :: for both; leave --local out or give the IPv4 address`);
+  let publicIp: string | null = null, publicIpv6: string | null = null;
+  if (conf.ipv4) {
+    const ifaceIp = ctl.iface ? interfaceAddress(ctl.iface) : null;
+    publicIp = ctl.publicIp ?? local4 ?? ifaceIp ?? interfaceAddress(null);
+    if (!conf.ipv6) return { publicIp, publicIpv6: null, bindIp: local4 ?? ifaceIp, family: 4 };
+  } else if (local4) {
+    throw new UsageError(`--local ${local4}: IPv4, but the network is IPv6-only (EnableIPv4 false): give an IPv6 --local or leave it out`);
+  }
+  publicIpv6 = ctl.publicIpv6 ?? local6 ?? interfaceAddress6(ctl.iface);
+  if (!conf.ipv4) return { publicIp: null, publicIpv6, bindIp: local6, family: 6 };
+  if (readFileOr('/proc/sys/net/ipv6/bindv6only', '0').trim() === '1') {
+    throw new RuntimeError('net.ipv6.bindv6only is 1: a dual-stack network needs one socket for IPv4 and IPv6; sysctl -w net.ipv6.bindv6only=0');
+  }
+  return { publicIp, publicIpv6, bindIp: null, family: 6 };
+}
+
+function readFileOr(path: string, dflt: string): string {
+  try { return readFileSync(path, 'utf8'); } catch { return dflt; }
+}
+
+/** `10.244.0.0/16`, `10.244.0.0/16 + fd00:244::/48`, or `fd00:244::/48`, for log lines. */
+export function networkText(conf: Pick<NetConf, 'ipv4' | 'network' | 'ipv6'>): string {
+  return [conf.ipv4 ? formatSubnet(conf.network) : '', conf.ipv6 ? formatSubnet6(conf.ipv6.network) : ''].filter(Boolean).join(' + ');
 }
 
 /**
@@ -114,8 +154,12 @@ async function readNetConf(store: LeaseStore, ctl: ControlConfig): Promise<NetCo
 /** Remote leases programmed; refused now and refused since start, by reason (every reason present, 0 or not). */
 export interface LeaseCounts { programmed: number; refused: Record<string, number>; refusedTotal: Record<string, number> }
 
-function leaseView(l: RemoteLease): { subnet: string; publicIp: string; vtepMac: string } {
-  return { subnet: formatSubnet(l.subnet), publicIp: l.publicIp, vtepMac: formatMac(l.vtepMac) };
+/** A lease for `weft peers` and the status record: the IPv4 side as before, the IPv6 side's fields when it has one. */
+function leaseView(l: RemoteLease): { subnet: string; publicIp: string | null; vtepMac: string | null; subnet6?: string; publicIpv6?: string; vtepMac6?: string } {
+  return {
+    subnet: formatSubnet(l.subnet), publicIp: l.publicIp, vtepMac: l.vtepMac === null ? null : formatMac(l.vtepMac),
+    ...(l.subnet.v6 && l.publicIpv6 && l.vtepMac6 != null ? { subnet6: formatSubnet6(l.subnet.v6), publicIpv6: l.publicIpv6, vtepMac6: formatMac(l.vtepMac6) } : {}),
+  };
 }
 
 export class ControlPlane {
@@ -141,21 +185,39 @@ export class ControlPlane {
     readonly ctl: ControlConfig,
     readonly conf: NetConf,
     public own: StoredLease,
-    readonly host: { publicIp: string; bindIp: string | null; mac: number; mtu: number },
+    readonly host: { publicIp: string | null; publicIpv6?: string | null; bindIp: string | null; family?: 4 | 6; mac: number; mtu: number },
     private readonly log: (line: string) => void,
     private readonly now: () => number = Date.now,
   ) {
-    this.tracker = new LeaseTracker(own.subnet, conf.network, conf.vni, log);
+    this.tracker = new LeaseTracker(own.subnet, conf.network, conf.vni, log, conf.ipv6?.network ?? null);
   }
 
-  /** What the daemon's run configuration becomes. */
-  get address(): { ip: string; prefix: number; family: 4 } {
-    return { ip: numberToIpv4(this.own.subnet.ip), prefix: 32, family: 4 };
+  /**
+   * What the daemon's run configuration becomes: the subnet's network
+   * address as /32 (flannel's convention). An IPv6-only lease has none
+   * here; its /128 is added by start(), as the IPv6 half of a dual one is.
+   */
+  get address(): { ip: string; prefix: number; family: 4 } | null {
+    return hasV4(this.own.subnet) ? { ip: numberToIpv4(this.own.subnet.ip), prefix: 32, family: 4 } : null;
+  }
+
+  /**
+   * The IPv6 address start() gives the TAP: the IPv6 subnet's network
+   * address as /128, as flanneld gives flannel-v6.<VNI>; `nodad`, because
+   * duplicate address detection would hold it tentative (unusable as a
+   * source) for a second, and the lease already makes it ours alone.
+   */
+  get address6(): string | null {
+    return this.own.subnet.v6 ? `${formatIpv6(this.own.subnet.v6.ip)}/128` : null;
   }
 
   /** Steps 4–6. `ops` defaults to the live host (weft's FDB + ip). */
   async start(dp: Datapath, v: VniState, tap: string, ops: HostOps = new LiveHostOps(dp, v)): Promise<void> {
-    writeSubnetEnv(this.ctl.subnetFile, subnetEnv(this.conf.network, this.own.subnet, this.host.mtu, false));
+    writeSubnetEnv(this.ctl.subnetFile, subnetEnv(this.conf, this.own.subnet, this.host.mtu, false));
+    if (this.address6) {
+      const failed = await ops.ip([`addr replace ${this.address6} dev ${tap} nodad`]);
+      if (failed.length) throw new RuntimeError(`cannot give ${tap} its IPv6 address ${this.address6}: ${failed[0].error}`);
+    }
     this.reconciler = new Reconciler(ops, tap, this.log);
     const { leases, revision } = await this.store.list();
     await this.enqueue(this.tracker.apply({ type: 'snapshot', leases, revision }));
@@ -178,7 +240,8 @@ export class ControlPlane {
   /** For the SIGUSR1 status line. */
   status(): object {
     return {
-      subnet: formatSubnet(this.own.subnet), publicIp: this.host.publicIp, vtepMac: formatMac(this.host.mac), store: this.store.describe,
+      subnet: formatSubnet(this.own.subnet), publicIp: this.host.publicIp, ...(this.host.publicIpv6 ? { publicIpv6: this.host.publicIpv6 } : {}),
+      vtepMac: formatMac(this.host.mac), store: this.store.describe,
       storeReachable: !this.outage,
       leases: [...(this.reconciler?.programmed.values() ?? [])].map(leaseView),
       refused: [...(this.reconciler?.refused.values() ?? [])].map((r) => ({ ...leaseView(r.lease), reason: r.reason })),

@@ -11,7 +11,13 @@
 //   compare-and-swap on the key's mod_revision), then revokes the old one,
 //   as flannel does; nothing keeps a keep-alive stream open for a 24 h TTL.
 // - create is a transaction "create_revision == 0 → put"; update is
-//   "mod_revision == R → put": the store's revision is etcd's.
+//   "mod_revision == R → put": the store's revision is etcd's. A lease with
+//   an IPv6 half (key `10.244.5.0-24&fd00:244:0:5::-64`) could collide with
+//   another host's under a different key (same IPv6 subnet, another IPv4
+//   one), which no per-key compare sees: its create lists the leases at
+//   revision R, refuses if one shares a half, and commits only if nothing
+//   under `<prefix>/subnets/` changed since R (a range compare on
+//   mod_revision), so of two hosts racing for one IPv6 subnet one loses.
 // - The watch is one prefix watch on `<prefix>/subnets/`. The etcd3 client
 //   reconnects a dropped stream by itself and resumes from the next revision;
 //   weft does not rely on that: when the stream drops it reports one `outage`,
@@ -23,10 +29,10 @@
 //   circuit-breaker policies are off: the layer above decides when to retry,
 //   and after an outage the first call goes straight through.
 
-import { Etcd3, type Watcher } from 'etcd3';
+import { CompareResult, CompareTarget, Etcd3, type Watcher } from 'etcd3';
 import { noop } from 'cockatiel';
 import { RuntimeError } from '../config/errors.js';
-import { parseSubnetKey, subnetKey, type Subnet } from './ip4.js';
+import { parseSubnetKey, sharesHalf, subnetKey, type Subnet } from './ip4.js';
 import type { LeaseStore, StoredLease, StoreWatch, WatchEvent } from './store.js';
 import { DEFAULT_ETCD_PREFIX } from './defaults.js';
 
@@ -80,10 +86,41 @@ export class EtcdStore implements LeaseStore {
   }
 
   async create(subnet: Subnet, value: string, ttlMs: number): Promise<StoredLease | null> {
+    if (subnet.v6) return this.createDual(subnet, value, ttlMs);
     const key = this.key(subnet);
     return this.call('create a lease', async () => {
       const leaseId = await this.grant(ttlMs);
       const r = await this.client.if(key, 'Create', '==', 0).then(this.client.put(key).value(value).lease(leaseId)).commit();
+      if (!r.succeeded) {
+        await this.revoke(leaseId);
+        return null;
+      }
+      return { subnet, value, revision: Number(r.header.revision), expiresMs: this.now() + ttlMs };
+    });
+  }
+
+  /** create for a lease with an IPv6 half: see the file's comment. */
+  private async createDual(subnet: Subnet, value: string, ttlMs: number): Promise<StoredLease | null> {
+    const key = this.key(subnet);
+    return this.call('create a lease', async () => {
+      const listed = await this.client.getAll().prefix(this.subnetsPrefix).exec();
+      for (const kv of listed.kvs as Kv[]) {
+        const held = parseSubnetKey(kv.key.toString().slice(this.subnetsPrefix.length));
+        if (held && sharesHalf(held, subnet)) return null;
+      }
+      const rev = BigInt(listed.header.revision);
+      const prefix = Buffer.from(this.subnetsPrefix);
+      const end = Buffer.from(prefix);
+      end[end.length - 1]++; // the prefix's range end: '/' + 1
+      const leaseId = await this.grant(ttlMs);
+      const r = await this.client.kv.txn({
+        compare: [
+          { key: prefix, range_end: end, target: CompareTarget.Mod, result: CompareResult.Less, mod_revision: String(rev + 1n) },
+          { key: Buffer.from(key), target: CompareTarget.Create, result: CompareResult.Equal, create_revision: '0' },
+        ],
+        success: [{ request_put: { key: Buffer.from(key), value: Buffer.from(value), lease: leaseId } }],
+        failure: [],
+      });
       if (!r.succeeded) {
         await this.revoke(leaseId);
         return null;

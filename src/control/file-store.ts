@@ -26,7 +26,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { RuntimeError } from '../config/errors.js';
-import { parseSubnetKey, subnetKey, type Subnet } from './ip4.js';
+import { parseSubnetKey, sharesHalf, subnetKey, type Subnet } from './ip4.js';
 import type { LeaseStore, StoredLease, StoreWatch, WatchEvent } from './store.js';
 
 const LOCK_WAIT_MS = 5000;
@@ -70,6 +70,8 @@ export class FileStore implements LeaseStore {
   async create(subnet: Subnet, value: string, ttlMs: number): Promise<StoredLease | null> {
     return this.locked(async (d) => {
       if (d.subnets[subnetKey(subnet)]) return null;
+      // Lapsed leases were dropped by locked(): every key left is live.
+      if (Object.keys(d.subnets).some((k) => { const o = parseSubnetKey(k); return o !== null && sharesHalf(o, subnet); })) return null;
       return this.put(d, subnet, value, ttlMs);
     });
   }

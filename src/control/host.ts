@@ -2,7 +2,7 @@
 // entries and routes into the kernel through `ip -batch` per change set (one
 // process per IP_BATCH_MAX commands, however many leases changed;
 // asynchronous, so the forwarding loop keeps running meanwhile). Also the start-up questions about this host:
-// which address is ours (--iface, or the default route's interface).
+// which address is ours, IPv4 and IPv6 (--iface, or the default route's interface).
 
 import { execFile, execFileSync } from 'node:child_process';
 import { isIP } from 'node:net';
@@ -110,6 +110,31 @@ function ipJson<T>(args: string[]): T {
 }
 
 interface AddrInfo { ifname: string; mtu: number; addr_info?: { family: string; local: string; scope?: string }[] }
+
+/**
+ * This host's IPv6 underlay address, as flanneld picks its PublicIPv6:
+ * --iface names an interface (its first global IPv6 address) or is an
+ * address (IPv6: itself; IPv4: the interface holding it); without it, the
+ * interface of the IPv6 default route.
+ */
+export function interfaceAddress6(iface: string | null): string {
+  if (iface && isIP(iface) === 6) return iface;
+  let dev = iface;
+  if (iface && isIP(iface) === 4) {
+    const all = ipJson<AddrInfo[]>(['-4', 'addr', 'show']);
+    dev = all.find((l) => l.addr_info?.some((a) => a.local === iface))?.ifname ?? null;
+    if (!dev) throw new UsageError(`--iface ${iface}: no interface has that address`);
+  }
+  if (!dev) {
+    const routes = ipJson<{ dev?: string }[]>(['-6', 'route', 'show', 'default']);
+    dev = routes[0]?.dev ?? null;
+    if (!dev) throw new UsageError('no IPv6 default route to tell this host\'s IPv6 address by (net-conf.json has EnableIPv6): pass --public-ipv6 or --iface');
+  }
+  const links = ipJson<AddrInfo[]>(['-6', 'addr', 'show', 'dev', dev]);
+  const a = links[0]?.addr_info?.find((x) => x.family === 'inet6' && x.scope === 'global');
+  if (!a) throw new UsageError(`--iface ${dev}: no global IPv6 address on that interface (net-conf.json has EnableIPv6): add one or pass --public-ipv6`);
+  return a.local;
+}
 
 /**
  * This host's underlay address as flanneld picks it: --iface names an

@@ -9,13 +9,21 @@
 // overlap our subnet are left out (and said so once).
 //
 // Reconciler programs what flannel's vxlan backend programs for each remote
-// lease (pkg/backend/vxlan/vxlan_network.go), in this order, and undoes it in
-// reverse:
-//   1. forwarding entry: remote VtepMAC → its PublicIP, static (never aged),
-//      in weft's own table (the kernel's `bridge fdb … permanent` for flannel.1);
-//   2. neighbour: the remote subnet's network address → VtepMAC, `nud
-//      permanent` on the TAP;
+// lease (pkg/backend/vxlan/vxlan_network.go), for each family the lease and
+// our network both carry, in this order, and undoes it in reverse:
+//   1. forwarding entry: remote VtepMAC → its PublicIP (IPv4 side), and
+//      BackendV6Data's VtepMAC → its PublicIPv6 (IPv6 side), static (never
+//      aged), in weft's own table (the kernel's `bridge fdb … permanent` on
+//      flannel.1 and flannel-v6.1);
+//   2. neighbour: the remote subnet's network address → that side's VtepMAC,
+//      `nud permanent` on the TAP;
 //   3. route: the remote subnet via that address, `onlink`, dev the TAP.
+// weft carries both families on one TAP (docs/control-plane.md says why). A
+// flanneld host has two devices with two MACs, so its two sides are two
+// forwarding entries, each to its own underlay: IPv6 overlay traffic reaches
+// flannel-v6.<VNI> over IPv6, as flanneld expects. A weft host names one MAC
+// for both sides; a MAC has one VTEP in the forwarding table, so both
+// families then go to its IPv4 address (a weft takes either underlay).
 // The route is what makes the kernel send, so it goes last on add and first
 // on remove: no packet is routed towards a lease whose MAC or VTEP is not in
 // place yet.
@@ -30,17 +38,41 @@
 // shutdown, and the kernel drops it anyway when weft's TAP goes away.
 
 import { formatMac } from '../wire/mac.js';
-import { contains, formatSubnet, overlaps, subnetKey, type Subnet } from './ip4.js';
+import { contains, formatSubnet, hasV4, leasesOverlap, sameSubnet, subnetKey, type Subnet } from './ip4.js';
+import { contains6, formatIpv6, formatSubnet6, type Subnet6 } from './ip6.js';
 import { numberToIpv4 } from '../wire/ipv4.js';
 import { decodeAttrs } from './lease.js';
 import type { StoredLease, WatchEvent } from './store.js';
 import type { Refusal } from '../datapath/datapath.js';
 
+/**
+ * A remote lease as programmed: the IPv4 side (publicIp, vtepMac) and the
+ * IPv6 side (subnet.v6, publicIpv6, vtepMac6), each present only when both
+ * the lease and our network carry that family.
+ */
 export interface RemoteLease {
   subnet: Subnet;
-  publicIp: string;
-  vtepMac: number;
+  publicIp: string | null;
+  vtepMac: number | null;
+  publicIpv6?: string | null;
+  vtepMac6?: number | null;
   revision: number;
+}
+
+/** The forwarding entries a lease needs: one per distinct VTEP MAC (see the file's comment for a shared MAC). */
+export function fdbEntries(l: RemoteLease): { mac: number; ip: string }[] {
+  const out: { mac: number; ip: string }[] = [];
+  if (l.publicIp !== null && l.vtepMac !== null) out.push({ mac: l.vtepMac, ip: l.publicIp });
+  if (l.publicIpv6 && l.vtepMac6 !== undefined && l.vtepMac6 !== null && l.vtepMac6 !== l.vtepMac) out.push({ mac: l.vtepMac6, ip: l.publicIpv6 });
+  return out;
+}
+
+/** `vtep 02:… at 198.18.0.2` and/or `vtep 02:… at 2001:2::2`, for log lines. */
+export function describeVteps(l: RemoteLease): string {
+  const sides: string[] = [];
+  if (l.publicIp !== null && l.vtepMac !== null) sides.push(`vtep ${formatMac(l.vtepMac)} at ${l.publicIp}`);
+  if (l.publicIpv6 && l.vtepMac6 != null) sides.push(`vtep ${formatMac(l.vtepMac6)} at ${l.publicIpv6}`);
+  return sides.join(', ');
 }
 
 export type LeaseChange =
@@ -53,9 +85,12 @@ export class LeaseTracker {
 
   constructor(
     private readonly own: Subnet,
+    /** Our IPv4 network; flannel's empty 0.0.0.0/0 when the network is IPv6-only. */
     private readonly network: Subnet,
     private readonly vni: number,
     private readonly log: (line: string) => void = () => {},
+    /** Our IPv6 network, when the network carries IPv6. */
+    private readonly network6: Subnet6 | null = null,
   ) {}
 
   /** Applies one watch event; returns what changed, removes first. */
@@ -86,7 +121,7 @@ export class LeaseTracker {
   private set(r: RemoteLease): LeaseChange[] {
     const k = subnetKey(r.subnet);
     const old = this.known.get(k) ?? null;
-    if (old && old.publicIp === r.publicIp && old.vtepMac === r.vtepMac) {
+    if (old && old.publicIp === r.publicIp && old.vtepMac === r.vtepMac && (old.publicIpv6 ?? null) === (r.publicIpv6 ?? null) && (old.vtepMac6 ?? null) === (r.vtepMac6 ?? null)) {
       old.revision = r.revision;
       return [];
     }
@@ -103,7 +138,7 @@ export class LeaseTracker {
 
   /** The lease as a remote VTEP to program, or null (ours, or not usable: said once per revision). */
   private accept(l: StoredLease): RemoteLease | null {
-    if (l.subnet.ip === this.own.ip && l.subnet.len === this.own.len) return null;
+    if (sameSubnet(l.subnet, this.own)) return null;
     const skip = (why: string): null => {
       const k = subnetKey(l.subnet);
       if (this.skipped.get(k) !== l.revision) {
@@ -112,13 +147,26 @@ export class LeaseTracker {
       }
       return null;
     };
-    if (overlaps(l.subnet, this.own)) return skip(`it overlaps our subnet ${formatSubnet(this.own)}`);
-    if (!contains(this.network, l.subnet)) return skip(`it is outside the network ${formatSubnet(this.network)}`);
+    if (leasesOverlap(l.subnet, this.own)) return skip(`it overlaps our subnet ${formatSubnet(this.own)}`);
+    const v4 = hasV4(this.network) && hasV4(l.subnet);
+    const v6 = this.network6 !== null && l.subnet.v6 !== undefined;
+    if (!v4 && !v6) return skip(`it carries no family of our network ${this.describeNetwork()}`);
+    if (v4 && !contains(this.network, l.subnet)) return skip(`it is outside the network ${formatSubnet(this.network)}`);
+    if (v6 && !contains6(this.network6!, l.subnet.v6!)) return skip(`it is outside the network ${formatSubnet6(this.network6!)}`);
     const a = decodeAttrs(l.value);
     if (typeof a === 'string') return skip(a);
     if (a.backendType !== 'vxlan') return skip(`backend "${a.backendType}", not vxlan`);
     if (a.vni !== this.vni) return skip(`VNI ${a.vni}, ours is ${this.vni}`);
-    return { subnet: l.subnet, publicIp: a.publicIp, vtepMac: a.vtepMac!, revision: l.revision };
+    if (v4 && (a.publicIp === null || a.vtepMac === null)) return skip('its key has an IPv4 subnet but the value no PublicIP');
+    if (v6 && (!a.publicIpv6 || a.vtepMac6 == null)) return skip('its key has an IPv6 subnet but the value no PublicIPv6 and BackendV6Data');
+    return {
+      subnet: l.subnet, publicIp: v4 ? a.publicIp : null, vtepMac: v4 ? a.vtepMac : null,
+      publicIpv6: v6 ? a.publicIpv6 : null, vtepMac6: v6 ? a.vtepMac6 : null, revision: l.revision,
+    };
+  }
+
+  private describeNetwork(): string {
+    return [hasV4(this.network) ? formatSubnet(this.network) : '', this.network6 ? formatSubnet6(this.network6) : ''].filter(Boolean).join(' + ');
   }
 }
 
@@ -190,7 +238,7 @@ export class Reconciler {
       this.refused.delete(k);
       cmds.push(...addCmds(r.lease, this.tap));
       this.programmed.set(k, r.lease);
-      this.log(`weft: lease ${formatSubnet(r.lease.subnet)} → vtep ${formatMac(r.lease.vtepMac)} at ${r.lease.publicIp} (taken now: room was made)`);
+      this.log(`weft: lease ${formatSubnet(r.lease.subnet)} → ${describeVteps(r.lease)} (taken now: room was made)`);
     }
     this.rearm();
     if (cmds.length) this.report(await this.ops.ip(cmds));
@@ -219,20 +267,26 @@ export class Reconciler {
           // Left out; what the subnet had before must not keep pointing at the old VTEP.
           if (prev) {
             cmds.push(...removeCmds(prev, this.tap));
-            after.push(() => this.ops.fdbRemove(prev.vtepMac));
+            after.push(() => { for (const e of fdbEntries(prev)) this.ops.fdbRemove(e.mac); });
             this.programmed.delete(k);
             freed = true;
           }
           continue;
         }
-        if (prev && prev.vtepMac !== l.vtepMac) {
-          after.push(() => this.ops.fdbRemove(prev.vtepMac));
-          freed = true;
+        if (prev) {
+          const now = new Set(fdbEntries(l).map((e) => e.mac));
+          const gone = fdbEntries(prev).filter((e) => !now.has(e.mac));
+          if (gone.length) {
+            after.push(() => { for (const e of gone) this.ops.fdbRemove(e.mac); });
+            freed = true;
+          }
+          // A side the lease no longer carries: its neighbour and route go.
+          cmds.push(...removeCmds(prev, this.tap).filter((c) => !addCmds(l, this.tap).some((a) => sameTarget(a, c))));
         }
         // 2. and 3. then neighbour and route.
         cmds.push(...addCmds(l, this.tap));
         this.programmed.set(k, l);
-        this.log(`weft: lease ${formatSubnet(l.subnet)} → vtep ${formatMac(l.vtepMac)} at ${l.publicIp}${prev ? ' (changed)' : ''}`);
+        this.log(`weft: lease ${formatSubnet(l.subnet)} → ${describeVteps(l)}${prev ? ' (changed)' : ''}`);
       } else {
         if (this.refused.delete(k)) {
           this.rearm();
@@ -240,7 +294,7 @@ export class Reconciler {
         }
         if (!prev) continue;
         cmds.push(...removeCmds(prev, this.tap));
-        after.push(() => this.ops.fdbRemove(prev.vtepMac));
+        after.push(() => { for (const e of fdbEntries(prev)) this.ops.fdbRemove(e.mac); });
         this.programmed.delete(k);
         freed = true;
         this.log(`weft: lease ${formatSubnet(l.subnet)} removed`);
@@ -250,20 +304,27 @@ export class Reconciler {
   }
 
   /**
-   * The forwarding entry for `l`; null when it is in, else the refusal,
-   * recorded (counted and, once per reason, logged). Nothing a lease holds
-   * throws out of here: an address the table cannot take is refused too.
+   * The forwarding entries for `l` (one per side with its own MAC); null
+   * when all are in, else the refusal, recorded (counted and, once per
+   * reason, logged), and none of them left in. Nothing a lease holds throws
+   * out of here: an address the table cannot take is refused too.
    */
   private tryFdb(l: RemoteLease, retry: boolean): LeaseRefusal | null {
-    let reason: LeaseRefusal, text: string;
-    try {
-      const r = this.ops.fdbAdd(l.vtepMac, l.publicIp);
-      if (r === null) return null;
-      ({ reason, text } = r);
-    } catch (e) {
-      reason = 'invalid';
-      text = (e as Error).message;
+    let reason: LeaseRefusal | null = null, text = '';
+    const added: number[] = [];
+    for (const e of fdbEntries(l)) {
+      try {
+        const r = this.ops.fdbAdd(e.mac, e.ip);
+        if (r === null) { added.push(e.mac); continue; }
+        ({ reason, text } = r);
+      } catch (err) {
+        reason = 'invalid';
+        text = (err as Error).message;
+      }
+      break;
     }
+    if (reason === null) return null;
+    for (const mac of added) this.ops.fdbRemove(mac);
     const k = subnetKey(l.subnet);
     if (retry) return reason;
     this.refused.set(k, { lease: l, reason });
@@ -272,7 +333,7 @@ export class Reconciler {
       this.log(`weft: lease ${formatSubnet(l.subnet)} refused: ${text}`);
     } else if (!this.warned.has(reason)) {
       this.warned.add(reason);
-      this.log(`weft: lease ${formatSubnet(l.subnet)} (${l.publicIp}) refused: ${text}; leases that do not fit are left out ` +
+      this.log(`weft: lease ${formatSubnet(l.subnet)} (${l.publicIp ?? l.publicIpv6}) refused: ${text}; leases that do not fit are left out ` +
         `(weft_leases_refused{reason="${reason}"}, weft peers) and taken when a removal makes room: raise ${RAISE[reason]}`);
     }
     return reason;
@@ -292,15 +353,27 @@ export class Reconciler {
   }
 }
 
+/** The neighbour and route per side: IPv4 (subnet, vtepMac) and IPv6 (subnet.v6, vtepMac6). */
+function sides(l: RemoteLease): { gw: string; dst: string; mac: number }[] {
+  const out: { gw: string; dst: string; mac: number }[] = [];
+  if (l.vtepMac !== null && hasV4(l.subnet)) out.push({ gw: numberToIpv4(l.subnet.ip), dst: `${numberToIpv4(l.subnet.ip)}/${l.subnet.len}`, mac: l.vtepMac });
+  if (l.vtepMac6 != null && l.subnet.v6) out.push({ gw: formatIpv6(l.subnet.v6.ip), dst: formatSubnet6(l.subnet.v6), mac: l.vtepMac6 });
+  return out;
+}
+
 export function addCmds(l: RemoteLease, tap: string): string[] {
-  const gw = numberToIpv4(l.subnet.ip);
-  return [
-    `neigh replace ${gw} lladdr ${formatMac(l.vtepMac)} dev ${tap} nud permanent`,
-    `route replace ${formatSubnet(l.subnet)} via ${gw} dev ${tap} onlink`,
-  ];
+  return sides(l).flatMap(({ gw, dst, mac }) => [
+    `neigh replace ${gw} lladdr ${formatMac(mac)} dev ${tap} nud permanent`,
+    `route replace ${dst} via ${gw} dev ${tap} onlink`,
+  ]);
 }
 
 export function removeCmds(l: RemoteLease, tap: string): string[] {
-  const gw = numberToIpv4(l.subnet.ip);
-  return [`route del ${formatSubnet(l.subnet)} via ${gw} dev ${tap}`, `neigh del ${gw} dev ${tap}`];
+  return sides(l).flatMap(({ gw, dst }) => [`route del ${dst} via ${gw} dev ${tap}`, `neigh del ${gw} dev ${tap}`]);
+}
+
+/** True when an add command and a remove command touch the same route or neighbour. */
+function sameTarget(add: string, del: string): boolean {
+  const a = add.split(' '), d = del.split(' ');
+  return a[0] === d[0] && a[2] === d[2];
 }

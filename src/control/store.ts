@@ -9,7 +9,8 @@
 // - Values are flannel's lease JSON text (lease.ts); a store never parses them.
 // - Every successful write gets a revision larger than any before it in that
 //   store; `update` is a compare-and-swap on it, `create` succeeds only when no
-//   live lease holds the subnet. Both answer null when they lose a race, so
+//   live lease holds the subnet, nor either half of a dual-stack one
+//   (ip4.ts sharesHalf: the same IPv4 subnet, an overlapping IPv6 one). Both answer null when they lose a race, so
 //   the caller re-reads and decides; they throw only when the store itself
 //   fails (unreachable, unreadable).
 // - A lease lapses `ttlMs` after its last create/update unless updated again:
@@ -22,7 +23,7 @@
 //   store is unreachable the watcher hears `outage` once, and a snapshot when
 //   it is back.
 
-import { subnetKey, type Subnet } from './ip4.js';
+import { sharesHalf, subnetKey, type Subnet } from './ip4.js';
 
 export interface StoredLease {
   subnet: Subnet;
@@ -50,7 +51,7 @@ export interface LeaseStore {
   getConfig(): Promise<string | null>;
   get(subnet: Subnet): Promise<StoredLease | null>;
   list(): Promise<{ leases: StoredLease[]; revision: number }>;
-  /** Creates the lease if the subnet is free; null when a live lease holds it. */
+  /** Creates the lease if the subnet is free; null when a live lease holds it or either of its halves. */
   create(subnet: Subnet, value: string, ttlMs: number): Promise<StoredLease | null>;
   /** Rewrites the lease and restarts its TTL if its revision is still `revision`; null otherwise. */
   update(subnet: Subnet, value: string, ttlMs: number, revision: number): Promise<StoredLease | null>;
@@ -96,7 +97,7 @@ export class MemoryStore implements LeaseStore {
 
   async create(subnet: Subnet, value: string, ttlMs: number): Promise<StoredLease | null> {
     this.expire();
-    if (this.leases.has(subnetKey(subnet))) return null;
+    if (this.leases.has(subnetKey(subnet)) || [...this.leases.values()].some((l) => sharesHalf(l.subnet, subnet))) return null;
     return this.put(subnet, value, ttlMs);
   }
 

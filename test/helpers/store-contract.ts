@@ -17,6 +17,8 @@ export interface ContractCtx {
 const s = (third: number): Subnet => ({ ip: (10 << 24 | 244 << 16 | third << 8) >>> 0, len: 24 });
 const val = (ip: string) => JSON.stringify({ PublicIP: ip, BackendType: 'vxlan', BackendData: { VNI: 1, VtepMAC: '02:00:00:00:00:01' } });
 const HOUR = 3600_000;
+/** A dual-stack lease's subnet: 10.244.T.0/24 with fd00:244:0:S::/64 (key `10.244.T.0-24&fd00:244:0:S::-64`). */
+const d = (third: number, six: number): Subnet => ({ ...s(third), v6: { ip: (0xfd000244n << 96n) | (BigInt(six) << 64n), len: 64 } });
 
 /** Applies watch events to a key → value map, the way a LeaseTracker would. */
 export function follow(store: LeaseStore, after: number): { view: Map<string, string>; events: WatchEvent[]; close: () => void } {
@@ -85,6 +87,29 @@ export const CONTRACT: { name: string; run: (c: ContractCtx) => Promise<void> }[
     async run({ store }) {
       const r = await Promise.all([1, 2, 3, 4, 5].map((i) => store.create(s(7), val(`198.18.0.${i}`), HOUR)));
       assert.equal(r.filter(Boolean).length, 1);
+    },
+  },
+  {
+    name: 'a dual-stack key is flannel\'s, and reads back with both halves',
+    async run({ store }) {
+      const a = await store.create(d(5, 5), val('198.18.0.1'), HOUR);
+      assert.ok(a);
+      assert.equal(subnetKey(a.subnet), '10.244.5.0-24&fd00:244:0:5::-64');
+      const l = await store.list();
+      assert.deepEqual(l.leases.map((x) => subnetKey(x.subnet)), ['10.244.5.0-24&fd00:244:0:5::-64']);
+      assert.equal((await store.get(d(5, 5)))?.value, val('198.18.0.1'));
+      assert.equal(await store.create(d(5, 5), val('198.18.0.2'), HOUR), null);
+    },
+  },
+  {
+    name: 'no two leases share a half: five racing creates of one IPv6 subnet under five keys, exactly one wins',
+    async run({ store }) {
+      const r = await Promise.all([1, 2, 3, 4, 5].map((i) => store.create(d(10 + i, 9), val(`198.18.0.${i}`), HOUR)));
+      assert.equal(r.filter(Boolean).length, 1);
+      // The IPv4 half alone too: a key that differs only in its IPv6 half loses.
+      assert.equal(await store.create(d(20, 1), val('198.18.0.6'), HOUR) !== null, true);
+      assert.equal(await store.create(d(20, 2), val('198.18.0.7'), HOUR), null);
+      assert.equal((await store.list()).leases.length, 2);
     },
   },
   {

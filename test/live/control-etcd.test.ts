@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { Rig, ping, weftStatus, stopWeft, waitFor, type Proc } from '../helpers/rig.js';
 import { Etcd, routesConverged } from '../helpers/etcd.js';
 import { ROOT, tempDir } from '../helpers/paths.js';
+import { CONTRACT } from '../helpers/store-contract.js';
 
 const PREFIX = '/coreos.com/network';
 const NETCONF = '{"Network": "10.244.0.0/16", "SubnetLen": 24, "Backend": {"Type": "vxlan", "VNI": 1}}';
@@ -58,7 +59,7 @@ test.after(async () => {
 test('the etcd store passes the store contract (CAS, TTL, watch, compaction)', () => {
   const r = rig.try(1, [process.execPath, join(ROOT, 'dist/test/helpers/etcd-contract.js'), etcd.endpoint], 120_000);
   assert.is(r.status, 0, r.out + r.err);
-  assert.is(r.out.trim().split('\n').filter((l) => l.startsWith('ok ')).length, 7, r.out);
+  assert.is(r.out.trim().split('\n').filter((l) => l.startsWith('ok ')).length, CONTRACT.length, r.out);
 });
 
 test('three hosts get three distinct subnets of the network', () => {

@@ -123,7 +123,7 @@ test('reconciler: a changed lease that no longer fits takes down what the subnet
   assert.ok(h.cmds.includes('route del 10.244.1.0/24 via 10.244.1.0 dev weft0'), h.cmds.join('\n'));
   assert.is(r.programmed.get('10.244.1.0-24')?.publicIp, '198.18.9.9');
   assert.is(r.refused.size, 0);
-  assert.is(dp.peers.ipString(dp.fdb.lookupMac(1, a.vtepMac)), '198.18.9.9');
+  assert.is(dp.peers.ipString(dp.fdb.lookupMac(1, a.vtepMac!)), '198.18.9.9');
 });
 
 test('reconciler: a lease the host cannot take at all is refused as invalid, never thrown', async () => {

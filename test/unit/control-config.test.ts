@@ -75,7 +75,7 @@ test('weft run with a bad net-conf.json exits 2 naming the field, before touchin
     writeFileSync(conf, JSON.stringify({ Network: '10.244.0.0/16', IPv6Network: 'fd00::/56', Backend: { Type: 'vxlan' } }));
     const r = spawnSync(process.execPath, [WEFT, 'run', '--lease-file', join(t.dir, 'l.json'), '--net-config-path', conf, '--public-ip', '198.18.0.1', '--tap', 'weftcfgtest0'], { encoding: 'utf8', timeout: 20_000 });
     assert.is(r.status, 2, r.stderr);
-    assert.is(r.stderr, `weft: ${conf}: IPv6Network: IPv6 overlays are not supported by weft yet; remove the IPv6 keys (EnableIPv6, IPv6Network, …)\n`);
+    assert.is(r.stderr, `weft: ${conf}: IPv6Network: given, but EnableIPv6 is not true; add "EnableIPv6": true or remove the IPv6 keys\n`);
     const none = spawnSync(process.execPath, [WEFT, 'run', '--lease-file', join(t.dir, 'l.json'), '--public-ip', '198.18.0.1'], { encoding: 'utf8', timeout: 20_000 });
     assert.is(none.status, 2, none.stderr);
     assert.match(none.stderr, /no network configuration in .*l.json: pass --net-config-path FILE/);
