@@ -50,12 +50,13 @@ for i in 1 2; do
 done
 for i in 1 2; do
   for _ in $(seq 50); do grep -q 'listening on' "$logs/h$i.log" && break; sleep 0.1; done
-  grep -o 'lease [0-9./]* in .*' "$logs/h$i.log" | head -1 | sed "s/^/h$i: /"
+  # The first lease line is our own: "lease 10.244.5.0/24 [+ fd00:244:0:5::/64] in …".
+  grep -o 'lease [0-9.]*/[0-9]* .*' "$logs/h$i.log" | head -1 | sed "s/^/h$i: /"
   echo "h$i: $(grep -o 'listening on.*' "$logs/h$i.log")"
 done
 # h2's subnet address (the network address of its lease, on its TAP as /32).
 for _ in $(seq 50); do grep -q 'remote lease' "$logs/h1.log" && break; sleep 0.1; done
-dst=$(grep -o 'lease [0-9.]*/[0-9]* in ' "$logs/h2.log" | head -1 | sed 's/^lease \([0-9.]*\)\/.*/\1/')
+dst=$(grep -o 'lease [0-9.]*/[0-9]* ' "$logs/h2.log" | head -1 | sed 's/^lease \([0-9.]*\)\/.*/\1/')
 
 echo; echo "== the shared lease file (flannel's lease values)"
 cat "$logs/leases.json"
@@ -86,7 +87,12 @@ echo; echo "== ping pod2 ($pod2v4, on h2) from pod1 (on h1): cni0 → weft0 → 
 ip netns exec "$RIG-pod1" ping -c 3 -i 0.2 -W 1 "$pod2v4"
 if grep -q FLANNEL_IPV6_SUBNET "$logs/h2.env"; then
   pod2v6=$(ip -n "$RIG-pod2" -6 -o addr show dev eth0 scope global | awk '{print $4}' | cut -d/ -f1)
-  for _ in $(seq 50); do [ -z "$(ip -n "$RIG-pod1" -6 addr show tentative)$(ip -n "$RIG-pod2" -6 addr show tentative)" ] && break; sleep 0.1; done
+  # Until duplicate address detection is done on the pods and on each cni0, the kernel holds IPv6 packets back.
+  for _ in $(seq 50); do
+    [ -z "$(for ns in "$RIG-pod1" "$RIG-pod2" "$RIG-h1" "$RIG-h2"; do ip -n "$ns" -6 addr show tentative; done)" ] && break
+    sleep 0.1
+  done
+  echo "pod1's IPv6 routes:"; ip -n "$RIG-pod1" -6 route | grep -v '^fe80' | sed 's/^/  /'
   echo; echo "== and over IPv6: ping pod2 ($pod2v6) from pod1"
   ip netns exec "$RIG-pod1" ping -c 3 -i 0.2 -W 1 "$pod2v6"
 else
