@@ -10,6 +10,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { CniError, CNI_ERR } from './errors.js';
+import { PLAIN_NAME } from './netconf.js';
 
 /** A delegate run gives up after this long: a runtime would have given up too, and nothing may hang for ever. */
 const DELEGATE_TIMEOUT_MS = 120_000;
@@ -26,7 +27,7 @@ export interface CniEnv {
 
 /** The executable for plugin `type` in CNI_PATH, first directory first; a CniError if none. */
 export function findPlugin(type: string, cniPath: string | undefined): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(type)) {
+  if (!PLAIN_NAME.test(type)) {
     throw new CniError(CNI_ERR.invalidConfig, `delegate type ${JSON.stringify(type)} is not a plugin name`);
   }
   const dirs = (cniPath ?? '').split(':').filter((d) => d !== '');

@@ -21,6 +21,12 @@ export const DEFAULT_DATA_DIR = '/var/lib/cni/flannel';
 /** The spec versions this plugin takes; the delegate (bridge) decides which it can honour. */
 export const SUPPORTED_VERSIONS = ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'];
 
+/**
+ * A name that is a plain file name: the spec's rule for a container id, and
+ * what a delegate's "type" must be (it names a file in CNI_PATH's directories).
+ */
+export const PLAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
 type Obj = Record<string, unknown>;
 
 export interface PluginConf {
@@ -85,7 +91,7 @@ export function parsePluginConf(text: string): PluginConf {
   if (typeof raw.name !== 'string' || raw.name === '') throw invalid(`"name" must be a non-empty string, got ${JSON.stringify(raw.name)}`);
   const delegate = optObj(raw, 'delegate');
   if (delegate) {
-    if ('type' in delegate && (typeof delegate.type !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(delegate.type))) {
+    if ('type' in delegate && (typeof delegate.type !== 'string' || !PLAIN_NAME.test(delegate.type))) {
       throw invalid(`"delegate" must have a string "type" naming a plugin, got ${JSON.stringify(delegate.type)}`);
     }
     if ('name' in delegate) throw invalid('"delegate" must not have a "name": the plugin sets it from the network\'s name');

@@ -16,12 +16,13 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniError, CNI_ERR } from './errors.js';
+import { PLAIN_NAME } from './netconf.js';
 
 const IFNAME_KEY = 'cni.weft.dev/ifname';
 const DEFAULT_IFNAME = 'eth0';
 
-/** The spec's rule for a container id (which also keeps it a plain file name). */
-export const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+/** The spec's rule for a container id, which also keeps it a plain file name in the data directory. */
+export const CONTAINER_ID = PLAIN_NAME;
 
 export interface Stored {
   /** The delegate's config, as it was sent on ADD. */
