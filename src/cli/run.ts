@@ -26,7 +26,7 @@ import { defaultSocketPath } from '../admin/paths.js';
 import { openTap, runningWeft, startRecord, type Kept } from '../persist/lifecycle.js';
 import { TakeOver } from '../persist/take-over.js';
 import { handOverHandler } from '../persist/hand-over.js';
-import { importState, type HandoverShape } from '../persist/state.js';
+import { importState, type HandoverShape, type HandoverState } from '../persist/state.js';
 import { recordPath, removeRecord, writeRecord, type TapRecord } from '../persist/tap-record.js';
 
 export const RUN_HELP = `Usage: weft run [--config FILE] [options]
@@ -290,26 +290,32 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
   const tap = taps[0];
   const io = { tap: tapsView(taps), udp };
   const recPath = recordPath(socketPath);
-  const record: TapRecord = startRecord(recPath, took?.state ?? null, found, log);
-  if (took) {
-    const got = importState(dp, took.state, performance.now());
-    log.info({ learned: got.learned, statics: got.statics, refused: got.refused.length ? got.refused : undefined },
-      `handover: ${got.learned} learned and ${got.statics} static forwarding entries taken over`);
-  }
 
   let fatal: ((err: Error, port: 'tap' | 'udp', vni?: number) => void) | null = null;
   const fwd = new Forwarder(dp, v, tap, udp, { batch: frameBatch, onFatal: (err, port, vni) => fatal?.(err, port, vni) });
   for (let k = 1; k < vs.length; k++) fwd.addOverlay(vs[k], taps[k]);
-  fwd.start();
+  /** A failed takeover: the running weft forwards again; this one lets go of the descriptors and leaves the TAP be. */
+  const letGo = (e: unknown): never => {
+    for (const t of taps) t.removeOnClose = false;
+    fwd.stop();
+    took?.closeUnadopted(adopted);
+    throw e;
+  };
+  // With --takeover the running weft pauses here, between two of its
+  // batches; its state goes in before this loop reads (persist/hand-over.ts).
+  let state: HandoverState | null = null;
   if (took) {
-    try {
-      await took.commit();
-    } catch (e) {
-      // The running weft forwards again: this one lets go of the descriptors and leaves the TAP be.
-      for (const t of taps) t.removeOnClose = false;
-      fwd.stop();
-      throw e;
-    }
+    try { state = await took.switchOver(); } catch (e) { letGo(e); }
+    const got = importState(dp, state!, performance.now());
+    fwd.start();
+    log.info({ learned: got.learned, statics: got.statics, refused: got.refused.length ? got.refused : undefined },
+      `handover: forwarding; ${got.learned} learned and ${got.statics} static forwarding entries taken over`);
+  } else {
+    fwd.start();
+  }
+  const record: TapRecord = startRecord(recPath, state, found, log);
+  if (took) {
+    try { await took.commit(); } catch (e) { letGo(e); }
     for (const o of cfg.overlays) {
       try { configureTap(o.tap, o.mac, mtu, cfg.tapQueue, o.address); } catch (e) { log.warn(`${(e as Error).message}; the TAP is as the last weft left it`); }
     }

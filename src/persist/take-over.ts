@@ -2,9 +2,11 @@
 // weft's side: hand-over.ts, which lists the messages in order).
 //
 //   begin   listen on a unix socket beside the control socket, ask the
-//           running weft to hand over, take the state from its reply and
-//           the descriptors from the unix socket;
-//   (weft run adopts the descriptors, imports the state, starts its loop)
+//           running weft to hand over, take the descriptors from the unix
+//           socket (the running weft still forwards);
+//   (weft run adopts the descriptors and builds its loop)
+//   switchOver  the running weft pauses and sends its state;
+//   (weft run imports it and starts reading)
 //   commit  say "handover-done"; the running weft exits 0;
 //   oldGone wait for it to be gone, so its control socket and metrics port
 //           are free to take.
@@ -21,7 +23,7 @@ import { FdReceiver } from '../io/fd-pass.js';
 import type { Logger } from '../log/logger.js';
 import { HANDOVER_VERSION, parseState, type HandoverShape, type HandoverState } from './state.js';
 
-/** How long the descriptors may take to arrive after the state did (they are sent first). */
+/** How long the descriptors may take to arrive after the reply did (they are sent first). */
 const FDS_WAIT_MS = 2000;
 /** How long the running weft may take to exit once it has confirmed. */
 const EXIT_WAIT_MS = 5000;
@@ -48,14 +50,15 @@ export class TakeOver {
 
   private constructor(
     private readonly client: AdminClient,
-    readonly state: HandoverState,
+    /** The running weft's process id. */
+    readonly pid: number,
     private readonly fds: Map<string, number>,
     private readonly log: Logger,
   ) {
     this.gone = new Promise((resolve) => client.onClose(resolve));
   }
 
-  /** Asks the weft at `target` to hand over; resolves once this process holds its descriptors and state. */
+  /** Asks the weft at `target` to hand over; resolves once this process holds its descriptors. */
   static async begin(target: Target, shape: HandoverShape, log: Logger): Promise<TakeOver> {
     const client = await AdminClient.connect(target);
     let rx: FdReceiver | null = null;
@@ -75,22 +78,24 @@ export class TakeOver {
           ? 'the running weft cannot hand over (it is older than handovers): stop it and start this one instead'
           : m.startsWith('handover:') ? `${m}; the running weft carries on` : `handover: ${m}`);
       }
-      const state = parseState(result);
+      const r = result as { pid?: unknown; fds?: unknown };
+      if (!Number.isInteger(r?.pid) || !Array.isArray(r.fds)) throw new RuntimeError('handover: the running weft answered without its pid and descriptor list');
+      const pid = r.pid as number, want = r.fds as string[];
       const deadline = Date.now() + FDS_WAIT_MS;
       let msg = rx.take();
       while (msg === null && Date.now() < deadline) {
         await sleep(5);
         msg = rx.take();
       }
-      if (msg === null) throw new RuntimeError(`handover: pid ${state.pid} sent its state but no descriptors within ${FDS_WAIT_MS / 1000} s`);
+      if (msg === null) throw new RuntimeError(`handover: pid ${pid} answered but sent no descriptors within ${FDS_WAIT_MS / 1000} s`);
       const order = (JSON.parse(msg.header.toString('utf8')) as { fds: string[] }).fds;
       msg.fds.forEach((fd, k) => got.set(order[k] ?? `extra:${k}`, fd));
-      const missing = state.fds.filter((k) => !got.has(k));
-      if (missing.length || got.size !== state.fds.length) {
-        throw new RuntimeError(`handover: expected descriptors for ${state.fds.join(', ')}, got ${[...got.keys()].join(', ') || 'none'}`);
+      const missing = want.filter((k) => !got.has(k));
+      if (missing.length || got.size !== want.length) {
+        throw new RuntimeError(`handover: expected descriptors for ${want.join(', ')}, got ${[...got.keys()].join(', ') || 'none'}`);
       }
-      log.info({ predecessor: state.pid }, `handover: took ${got.size} descriptors, ${state.fdb.length} forwarding entries and the counters from pid ${state.pid}`);
-      return new TakeOver(client, state, got, log);
+      log.info({ predecessor: pid }, `handover: took ${got.size} descriptors from pid ${pid}`);
+      return new TakeOver(client, pid, got, log);
     } catch (e) {
       for (const fd of got.values()) native().close(fd);
       client.close();
@@ -107,6 +112,19 @@ export class TakeOver {
     return fd;
   }
 
+  /** Asks the running weft to pause; resolves with its state, taken while paused. */
+  async switchOver(): Promise<HandoverState> {
+    let result: unknown;
+    try {
+      result = await this.client.request({ cmd: 'handover-switch' });
+    } catch (e) {
+      throw new RuntimeError(`handover: pid ${this.pid} did not pause (${(e as Error).message}); it carries on`);
+    }
+    const state = parseState(result);
+    this.log.info({ predecessor: this.pid }, `handover: pid ${this.pid} paused; ${state.fdb.length} forwarding entries and the counters taken`);
+    return state;
+  }
+
   /**
    * Tells the running weft this one forwards; resolves once it has
    * confirmed (or has exited, which it does only after confirming). Throws
@@ -117,12 +135,12 @@ export class TakeOver {
     try {
       await this.client.request({ cmd: 'handover-done' });
     } catch (e) {
-      const pid = this.state.pid;
+      const pid = this.pid;
       const until = Date.now() + 1000;
       while (alive(pid) && Date.now() < until) await sleep(20);
       if (alive(pid)) throw new RuntimeError(`handover: pid ${pid} did not confirm (${(e as Error).message}); it forwards again`);
     }
-    this.log.info({ predecessor: this.state.pid }, `handover: pid ${this.state.pid} confirmed; this weft forwards`);
+    this.log.info({ predecessor: this.pid }, `handover: pid ${this.pid} confirmed; this weft forwards`);
   }
 
   /** Closes the descriptors this process has not adopted (a failed start). */
@@ -137,6 +155,6 @@ export class TakeOver {
   async oldGone(): Promise<void> {
     const until = Date.now() + EXIT_WAIT_MS;
     await Promise.race([this.gone, sleep(EXIT_WAIT_MS)]);
-    while (alive(this.state.pid) && Date.now() < until) await sleep(20);
+    while (alive(this.pid) && Date.now() < until) await sleep(20);
   }
 }
