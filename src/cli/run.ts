@@ -25,6 +25,7 @@ import { PERSIST_HELP, PERSIST_OPTIONS, resolvePersistConfig, type PersistConfig
 import { defaultSocketPath } from '../admin/paths.js';
 import { openTap, runningWeft, startRecord, type Kept } from '../persist/lifecycle.js';
 import { TakeOver } from '../persist/take-over.js';
+import { notifySystemd } from '../persist/systemd.js';
 import { handOverHandler } from '../persist/hand-over.js';
 import { importState, type HandoverShape, type HandoverState } from '../persist/state.js';
 import { recordPath, removeRecord, writeRecord, type TapRecord } from '../persist/tap-record.js';
@@ -351,6 +352,7 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
     `peers ${cfg.peers.length ? cfg.peers.map((p) => `${p.ip}:${p.port}`).join(' ') : (control ? 'from leases' : 'none (learning only)')}, ` +
     `offload ${[tap.offload ? 'tso' : '', tap.uso ? 'uso' : '', udp.gso ? 'gso' : '', udp.gro ? 'gro' : ''].filter(Boolean).join('+') || 'off'}`,
   );
+  notifySystemd('READY=1', log);
   // Kernel features asked for but missing: said once, and weft carries on without them.
   if (!cfg.noOffload) {
     // One super-frame from the TAP should make one UDP GSO send: at most as

@@ -244,6 +244,10 @@ export interface Native {
    */
   fdsRecv(fd: number, buf: Buffer, fdsOut: Int32Array): { len: number; nfds: number } | null;
 
+  /** One datagram `message` to the unix datagram socket `path` ('@' first:
+   * abstract), as systemd's notification protocol wants ($NOTIFY_SOCKET). */
+  notify(path: string, message: string): void;
+
   /** close(2). */
   close(fd: number): void;
 }

@@ -334,6 +334,21 @@ static napi_value fds_recv(napi_env env, napi_callback_info info) {
   return o;
 }
 
+/* notify(path, message): one datagram to systemd's notification socket. */
+static napi_value notify(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  size_t argc = 2;
+  char path[128], msg[512];
+  size_t plen = 0, mlen = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
+      napi_get_value_string_utf8(env, argv[0], path, sizeof path, &plen) != napi_ok ||
+      napi_get_value_string_utf8(env, argv[1], msg, sizeof msg, &mlen) != napi_ok) return throw_type(env, "notify", "path and message", "strings"), NULL;
+  if (plen >= sizeof path - 1 || mlen >= sizeof msg - 1) return throw_range(env, "notify: the path or the message is too long"), NULL;
+  int r = weft_notify(path, msg);
+  if (r < 0) throw_errno(env, -r, "sendto", "notifying %s failed", path);
+  return NULL;
+}
+
 /* close(fd); on Linux the fd is released even when close() reports EINTR. */
 static napi_value close_fd(napi_env env, napi_callback_info info) {
   FN("close", 1);
@@ -356,7 +371,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     METHOD("udpGsoSupported", udp_gso_supported), METHOD("udpSetGro", udp_set_gro),
     METHOD("csum", csum), METHOD("csumRanges", csum_ranges), METHOD("csumCopySlices", csum_copy_slices),
     METHOD("tapSetPersist", tap_set_persist), METHOD("unixListen", unix_listen), METHOD("unixConnect", unix_connect),
-    METHOD("unixAccept", unix_accept), METHOD("fdsSend", fds_send), METHOD("fdsRecv", fds_recv),
+    METHOD("unixAccept", unix_accept), METHOD("fdsSend", fds_send), METHOD("fdsRecv", fds_recv), METHOD("notify", notify),
     METHOD("pollStart", weft_poll_start), METHOD("pollStop", weft_poll_stop), METHOD("close", close_fd),
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;

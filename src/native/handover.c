@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "handover.h"
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -102,4 +103,18 @@ int weft_fds_recv(int fd, uint8_t *buf, int len, int32_t *fds_out, int max, int 
   }
   *nfds = got;
   return (int)r;
+}
+
+int weft_notify(const char *path, const char *msg) {
+  struct sockaddr_un a;
+  int r = unix_addr(path, &a);
+  if (r < 0) return r;
+  socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
+  if (path[0] == '@') a.sun_path[0] = '\0';
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  ssize_t n = sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&a, len);
+  int err = n < 0 ? errno : 0;
+  close(fd);
+  return -err;
 }

@@ -31,4 +31,9 @@ int weft_fds_send(int fd, const uint8_t *data, int len, const int32_t *fds, int 
  * descriptors that did arrive are closed). */
 int weft_fds_recv(int fd, uint8_t *buf, int len, int32_t *fds_out, int max, int *nfds);
 
+/* One datagram `msg` to the unix datagram socket `path` (a leading '@'
+ * names an abstract one): systemd's notification socket ($NOTIFY_SOCKET).
+ * Returns 0 or -errno. */
+int weft_notify(const char *path, const char *msg);
+
 #endif

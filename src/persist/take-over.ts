@@ -21,6 +21,7 @@ import { RuntimeError } from '../config/errors.js';
 import { native } from '../io/native.js';
 import { FdReceiver } from '../io/fd-pass.js';
 import type { Logger } from '../log/logger.js';
+import { notifySystemd } from './systemd.js';
 import { HANDOVER_VERSION, parseState, type HandoverShape, type HandoverState } from './state.js';
 
 /** How long the descriptors may take to arrive after the reply did (they are sent first). */
@@ -132,13 +133,18 @@ export class TakeOver {
    */
   async commit(): Promise<void> {
     if (STALL_MS > 0) await sleep(STALL_MS);
+    // Under systemd this process becomes the service's main one before the old one exits, or its exit would end the service.
+    notifySystemd(`MAINPID=${process.pid}`, this.log);
     try {
       await this.client.request({ cmd: 'handover-done' });
     } catch (e) {
       const pid = this.pid;
       const until = Date.now() + 1000;
       while (alive(pid) && Date.now() < until) await sleep(20);
-      if (alive(pid)) throw new RuntimeError(`handover: pid ${pid} did not confirm (${(e as Error).message}); it forwards again`);
+      if (alive(pid)) {
+        notifySystemd(`MAINPID=${pid}`, this.log);
+        throw new RuntimeError(`handover: pid ${pid} did not confirm (${(e as Error).message}); it forwards again`);
+      }
     }
     this.log.info({ predecessor: this.pid }, `handover: pid ${this.pid} confirmed; this weft forwards`);
   }

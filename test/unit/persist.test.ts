@@ -18,6 +18,10 @@ import { parseRequest } from '../../src/admin/protocol.js';
 import { native } from '../../src/io/native.js';
 import { parseMac, writeMac } from '../../src/wire/mac.js';
 import { tempDir } from '../helpers/paths.js';
+import { spawn } from 'node:child_process';
+import { notifySystemd } from '../../src/persist/systemd.js';
+import { createLogger } from '../../src/log/logger.js';
+import { waitFor } from '../helpers/rig.js';
 
 const SHAPE: HandoverShape = { overlays: [{ vni: 1, tap: 'weft0', address: '10.244.1.0/32' }], family: 4, port: 8472, local: '198.18.0.1' };
 
@@ -156,6 +160,33 @@ test('reattach: nothing is changed on a TAP that is as wanted; a new one gets ev
     ['addr', 'add', '10.244.1.0/32', 'dev', 'weft0'],
     ['link', 'set', 'dev', 'weft0', 'up'],
   ]);
+});
+
+test('systemd: READY=1 and MAINPID go to $NOTIFY_SOCKET as one datagram each; without it nothing is sent', async () => {
+  const { dir, done } = tempDir('persist-notify');
+  const path = join(dir, 'notify.sock');
+  // A stand-in for systemd's end: python3 (node-gyp's, so present) prints what arrives.
+  const py = 'import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nprint("bound",flush=True)\n' +
+    'for _ in range(2): print(repr(s.recv(512).decode()),flush=True)';
+  const p = spawn('python3', ['-c', py, path], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  try {
+    await waitFor(() => out.includes('bound'), 5000, 'the listener');
+    const log = createLogger({ format: 'json', level: 'silent' });
+    const saved = process.env.NOTIFY_SOCKET;
+    process.env.NOTIFY_SOCKET = path;
+    notifySystemd('READY=1', log);
+    notifySystemd(`MAINPID=${process.pid}`, log);
+    delete process.env.NOTIFY_SOCKET;
+    notifySystemd('READY=1', log);
+    if (saved !== undefined) process.env.NOTIFY_SOCKET = saved;
+    await waitFor(() => out.split('\n').length >= 4, 5000, 'both datagrams');
+    assert.equal(out.trim().split('\n').slice(1), ["'READY=1'", `'MAINPID=${process.pid}'`]);
+  } finally {
+    p.kill();
+    done();
+  }
 });
 
 test.run();
