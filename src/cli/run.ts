@@ -9,7 +9,7 @@ import { Datapath, DEFAULT_PEER_CAPACITY, TableFullError } from '../datapath/dat
 import { Forwarder } from '../datapath/forwarder.js';
 import { Tap, type TapStats } from '../io/tap.js';
 import { UdpSocket, datagramsPerSend } from '../io/udp.js';
-import { configureTap, limitTapGsoSegs, underlayMtu } from '../io/link.js';
+import { configureTap, limitTapGsoSegs, underlayMtu, type LinkState } from '../io/link.js';
 import { formatMac } from '../wire/mac.js';
 import { ETH_HEADER_LEN } from '../wire/ethernet.js';
 import { overlayMtu, VXLAN_HEADER_LEN } from '../wire/vxlan.js';
@@ -23,7 +23,7 @@ import { statusRecord } from '../admin/status.js';
 import type { DaemonState } from '../daemon/state.js';
 import { PERSIST_HELP, PERSIST_OPTIONS, resolvePersistConfig, type PersistConfig } from '../config/persist-config.js';
 import { defaultSocketPath } from '../admin/paths.js';
-import { openTap, runningWeft, startRecord, type Kept } from '../persist/lifecycle.js';
+import { openTap, runningWeft, startRecord } from '../persist/lifecycle.js';
 import { TakeOver } from '../persist/take-over.js';
 import { notifySystemd } from '../persist/systemd.js';
 import { handOverHandler } from '../persist/hand-over.js';
@@ -261,9 +261,10 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
     if (adopt !== undefined) adopted.add(adopt);
   } catch (e) { took?.closeUnadopted(adopted); openErr(e); }
   const taps: Tap[] = [];
-  const found: { name: string; kept: Kept }[] = [];
+  const found: string[] = [];
+  const before: (LinkState | null)[] = [];
   const closeAll = () => {
-    for (const t of taps) t.removeOnClose = took === null && !found.some((f) => f.name === t.name);
+    for (const t of taps) t.removeOnClose = took === null && !found.includes(t.name);
     for (const t of taps) t.close();
     udp.close();
     took?.closeUnadopted(adopted);
@@ -274,7 +275,8 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
       const t = openTap({ name: o.tap, batch: frameBatch, mtu, offload: !cfg.noOffload, tails: udp.gso, adopt });
       if (adopt !== undefined) adopted.add(adopt);
       taps.push(t.tap);
-      if (t.kept) found.push({ name: o.tap, kept: t.kept });
+      before.push(t.before);
+      if (t.before) found.push(o.tap);
     } catch (e) {
       closeAll();
       openErr(e);
@@ -282,7 +284,7 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
     // A TAP taken over is configured already; it is checked once this weft forwards, off the handover's path.
     if (took) continue;
     try {
-      configureTap(taps[taps.length - 1].name, o.mac, mtu, cfg.tapQueue, o.address);
+      configureTap(taps[taps.length - 1].name, o.mac, mtu, cfg.tapQueue, o.address, before[taps.length - 1]);
     } catch (e) {
       closeAll();
       throw e;

@@ -94,8 +94,11 @@ export function tapConfigCommands(name: string, s: LinkState | null, mac: number
  * addresses, routes and neighbours (the kernel drops a link's routes when
  * its address is removed or it goes down), and nothing is flapped.
  */
-export function configureTap(name: string, mac: number, mtu: number, queue: number, address: { ip: string; prefix: number } | null): void {
-  for (const c of tapConfigCommands(name, linkState(name), mac, mtu, queue, address)) ip(c);
+export function configureTap(name: string, mac: number, mtu: number, queue: number, address: { ip: string; prefix: number } | null,
+  current: LinkState | null | undefined = undefined): void {
+  // `current`: the link as the caller just read it (null: a new TAP), saving a look.
+  const now = current === undefined ? linkState(name) : current;
+  for (const c of tapConfigCommands(name, now, mac, mtu, queue, address)) ip(c);
 }
 
 /** How many addresses (global ones), routes and neighbour entries link `name` holds: what a reattach kept. */

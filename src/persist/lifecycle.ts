@@ -17,7 +17,8 @@
 import { RuntimeError } from '../config/errors.js';
 import { socketAnswers } from '../admin/server.js';
 import { Tap, type TapOptions } from '../io/tap.js';
-import { linkState, tapHolds, tapReuseProblem } from '../io/link.js';
+import { netdevExists } from '../io/native-errors.js';
+import { linkState, tapHolds, tapReuseProblem, type LinkState } from '../io/link.js';
 import type { Logger } from '../log/logger.js';
 import { readRecord, writeRecord, type TapRecord } from './tap-record.js';
 import type { HandoverState } from './state.js';
@@ -26,19 +27,21 @@ import type { HandoverState } from './state.js';
 export async function runningWeft(socketPath: string, tap: string, takeover: boolean, log: Logger): Promise<boolean> {
   const running = await socketAnswers(socketPath);
   if (running && !takeover) {
-    throw new RuntimeError(`a weft is already running on tap ${tap} (control socket ${socketPath}): stop it first, or start this one with --takeover to replace it`);
+    throw new RuntimeError(`another weft is running with control socket ${socketPath}: stop it first, start this one with --takeover to replace it, ` +
+      'or give this one another --tap or --control-socket');
   }
   if (!running && takeover) log.info({ socket: socketPath }, `--takeover: no weft is running on tap ${tap}; starting normally`);
   return running && takeover;
 }
 
-/** What a reattached TAP still held. */
-export type Kept = ReturnType<typeof tapHolds>;
-
-/** Step 2 for one TAP: opens (or adopts) it; `kept` is non-null when it was there before, left by a weft that is gone. */
-export function openTap(o: TapOptions): { tap: Tap; kept: Kept | null } {
-  if (o.adopt !== undefined) return { tap: new Tap(o), kept: null };
-  const before = linkState(o.name);
+/**
+ * Step 2 for one TAP: opens (or adopts) it. `before` is the link as it was
+ * (null: weft made it now), for configureTap to change only what differs.
+ */
+export function openTap(o: TapOptions): { tap: Tap; before: LinkState | null } {
+  if (o.adopt !== undefined) return { tap: new Tap(o), before: null };
+  // /proc/net/dev first: a file read, where `ip` is a process to start, on the way to the first packet.
+  const before = netdevExists(o.name) ? linkState(o.name) : null;
   if (before !== null) {
     const problem = tapReuseProblem(o.name, before);
     if (problem !== null) throw new RuntimeError(problem);
@@ -53,11 +56,15 @@ export function openTap(o: TapOptions): { tap: Tap; kept: Kept | null } {
     }
     throw e;
   }
-  return { tap, kept: before === null ? null : tapHolds(o.name) };
+  return { tap, before };
 }
 
-/** Step 3 at start: the record as this process carries it on, written back. `found` lists the TAPs that were there before. */
-export function startRecord(path: string, took: HandoverState | null, found: { name: string; kept: Kept }[], log: Logger): TapRecord {
+/**
+ * Step 3 at start, once forwarding (what a reattached TAP kept is asked of
+ * `ip` here, off the path to the first packet): the record as this process
+ * carries it on, written back. `found` names the TAPs that were there before.
+ */
+export function startRecord(path: string, took: HandoverState | null, found: string[], log: Logger): TapRecord {
   let r: TapRecord;
   if (took) {
     r = { handovers: took.handovers + 1, crashReattaches: took.crashReattaches, kept: false };
@@ -65,8 +72,11 @@ export function startRecord(path: string, took: HandoverState | null, found: { n
     const before = readRecord(path);
     r = { ...before, kept: false };
     if (found.length > 0) {
-      const what = found.map((f) => `${f.name} (kept ${plural(f.kept.addresses, 'address', 'addresses')}, ` +
-        `${plural(f.kept.routes, 'route')}, ${plural(f.kept.neighbours, 'neighbour entry', 'neighbour entries')})`).join(', ');
+      const what = found.map((name) => {
+        const kept = tapHolds(name);
+        return `${name} (kept ${plural(kept.addresses, 'address', 'addresses')}, ` +
+          `${plural(kept.routes, 'route')}, ${plural(kept.neighbours, 'neighbour entry', 'neighbour entries')})`;
+      }).join(', ');
       if (before.kept) {
         log.info(`reattached to ${what}, left by the last weft (--keep-tap)`);
       } else {

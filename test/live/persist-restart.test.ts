@@ -77,7 +77,7 @@ test('refused: a second weft on the TAP, and a takeover with other arguments; th
   const second = cli(2, ['run', ...args(2)]);
   assert.is(second.status, 1);
   assert.is(second.err.trim().split('\n').length, 1, second.err);
-  assert.match(second.err, /^weft: a weft is already running on tap weft0 \(control socket .*\): stop it first, or start this one with --takeover to replace it$/m);
+  assert.match(second.err, /^weft: another weft is running with control socket \S+: stop it first, start this one with --takeover to replace it, or give this one another --tap or --control-socket$/m);
   const other = cli(2, ['run', ...args(2), '--port', '4789', '--takeover']);
   assert.is(other.status, 1, other.err);
   assert.match(other.err, /handover: the new weft's TAPs, VNIs, port or address differ from the running one's .*; the running weft carries on/);
