@@ -3,7 +3,7 @@
 // holds (the TAP is persistent: io/tap.ts). These run once, not per packet,
 // and `ip` is on every Linux host weft runs on; its own error text is passed on.
 
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { RuntimeError } from '../config/errors.js';
 import { formatMac } from '../wire/mac.js';
 
@@ -101,18 +101,25 @@ export function configureTap(name: string, mac: number, mtu: number, queue: numb
   for (const c of tapConfigCommands(name, now, mac, mtu, queue, address)) ip(c);
 }
 
-/** How many addresses (global ones), routes and neighbour entries link `name` holds: what a reattach kept. */
-export function tapHolds(name: string): { addresses: number; routes: number; neighbours: number } {
+/**
+ * How many addresses (global ones), routes and neighbour entries link
+ * `name` holds: what a reattach kept. Asked without blocking (it is only
+ * reported), so frames queued on a reattached TAP go through meanwhile.
+ */
+export async function tapHolds(name: string): Promise<{ addresses: number; routes: number; neighbours: number }> {
+  const ask = (args: string[]) => new Promise<unknown[]>((resolve) => {
+    execFile('ip', args, { encoding: 'utf8' }, (err, out) => {
+      try { resolve(err ? [] : JSON.parse(out) as unknown[]); } catch { resolve([]); }
+    });
+  });
   // The kernel's own routes (an address's prefix, link-local) come and go with the addresses: not counted.
-  const count = (args: string[]) => {
-    try { return (JSON.parse(ip(args)) as { protocol?: string }[]).filter((r) => r.protocol !== 'kernel').length; } catch { return 0; }
-  };
-  const s = linkState(name);
-  return {
-    addresses: s ? s.addrs.filter((a) => !a.startsWith('fe80:')).length : 0,
-    routes: count(['-j', 'route', 'show', 'dev', name]) + count(['-j', '-6', 'route', 'show', 'dev', name]),
-    neighbours: count(['-j', 'neigh', 'show', 'dev', name, 'nud', 'permanent']),
-  };
+  const own = (rs: unknown[]) => (rs as { protocol?: string }[]).filter((r) => r.protocol !== 'kernel').length;
+  const [addrs, r4, r6, neigh] = await Promise.all([
+    ask(['-j', 'addr', 'show', 'dev', name]), ask(['-j', 'route', 'show', 'dev', name]),
+    ask(['-j', '-6', 'route', 'show', 'dev', name]), ask(['-j', 'neigh', 'show', 'dev', name, 'nud', 'permanent']),
+  ]);
+  const info = ((addrs as { addr_info?: { local: string }[] }[])[0]?.addr_info ?? []);
+  return { addresses: info.filter((x) => !x.local.startsWith('fe80:')).length, routes: own(r4) + own(r6), neighbours: neigh.length };
 }
 
 /**

@@ -60,9 +60,9 @@ export function openTap(o: TapOptions): { tap: Tap; before: LinkState | null } {
 }
 
 /**
- * Step 3 at start, once forwarding (what a reattached TAP kept is asked of
- * `ip` here, off the path to the first packet): the record as this process
- * carries it on, written back. `found` names the TAPs that were there before.
+ * Step 3 at start, once forwarding: the record as this process carries it
+ * on, written back. `found` names the TAPs that were there before; what
+ * they kept is logged when `ip` has said (without blocking the loop).
  */
 export function startRecord(path: string, took: HandoverState | null, found: string[], log: Logger): TapRecord {
   let r: TapRecord;
@@ -72,18 +72,20 @@ export function startRecord(path: string, took: HandoverState | null, found: str
     const before = readRecord(path);
     r = { ...before, kept: false };
     if (found.length > 0) {
-      const what = found.map((name) => {
-        const kept = tapHolds(name);
+      if (!before.kept) r.crashReattaches++;
+      const crashes = r.crashReattaches;
+      void Promise.all(found.map(async (name) => {
+        const kept = await tapHolds(name);
         return `${name} (kept ${plural(kept.addresses, 'address', 'addresses')}, ` +
           `${plural(kept.routes, 'route')}, ${plural(kept.neighbours, 'neighbour entry', 'neighbour entries')})`;
-      }).join(', ');
-      if (before.kept) {
-        log.info(`reattached to ${what}, left by the last weft (--keep-tap)`);
-      } else {
-        r.crashReattaches++;
-        log.warn({ crashReattaches: r.crashReattaches },
-          `the last weft on this TAP did not stop cleanly (killed or crashed): reattached to ${what}; frames sent to it meanwhile are lost`);
-      }
+      })).then((parts) => {
+        const what = parts.join(', ');
+        if (before.kept) log.info(`reattached to ${what}, left by the last weft (--keep-tap)`);
+        else {
+          log.warn({ crashReattaches: crashes },
+            `the last weft on this TAP did not stop cleanly (killed or crashed): reattached to ${what}; frames sent to it meanwhile are lost`);
+        }
+      });
     }
   }
   writeRecord(path, r);

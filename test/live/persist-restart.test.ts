@@ -111,7 +111,8 @@ test('SIGTERM removes the TAP; with --keep-tap it stays for the next weft, and w
   assert.is(await stopWeft(w), 0);
   assert.is(rig.try(1, ['ip', 'link', 'show', 'weft9']).status, 0, '--keep-tap left weft9');
   const again = await rig.weft(1, ['--tap', 'weft9', '--local', '198.18.0.1', '--port', '4790']);
-  assert.match(again.stderr(), /reattached to weft9 .*left by the last weft \(--keep-tap\)/);
+  // What a reattached TAP kept is logged once `ip` has said, a moment after "listening".
+  await waitFor(() => /reattached to weft9 .*left by the last weft \(--keep-tap\)/.test(again.stderr()), 5000, 'the reattach line');
   await sleep(500);
   assert.is(await stopWeft(again), 0);
   assert.match(again.stderr(), /tap weft9 removed/);
