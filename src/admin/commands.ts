@@ -33,6 +33,10 @@ export interface StatsResult {
   batches: Record<string, { reads: number; packets: number }>;
   offload: Record<string, number | boolean> | null;
   capture: { side: string; frames: number } | null;
+  /** When this process started (ms since the epoch), and the handovers and crash-reattaches its TAP has seen (optional: older wefts leave them out). */
+  startedMs?: number;
+  handovers?: number;
+  crashReattaches?: number;
   /** Each VNI's traffic: frames read from its TAP and delivered to it, and their bytes (optional: a weft from before per-VNI counters leaves it out). */
   vnis?: { vni: number; tap: string; txFrames: number; txBytes: number; rxFrames: number; rxBytes: number }[];
 }
@@ -69,6 +73,10 @@ export class Commands {
       case 'fdb-del': return this.fdbDel(req.mac, req.dst, req.vni);
       case 'peers': return this.peers();
       case 'capture': return this.capture(req.side, req.count, req.durationS, socket);
+      case 'handover':
+        if (!this.st.handover) throw new Error('handover: this weft cannot hand over');
+        return this.st.handover(req, socket);
+      case 'handover-switch': case 'handover-done': throw new Error(`${req.cmd}: no handover is under way on this connection`);
     }
   }
 
@@ -97,6 +105,9 @@ export class Commands {
       offload: offloadStats(io),
       capture: cap ? { side: cap.side, frames: cap.frames } : null,
       vnis: vniTraffic(this.st),
+      startedMs: this.st.startedMs,
+      handovers: this.st.persist?.handovers ?? 0,
+      crashReattaches: this.st.persist?.crashReattaches ?? 0,
     };
   }
 

@@ -76,6 +76,9 @@ export function formatStats(r: StatsResult, prev?: StatsResult, dtS?: number): s
       ['flood-copies', c.tx_flood_copies, per('tx_flood_copies')],
     ]),
   ];
+  if (r.startedMs !== undefined) {
+    lines.push(`    process started ${new Date(r.startedMs).toISOString()}, tap handovers ${r.handovers ?? 0}, crash-reattaches ${r.crashReattaches ?? 0}`);
+  }
   // Several VNIs: each one's own traffic (the rows above are the totals).
   if (r.vnis && r.vnis.length > 1) {
     for (const v of r.vnis) lines.push(`    vni ${v.vni} ${v.tap}: rx frames ${v.rxFrames} bytes ${v.rxBytes}, tx frames ${v.txFrames} bytes ${v.txBytes}`);

@@ -9,8 +9,10 @@
 //   ← {"ok":false,"error":"fdb-add: VNI 7 is not configured here (vni 1)"}
 //
 // Commands: stats, fdb-show, fdb-add {mac, dst, vni?}, fdb-del {mac, dst?,
-// vni?}, peers, capture {side, count, durationS}. An error is one line meant
-// for a person; the CLI prints it as it is.
+// vni?}, peers, capture {side, count, durationS}, handover {version, path,
+// pid, shape}, handover-switch and handover-done (`weft run --takeover`: persist/hand-over.ts
+// has the exchange). An error is one line meant for a person; the CLI prints
+// it as it is.
 //
 // `capture` turns the rest of the connection into a stream. After its reply
 // come chunks, each a line {"data":N} followed by exactly N bytes of classic
@@ -33,9 +35,12 @@ export type Request =
   | { cmd: 'fdb-add'; mac: string; dst: string; vni?: number }
   | { cmd: 'fdb-del'; mac: string; dst?: string; vni?: number }
   | { cmd: 'peers' }
-  | { cmd: 'capture'; side: CaptureSide; count: number; durationS: number };
+  | { cmd: 'capture'; side: CaptureSide; count: number; durationS: number }
+  | { cmd: 'handover'; version: number; path: string; pid: number; shape: unknown }
+  | { cmd: 'handover-switch' }
+  | { cmd: 'handover-done' };
 
-export const COMMANDS: readonly Request['cmd'][] = ['stats', 'fdb-show', 'fdb-add', 'fdb-del', 'peers', 'capture'];
+export const COMMANDS: readonly Request['cmd'][] = ['stats', 'fdb-show', 'fdb-add', 'fdb-del', 'peers', 'capture', 'handover', 'handover-switch', 'handover-done'];
 
 export type Reply = { ok: true; result: unknown } | { ok: false; error: string };
 
@@ -135,8 +140,11 @@ export function parseRequest(o: Record<string, unknown>): Request {
     return v;
   };
   switch (cmd) {
-    case 'stats': case 'fdb-show': case 'peers':
+    case 'stats': case 'fdb-show': case 'peers': case 'handover-switch': case 'handover-done':
       return { cmd };
+    case 'handover':
+      if (typeof o.shape !== 'object' || o.shape === null) throw new ProtocolError('handover: "shape" must be an object');
+      return { cmd, version: int('version', 0, 0xffff)!, path: str('path')!, pid: int('pid', 1, 0x7fffffff)!, shape: o.shape };
     case 'fdb-add':
       return { cmd, mac: str('mac')!, dst: str('dst')!, vni: int('vni', 0, 0xffffff, true) };
     case 'fdb-del':

@@ -123,6 +123,16 @@ export class AdminServer {
   }
 }
 
+/** Whether a process accepts connections on the unix socket `path` (one that hangs counts as there). */
+export function socketAnswers(path: string): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const c = connect(path);
+    const t = setTimeout(() => { c.destroy(); resolve(true); }, 1000);
+    c.once('connect', () => { clearTimeout(t); c.destroy(); resolve(true); });
+    c.once('error', () => { clearTimeout(t); resolve(false); });
+  });
+}
+
 /** Removes a socket file nobody answers on; true if it did. Throws when a live weft or a non-socket is there. */
 async function clearStale(path: string): Promise<boolean> {
   let st;
@@ -132,13 +142,7 @@ async function clearStale(path: string): Promise<boolean> {
     return false;
   }
   if (!st.isSocket()) throw new RuntimeError(`control socket ${path}: the path exists and is not a socket; remove it or pass --control-socket PATH`);
-  const alive = await new Promise<boolean>((resolve) => {
-    const c = connect(path);
-    const t = setTimeout(() => { c.destroy(); resolve(true); }, 1000);
-    c.once('connect', () => { clearTimeout(t); c.destroy(); resolve(true); });
-    c.once('error', () => { clearTimeout(t); resolve(false); });
-  });
-  if (alive) {
+  if (await socketAnswers(path)) {
     throw new RuntimeError(`another weft is running with control socket ${path}; stop it first, or give this one another --tap or --control-socket`);
   }
   unlinkSync(path);

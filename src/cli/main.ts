@@ -9,6 +9,7 @@ import { fdbCommand, FDB_HELP } from './fdb.js';
 import { peersCommand, PEERS_HELP } from './peers.js';
 import { statsCommand, STATS_HELP } from './stats.js';
 import { captureCommand, CAPTURE_HELP } from './capture.js';
+import { downCommand, DOWN_HELP } from './down.js';
 
 const HELP = `weft — a userspace VXLAN tunnel endpoint (RFC 7348)
 
@@ -17,6 +18,7 @@ Usage: weft <command> [options]
 Commands:
   run      run a VXLAN tunnel endpoint on a TAP device (needs root)
   replay   run a pcap through the data path (--decap or --encap)
+  down     remove the TAP a killed or crashed weft left (--tap NAME)
   help     this text, or 'weft help <command>'
 
 Commands that talk to a running weft (through its control socket,
@@ -35,6 +37,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   peers: { run: peersCommand, help: PEERS_HELP },
   stats: { run: statsCommand, help: STATS_HELP },
   capture: { run: captureCommand, help: CAPTURE_HELP },
+  down: { run: downCommand, help: DOWN_HELP },
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -1,5 +1,6 @@
-// `weft run`: the daemon. Opens the UDP socket and the TAP, configures the
-// TAP, and forwards until SIGINT/SIGTERM.
+// `weft run`: the daemon. Opens the UDP socket and the TAP (or takes them
+// over from the weft running on it: persist/), configures the TAP, and
+// forwards until SIGINT/SIGTERM or a handover to a successor.
 
 import { parseArgs } from 'node:util';
 import { resolveRunConfig, readConfigFile, type RunConfig, type RunInput } from '../config/run-config.js';
@@ -8,19 +9,28 @@ import { Datapath, DEFAULT_PEER_CAPACITY, TableFullError } from '../datapath/dat
 import { Forwarder } from '../datapath/forwarder.js';
 import { Tap, type TapStats } from '../io/tap.js';
 import { UdpSocket, datagramsPerSend } from '../io/udp.js';
-import { configureTap, limitTapGsoSegs, underlayMtu } from '../io/link.js';
+import { configureTap, limitTapGsoSegs, underlayMtu, type LinkState } from '../io/link.js';
 import { formatMac } from '../wire/mac.js';
 import { ETH_HEADER_LEN } from '../wire/ethernet.js';
 import { overlayMtu, VXLAN_HEADER_LEN } from '../wire/vxlan.js';
 import { anyAddress, formatHostPort } from '../wire/ipv6.js';
 import { CONTROL_HELP, CONTROL_OPTIONS, resolveControlConfig, type ControlConfig } from '../config/control-config.js';
 import { leasePeerCapacity, prepareControl, type ControlPlane } from '../control/control-plane.js';
+import { formatSubnet } from '../control/ip4.js';
 import { OPS_HELP, OPS_OPTIONS, resolveOpsConfig, type OpsConfig } from '../config/ops-config.js';
 import { createLogger, lineLogger, type Logger } from '../log/logger.js';
 import { attributeUsageError, envInput } from '../config/env.js';
 import { Operations } from './run-ops.js';
 import { statusRecord } from '../admin/status.js';
 import type { DaemonState } from '../daemon/state.js';
+import { PERSIST_HELP, PERSIST_OPTIONS, resolvePersistConfig, type PersistConfig } from '../config/persist-config.js';
+import { defaultSocketPath } from '../admin/paths.js';
+import { openTap, runningWeft, startRecord } from '../persist/lifecycle.js';
+import { TakeOver } from '../persist/take-over.js';
+import { notifySystemd } from '../persist/systemd.js';
+import { handOverHandler } from '../persist/hand-over.js';
+import { importState, type HandoverShape, type HandoverState } from '../persist/state.js';
+import { recordPath, removeRecord, writeRecord, type TapRecord } from '../persist/tap-record.js';
 
 export const RUN_HELP = `Usage: weft run [--config FILE] [options]
 
@@ -37,7 +47,9 @@ dashes to underscores (WEFT_BUM_RATE=500), and those flanneld has as
 FLANNELD_<OPTION> too (FLANNELD_ETCD_ENDPOINTS); a repeatable option's
 values comma-separated. Flags win over the environment (WEFT_ over
 FLANNELD_), which wins over the --config file):
-  --tap NAME           TAP device to create (default weft0); removed on exit
+  --tap NAME           TAP device to create, or to reattach to when an
+                       earlier weft left it (default weft0); removed at
+                       SIGINT/SIGTERM unless --keep-tap
   --vni N              VXLAN network identifier, 0–16777215 (default 1)
   --vni N:TAP[:CIDR]   repeatable: several VNIs in one weft, one TAP each,
                        on one UDP socket (frames never cross VNIs). The
@@ -108,19 +120,21 @@ ${CONTROL_HELP}
 
 ${OPS_HELP}
 
+${PERSIST_HELP}
+
 Logs go to stderr: state changes only (start, stop, leases, forwarding
 entries added or removed by hand, drops at most once a minute per reason),
 never a line per packet.
 
-Signals: SIGINT/SIGTERM stop it (the TAP and the control socket are
-removed); SIGUSR1 logs the counters and the forwarding table as one record
+Signals: SIGINT/SIGTERM stop it (the TAP, unless --keep-tap, and the
+control socket are removed); SIGUSR1 logs the counters and the forwarding table as one record
 with "event":"status" (also logged at exit).
 
 Exit status: 0 stopped by a signal, 1 runtime failure (no privilege, port
 in use, …), 2 bad usage or configuration.`;
 
 /** The run configuration, and the control plane's when a lease store was given. */
-export type RunArgs = RunConfig & { control: ControlConfig | null; ops: OpsConfig };
+export type RunArgs = RunConfig & { control: ControlConfig | null; ops: OpsConfig; persist: PersistConfig };
 
 /** Every flag `weft run` takes, as parseArgs declares them (the environment's names derive from these). */
 const RUN_OPTIONS = {
@@ -133,6 +147,7 @@ const RUN_OPTIONS = {
   'bum-rate': { type: 'string' }, 'bum-burst': { type: 'string' }, 'icmp-rate': { type: 'string' },
   ...CONTROL_OPTIONS,
   ...OPS_OPTIONS,
+  ...PERSIST_OPTIONS,
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -151,7 +166,7 @@ export function parseRunArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
   for (const [k, v] of Object.entries(flags)) if (v !== undefined) fromEnv.from.delete(k);
   try {
     const control = resolveControlConfig(merged as RunInput & Record<string, unknown>);
-    return { ...resolveRunConfig(merged), control, ops: resolveOpsConfig(merged) };
+    return { ...resolveRunConfig(merged), control, ops: resolveOpsConfig(merged), persist: resolvePersistConfig(merged) };
   } catch (e) {
     throw attributeUsageError(e, fromEnv.from);
   }
@@ -199,6 +214,9 @@ export async function runCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const log = createLogger({ format: cfg.ops.logFormat, level: cfg.ops.logLevel });
+  // A weft already on this TAP: refused, or replaced with --takeover (persist/lifecycle.ts).
+  const socketPath = cfg.ops.controlSocket ?? defaultSocketPath(cfg.tap);
+  const takeover = await runningWeft(socketPath, cfg.tap, cfg.persist.takeover, log);
   // With a lease store, the control plane decides the VNI, port, MTU, and the
   // TAP's address and MAC before anything is opened (control/control-plane.ts).
   const control = cfg.control
@@ -210,14 +228,14 @@ export async function runCommand(argv: string[]): Promise<number> {
     for (const st of cfg.statics) st.vni = cfg.vni;
   }
   try {
-    return await runDaemon(cfg, control, log);
+    return await runDaemon(cfg, control, log, takeover ? socketPath : null);
   } catch (e) {
     control?.shutdown();
     throw e;
   }
 }
 
-async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger): Promise<number> {
+async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger, takeFrom: string | null): Promise<number> {
   const under = underlayMtu(cfg.local, cfg.peers[0]?.ip ?? null);
   const mtu = cfg.mtu ?? overlayMtu(under || null, cfg.family);
 
@@ -241,21 +259,45 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
   // With offloads, one TAP read yields up to 64 segments per super-frame and
   // one UDP read up to 64 datagrams per coalesced message: size batches for that.
   const frameBatch = Tap.batchFor(cfg.batch, !cfg.noOffload);
+  const socketPath = cfg.ops.controlSocket ?? defaultSocketPath(cfg.tap);
+  const shape: HandoverShape = {
+    overlays: cfg.overlays.map((o) => ({ vni: o.vni, tap: o.tap, address: o.address ? `${o.address.ip}/${o.address.prefix}` : null })),
+    family: cfg.family, port: cfg.port, local: cfg.local,
+  };
+  // With --takeover, the socket and the TAPs are the running weft's, passed to this process.
+  const took = takeFrom === null ? null : await TakeOver.begin({ path: takeFrom, what: `on tap ${cfg.tap} (${takeFrom})` }, shape, log);
+  const adopted = new Set<number>();
   let udp: UdpSocket;
   try {
-    udp = new UdpSocket({ family: cfg.family, address: cfg.local ?? anyAddress(cfg.family), port: cfg.port, batch: frameBatch, offload: !cfg.noOffload });
-  } catch (e) { openErr(e); }
+    const adopt = took?.fd('udp');
+    udp = new UdpSocket({ family: cfg.family, address: cfg.local ?? anyAddress(cfg.family), port: cfg.port, batch: frameBatch, offload: !cfg.noOffload, adopt });
+    if (adopt !== undefined) adopted.add(adopt);
+  } catch (e) { took?.closeUnadopted(adopted); openErr(e); }
   const taps: Tap[] = [];
-  const closeAll = () => { for (const t of taps) t.close(); udp.close(); };
+  const found: string[] = [];
+  const before: (LinkState | null)[] = [];
+  const closeAll = () => {
+    for (const t of taps) t.removeOnClose = took === null && !found.includes(t.name);
+    for (const t of taps) t.close();
+    udp.close();
+    took?.closeUnadopted(adopted);
+  };
   for (const o of cfg.overlays) {
     try {
-      taps.push(new Tap({ name: o.tap, batch: frameBatch, mtu, offload: !cfg.noOffload, tails: udp.gso }));
+      const adopt = took?.fd(`tap:${o.tap}`);
+      const t = openTap({ name: o.tap, batch: frameBatch, mtu, offload: !cfg.noOffload, tails: udp.gso, adopt });
+      if (adopt !== undefined) adopted.add(adopt);
+      taps.push(t.tap);
+      before.push(t.before);
+      if (t.before) found.push(o.tap);
     } catch (e) {
       closeAll();
       openErr(e);
     }
+    // A TAP taken over is configured already; it is checked once this weft forwards, off the handover's path.
+    if (took) continue;
     try {
-      configureTap(taps[taps.length - 1].name, o.mac, mtu, cfg.tapQueue, o.address);
+      configureTap(taps[taps.length - 1].name, o.mac, mtu, cfg.tapQueue, o.address, before[taps.length - 1]);
     } catch (e) {
       closeAll();
       throw e;
@@ -263,14 +305,41 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
   }
   const tap = taps[0];
   const io = { tap: tapsView(taps), udp };
+  const recPath = recordPath(socketPath);
 
   let fatal: ((err: Error, port: 'tap' | 'udp', vni?: number) => void) | null = null;
   const fwd = new Forwarder(dp, v, tap, udp, { batch: frameBatch, onFatal: (err, port, vni) => fatal?.(err, port, vni) });
   for (let k = 1; k < vs.length; k++) fwd.addOverlay(vs[k], taps[k]);
-  fwd.start();
+  /** A failed takeover: the running weft forwards again; this one lets go of the descriptors and leaves the TAP be. */
+  const letGo = (e: unknown): never => {
+    for (const t of taps) t.removeOnClose = false;
+    fwd.stop();
+    took?.closeUnadopted(adopted);
+    throw e;
+  };
+  // With --takeover the running weft pauses here, between two of its
+  // batches; its state goes in before this loop reads (persist/hand-over.ts).
+  let state: HandoverState | null = null;
+  if (took) {
+    try { state = await took.switchOver(); } catch (e) { letGo(e); }
+    const got = importState(dp, state!, performance.now());
+    fwd.start();
+    log.info({ learned: got.learned, statics: got.statics, refused: got.refused.length ? got.refused : undefined },
+      `handover: forwarding; ${got.learned} learned and ${got.statics} static forwarding entries taken over`);
+  } else {
+    fwd.start();
+  }
+  const record: TapRecord = startRecord(recPath, state, found, log);
+  if (took) {
+    try { await took.commit(); } catch (e) { letGo(e); }
+    for (const o of cfg.overlays) {
+      try { configureTap(o.tap, o.mac, mtu, cfg.tapQueue, o.address); } catch (e) { log.warn(`${(e as Error).message}; the TAP is as the last weft left it`); }
+    }
+    await took.oldGone();
+  }
   const st: DaemonState = {
     dp, v, fwd, tap: tap.name, family: cfg.family, local: cfg.local, port: udp.port, startedMs: Date.now(),
-    io, control, log, overlays: cfg.overlays.map((o) => ({ vni: o.vni, tap: o.tap })),
+    io, control, log, overlays: cfg.overlays.map((o) => ({ vni: o.vni, tap: o.tap })), persist: record,
   };
   let ops: Operations;
   try {
@@ -298,6 +367,7 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
     `peers ${cfg.peers.length ? cfg.peers.map((p) => `${p.ip}:${p.port}`).join(' ') : (control ? 'from leases' : 'none (learning only)')}, ` +
     `offload ${[tap.offload ? 'tso' : '', tap.uso ? 'uso' : '', udp.gso ? 'gso' : '', udp.gro ? 'gro' : ''].filter(Boolean).join('+') || 'off'}`,
   );
+  notifySystemd('READY=1', log);
   // Kernel features asked for but missing: said once, and weft carries on without them.
   if (!cfg.noOffload) {
     // One super-frame from the TAP should make one UDP GSO send: at most as
@@ -311,14 +381,27 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
 
   return new Promise<number>((resolve) => {
     const onUsr1 = () => log.info(statusRecord(st), 'status');
-    const removed = taps.length === 1 ? `tap ${tap.name} removed` : `taps ${taps.map((t) => t.name).join(', ')} removed`;
+    const keepTap = cfg.persist.keepTap;
+    const removed = `${taps.length === 1 ? `tap ${tap.name}` : `taps ${taps.map((t) => t.name).join(', ')}`} ${keepTap ? 'kept (--keep-tap)' : 'removed'}`;
     let stopping = false;
-    /** The one way out: the operator's side, the control plane and the loop stop, the final status is logged, then `why`. */
-    const stop = (code: 0 | 1, why: () => void) => {
+    /**
+     * The one way out: the operator's side, the control plane and the loop
+     * stop, the final status is logged, then `why`. The TAP, its routes and
+     * its record stay after a handover (the successor has them) or with
+     * --keep-tap; otherwise they go.
+     */
+    const stop = (code: 0 | 1, why: () => void, handedOver = false) => {
       if (stopping) return;
       stopping = true;
+      const keep = handedOver || keepTap;
+      for (const t of taps) t.removeOnClose = !keep;
+      // Before the control socket closes, which removes its directory when nothing else is in it.
+      if (!handedOver) {
+        if (keep) writeRecord(recPath, { ...record, kept: true });
+        else removeRecord(recPath);
+      }
       ops.close();
-      control?.shutdown();
+      control?.shutdown(keep);
       fwd.stop();
       log.info(statusRecord(st), 'status');
       why();
@@ -330,6 +413,13 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
     process.once('SIGINT', () => bySignal('SIGINT'));
     process.once('SIGTERM', () => bySignal('SIGTERM'));
     if (control) control.onLost = (why) => stop(1, () => log.error(`${why}; stopping`));
+    st.handover = handOverHandler({
+      shape, fwd, dp, now: () => performance.now(), log,
+      fds: () => [udp.fd, ...taps.map((t) => t.fd)],
+      lease: () => (control ? { subnet: formatSubnet(control.own.subnet), expiresMs: control.own.expiresMs } : null),
+      record: () => record,
+      committed: (pid) => stop(0, () => log.info(`handed over to pid ${pid}; exiting, ${taps.length === 1 ? 'the TAP stays' : 'the TAPs stay'} with it`), true),
+    });
     fatal = (err, port, vni) => stop(1, () => {
       const which = cfg.overlays.find((o) => o.vni === vni)?.tap ?? tap.name;
       const what = port === 'tap' ? `the TAP ${which} failed (deleted?)` : 'the UDP socket failed';

@@ -10,6 +10,7 @@ import { isMulticastMac, stableMac } from '../wire/mac.js';
 import { IP_LEN_MAX, VXLAN_OVERHEAD_V6 } from '../wire/vxlan.js';
 import { CONTROL_FILE_KEYS, type ControlInput } from './control-config.js';
 import { OPS_FILE_KEYS, type OpsInput } from './ops-config.js';
+import { PERSIST_FILE_KEYS, type PersistInput } from './persist-config.js';
 import { DEFAULT_ICMP_RATE, DEFAULT_PEER_CAPACITY } from '../datapath/datapath.js';
 import { parseVni, parsePort, parseIp, parseIpPort, parseMacOpt, parseStatic, parseIntIn, DEFAULT_PORT } from './values.js';
 
@@ -76,7 +77,7 @@ export const DEFAULT_TAP_QUEUE = 10_000;
 export const PEER_CAPACITY_MAX = 0x1000000;
 
 /** What a user may set, by flag name (the JSON file uses the same names). */
-export interface RunInput extends ControlInput, OpsInput {
+export interface RunInput extends ControlInput, OpsInput, PersistInput {
   /** One VNI, or several as `N[:TAP[:CIDR]]` (the flag is repeatable). */
   tap?: string; vni?: string | string[]; port?: string; local?: string; peer?: string[]; address?: string;
   mac?: string; mtu?: string; 'fdb-ageing'?: string; 'fdb-max'?: string; 'peer-capacity'?: string; static?: string[];
@@ -92,6 +93,7 @@ const FILE_KEYS: Record<string, 'string' | 'number' | 'string[]' | 'boolean' | '
   'allow-any-source': 'boolean', 'bum-rate': 'number', 'bum-burst': 'number', 'icmp-rate': 'number',
   ...CONTROL_FILE_KEYS,
   ...OPS_FILE_KEYS,
+  ...PERSIST_FILE_KEYS,
 };
 
 /** Reads the JSON config file into flag-shaped strings, checking names and types. */

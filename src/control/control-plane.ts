@@ -255,14 +255,18 @@ export class ControlPlane {
     this.log(`weft: ${n} remote lease${n === 1 ? '' : 's'} programmed${refused ? `, ${refused} refused (see weft peers)` : ''}; watching ${this.store.describe}`);
   }
 
-  /** Step 7, synchronous so that it can run from a signal handler before the TAP closes. */
-  shutdown(): void {
+  /**
+   * Step 7, synchronous so that it can run from a signal handler before the
+   * TAP closes. `keepRoutes`: the TAP stays (a handover, --keep-tap), so do
+   * the routes and neighbours on it, for the weft that takes it next.
+   */
+  shutdown(keepRoutes = false): void {
     if (this.stopped) return;
     this.stopped = true;
     this.watch?.close();
     this.configWatch?.close();
     if (this.renewTimer) clearTimeout(this.renewTimer);
-    if (this.reconciler) this.reconciler.clearSync();
+    if (this.reconciler && !keepRoutes) this.reconciler.clearSync();
     void this.store.close();
   }
 

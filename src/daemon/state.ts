@@ -11,6 +11,7 @@ import type { Forwarder } from '../datapath/forwarder.js';
 import type { TapStats } from '../io/tap.js';
 import type { ControlPlane } from '../control/control-plane.js';
 import type { Logger } from '../log/logger.js';
+import type { Socket } from 'node:net';
 
 export interface DaemonState {
   dp: Datapath;
@@ -31,4 +32,11 @@ export interface DaemonState {
   log: Logger;
   /** Every VNI served and its TAP, when there are several (`weft run --vni N:TAP …`); `v` and `tap` are the first. */
   overlays?: { vni: number; tap: string }[];
+  /**
+   * What the TAP has been through across processes (persist/tap-record.ts),
+   * and the control socket's `handover` command (persist/hand-over.ts), when
+   * `weft run` serves it.
+   */
+  persist?: { handovers: number; crashReattaches: number };
+  handover?: (req: { version: number; path: string; pid: number; shape: unknown }, socket: Socket) => unknown;
 }

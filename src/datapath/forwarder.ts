@@ -265,6 +265,22 @@ export class Forwarder {
     this.lastDropSeq++;
   }
 
+  /**
+   * Stops reading from every port until resume(); what arrives waits in the
+   * kernel's queues. Called from the event loop, never from inside a batch,
+   * so the loop is always paused between batches (a handover, persist/).
+   */
+  pause(): void {
+    for (const lane of this.lanes) lane.tap.pauseReading?.();
+    this.udp.pauseReading?.();
+  }
+
+  resume(): void {
+    if (this.stopped) return;
+    for (const lane of this.lanes) lane.tap.resumeReading?.();
+    this.udp.resumeReading?.();
+  }
+
   /** False once stopped (by stop() or a failed port). */
   get running(): boolean { return !this.stopped; }
 

@@ -1,8 +1,9 @@
 // Configuring links with iproute2 at start-up: the TAP's MAC, MTU, address
-// and state, and the underlay's MTU. These run once, not per packet, and
-// `ip` is on every Linux host weft runs on; its own error text is passed on.
+// and state, and the underlay's MTU; and what a TAP left by an earlier weft
+// holds (the TAP is persistent: io/tap.ts). These run once, not per packet,
+// and `ip` is on every Linux host weft runs on; its own error text is passed on.
 
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { RuntimeError } from '../config/errors.js';
 import { formatMac } from '../wire/mac.js';
 
@@ -16,10 +17,109 @@ function ip(args: string[]): string {
   }
 }
 
-export function configureTap(name: string, mac: number, mtu: number, queue: number, address: { ip: string; prefix: number } | null): void {
-  ip(['link', 'set', 'dev', name, 'address', formatMac(mac), 'mtu', String(mtu), 'txqueuelen', String(queue)]);
-  if (address) ip(['addr', 'add', `${address.ip}/${address.prefix}`, 'dev', name]);
-  ip(['link', 'set', 'dev', name, 'up']);
+/** What `ip -j -d addr show dev NAME` says of a link, as far as weft cares. */
+export interface LinkState {
+  mtu: number;
+  txqlen: number;
+  address: string;
+  up: boolean;
+  /** Addresses as "ip/prefix". */
+  addrs: string[];
+  /** linkinfo: the kind ("tun" for TUN and TAP) and, for those, the flags they were made with. */
+  kind: string | null;
+  tun: { type: string; pi: boolean; vnetHdr: boolean; multiQueue: boolean; persist: boolean } | null;
+}
+
+/** Parses `ip -j -d addr show dev NAME`'s output (one link). */
+export function parseLinkState(json: string): LinkState {
+  const l = (JSON.parse(json) as Record<string, unknown>[])[0] as {
+    mtu: number; txqlen?: number; address?: string; flags?: string[]; addr_info?: { local: string; prefixlen: number }[];
+    linkinfo?: { info_kind?: string; info_data?: { type?: string; pi?: boolean; vnet_hdr?: boolean; multi_queue?: boolean; persist?: boolean } };
+  };
+  const d = l.linkinfo?.info_data;
+  return {
+    mtu: l.mtu, txqlen: l.txqlen ?? 0, address: (l.address ?? '').toLowerCase(), up: (l.flags ?? []).includes('UP'),
+    addrs: (l.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`),
+    kind: l.linkinfo?.info_kind ?? null,
+    tun: d ? { type: d.type ?? '', pi: d.pi ?? false, vnetHdr: d.vnet_hdr ?? false, multiQueue: d.multi_queue ?? false, persist: d.persist ?? false } : null,
+  };
+}
+
+/** The link `name` as it is now, or null when there is none. */
+export function linkState(name: string): LinkState | null {
+  let out: string;
+  try {
+    out = execFileSync('ip', ['-j', '-d', 'addr', 'show', 'dev', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ENOENT') throw new RuntimeError('the ip command is missing: install iproute2 (apt-get install iproute2)');
+    return null;
+  }
+  return parseLinkState(out);
+}
+
+/**
+ * Why weft cannot take over the existing link `name` as its TAP, or null
+ * when it can: it must be a TAP made as weft makes them (IFF_TAP, no packet
+ * information, a virtio-net header, one queue), or TUNSETIFF would refuse it.
+ */
+export function tapReuseProblem(name: string, s: LinkState): string | null {
+  if (s.kind !== 'tun' || s.tun === null) return `'${name}' exists and is not a TAP (${s.kind ?? 'a device without a kind'}): pick another --tap, or delete it (ip link del ${name})`;
+  const t = s.tun;
+  const have = [t.type, t.pi ? 'pi' : '', t.vnetHdr ? 'vnet_hdr' : '', t.multiQueue ? 'multi_queue' : ''].filter(Boolean).join(' ');
+  if (t.type !== 'tap' || t.pi || !t.vnetHdr || t.multiQueue) {
+    return `TAP '${name}' exists with other flags than weft's (it has: ${have}; weft needs: tap vnet_hdr, one queue): ` +
+      `delete it (ip link del ${name}) or pick another --tap`;
+  }
+  return null;
+}
+
+/** The `ip` commands (as argument lists) that make link `name` as `s` is into one with this MAC, MTU, queue and address, up; none for what already is. */
+export function tapConfigCommands(name: string, s: LinkState | null, mac: number, mtu: number, queue: number,
+  address: { ip: string; prefix: number } | null): string[][] {
+  const cmds: string[][] = [];
+  const set: string[] = [];
+  if (s?.address !== formatMac(mac)) set.push('address', formatMac(mac));
+  if (s?.mtu !== mtu) set.push('mtu', String(mtu));
+  if (s?.txqlen !== queue) set.push('txqueuelen', String(queue));
+  if (set.length) cmds.push(['link', 'set', 'dev', name, ...set]);
+  const cidr = address ? `${address.ip}/${address.prefix}` : null;
+  if (cidr !== null && !(s?.addrs ?? []).includes(cidr)) cmds.push(['addr', 'add', cidr, 'dev', name]);
+  if (!s?.up) cmds.push(['link', 'set', 'dev', name, 'up']);
+  return cmds;
+}
+
+/**
+ * Gives the TAP its MAC, MTU, queue length and address and sets it up,
+ * changing only what differs: a TAP an earlier weft left keeps its
+ * addresses, routes and neighbours (the kernel drops a link's routes when
+ * its address is removed or it goes down), and nothing is flapped.
+ */
+export function configureTap(name: string, mac: number, mtu: number, queue: number, address: { ip: string; prefix: number } | null,
+  current: LinkState | null | undefined = undefined): void {
+  // `current`: the link as the caller just read it (null: a new TAP), saving a look.
+  const now = current === undefined ? linkState(name) : current;
+  for (const c of tapConfigCommands(name, now, mac, mtu, queue, address)) ip(c);
+}
+
+/**
+ * How many addresses (global ones), routes and neighbour entries link
+ * `name` holds: what a reattach kept. Asked without blocking (it is only
+ * reported), so frames queued on a reattached TAP go through meanwhile.
+ */
+export async function tapHolds(name: string): Promise<{ addresses: number; routes: number; neighbours: number }> {
+  const ask = (args: string[]) => new Promise<unknown[]>((resolve) => {
+    execFile('ip', args, { encoding: 'utf8' }, (err, out) => {
+      try { resolve(err ? [] : JSON.parse(out) as unknown[]); } catch { resolve([]); }
+    });
+  });
+  // The kernel's own routes (an address's prefix, link-local) come and go with the addresses: not counted.
+  const own = (rs: unknown[]) => (rs as { protocol?: string }[]).filter((r) => r.protocol !== 'kernel').length;
+  const [addrs, r4, r6, neigh] = await Promise.all([
+    ask(['-j', 'addr', 'show', 'dev', name]), ask(['-j', 'route', 'show', 'dev', name]),
+    ask(['-j', '-6', 'route', 'show', 'dev', name]), ask(['-j', 'neigh', 'show', 'dev', name, 'nud', 'permanent']),
+  ]);
+  const info = ((addrs as { addr_info?: { local: string }[] }[])[0]?.addr_info ?? []);
+  return { addresses: info.filter((x) => !x.local.startsWith('fe80:')).length, routes: own(r4) + own(r6), neighbours: neigh.length };
 }
 
 /**

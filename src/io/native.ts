@@ -217,6 +217,37 @@ export interface Native {
    * closing the fd. */
   pollStop(handle: PollHandle): void;
 
+  /** TUNSETPERSIST: on, the TAP stays when its last fd closes (and keeps its
+   * addresses, routes and neighbours); off, it goes with its last fd. */
+  tapSetPersist(fd: number, on: boolean): void;
+
+  /**
+   * Unix SOCK_SEQPACKET sockets (non-blocking, close-on-exec) for handing
+   * descriptors to another process: unixListen binds and listens on `path`
+   * (which must not exist), unixConnect connects to one, unixAccept returns
+   * a connection waiting on a listening fd, or -1 when none is.
+   */
+  unixListen(path: string): number;
+  unixConnect(path: string): number;
+  unixAccept(fd: number): number;
+
+  /** sendmsg: `data` as one message with fds[0…nfds-1] attached
+   * (SCM_RIGHTS, at most 64). Returns the bytes sent. */
+  fdsSend(fd: number, data: Buffer, fds: Int32Array, nfds: number): number;
+
+  /**
+   * recvmsg: one message into `buf`, the descriptors attached to it into
+   * `fdsOut` (close-on-exec). Returns its length and the count of
+   * descriptors, or null when none is waiting; len 0: the peer closed.
+   * A message or descriptors that did not fit throw EMSGSIZE (and the
+   * descriptors that came are closed).
+   */
+  fdsRecv(fd: number, buf: Buffer, fdsOut: Int32Array): { len: number; nfds: number } | null;
+
+  /** One datagram `message` to the unix datagram socket `path` ('@' first:
+   * abstract), as systemd's notification protocol wants ($NOTIFY_SOCKET). */
+  notify(path: string, message: string): void;
+
   /** close(2). */
   close(fd: number): void;
 }

@@ -22,6 +22,13 @@ export interface FramePort {
   write(batch: FrameBatch): number;
   /** Calls `cb` whenever frames may be waiting (level-triggered), or once with an error when the device fails. */
   onReadable(cb: (err?: Error) => void): void;
+  /**
+   * Stops and restarts the readiness callbacks; what arrives meanwhile waits
+   * in the kernel's queue. For a handover (persist/), which pauses between
+   * batches. Optional: a port that cannot pause (replay's) leaves them out.
+   */
+  pauseReading?(): void;
+  resumeReading?(): void;
   close(): void;
 }
 
@@ -32,5 +39,8 @@ export interface DatagramPort {
   /** Sends every entry of `list` to its peer; returns how many the kernel took. */
   send(list: SendList, peers: PeerTable, slab: Buffer): number;
   onReadable(cb: (err?: Error) => void): void;
+  /** As FramePort's. */
+  pauseReading?(): void;
+  resumeReading?(): void;
   close(): void;
 }

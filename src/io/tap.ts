@@ -16,8 +16,11 @@
 // and tap-write.ts around them, which hold everything done with the frames
 // (pure functions, which the tests drive too).
 //
-// The device is not persistent: it disappears when its file descriptor is
-// closed, so a crashed weft leaves no device behind.
+// The device is persistent (TUNSETPERSIST): it outlives the process, so a
+// weft that dies leaves it, with its addresses, routes and neighbour
+// entries, for the next one to attach to (tap-persist.ts checks it first).
+// close() removes it unless `removeOnClose` was turned off (a handover, or
+// `weft run --keep-tap`).
 
 import { native } from './native.js';
 import { PolledFd } from './polled-fd.js';
@@ -62,6 +65,8 @@ export interface TapOptions {
    * super-frame (FrameBatch tails), for a socket that gathers (UdpSocket.gso).
    */
   tails?: boolean;
+  /** An fd already attached to the TAP `name` (handed over by the weft this one replaces), used instead of opening it. */
+  adopt?: number;
 }
 
 export class Tap implements FramePort {
@@ -72,14 +77,23 @@ export class Tap implements FramePort {
   readonly offload: boolean;
   readonly uso: boolean;
   readonly stats: TapStats = newTapStats();
+  /** Whether close() deletes the device (turns persistence off first). */
+  removeOnClose = true;
+  private closed = false;
   private readonly rx: TapReadSlab;
   private readonly tx: TapWritePlan;
   private readonly kernel: TapKernel;
 
   constructor(o: TapOptions) {
     const n = native();
-    const t = n.tapOpen(o.name, n.TAP_VNET_HDR);
+    const t = o.adopt !== undefined ? { fd: o.adopt, name: o.name } : n.tapOpen(o.name, n.TAP_VNET_HDR);
     this.fd = t.fd;
+    try {
+      n.tapSetPersist(this.fd, true);
+    } catch (e) {
+      if (o.adopt === undefined) n.close(this.fd);
+      throw e;
+    }
     this.watch = new PolledFd(this.fd);
     this.name = t.name;
     let offload = false;
@@ -147,5 +161,17 @@ export class Tap implements FramePort {
 
   onReadable(cb: (err?: Error) => void): void { this.watch.onReadable(cb); }
 
-  close(): void { this.watch.close(); }
+  pauseReading(): void { this.watch.pause(); }
+
+  resumeReading(): void { this.watch.resume(); }
+
+  /** Closes the fd; with removeOnClose the device goes with it. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.removeOnClose) {
+      try { native().tapSetPersist(this.fd, false); } catch { /* already gone: nothing to remove */ }
+    }
+    this.watch.close();
+  }
 }

@@ -45,6 +45,12 @@ export interface UdpOptions {
   reusePort?: boolean;
   /** Use UDP GSO/GRO when the kernel has them (default true). */
   offload?: boolean;
+  /**
+   * A socket already bound to `address`:`port` (handed over by the weft
+   * this one replaces) to use instead of opening one: nothing is re-bound,
+   * so no datagram queued on it is lost.
+   */
+  adopt?: number;
 }
 
 export class UdpSocket implements DatagramPort {
@@ -88,7 +94,8 @@ export class UdpSocket implements DatagramPort {
 
   constructor(o: UdpOptions) {
     const n = native();
-    const s = n.udpOpen(o.family, o.address, o.port, { reusePort: o.reusePort ?? false, rcvbuf: 8 << 20, sndbuf: 8 << 20 });
+    const s = o.adopt !== undefined ? { fd: o.adopt, port: o.port }
+      : n.udpOpen(o.family, o.address, o.port, { reusePort: o.reusePort ?? false, rcvbuf: 8 << 20, sndbuf: 8 << 20 });
     this.fd = s.fd;
     this.watch = new PolledFd(this.fd);
     this.port = s.port;
@@ -246,6 +253,10 @@ export class UdpSocket implements DatagramPort {
   }
 
   onReadable(cb: (err?: Error) => void): void { this.watch.onReadable(cb); }
+
+  pauseReading(): void { this.watch.pause(); }
+
+  resumeReading(): void { this.watch.resume(); }
 
   close(): void { this.watch.close(); }
 }

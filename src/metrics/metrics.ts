@@ -74,6 +74,10 @@ export function createRegistry(st: DaemonState, o: MetricsOptions): Registry {
   add('weft_ready', '1 when /readyz answers 200 (TAP and socket open; with a lease store, lease held and peers programmed).', 'gauge',
     () => one(o.ready() ? 1 : 0));
   add('weft_start_time_seconds', 'When this weft started, in seconds since the Unix epoch.', 'gauge', () => one(st.startedMs / 1000));
+  add('weft_tap_handovers_total', 'Handovers (weft run --takeover) this TAP has seen, across processes.', 'counter',
+    () => one(st.persist?.handovers ?? 0));
+  add('weft_tap_crash_reattaches_total', 'Times a weft found this TAP left by one that did not stop (killed, crashed) and reattached to it.', 'counter',
+    () => one(st.persist?.crashReattaches ?? 0));
 
   for (const [name, counter, help] of SIMPLE) add(name, help, 'counter', () => one(c[C[counter]]));
   add('weft_drops_total', 'Packets dropped, by direction (tx: TAP to wire, rx: wire to TAP) and reason.', 'counter',

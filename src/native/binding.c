@@ -1,7 +1,7 @@
 /*
  * The Node-API glue of weft's native addon (src/io/native.ts describes it):
  * each function checks its arguments (glue.h) and calls tap.c, udp.c or
- * csum.c; the watcher is poll.c. A call moves a whole batch between a slab
+ * csum.c, or handover.c (persistence, passing fds); the watcher is poll.c. A call moves a whole batch between a slab
  * and typed arrays of offsets and lengths, allocating nothing per packet.
  */
 #define _GNU_SOURCE
@@ -9,6 +9,7 @@
 #include "csum.h"
 #include "tap.h"
 #include "udp.h"
+#include "handover.h"
 #include <errno.h>
 #include <netinet/in.h>
 #include <unistd.h>
@@ -264,6 +265,90 @@ static napi_value csum_copy_slices(napi_env env, napi_callback_info info) {
                                               dst, (size_t)dstOff, (size_t)stride, sums, copy));
 }
 
+static napi_value tap_set_persist(napi_env env, napi_callback_info info) {
+  FN("tapSetPersist", 2);
+  INT(fd, 0, 0, INT32_MAX);
+  bool on;
+  if (napi_get_value_bool(env, argv[1], &on) != napi_ok) return throw_type(env, fn, "on", "a boolean"), NULL;
+  int r = weft_tap_set_persist((int)fd, on);
+  if (r < 0) throw_errno(env, -r, "ioctl(TUNSETPERSIST)", "making the TAP %spersistent failed", on ? "" : "non-");
+  return NULL;
+}
+
+/* unixListen(path) / unixConnect(path): the path as a string argument 0. */
+static napi_value unix_open(napi_env env, napi_callback_info info, const char *fn, int listening) {
+  napi_value argv[1];
+  size_t argc = 1;
+  char path[128];
+  size_t len = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len) != napi_ok) return throw_type(env, fn, "path", "a string"), NULL;
+  if (len >= sizeof path - 1) return throw_errno(env, ENAMETOOLONG, fn, "unix socket path '%s' is too long", path), NULL;
+  int fd = listening ? weft_unix_listen(path) : weft_unix_connect(path);
+  if (fd < 0) return throw_errno(env, -fd, listening ? "bind" : "connect", "%s unix socket %s failed",
+                                 listening ? "listening on" : "connecting to", path), NULL;
+  return int_value(env, fd);
+}
+
+static napi_value unix_listen(napi_env env, napi_callback_info info) { return unix_open(env, info, "unixListen", 1); }
+static napi_value unix_connect(napi_env env, napi_callback_info info) { return unix_open(env, info, "unixConnect", 0); }
+
+/* The accepted fd, or -1 when no connection is waiting. */
+static napi_value unix_accept(napi_env env, napi_callback_info info) {
+  FN("unixAccept", 1);
+  INT(fd, 0, 0, INT32_MAX);
+  int c = weft_unix_accept((int)fd);
+  if (c == -EAGAIN || c == -EWOULDBLOCK) return int_value(env, -1);
+  return count_or_throw(env, c, "accept4", "accepting on a unix socket", fd);
+}
+
+static napi_value fds_send(napi_env env, napi_callback_info info) {
+  FN("fdsSend", 4);
+  INT(fd, 0, 0, INT32_MAX);
+  BUF(data, 1);
+  INT(nfds, 3, 0, WEFT_FDS_MAX);
+  ARR(fds, 2, int32, I32, nfds);
+  if (data_len > INT32_MAX) return throw_range(env, "%s: the message is too long", fn), NULL;
+  return count_or_throw(env, weft_fds_send((int)fd, data, (int)data_len, fds, (int)nfds), "sendmsg", "sending descriptors", fd);
+}
+
+/* { len, nfds }, or null when no message is waiting. */
+static napi_value fds_recv(napi_env env, napi_callback_info info) {
+  FN("fdsRecv", 3);
+  INT(fd, 0, 0, INT32_MAX);
+  BUF(buf, 1);
+  size_t max = 0;
+  int32_t *out = NULL;
+  if (!arg_arr(env, fn, argv[2], "fdsOut", napi_int32_array, I32, (void **)&out, 0, "0")) return NULL;
+  napi_get_typedarray_info(env, argv[2], NULL, &max, NULL, NULL, NULL);
+  if (max > WEFT_FDS_MAX) max = WEFT_FDS_MAX;
+  if (buf_len > INT32_MAX) buf_len = INT32_MAX;
+  int nfds = 0;
+  int r = weft_fds_recv((int)fd, buf, (int)buf_len, out, (int)max, &nfds);
+  if (r == -EAGAIN || r == -EWOULDBLOCK) return NULL;
+  if (r < 0) return throw_errno(env, -r, "recvmsg", "receiving descriptors (fd %d) failed", (int)fd), NULL;
+  napi_value o;
+  napi_create_object(env, &o);
+  napi_set_named_property(env, o, "len", int_value(env, r));
+  napi_set_named_property(env, o, "nfds", int_value(env, nfds));
+  return o;
+}
+
+/* notify(path, message): one datagram to systemd's notification socket. */
+static napi_value notify(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  size_t argc = 2;
+  char path[128], msg[512];
+  size_t plen = 0, mlen = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
+      napi_get_value_string_utf8(env, argv[0], path, sizeof path, &plen) != napi_ok ||
+      napi_get_value_string_utf8(env, argv[1], msg, sizeof msg, &mlen) != napi_ok) return throw_type(env, "notify", "path and message", "strings"), NULL;
+  if (plen >= sizeof path - 1 || mlen >= sizeof msg - 1) return throw_range(env, "notify: the path or the message is too long"), NULL;
+  int r = weft_notify(path, msg);
+  if (r < 0) throw_errno(env, -r, "sendto", "notifying %s failed", path);
+  return NULL;
+}
+
 /* close(fd); on Linux the fd is released even when close() reports EINTR. */
 static napi_value close_fd(napi_env env, napi_callback_info info) {
   FN("close", 1);
@@ -285,6 +370,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     METHOD("udpOpen", udp_open), METHOD("udpRecv", udp_recv), METHOD("udpSend", udp_send), METHOD("udpSendGsoV", udp_send_gsov),
     METHOD("udpGsoSupported", udp_gso_supported), METHOD("udpSetGro", udp_set_gro),
     METHOD("csum", csum), METHOD("csumRanges", csum_ranges), METHOD("csumCopySlices", csum_copy_slices),
+    METHOD("tapSetPersist", tap_set_persist), METHOD("unixListen", unix_listen), METHOD("unixConnect", unix_connect),
+    METHOD("unixAccept", unix_accept), METHOD("fdsSend", fds_send), METHOD("fdsRecv", fds_recv), METHOD("notify", notify),
     METHOD("pollStart", weft_poll_start), METHOD("pollStop", weft_poll_stop), METHOD("close", close_fd),
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;

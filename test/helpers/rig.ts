@@ -32,15 +32,16 @@ export class Rig {
   private procs: Proc[] = [];
   private isUp = false;
 
-  private constructor(n: number) {
-    this.name = `w${process.pid % 100000}${String.fromCharCode(97 + (counter++ % 26))}`;
+  private constructor(n: number, prefix: string) {
+    this.name = `${prefix}${process.pid % 100000}${String.fromCharCode(97 + (counter++ % 26))}`;
     this.n = n;
   }
 
-  static up(n: number): Rig {
+  /** `prefix` (one or two letters) keeps one test file's namespaces apart from another's. */
+  static up(n: number, prefix = 'w'): Rig {
     requireRoot();
     requireTool('ip', 'iproute2');
-    const r = new Rig(n);
+    const r = new Rig(n, prefix);
     execFileSync('bash', [RIG, 'up', r.name, String(n)], { stdio: ['ignore', 'ignore', 'pipe'] });
     r.isUp = true;
     live.add(r);

@@ -9,7 +9,8 @@
 //   node tcp-stream.js send IP PORT BYTES_PER_S SECONDS
 //       sends BYTES_PER_S of deterministic data a second for SECONDS (16 KiB
 //       writes every 50 ms or so), then closes and prints {"bytes", "sha256"}.
-//       Gives up (exit 3) after SECONDS + 60.
+//       Gives up (exit 3) after SECONDS + 60. SIGTERM ends it early, as if
+//       SECONDS were over.
 //
 // Pacing is by the clock: after a stall the sender catches up as fast as TCP
 // lets it, so the stream's end still comes soon after SECONDS.
@@ -46,7 +47,9 @@ if (mode === 'serve') {
 } else if (mode === 'send') {
   const rate = Number(a3), seconds = Number(a4);
   setTimeout(() => { process.stderr.write('tcp-stream: timed out\n'); process.exit(3); }, (seconds + 60) * 1000).unref();
-  const total = Math.round(rate * seconds);
+  let total = Math.round(rate * seconds);
+  // SIGTERM ends the stream early (closing it as at the end), with its summary.
+  process.once('SIGTERM', () => { total = sent; });
   const h = createHash('sha256');
   const chunk = Buffer.alloc(16 * 1024);
   let x = 0x9e3779b9, sent = 0, t0 = 0, blocked = false;

@@ -5,12 +5,14 @@
 //       sends PPS datagrams a second for SECONDS, each carrying its sequence
 //       number and send time; prints {"sent":N,"errors":N} at the end.
 //       Send errors (no route while the underlay is down) are counted, not fatal.
+//       SIGTERM ends it early, with the summary.
 //   node udp-stream.js recv BIND PORT SECONDS [IDLE_S]
 //       counts what arrives until SECONDS have passed, or IDLE_S (default 3)
 //       after the last datagram once any arrived; prints {"received", "unique", "dup",
-//       "reordered", "maxSeq", "firstMs", "lastMs", "gaps": [{afterSeq,
-//       fromMs, toMs}]} where a gap is a pause of more than 200 ms between
-//       arrivals (wall-clock ms, so a test can line it up with a fault).
+//       "reordered", "maxSeq", "firstMs", "lastMs", "maxGapMs", "gaps":
+//       [{afterSeq, fromMs, toMs}]} where maxGapMs is the longest pause
+//       between two arrivals and a gap is a pause of more than 200 ms
+//       (wall-clock ms, so a test can line it up with a fault).
 //
 // Both stop by themselves. Pacing is by the clock, in bursts every 10 ms, so
 // a late timer catches up instead of lowering the rate.
@@ -24,7 +26,9 @@ const [mode, ...a] = process.argv.slice(2);
 if (mode === 'send') {
   const [dst, port, pps, seconds, size] = [a[0], Number(a[1]), Number(a[2]), Number(a[3]), Number(a[4] ?? 200)];
   const s = createSocket('udp4');
-  const total = Math.round(pps * seconds);
+  let total = Math.round(pps * seconds);
+  // SIGTERM ends the stream early, with its summary: for a test that stops it when its fault is over.
+  process.once('SIGTERM', () => { total = seq; });
   const t0 = Date.now();
   let seq = 0, errors = 0, pending = 0;
   const done = (err: Error | null) => { pending--; if (err) errors++; };
@@ -49,14 +53,14 @@ if (mode === 'send') {
   const [bind, port, seconds, idleS] = [a[0], Number(a[1]), Number(a[2]), Number(a[3] ?? 3)];
   const s = createSocket({ type: 'udp4', recvBufferSize: 4 << 20 });
   const seen = new Uint8Array(1 << 24);
-  let received = 0, unique = 0, dup = 0, reordered = 0, maxSeq = -1, firstMs = 0, lastMs = 0;
+  let received = 0, unique = 0, dup = 0, reordered = 0, maxSeq = -1, firstMs = 0, lastMs = 0, maxGapMs = 0;
   const gaps: { afterSeq: number; fromMs: number; toMs: number }[] = [];
   let idle: NodeJS.Timeout | null = null;
   const finish = () => {
     clearTimeout(deadline);
     if (idle) clearTimeout(idle);
     s.close();
-    process.stdout.write(JSON.stringify({ received, unique, dup, reordered, maxSeq, firstMs, lastMs, gaps }) + '\n');
+    process.stdout.write(JSON.stringify({ received, unique, dup, reordered, maxSeq, firstMs, lastMs, maxGapMs, gaps }) + '\n');
   };
   const deadline = setTimeout(finish, seconds * 1000);
   s.on('message', (m: Buffer) => {
@@ -68,7 +72,10 @@ if (mode === 'send') {
       if (seen[seq]) dup++; else { seen[seq] = 1; unique++; }
     }
     if (firstMs === 0) firstMs = now;
-    else if (now - lastMs > GAP_MS) gaps.push({ afterSeq: maxSeq, fromMs: lastMs, toMs: now });
+    else {
+      if (now - lastMs > maxGapMs) maxGapMs = now - lastMs;
+      if (now - lastMs > GAP_MS) gaps.push({ afterSeq: maxSeq, fromMs: lastMs, toMs: now });
+    }
     lastMs = now;
     if (seq < maxSeq) reordered++;
     if (seq > maxSeq) maxSeq = seq;

@@ -2,7 +2,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Rig, ping, weftStatus, stopWeft } from '../helpers/rig.js';
+import { Rig, ping, weftStatus, stopWeft, waitFor } from '../helpers/rig.js';
 
 test('a peer killed with SIGKILL and restarted carries traffic again within 2 s, the other host untouched', async () => {
   const rig = Rig.up(2);
@@ -15,16 +15,17 @@ test('a peer killed with SIGKILL and restarted carries traffic again within 2 s,
     const mac1 = JSON.parse(rig.exec(2, ['ip', '-j', 'link', 'show', 'weft0']))[0].address;
     process.kill(w2.pid, 'SIGKILL');
     await w2.exited;
-    // The TAP went with the process.
-    assert.is.not(rig.try(2, ['ip', 'link', 'show', 'weft0']).status, 0);
+    // The TAP outlives the process (it is persistent); the restart reattaches to it.
+    assert.is(rig.try(2, ['ip', 'link', 'show', 'weft0']).status, 0);
     const t0 = Date.now();
-    await rig.weft(2, args2);
+    const w2b = await rig.weft(2, args2);
     const mac2 = JSON.parse(rig.exec(2, ['ip', '-j', 'link', 'show', 'weft0']))[0].address;
     assert.is(mac2, mac1, 'the MAC is stable across restarts');
     // One ping at a time until one comes back, for at most 2 s after the restart.
     let ok = false;
     while (Date.now() - t0 < 2000 && !ok) ok = ping(rig, 1, '10.244.0.2', 1, ['-W', '0.5']).received === 1;
     assert.ok(ok, `no reply within 2 s of the restart (${Date.now() - t0} ms)`);
+    await waitFor(() => /reattached to weft0/.test(w2b.stderr()), 5000, 'the reattach line');
   } finally {
     rig.down();
   }

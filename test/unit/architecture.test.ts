@@ -28,6 +28,7 @@ const ALLOWED: Record<string, string[]> = {
   metrics: ['wire', 'fdb', 'io', 'datapath', 'config', 'daemon', 'log'],
   admin: ['wire', 'fdb', 'io', 'datapath', 'capture', 'config', 'daemon', 'log'],
   cni: ['wire', 'control/ip4'],
+  persist: ['wire', 'fdb', 'io', 'datapath', 'admin', 'config', 'log'],
   cli: ['*'],
 };
 
