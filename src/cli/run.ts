@@ -3,6 +3,7 @@
 
 import { parseArgs } from 'node:util';
 import { resolveRunConfig, readConfigFile, type RunConfig, type RunInput } from '../config/run-config.js';
+import { sourcePortsFor } from '../config/src-ports.js';
 import { RuntimeError, UsageError } from '../config/errors.js';
 import { Datapath, DEFAULT_PEER_CAPACITY, TableFullError } from '../datapath/datapath.js';
 import { Forwarder } from '../datapath/forwarder.js';
@@ -97,6 +98,11 @@ flags override it):
   --no-offload         no TSO/GSO/GRO: one frame per MTU through the TAP and
                        the socket (slower; for kernels without them, or to
                        compare)
+  --src-port-range MIN-MAX
+                       UDP source ports of the datagrams sent, one per
+                       inner flow from its hash, as Linux's vxlan device
+                       (default: net.ipv4.ip_local_port_range); MIN-MAX
+                       equal to --port sends all from the VXLAN port
   -h, --help           this text
 
 ${CONTROL_HELP}
@@ -128,7 +134,7 @@ export function parseRunArgs(argv: string[]): RunArgs | null {
       peer: { type: 'string', multiple: true }, address: { type: 'string' }, mac: { type: 'string' },
       mtu: { type: 'string' }, 'fdb-ageing': { type: 'string' }, 'fdb-max': { type: 'string' }, 'peer-capacity': { type: 'string' },
       static: { type: 'string', multiple: true }, 'ignore-reserved': { type: 'boolean' }, batch: { type: 'string' }, 'tap-queue': { type: 'string' },
-      'no-offload': { type: 'boolean' }, 'allow-any-source': { type: 'boolean' },
+      'no-offload': { type: 'boolean' }, 'allow-any-source': { type: 'boolean' }, 'src-port-range': { type: 'string' },
       'bum-rate': { type: 'string' }, 'bum-burst': { type: 'string' }, 'icmp-rate': { type: 'string' },
       ...CONTROL_OPTIONS,
       ...OPS_OPTIONS,
@@ -229,9 +235,10 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
   // With offloads, one TAP read yields up to 64 segments per super-frame and
   // one UDP read up to 64 datagrams per coalesced message: size batches for that.
   const frameBatch = Tap.batchFor(cfg.batch, !cfg.noOffload);
+  const srcPorts = sourcePortsFor(cfg.srcPortRange, cfg.port);
   let udp: UdpSocket;
   try {
-    udp = new UdpSocket({ family: cfg.family, address: cfg.local ?? anyAddress(cfg.family), port: cfg.port, batch: frameBatch, offload: !cfg.noOffload });
+    udp = new UdpSocket({ family: cfg.family, address: cfg.local ?? anyAddress(cfg.family), port: cfg.port, batch: frameBatch, offload: !cfg.noOffload, srcPorts });
   } catch (e) { openErr(e); }
   const taps: Tap[] = [];
   const closeAll = () => { for (const t of taps) t.close(); udp.close(); };
@@ -253,7 +260,7 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
   const io = { tap: tapsView(taps), udp };
 
   let fatal: ((err: Error, port: 'tap' | 'udp', vni?: number) => void) | null = null;
-  const fwd = new Forwarder(dp, v, tap, udp, { batch: frameBatch, onFatal: (err, port, vni) => fatal?.(err, port, vni) });
+  const fwd = new Forwarder(dp, v, tap, udp, { batch: frameBatch, srcPortRange: srcPorts, onFatal: (err, port, vni) => fatal?.(err, port, vni) });
   for (let k = 1; k < vs.length; k++) fwd.addOverlay(vs[k], taps[k]);
   fwd.start();
   const st: DaemonState = {
