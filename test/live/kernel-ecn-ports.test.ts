@@ -75,6 +75,8 @@ test('four TCP flows leave weft from at least three UDP source ports, from the l
   // The data of each flow goes from its port (tcpdump sees a GSO message as one); ARP and pings add a few more.
   assert.ok(big.length >= 3, `four flows from ${big.length} busy source ports: ${JSON.stringify([...ports])}`);
   for (const p of ports.keys()) assert.ok(p >= lo && p <= hi, `port ${p} inside ${lo}-${hi}`);
+  const o = ((await weftStatus(w)) as unknown as { offload: Record<string, number> }).offload;
+  assert.ok(o.srcPortSockets >= big.length && o.srcPortFallbacks === 0, JSON.stringify(o));
 });
 
 test('a CE mark on the underlay reaches the inner ECT packets, and the marked transfer arrives whole', async () => {
