@@ -50,9 +50,10 @@ export class SourcePorts {
     this.ports = new Uint16Array(this.slots);
   }
 
-  /** The slot of a flow whose hashed port is `port` (within the range). */
+  /** The slot of a flow whose hashed port is `port` (within the range; one below it, e.g. 0 for "none chosen", is slot 0). */
   slotOf(port: number): number {
-    return (port - this.min) % this.slots;
+    const d = port - this.min;
+    return d > 0 ? d % this.slots : 0;
   }
 
   /** The socket slot `s` sends from, opened on first use. */
