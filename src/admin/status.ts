@@ -13,6 +13,7 @@ export function offloadStats(io: DaemonState['io']): StatsResult['offload'] {
   return io ? {
     tso: io.tap.offload, uso: io.tap.uso ?? false, gso: io.udp.gso, gro: io.udp.gro, ...io.tap.stats,
     gsoMessages: io.udp.gsoMessages, gsoDatagrams: io.udp.gsoDatagrams, groMessages: io.udp.groMessages, groDatagrams: io.udp.groDatagrams,
+    srcPortSockets: io.udp.srcPorts?.opened ?? 0, srcPortFallbacks: io.udp.srcPorts?.fallbacks ?? 0,
   } : null;
 }
 

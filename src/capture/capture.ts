@@ -97,8 +97,9 @@ export class CaptureSession implements CaptureHook {
         const off = sends.off[k], len = sends.len[k], tail = sends.tailLen[k];
         b.copy(s, HEAD, off, off + len - tail);
         if (tail > 0) b.copy(s, HEAD + len - tail, sends.tailOff[k], sends.tailOff[k] + tail);
-        // The live socket is bound to one port and sends from it, whatever encap chose.
-        const start = this.outer!.build(s, HEAD, len, sends.peer[k], this.port);
+        // The port the datagram left from: the socket writes it back when it sends per-flow
+        // ports (io/src-ports.ts); 0 when it sends all from its bound port.
+        const start = this.outer!.build(s, HEAD, len, sends.peer[k], sends.srcPort[k] || this.port, sends.ecn[k]);
         if (start >= 0) this.record(s, start, HEAD + len - start);
       }
     }
@@ -115,7 +116,7 @@ export class CaptureSession implements CaptureHook {
         const off = dgrams.off[i], len = dgrams.len[i];
         if (len < 0) continue; // truncated by the socket: nothing whole to show
         b.copy(s, HEAD, off, off + len);
-        const start = this.outer!.buildInbound(s, HEAD, len, dgrams.srcAddr, i * 4, dgrams.srcPort[i], this.port);
+        const start = this.outer!.buildInbound(s, HEAD, len, dgrams.srcAddr, i * 4, dgrams.srcPort[i], this.port, dgrams.ecn[i]);
         if (start >= 0) this.record(s, start, HEAD + len - start);
       }
     }

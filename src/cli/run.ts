@@ -4,6 +4,7 @@
 
 import { parseArgs } from 'node:util';
 import { resolveRunConfig, readConfigFile, type RunConfig, type RunInput } from '../config/run-config.js';
+import { sourcePortsFor } from '../config/src-ports.js';
 import { RuntimeError, UsageError } from '../config/errors.js';
 import { Datapath, DEFAULT_PEER_CAPACITY, TableFullError } from '../datapath/datapath.js';
 import { Forwarder } from '../datapath/forwarder.js';
@@ -114,6 +115,11 @@ FLANNELD_), which wins over the --config file):
   --no-offload         no TSO/GSO/GRO: one frame per MTU through the TAP and
                        the socket (slower; for kernels without them, or to
                        compare)
+  --src-port-range MIN-MAX
+                       UDP source ports of the datagrams sent, one per
+                       inner flow from its hash, as Linux's vxlan device
+                       (default: net.ipv4.ip_local_port_range); MIN-MAX
+                       equal to --port sends all from the VXLAN port
   -h, --help           this text
 
 ${CONTROL_HELP}
@@ -143,7 +149,7 @@ const RUN_OPTIONS = {
   peer: { type: 'string', multiple: true }, address: { type: 'string' }, mac: { type: 'string' },
   mtu: { type: 'string' }, 'fdb-ageing': { type: 'string' }, 'fdb-max': { type: 'string' }, 'peer-capacity': { type: 'string' },
   static: { type: 'string', multiple: true }, 'ignore-reserved': { type: 'boolean' }, batch: { type: 'string' }, 'tap-queue': { type: 'string' },
-  'no-offload': { type: 'boolean' }, 'allow-any-source': { type: 'boolean' },
+  'no-offload': { type: 'boolean' }, 'allow-any-source': { type: 'boolean' }, 'src-port-range': { type: 'string' },
   'bum-rate': { type: 'string' }, 'bum-burst': { type: 'string' }, 'icmp-rate': { type: 'string' },
   ...CONTROL_OPTIONS,
   ...OPS_OPTIONS,
@@ -267,10 +273,11 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
   // With --takeover, the socket and the TAPs are the running weft's, passed to this process.
   const took = takeFrom === null ? null : await TakeOver.begin({ path: takeFrom, what: `on tap ${cfg.tap} (${takeFrom})` }, shape, log);
   const adopted = new Set<number>();
+  const srcPorts = sourcePortsFor(cfg.srcPortRange, cfg.port);
   let udp: UdpSocket;
   try {
     const adopt = took?.fd('udp');
-    udp = new UdpSocket({ family: cfg.family, address: cfg.local ?? anyAddress(cfg.family), port: cfg.port, batch: frameBatch, offload: !cfg.noOffload, adopt });
+    udp = new UdpSocket({ family: cfg.family, address: cfg.local ?? anyAddress(cfg.family), port: cfg.port, batch: frameBatch, offload: !cfg.noOffload, adopt, srcPorts });
     if (adopt !== undefined) adopted.add(adopt);
   } catch (e) { took?.closeUnadopted(adopted); openErr(e); }
   const taps: Tap[] = [];
@@ -308,7 +315,7 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
   const recPath = recordPath(socketPath);
 
   let fatal: ((err: Error, port: 'tap' | 'udp', vni?: number) => void) | null = null;
-  const fwd = new Forwarder(dp, v, tap, udp, { batch: frameBatch, onFatal: (err, port, vni) => fatal?.(err, port, vni) });
+  const fwd = new Forwarder(dp, v, tap, udp, { batch: frameBatch, srcPortRange: srcPorts, onFatal: (err, port, vni) => fatal?.(err, port, vni) });
   for (let k = 1; k < vs.length; k++) fwd.addOverlay(vs[k], taps[k]);
   /** A failed takeover: the running weft forwards again; this one lets go of the descriptors and leaves the TAP be. */
   const letGo = (e: unknown): never => {

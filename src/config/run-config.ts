@@ -9,6 +9,7 @@ import { UsageError } from './errors.js';
 import { isMulticastMac, stableMac } from '../wire/mac.js';
 import { IP_LEN_MAX, VXLAN_OVERHEAD_V6 } from '../wire/vxlan.js';
 import { CONTROL_FILE_KEYS, type ControlInput } from './control-config.js';
+import { parseSrcPortRange, type PortRange } from './src-ports.js';
 import { OPS_FILE_KEYS, type OpsInput } from './ops-config.js';
 import { PERSIST_FILE_KEYS, type PersistInput } from './persist-config.js';
 import { DEFAULT_ICMP_RATE, DEFAULT_PEER_CAPACITY } from '../datapath/datapath.js';
@@ -54,6 +55,8 @@ export interface RunConfig {
   bumBurst: number;
   /** ICMP too-big answers a second (0: none). */
   icmpRate: number;
+  /** --src-port-range: the per-flow UDP source ports; null: the namespace's local port range (config/src-ports.ts). */
+  srcPortRange: PortRange | null;
 }
 
 /**
@@ -83,6 +86,7 @@ export interface RunInput extends ControlInput, OpsInput, PersistInput {
   mac?: string; mtu?: string; 'fdb-ageing'?: string; 'fdb-max'?: string; 'peer-capacity'?: string; static?: string[];
   'ignore-reserved'?: boolean; batch?: string; 'tap-queue'?: string; 'no-offload'?: boolean;
   'allow-any-source'?: boolean; 'bum-rate'?: string; 'bum-burst'?: string; 'icmp-rate'?: string;
+  'src-port-range'?: string;
 }
 
 /** 'vnis': a number (one VNI) or a list of VNIs as numbers or `N:TAP:CIDR` strings. */
@@ -91,6 +95,7 @@ const FILE_KEYS: Record<string, 'string' | 'number' | 'string[]' | 'boolean' | '
   mac: 'string', mtu: 'number', 'fdb-ageing': 'number', 'fdb-max': 'number', 'peer-capacity': 'number', static: 'string[]',
   'ignore-reserved': 'boolean', batch: 'number', 'tap-queue': 'number', 'no-offload': 'boolean',
   'allow-any-source': 'boolean', 'bum-rate': 'number', 'bum-burst': 'number', 'icmp-rate': 'number',
+  'src-port-range': 'string',
   ...CONTROL_FILE_KEYS,
   ...OPS_FILE_KEYS,
   ...PERSIST_FILE_KEYS,
@@ -238,5 +243,6 @@ export function resolveRunConfig(input: RunInput): RunConfig {
     bumRate,
     bumBurst: input['bum-burst'] !== undefined ? parseIntIn('--bum-burst', input['bum-burst'], 1, 100_000_000) : Math.max(1, bumRate),
     icmpRate: input['icmp-rate'] !== undefined ? parseIntIn('--icmp-rate', input['icmp-rate'], 0, 100_000) : DEFAULT_ICMP_RATE,
+    srcPortRange: input['src-port-range'] !== undefined ? parseSrcPortRange(input['src-port-range']) : null,
   };
 }

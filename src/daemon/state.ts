@@ -26,7 +26,11 @@ export interface DaemonState {
   startedMs: number;
   io: {
     tap: { offload: boolean; uso?: boolean; stats: TapStats };
-    udp: { gso: boolean; gro: boolean; gsoMessages: number; gsoDatagrams: number; groMessages: number; groDatagrams: number };
+    udp: {
+      gso: boolean; gro: boolean; gsoMessages: number; gsoDatagrams: number; groMessages: number; groDatagrams: number;
+      /** The per-flow source sockets (io/src-ports.ts): opened, and slots that found no free port; null: one port for all. */
+      srcPorts?: { opened: number; fallbacks: number } | null;
+    };
   } | null;
   control: ControlPlane | null;
   log: Logger;

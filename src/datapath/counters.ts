@@ -36,6 +36,8 @@ export const COUNTER_NAMES = [
   'rx_drop_fdb_full',     // new MAC and the table is at its cap
   'rx_drop_peer_table_full', // new underlay source and the peer table is full
   'rx_drop_truncated',    // larger than the receive slot (cut by the socket)
+  'rx_drop_ecn_not_ect',  // RFC 6040 §4.2: outer CE on a Not-ECT inner IP packet
+  'rx_ecn_ce',            // inner packets marked CE from an outer CE (RFC 6040 §4.2)
   'rx_drop_tap',          // the TAP did not take a frame (queue full, or refused)
   // Forwarding table events seen by decap.
   'fdb_learned',

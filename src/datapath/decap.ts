@@ -12,7 +12,11 @@
 //   4. VNI configured here                                 rx_drop_unknown_vni
 //   5. inner source MAC unicast and non-zero               rx_drop_bad_src_mac
 //   6. inner source MAC not one of ours (a loop)           rx_drop_own_mac
-//   7. learning: source MAC → source VTEP                  rx_drop_static_conflict,
+//   7. RFC 6040 §4.2: an outer CE on a Not-ECT inner IP    rx_drop_ecn_not_ect
+//      packet (wire/ecn.ts); an outer CE on an ECT one
+//      marks it CE (rx_ecn_ce), an outer ECT(1) makes an
+//      inner ECT(0) ECT(1)
+//   8. learning: source MAC → source VTEP                  rx_drop_static_conflict,
 //                                                          rx_drop_fdb_full,
 //                                                          rx_drop_peer_table_full
 // Nothing here can throw: every read is behind the length check of step 1,
@@ -29,6 +33,7 @@ import { C } from './counters.js';
 import { VNI_RX_BYTES, VNI_RX_FRAMES, type VniState } from './vni.js';
 import { VXLAN_HEADER_LEN, VXLAN_FLAG_I } from '../wire/vxlan.js';
 import { ETH_HEADER_LEN } from '../wire/ethernet.js';
+import { decapEcn, frameEcn, setFrameEcn, ECN_CE, ECN_DROP, ECN_NO_IP } from '../wire/ecn.js';
 import { LEARN_NEW, LEARN_MOVED, LEARN_STATIC_CONFLICT, LEARN_FULL } from '../fdb/fdb.js';
 
 export function decapBatch(dp: Datapath, dgrams: DatagramBatch, out: FrameBatch, nowMs: number): void {
@@ -37,7 +42,7 @@ export function decapBatch(dp: Datapath, dgrams: DatagramBatch, out: FrameBatch,
   const fdb = dp.fdb;
   const peers = dp.peers;
   const strict = dp.strictReserved;
-  const knownOnly = dp.knownSourcesOnly, sources = dp.sources, sa = dgrams.srcAddr;
+  const knownOnly = dp.knownSourcesOnly, sources = dp.sources, sa = dgrams.srcAddr, ecn = dgrams.ecn;
   // The last source found known in this batch: a batch is mostly from one
   // VTEP, and the set cannot change during the call. Words are unsigned, so -1 never matches.
   let k0 = -1, k1 = -1, k2 = -1, k3 = -1;
@@ -81,6 +86,13 @@ export function decapBatch(dp: Datapath, dgrams: DatagramBatch, out: FrameBatch,
     const lo = ((b[s + 2] << 24) | (b[s + 3] << 16) | (b[s + 4] << 8) | b[s + 5]) >>> 0;
     if ((b[s] & 1) !== 0 || (hi === 0 && lo === 0)) { c[C.rx_drop_bad_src_mac]++; continue; }
     if (v.isLocalMac(hi, lo)) { c[C.rx_drop_own_mac]++; continue; }
+    // Not-ECT outside (nearly every datagram) leaves the inner packet as it is.
+    if (ecn[i] !== 0) {
+      const inner = frameEcn(b, eth, len - VXLAN_HEADER_LEN);
+      const now = inner === ECN_NO_IP ? inner : decapEcn(ecn[i], inner);
+      if (now === ECN_DROP) { c[C.rx_drop_ecn_not_ect]++; continue; }
+      if (now !== inner && setFrameEcn(b, eth, len - VXLAN_HEADER_LEN, now) && now === ECN_CE) c[C.rx_ecn_ce]++;
+    }
 
     if (lo !== lLo || hi !== lHi || vni !== lVni || sa[a + 3] !== l3 || sa[a + 2] !== l2 || sa[a + 1] !== l1 || sa[a] !== l0) {
       const peer = peers.intern(sa[a], sa[a + 1], sa[a + 2], sa[a + 3], v.port);

@@ -16,6 +16,10 @@
 //   4. a destination: the MAC's VTEP, or the flood list    tx_drop_no_destination
 //   5. a flooded frame within its source MAC's budget      tx_drop_bum_rate
 //      (dp.bum, per VNI and source MAC; time is `nowMs`)
+//
+// Each datagram carries the outer ECN field the socket sets (RFC 6040 §4.1,
+// wire/ecn.ts: the inner field copied) and, when the port sends from
+// per-flow source ports, the port from the inner flow's hash (flowhash.ts).
 
 import type { Datapath } from './datapath.js';
 import type { FrameBatch, SendList } from '../io/batch.js';
@@ -24,6 +28,7 @@ import { C } from './counters.js';
 import { VXLAN_HEADER_LEN, VXLAN_FLAG_I } from '../wire/vxlan.js';
 import { ETH_HEADER_LEN, ETHERTYPE_QINQ, ETHERTYPE_VLAN } from '../wire/ethernet.js';
 import { flowSourcePort } from './flowhash.js';
+import { encapEcn, frameEcn } from '../wire/ecn.js';
 import { VNI_TX_BYTES, VNI_TX_FRAMES } from './vni.js';
 
 export function encapBatch(dp: Datapath, v: VniState, frames: FrameBatch, out: SendList, nowMs: number): void {
@@ -70,12 +75,13 @@ export function encapBatch(dp: Datapath, v: VniState, frames: FrameBatch, out: S
     const h = off - VXLAN_HEADER_LEN;
     b[h] = VXLAN_FLAG_I; b[h + 1] = 0; b[h + 2] = 0; b[h + 3] = 0;
     b[h + 4] = vni >>> 16; b[h + 5] = vni >>> 8; b[h + 6] = vni; b[h + 7] = 0;
-    const sport = out.wantSrcPort ? flowSourcePort(b, off, len) : 0;
+    const sport = out.wantSrcPort ? flowSourcePort(b, off, len, out.srcPortMin, out.srcPortMax) : 0;
+    const ecn = encapEcn(frameEcn(b, off, len));
     const plen = len + VXLAN_HEADER_LEN;
 
     if (peer >= 0) {
       if (out.count === out.capacity) { c[C.tx_drop_send_full]++; continue; }
-      push(out, h, plen, peer, sport, i, frames);
+      push(out, h, plen, peer, sport, ecn, i, frames);
       unicast++;
       continue;
     }
@@ -90,7 +96,7 @@ export function encapBatch(dp: Datapath, v: VniState, frames: FrameBatch, out: S
       const p = ids[k];
       if (p === origin) continue;
       if (out.count === out.capacity) { c[C.tx_drop_send_full]++; break; }
-      push(out, h, plen, p, sport, i, frames);
+      push(out, h, plen, p, sport, ecn, i, frames);
       copies++;
     }
     c[C.tx_flooded]++;
@@ -110,7 +116,7 @@ function isTagged(b: Uint8Array, off: number): boolean {
   return t === ETHERTYPE_VLAN || t === ETHERTYPE_QINQ;
 }
 
-function push(out: SendList, off: number, len: number, peer: number, sport: number, from: number, frames: FrameBatch): void {
+function push(out: SendList, off: number, len: number, peer: number, sport: number, ecn: number, from: number, frames: FrameBatch): void {
   const j = out.count++;
   out.from[j] = from;
   out.tailOff[j] = frames.tailOff[from];
@@ -119,4 +125,5 @@ function push(out: SendList, off: number, len: number, peer: number, sport: numb
   out.len[j] = len;
   out.peer[j] = peer;
   out.srcPort[j] = sport;
+  out.ecn[j] = ecn;
 }

@@ -4,8 +4,9 @@
 // calculated using a hash of fields from the inner packet", so that underlay
 // routers spreading load by 5-tuple (ECMP, RSS) keep one inner flow on one
 // path while different flows spread out. Linux picks from its local port
-// range, 32768–60999 by default; weft uses the same range so firewalls tuned
-// for the kernel VTEP need no change.
+// range, 32768–60999 by default; weft uses a range given (--src-port-range,
+// by default the namespace's local port range, as Linux does) so firewalls
+// tuned for the kernel VTEP need no change.
 //
 // The hash covers the inner MACs, and for IPv4/IPv6 the addresses, the
 // protocol and, for TCP/UDP/SCTP, the ports. It is stable for a flow (same
@@ -15,6 +16,7 @@ import * as eth from '../wire/ethernet.js';
 import * as ipv4 from '../wire/ipv4.js';
 import * as ipv6 from '../wire/ipv6.js';
 import * as layers from '../wire/layers.js';
+import { SRC_PORT_MIN, SRC_PORT_MAX } from '../io/batch.js';
 
 // Module-local copies of what the hash uses per packet: V8 loads an
 // imported binding, with a check, at every use, and folds a local const.
@@ -22,14 +24,11 @@ const { ETH_HEADER_LEN } = eth;
 const { IPPROTO_TCP, IPPROTO_UDP } = ipv4;
 const { IPV6_HEADER_LEN } = ipv6;
 const { layersOf, lyL3, lyL4, lyProto, LY_TAGGED, LY_IPV4, LY_IPV6, LY_L4, LY_LATER_FRAGMENT } = layers;
+export { SRC_PORT_MIN, SRC_PORT_MAX };
 
 /** RFC 4960 and RFC 3828: protocols whose first four bytes are ports, as TCP's and UDP's. */
 const IPPROTO_SCTP = 132;
 const IPPROTO_UDPLITE = 136;
-
-export const SRC_PORT_MIN = 32768;
-export const SRC_PORT_MAX = 60999;
-const SPAN = SRC_PORT_MAX - SRC_PORT_MIN + 1;
 
 function mix(h: number, v: number): number {
   // One round of murmur3's 32-bit mixing: cheap and spreads every input bit.
@@ -54,10 +53,11 @@ function u32(b: Buffer, o: number): number {
   return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
 }
 
-/** Source port for the Ethernet frame at `off` (`len` bytes). */
-export function flowSourcePort(b: Buffer, off: number, len: number): number {
+/** Source port in [min, max] for the Ethernet frame at `off` (`len` bytes). */
+export function flowSourcePort(b: Buffer, off: number, len: number, min = SRC_PORT_MIN, max = SRC_PORT_MAX): number {
   let h = 0x9747b28c;
-  if (len < ETH_HEADER_LEN) return SRC_PORT_MIN;
+  const span = max - min + 1;
+  if (len < ETH_HEADER_LEN) return min;
   // MACs: bytes 0..11.
   h = mix(h, u32(b, off));
   h = mix(h, u32(b, off + 4));
@@ -65,7 +65,7 @@ export function flowSourcePort(b: Buffer, off: number, len: number): number {
   const w = layersOf(b, off, len);
   // One 802.1Q / 802.1ad tag: the VLAN id is part of the flow.
   if ((w & LY_TAGGED) !== 0) h = mix(h, (b[off + ETH_HEADER_LEN] << 8) | b[off + ETH_HEADER_LEN + 1]);
-  if ((w & (LY_IPV4 | LY_IPV6)) === 0) return SRC_PORT_MIN + (finalMix(h) % SPAN);
+  if ((w & (LY_IPV4 | LY_IPV6)) === 0) return min + (finalMix(h) % span);
   const l3 = off + lyL3(w), proto = lyProto(w);
   if ((w & LY_IPV4) !== 0) {
     h = mix(h, u32(b, l3 + 12));
@@ -79,5 +79,5 @@ export function flowSourcePort(b: Buffer, off: number, len: number): number {
   if ((w & (LY_L4 | LY_LATER_FRAGMENT)) === LY_L4 && (proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP || proto === IPPROTO_UDPLITE) && l4 + 4 <= off + len) {
     h = mix(h, u32(b, l4));
   }
-  return SRC_PORT_MIN + (finalMix(h) % SPAN);
+  return min + (finalMix(h) % span);
 }

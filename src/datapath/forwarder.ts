@@ -54,6 +54,8 @@ export interface ForwarderOptions {
    * that writes the source port (replay's) turns it on.
    */
   flowSourcePorts?: boolean;
+  /** The range those ports come from (default: Linux's, SRC_PORT_MIN–SRC_PORT_MAX); implies flowSourcePorts. */
+  srcPortRange?: { min: number; max: number };
   /** A port failed for good (e.g. the TAP was deleted): the loop has stopped. `vni` says whose TAP. */
   onFatal?: (err: Error, port: 'tap' | 'udp', vni?: number) => void;
 }
@@ -104,6 +106,7 @@ export class Forwarder {
   /** When ageIfDue() last aged (loop clock); NaN until its first call. */
   private lastAgedMs = NaN;
   private readonly flowSourcePorts: boolean;
+  private readonly srcPortRange: { min: number; max: number } | null;
   private readonly onFatal: (err: Error, port: 'tap' | 'udp', vni?: number) => void;
   private stopped = false;
 
@@ -116,7 +119,8 @@ export class Forwarder {
     opts: ForwarderOptions = {},
   ) {
     const batch = this.batch = opts.batch ?? 64;
-    this.flowSourcePorts = opts.flowSourcePorts ?? false;
+    this.srcPortRange = opts.srcPortRange ?? null;
+    this.flowSourcePorts = (opts.flowSourcePorts ?? false) || this.srcPortRange !== null;
     this.frames = new FrameBatch(batch);
     this.sends = this.sendList(v.flood.count);
     this.dgrams = new DatagramBatch(batch);
@@ -146,6 +150,7 @@ export class Forwarder {
     // A flooded frame becomes one datagram per peer (peers added later too: room for 8).
     const s = new SendList(this.batch * Math.max(8, flood + 1));
     s.wantSrcPort = this.flowSourcePorts;
+    if (this.srcPortRange !== null) { s.srcPortMin = this.srcPortRange.min; s.srcPortMax = this.srcPortRange.max; }
     return s;
   }
 

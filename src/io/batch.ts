@@ -85,6 +85,8 @@ export class DatagramBatch {
   readonly len: Int32Array;
   readonly srcAddr: Uint32Array;
   readonly srcPort: Uint16Array;
+  /** The outer IP header's ECN field (RFC 3168 §5), where the port reads it; 0 (Not-ECT) otherwise. */
+  readonly ecn: Uint8Array;
 
   constructor(capacity: number, buf: Buffer = Buffer.alloc(0)) {
     this.capacity = capacity;
@@ -93,8 +95,16 @@ export class DatagramBatch {
     this.len = new Int32Array(capacity);
     this.srcAddr = new Uint32Array(capacity * 4);
     this.srcPort = new Uint16Array(capacity);
+    this.ecn = new Uint8Array(capacity);
   }
 }
+
+/**
+ * The source ports Linux's vxlan device picks from by default: its local
+ * port range (net.ipv4.ip_local_port_range, 32768–60999 unless changed).
+ */
+export const SRC_PORT_MIN = 32768;
+export const SRC_PORT_MAX = 60999;
 
 /** Too-big frames a SendList remembers per batch: more than the ICMP rate limit lets through in a burst. */
 export const TOO_BIG_PER_BATCH = 16;
@@ -110,8 +120,16 @@ export class SendList {
   readonly off: Int32Array;
   readonly len: Int32Array;
   readonly peer: Int32Array;
-  /** UDP source port chosen from the inner flow (RFC 7348 §5). */
+  /**
+   * UDP source port chosen from the inner flow (RFC 7348 §5), within
+   * [srcPortMin, srcPortMax]; a port that sends from fewer sockets than
+   * that (udp.ts) writes the port each entry left from back here.
+   */
   readonly srcPort: Uint16Array;
+  srcPortMin = SRC_PORT_MIN;
+  srcPortMax = SRC_PORT_MAX;
+  /** The outer ECN field for each entry (RFC 6040 §4.1: the inner one's copy). */
+  readonly ecn: Uint8Array;
   /** Index of the frame in the input batch each entry came from. */
   readonly from: Int32Array;
   /** The frame's tail (FrameBatch): the datagram's last `tailLen` bytes sit at `tailOff`. */
@@ -139,5 +157,6 @@ export class SendList {
     this.len = new Int32Array(capacity);
     this.peer = new Int32Array(capacity);
     this.srcPort = new Uint16Array(capacity);
+    this.ecn = new Uint8Array(capacity);
   }
 }

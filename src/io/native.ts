@@ -123,10 +123,13 @@ export interface Native {
    * shorter or equal. segs[i] is 0 when message i is one datagram. A
    * coalesced message can hold up to 65535 bytes: give `maxLen` (and every
    * slot) that much, or it comes back truncated (-1). Without `segs` no
-   * control data is read; only a GRO socket needs it.
+   * control data is read; only a GRO socket needs it. With `tos` (room for
+   * `max`), tos[i] gets message i's outer IPv4 TOS or IPv6 traffic class
+   * byte, on a socket given udpSetRecvTos (0 otherwise). The kernel's GRO
+   * merges only datagrams whose TOS is equal, so one byte a message is exact.
    */
   udpRecv(fd: number, slab: Buffer, offs: Int32Array, lens: Int32Array, maxLen: number,
-    srcAddr: Uint32Array, srcPort: Uint16Array, max: number, segs?: Int32Array): number;
+    srcAddr: Uint32Array, srcPort: Uint16Array, max: number, segs?: Int32Array, tos?: Uint8Array): number;
 
   /**
    * sendmmsg on a socket udpOpen opened with `family` (said here so no call
@@ -137,10 +140,12 @@ export interface Native {
    * IPv6 destination on an IPv4 socket…) is skipped, counted by adding 1 to
    * errors[0], and sending goes on. It stops early only when the socket
    * buffer is full (EAGAIN): then the datagrams from index
-   * (returned + the rise in errors[0]) on were not tried.
+   * (returned + the rise in errors[0]) on were not tried. With `tos`,
+   * datagram i leaves with outer IPv4 TOS / IPv6 traffic class tos[i]
+   * (a per-message IP_TOS / IPV6_TCLASS; 0 sends none: the socket's own, 0).
    */
   udpSend(fd: number, family: 4 | 6, slab: Buffer, offs: Int32Array, lens: Int32Array,
-    dstAddr: Uint32Array, dstPort: Uint16Array, count: number, errors: Int32Array): number;
+    dstAddr: Uint32Array, dstPort: Uint16Array, count: number, errors: Int32Array, tos?: Uint8Array): number;
 
   /**
    * udpSend with UDP GSO and each message gathered from pieces: message k
@@ -158,9 +163,10 @@ export interface Native {
    * udpSend. A message carries at most 65507 (IPv4) or 65527 (IPv6) bytes.
    * Throws RangeError when a segs[k] (k < count) is outside 0…65535, or an
    * array is shorter than `count` needs. Check udpGsoSupported first.
+   * `tos` as udpSend's, per message.
    */
   udpSendGsoV(fd: number, family: 4 | 6, slab: Buffer, poffs: Int32Array, plens: Int32Array, pstart: Int32Array, segs: Int32Array,
-    dstAddr: Uint32Array, dstPort: Uint16Array, count: number, errors: Int32Array): number;
+    dstAddr: Uint32Array, dstPort: Uint16Array, count: number, errors: Int32Array, tos?: Uint8Array): number;
 
   /** Whether the kernel does UDP GSO (udpSendGsoV): Linux 4.18 and later.
    * Probes getsockopt(SOL_UDP, UDP_SEGMENT) on `fd`, a UDP socket. */
@@ -173,6 +179,12 @@ export interface Native {
    * the kernel does not know the option (before Linux 5.0), true when done.
    */
   udpSetGro(fd: number, on: boolean): boolean;
+
+  /**
+   * setsockopt IP_RECVTOS (and IPV6_RECVTCLASS on a `family` 6 socket), so
+   * that udpRecv's `tos` reads each datagram's outer ECN (RFC 6040 decap).
+   */
+  udpSetRecvTos(fd: number, family: 4 | 6): void;
 
   /**
    * RFC 1071 one's-complement sum of the 16-bit big-endian words of

@@ -86,8 +86,10 @@ export class OuterParser {
       l4len = ip.payloadLength();
       pseudo = pseudoSumV4(buf, ip.srcOff(), ip.dstOff(), IPPROTO_UDP, l4len);
       dg.srcAddr[a] = 0; dg.srcAddr[a + 1] = 0; dg.srcAddr[a + 2] = 0xffff; dg.srcAddr[a + 3] = ip.src();
+      dg.ecn[i] = buf[l3 + 1] & 3;
     } else if (type === ETHERTYPE_IPV6) {
       const ip = this.ip6.bind(buf, l3);
+      dg.ecn[i] = (buf[l3 + 1] >>> 4) & 3;
       if (!ip.checkLen(end - l3) || ip.version() !== 6 || l3 + IPV6_HEADER_LEN + ip.payloadLength() > end) { c[R.truncated]++; return false; }
       // Extension headers before UDP would need walking; VTEPs do not send them.
       if (ip.nextHeader() !== IPPROTO_UDP) {
@@ -205,10 +207,10 @@ export class OuterBuilder {
    * and returns where the outer frame starts, or -1 if it cannot be built
    * (counted). Needs 62 bytes of headroom for IPv6, 42 for IPv4.
    */
-  build(buf: Buffer, payOff: number, payLen: number, peer: number, srcPort: number): number {
+  build(buf: Buffer, payOff: number, payLen: number, peer: number, srcPort: number, ecn = 0): number {
     if (this.peers.isV4(peer) === this.v6) { this.v[2]++; return -1; }
     this.peers.writeAddr(peer, this.peerAddr, 0);
-    return this.emit(buf, payOff, payLen, this.local, this.peerAddr, srcPort, this.peers.port(peer), REPLAY_SRC_MAC, REPLAY_DST_MAC);
+    return this.emit(buf, payOff, payLen, this.local, this.peerAddr, srcPort, this.peers.port(peer), REPLAY_SRC_MAC, REPLAY_DST_MAC, ecn);
   }
 
   /**
@@ -217,17 +219,17 @@ export class OuterBuilder {
    * `srcPort`, to the local address and `dstPort`. For `weft capture`, which
    * shows what the kernel stripped.
    */
-  buildInbound(buf: Buffer, payOff: number, payLen: number, src: Uint32Array, a: number, srcPort: number, dstPort: number): number {
+  buildInbound(buf: Buffer, payOff: number, payLen: number, src: Uint32Array, a: number, srcPort: number, dstPort: number, ecn = 0): number {
     const v4 = src[a] === 0 && src[a + 1] === 0 && src[a + 2] === 0xffff;
     if (v4 === this.v6) { this.v[2]++; return -1; }
     const p = this.peerAddr;
     if (v4) p.writeUInt32BE(src[a + 3], 0);
     else for (let k = 0; k < 4; k++) p.writeUInt32BE(src[a + k], k * 4);
-    return this.emit(buf, payOff, payLen, p, this.local, srcPort, dstPort, REPLAY_DST_MAC, REPLAY_SRC_MAC);
+    return this.emit(buf, payOff, payLen, p, this.local, srcPort, dstPort, REPLAY_DST_MAC, REPLAY_SRC_MAC, ecn);
   }
 
   private emit(buf: Buffer, payOff: number, payLen: number, srcIp: Buffer, dstIp: Buffer,
-    srcPort: number, dstPort: number, srcMac: number, dstMac: number): number {
+    srcPort: number, dstPort: number, srcMac: number, dstMac: number, ecn: number): number {
     const c = this.v;
     const ipLen = this.v6 ? IPV6_HEADER_LEN : IPV4_HEADER_LEN;
     const udpLen = UDP_HEADER_LEN + payLen;
@@ -250,7 +252,8 @@ export class OuterBuilder {
     let pseudo: number;
     if (this.v6) {
       const ip = this.ip6.bind(buf, l3);
-      buf[l3] = 0x60; buf[l3 + 1] = 0; buf[l3 + 2] = 0; buf[l3 + 3] = 0;
+      // The traffic class's ECN bits (RFC 3168 §5) sit in the second byte's high nibble.
+      buf[l3] = 0x60; buf[l3 + 1] = (ecn & 3) << 4; buf[l3 + 2] = 0; buf[l3 + 3] = 0;
       ip.setPayloadLength(udpLen);
       ip.setNextHeader(IPPROTO_UDP);
       ip.setHopLimit(OUTER_TTL);
@@ -260,7 +263,7 @@ export class OuterBuilder {
       c[1]++;
     } else {
       const ip = this.ip4.bind(buf, l3);
-      buf[l3] = 0x45; buf[l3 + 1] = 0;
+      buf[l3] = 0x45; buf[l3 + 1] = ecn & 3;
       ip.setTotalLength(IPV4_HEADER_LEN + udpLen);
       ip.setId(this.ipId);
       this.ipId = (this.ipId + 1) & 0xffff;

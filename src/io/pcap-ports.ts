@@ -230,6 +230,7 @@ export class PcapDatagramPort extends Staged implements DatagramPort {
       b.off[i] = s.off[k];
       b.len[i] = s.len[k];
       b.srcPort[i] = s.srcPort[k];
+      b.ecn[i] = s.ecn[k];
       for (let w = 0; w < 4; w++) b.srcAddr[i * 4 + w] = s.srcAddr[k * 4 + w];
     }
     b.count = n;
@@ -258,7 +259,7 @@ export class PcapDatagramPort extends Staged implements DatagramPort {
         buf = this.whole;
         off = HEADROOM;
       }
-      const start = builder.build(buf, off, len, list.peer[j], list.srcPort[j]);
+      const start = builder.build(buf, off, len, list.peer[j], list.srcPort[j], list.ecn[j]);
       if (start < 0) continue;
       const k = t.base + list.from[j];
       out.write(buf, start, off + len - start, t.sec[k], t.usec[k]);

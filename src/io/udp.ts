@@ -13,6 +13,14 @@
 //         one sender as one message and the size to cut it by; recv() cuts
 //         it back into datagram entries, so decap sees ordinary datagrams.
 // Without them, every datagram is its own message (still batched).
+//
+// Per-flow source ports (srcPorts, src-ports.ts): the send list is grouped
+// by the socket each entry's flow leaves from (a stable counting sort, so a
+// flow's datagrams keep their order), one sendmmsg per socket in use; GSO
+// runs form within a group. ECN: each message carries its outer ECN field
+// (an IP_TOS / IPV6_TCLASS control message when not 0), so a run breaks
+// where it changes; recv reads each message's outer TOS (IP_RECVTOS) into
+// the batch, for decap's RFC 6040 rules.
 
 import { native } from './native.js';
 import { UDP_PAYLOAD_MAX } from '../wire/vxlan.js';
@@ -21,6 +29,7 @@ import { HEADROOM } from './batch.js';
 import type { DatagramBatch, SendList } from './batch.js';
 import type { PeerTable } from '../fdb/peers.js';
 import type { DatagramPort } from './ports.js';
+import { SourcePorts, SRC_PORT_SLOTS, type SrcPortRange } from './src-ports.js';
 
 /** Largest UDP payload; a larger one cannot arrive. */
 const MAX_DATAGRAM = 65535;
@@ -51,7 +60,11 @@ export interface UdpOptions {
    * so no datagram queued on it is lost.
    */
   adopt?: number;
+  /** Send each flow from a port of this range (SendList.srcPort picks it); default: all from `port`. */
+  srcPorts?: SrcPortRange;
 }
+
+const SNDBUF = 8 << 20;
 
 export class UdpSocket implements DatagramPort {
   readonly fd: number;
@@ -91,11 +104,19 @@ export class UdpSocket implements DatagramPort {
   private readonly plens: Int32Array;
   private readonly pstart: Int32Array;
   private readonly flushResult = { sent: 0, short: false };
+  /** The sockets flows leave from; null: all from this one. */
+  readonly srcPorts: SourcePorts | null;
+  /** Send-list indices grouped by source socket, and the counting sort's counts. */
+  private order: Int32Array;
+  private readonly slotEnd = new Int32Array(SRC_PORT_SLOTS + 1);
+  /** Outer TOS byte per message sent, per message received. */
+  private readonly stos: Uint8Array;
+  private readonly rtos: Uint8Array;
 
   constructor(o: UdpOptions) {
     const n = native();
     const s = o.adopt !== undefined ? { fd: o.adopt, port: o.port }
-      : n.udpOpen(o.family, o.address, o.port, { reusePort: o.reusePort ?? false, rcvbuf: 8 << 20, sndbuf: 8 << 20 });
+      : n.udpOpen(o.family, o.address, o.port, { reusePort: o.reusePort ?? false, rcvbuf: 8 << 20, sndbuf: SNDBUF });
     this.fd = s.fd;
     this.watch = new PolledFd(this.fd);
     this.port = s.port;
@@ -103,6 +124,8 @@ export class UdpSocket implements DatagramPort {
     const want = o.offload !== false;
     this.gso = want && n.udpGsoSupported(this.fd);
     this.gro = want && n.udpSetGro(this.fd, true);
+    n.udpSetRecvTos(this.fd, o.family);
+    this.srcPorts = o.srcPorts ? new SourcePorts(o.family, o.address, o.srcPorts, SNDBUF, this.fd, this.port) : null;
     // With GRO a message holds up to 64 KiB of datagrams; read few enough
     // messages that the datagrams cut from them fit the batch.
     this.maxLen = this.gro ? MAX_DATAGRAM : Math.min(MAX_DATAGRAM, o.maxLen ?? MAX_DATAGRAM);
@@ -114,6 +137,7 @@ export class UdpSocket implements DatagramPort {
     this.rsegs = new Int32Array(this.msgMax);
     this.raddr = new Uint32Array(this.msgMax * 4);
     this.rport = new Uint16Array(this.msgMax);
+    this.rtos = new Uint8Array(this.msgMax);
     for (let i = 0; i < this.msgMax; i++) this.roffs[i] = i * this.slot + HEADROOM;
     const sendMax = o.batch * 8;
     this.soffs = new Int32Array(sendMax);
@@ -121,6 +145,8 @@ export class UdpSocket implements DatagramPort {
     this.ssegs = new Int32Array(sendMax);
     this.dstAddr = new Uint32Array(sendMax * 4);
     this.dstPort = new Uint16Array(sendMax);
+    this.stos = new Uint8Array(sendMax);
+    this.order = new Int32Array(sendMax);
     this.poffs = new Int32Array(this.gso ? sendMax * 2 : 0);
     this.plens = new Int32Array(this.gso ? sendMax * 2 : 0);
     this.pstart = new Int32Array(this.gso ? sendMax + 1 : 0);
@@ -130,14 +156,14 @@ export class UdpSocket implements DatagramPort {
     const n = native();
     batch.buf = this.slab;
     const got = this.gro
-      ? n.udpRecv(this.fd, this.slab, this.roffs, this.rlens, this.maxLen, this.raddr, this.rport, this.msgMax, this.rsegs)
-      : n.udpRecv(this.fd, this.slab, this.roffs, this.rlens, this.maxLen, this.raddr, this.rport, this.msgMax);
+      ? n.udpRecv(this.fd, this.slab, this.roffs, this.rlens, this.maxLen, this.raddr, this.rport, this.msgMax, this.rsegs, this.rtos)
+      : n.udpRecv(this.fd, this.slab, this.roffs, this.rlens, this.maxLen, this.raddr, this.rport, this.msgMax, undefined, this.rtos);
     let k = 0;
     for (let i = 0; i < got; i++) {
       const off = this.roffs[i], len = this.rlens[i];
       const seg = this.gro ? this.rsegs[i] : 0;
       const a0 = this.raddr[i * 4], a1 = this.raddr[i * 4 + 1], a2 = this.raddr[i * 4 + 2], a3 = this.raddr[i * 4 + 3];
-      const port = this.rport[i];
+      const port = this.rport[i], ecn = this.rtos[i] & 3;
       if (seg > 0 && len > seg) this.groMessages++;
       // A coalesced message is datagrams of `seg` bytes back to back, the last shorter.
       const step = seg > 0 && len > seg ? seg : len;
@@ -148,6 +174,7 @@ export class UdpSocket implements DatagramPort {
         const a = k * 4;
         batch.srcAddr[a] = a0; batch.srcAddr[a + 1] = a1; batch.srcAddr[a + 2] = a2; batch.srcAddr[a + 3] = a3;
         batch.srcPort[k] = port;
+        batch.ecn[k] = ecn;
         k++;
         if (len <= 0) break;
       }
@@ -158,12 +185,47 @@ export class UdpSocket implements DatagramPort {
   }
 
   send(list: SendList, peers: PeerTable, slab: Buffer): number {
-    return this.gso ? this.sendGso(list, peers, slab) : this.sendEach(list, peers, slab);
+    const sp = this.srcPorts, n = list.count;
+    if (sp === null || n === 0) return this.sendFrom(this.fd, list, peers, slab, 0, n, null);
+    const ports = list.srcPort;
+    // The common case, one socket for the whole list (one flow, or flows
+    // that share a slot): no sorting. Each entry's port becomes the one it
+    // leaves from, for whoever looks at the list after (capture).
+    const s0 = sp.slotOf(ports[0]);
+    let j = 1;
+    while (j < n && sp.slotOf(ports[j]) === s0) j++;
+    if (j === n) {
+      const fd = sp.fd(s0), port = sp.port(s0);
+      for (let q = 0; q < n; q++) ports[q] = port;
+      return this.sendFrom(fd, list, peers, slab, 0, n, null);
+    }
+    // Stable counting sort by slot: slotEnd[s] ends up where slot s's entries end.
+    if (this.order.length < n) this.order = new Int32Array(list.capacity);
+    const order = this.order, end = this.slotEnd, slots = sp.slots;
+    end.fill(0);
+    for (let q = 0; q < n; q++) end[sp.slotOf(ports[q]) + 1]++;
+    for (let s = 0; s < slots; s++) end[s + 1] += end[s];
+    for (let q = 0; q < n; q++) order[end[sp.slotOf(ports[q])]++] = q;
+    let sent = 0, start = 0;
+    for (let s = 0; s < slots; s++) {
+      const stop = end[s];
+      if (stop === start) continue;
+      const fd = sp.fd(s), port = sp.port(s);
+      for (let q = start; q < stop; q++) ports[order[q]] = port;
+      sent += this.sendFrom(fd, list, peers, slab, start, stop, order);
+      start = stop;
+    }
+    return sent;
+  }
+
+  /** Sends entries order[from..to) (or from..to with order null) of `list` on `fd`. */
+  private sendFrom(fd: number, list: SendList, peers: PeerTable, slab: Buffer, from: number, to: number, order: Int32Array | null): number {
+    return this.gso ? this.sendGso(fd, list, peers, slab, from, to, order) : this.sendEach(fd, list, peers, slab, from, to, order);
   }
 
   /**
-   * Groups runs of equal-length datagrams to one peer (only the last may be
-   * shorter) into UDP_SEGMENT messages, gathered from where the datagrams
+   * Groups runs of equal-length datagrams to one peer with one ECN field
+   * (only the last may be shorter) into UDP_SEGMENT messages, gathered from where the datagrams
    * lie: each is two pieces, its headers and its payload (one piece when it
    * has no tail), so nothing is copied here whatever the list holds — TSO
    * segments with their payloads left in the read slab, or a burst of one
@@ -176,63 +238,70 @@ export class UdpSocket implements DatagramPort {
    * some, which ones is not reported, and each refused message counts as
    * one lost datagram.
    */
-  private sendGso(list: SendList, peers: PeerTable, slab: Buffer): number {
-    const n = list.count;
-    let sent = 0, m = 0, p = 0, j = 0;
+  private sendGso(fd: number, list: SendList, peers: PeerTable, slab: Buffer, from: number, to: number, order: Int32Array | null): number {
+    const ecns = list.ecn;
+    let sent = 0, m = 0, p = 0, q = from;
     this.pstart[0] = 0;
-    while (j < n) {
-      // The run one UDP_SEGMENT message can carry: one peer, equal lengths
-      // (only the last may be shorter), within the kernel's limits.
-      const peer = list.peer[j], seg = list.len[j];
-      let total = seg, k = j + 1;
-      while (k < n && k - j < GSO_MAX_SEGS && list.peer[k] === peer && list.len[k] <= seg && total + list.len[k] <= GSO_MAX_BYTES) {
-        total += list.len[k++];
-        if (list.len[k - 1] < seg) break;
+    while (q < to) {
+      // The run one UDP_SEGMENT message can carry: one peer, one ECN field,
+      // equal lengths (only the last may be shorter), within the kernel's limits.
+      const j = order === null ? q : order[q];
+      const peer = list.peer[j], seg = list.len[j], ecn = ecns[j];
+      let total = seg, r = q + 1;
+      while (r < to && r - q < GSO_MAX_SEGS) {
+        const k = order === null ? r : order[r];
+        if (list.peer[k] !== peer || ecns[k] !== ecn || list.len[k] > seg || total + list.len[k] > GSO_MAX_BYTES) break;
+        total += list.len[k];
+        r++;
+        if (list.len[k] < seg) break;
       }
-      const count = k - j;
+      const count = r - q;
       if (m === this.soffs.length || p + 2 * count > this.poffs.length) {
-        const r = this.flushGso(slab, m);
-        sent += r.sent;
-        if (r.short) return sent;
+        const res = this.flushGso(fd, slab, m);
+        sent += res.sent;
+        if (res.short) return sent;
         m = 0; p = 0;
       }
-      for (let q = j; q < k; q++) {
-        const tail = list.tailLen[q];
-        this.poffs[p] = list.off[q];
-        this.plens[p++] = list.len[q] - tail;
-        if (tail > 0) { this.poffs[p] = list.tailOff[q]; this.plens[p++] = tail; }
+      for (let x = q; x < r; x++) {
+        const k = order === null ? x : order[x];
+        const tail = list.tailLen[k];
+        this.poffs[p] = list.off[k];
+        this.plens[p++] = list.len[k] - tail;
+        if (tail > 0) { this.poffs[p] = list.tailOff[k]; this.plens[p++] = tail; }
       }
       this.slens[m] = total;
       this.ssegs[m] = count > 1 ? seg : 0;
+      this.stos[m] = ecn;
       this.setDst(m, peers, peer);
       this.pstart[++m] = p;
-      j = k;
+      q = r;
     }
-    if (m > 0) sent += this.flushGso(slab, m).sent;
+    if (m > 0) sent += this.flushGso(fd, slab, m).sent;
     return sent;
   }
 
   /** One message per datagram. */
-  private sendEach(list: SendList, peers: PeerTable, slab: Buffer): number {
-    const n = list.count;
+  private sendEach(fd: number, list: SendList, peers: PeerTable, slab: Buffer, from: number, to: number, order: Int32Array | null): number {
     let sent = 0;
-    for (let start = 0; start < n; start += this.soffs.length) {
-      const m = Math.min(this.soffs.length, n - start);
-      for (let j = 0; j < m; j++) {
-        this.soffs[j] = list.off[start + j];
-        this.slens[j] = list.len[start + j];
-        this.setDst(j, peers, list.peer[start + j]);
+    for (let start = from; start < to; start += this.soffs.length) {
+      const m = Math.min(this.soffs.length, to - start);
+      for (let x = 0; x < m; x++) {
+        const j = order === null ? start + x : order[start + x];
+        this.soffs[x] = list.off[j];
+        this.slens[x] = list.len[j];
+        this.stos[x] = list.ecn[j];
+        this.setDst(x, peers, list.peer[j]);
       }
       this.errors[0] = 0;
-      sent += native().udpSend(this.fd, this.family, slab, this.soffs, this.slens, this.dstAddr, this.dstPort, m, this.errors);
+      sent += native().udpSend(fd, this.family, slab, this.soffs, this.slens, this.dstAddr, this.dstPort, m, this.errors, this.stos);
     }
     return sent;
   }
 
   /** Sends the m pending messages gathered from pieces of `buf`; `short` when the socket took fewer. */
-  private flushGso(buf: Buffer, m: number): { sent: number; short: boolean } {
+  private flushGso(fd: number, buf: Buffer, m: number): { sent: number; short: boolean } {
     this.errors[0] = 0;
-    const ok = native().udpSendGsoV(this.fd, this.family, buf, this.poffs, this.plens, this.pstart, this.ssegs, this.dstAddr, this.dstPort, m, this.errors);
+    const ok = native().udpSendGsoV(fd, this.family, buf, this.poffs, this.plens, this.pstart, this.ssegs, this.dstAddr, this.dstPort, m, this.errors, this.stos);
     const done = ok + this.errors[0];
     let sent = 0;
     for (let q = 0; q < done; q++) {
@@ -258,5 +327,8 @@ export class UdpSocket implements DatagramPort {
 
   resumeReading(): void { this.watch.resume(); }
 
-  close(): void { this.watch.close(); }
+  close(): void {
+    this.srcPorts?.close();
+    this.watch.close();
+  }
 }

@@ -132,8 +132,17 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
   return fd_result(env, fd, "port", int_value(env, bound));
 }
 
+/* An optional typed-array argument: NULL when undefined. */
+static bool opt_arr(napi_env env, const char *fn, napi_value v, const char *name, napi_typedarray_type type,
+                    const char *type_name, void **data, int64_t need, const char *need_text) {
+  napi_valuetype t;
+  *data = NULL;
+  if (napi_typeof(env, v, &t) != napi_ok) return false;
+  return t == napi_undefined || arg_arr(env, fn, v, name, type, type_name, data, need, need_text);
+}
+
 static napi_value udp_recv(napi_env env, napi_callback_info info) {
-  FN("udpRecv", 9);
+  FN("udpRecv", 10);
   INT(fd, 0, 0, INT32_MAX);
   BUF(slab, 1);
   INT(maxLen, 4, 0, INT32_MAX);
@@ -143,11 +152,11 @@ static napi_value udp_recv(napi_env env, napi_callback_info info) {
   ARR(srcAddr, 5, uint32, U32, 4 * max);
   ARR(srcPort, 6, uint16, U16, max);
   int32_t *segs = NULL;
-  napi_valuetype t;
-  if (napi_typeof(env, argv[8], &t) != napi_ok ||
-      (t != napi_undefined && !arg_arr(env, fn, argv[8], "segs", napi_int32_array, "an Int32Array or undefined", (void **)&segs, max, "max")) ||
+  uint8_t *tos = NULL;
+  if (!opt_arr(env, fn, argv[8], "segs", napi_int32_array, "an Int32Array or undefined", (void **)&segs, max, "max") ||
+      !opt_arr(env, fn, argv[9], "tos", napi_uint8_array, "a Uint8Array or undefined", (void **)&tos, max, "max") ||
       !check_slots(env, fn, "datagram", slab_len, offs, NULL, maxLen, max)) return NULL;
-  return count_or_throw(env, weft_udp_recv((int)fd, slab, offs, lens, (int)maxLen, srcAddr, srcPort, segs, (int)max),
+  return count_or_throw(env, weft_udp_recv((int)fd, slab, offs, lens, (int)maxLen, srcAddr, srcPort, segs, tos, (int)max),
                         "recvmmsg", "receiving UDP datagrams", fd);
 }
 
@@ -162,7 +171,7 @@ static bool check_segs(napi_env env, const char *fn, const int32_t *segs, int64_
 }
 
 static napi_value udp_send(napi_env env, napi_callback_info info) {
-  FN("udpSend", 9);
+  FN("udpSend", 10);
   INT(fd, 0, 0, INT32_MAX);
   INT(family, 1, 4, 6);
   BUF(slab, 2);
@@ -172,13 +181,15 @@ static napi_value udp_send(napi_env env, napi_callback_info info) {
   ARR(dstAddr, 5, uint32, U32, 4 * count);
   ARR(dstPort, 6, uint16, U16, count);
   ARR(errors, 8, int32, I32, 1);
-  if (!check_slots(env, fn, "datagram", slab_len, offs, lens, 0, count)) return NULL;
-  int r = weft_udp_send((int)fd, (int)family, slab, offs, lens, NULL, NULL, dstAddr, dstPort, (int)count, errors);
+  uint8_t *tos = NULL;
+  if (!opt_arr(env, fn, argv[9], "tos", napi_uint8_array, "a Uint8Array or undefined", (void **)&tos, count, "count") ||
+      !check_slots(env, fn, "datagram", slab_len, offs, lens, 0, count)) return NULL;
+  int r = weft_udp_send((int)fd, (int)family, slab, offs, lens, NULL, NULL, tos, dstAddr, dstPort, (int)count, errors);
   return count_or_throw(env, r, "sendmmsg", "sending UDP datagrams", fd);
 }
 
 static napi_value udp_send_gsov(napi_env env, napi_callback_info info) {
-  FN("udpSendGsoV", 11);
+  FN("udpSendGsoV", 12);
   INT(fd, 0, 0, INT32_MAX);
   INT(family, 1, 4, 6);
   BUF(slab, 2);
@@ -190,9 +201,11 @@ static napi_value udp_send_gsov(napi_env env, napi_callback_info info) {
   ARR(dstAddr, 7, uint32, U32, 4 * count);
   ARR(dstPort, 8, uint16, U16, count);
   ARR(errors, 10, int32, I32, 1);
-  if (!check_pieces(env, fn, pstart, count, argv[3], argv[4], 1, WEFT_UDP_PIECES_MAX, poffs, plens, slab_len) ||
+  uint8_t *tos = NULL;
+  if (!opt_arr(env, fn, argv[11], "tos", napi_uint8_array, "a Uint8Array or undefined", (void **)&tos, count, "count") ||
+      !check_pieces(env, fn, pstart, count, argv[3], argv[4], 1, WEFT_UDP_PIECES_MAX, poffs, plens, slab_len) ||
       !check_segs(env, fn, segs, count)) return NULL;
-  int r = weft_udp_send((int)fd, (int)family, slab, poffs, plens, pstart, segs, dstAddr, dstPort, (int)count, errors);
+  int r = weft_udp_send((int)fd, (int)family, slab, poffs, plens, pstart, segs, tos, dstAddr, dstPort, (int)count, errors);
   return count_or_throw(env, r, "sendmmsg", "sending UDP datagrams", fd);
 }
 
@@ -215,6 +228,15 @@ static napi_value udp_set_gro(napi_env env, napi_callback_info info) {
   bool on;
   if (napi_get_value_bool(env, argv[1], &on) != napi_ok) return throw_type(env, fn, "on", "a boolean"), NULL;
   return bool_or_throw(env, weft_udp_set_gro((int)fd, on), on ? "turning UDP GRO on" : "turning UDP GRO off", fd);
+}
+
+static napi_value udp_set_recv_tos(napi_env env, napi_callback_info info) {
+  FN("udpSetRecvTos", 2);
+  INT(fd, 0, 0, INT32_MAX);
+  INT(family, 1, 4, 6);
+  int r = weft_udp_set_recv_tos((int)fd, (int)family);
+  if (r < 0) return throw_errno(env, -r, "setsockopt", "asking for the outer TOS (IP_RECVTOS) on fd %d failed", (int)fd), NULL;
+  return NULL;
 }
 
 static napi_value csum(napi_env env, napi_callback_info info) {
@@ -368,7 +390,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     METHOD("tapOpen", tap_open), METHOD("tapSetOffload", tap_set_offload),
     METHOD("tapSetVnetHdrSize", tap_set_vnet_hdr_size), METHOD("tapRead", tap_read), METHOD("tapWritev", tap_writev),
     METHOD("udpOpen", udp_open), METHOD("udpRecv", udp_recv), METHOD("udpSend", udp_send), METHOD("udpSendGsoV", udp_send_gsov),
-    METHOD("udpGsoSupported", udp_gso_supported), METHOD("udpSetGro", udp_set_gro),
+    METHOD("udpGsoSupported", udp_gso_supported), METHOD("udpSetGro", udp_set_gro), METHOD("udpSetRecvTos", udp_set_recv_tos),
     METHOD("csum", csum), METHOD("csumRanges", csum_ranges), METHOD("csumCopySlices", csum_copy_slices),
     METHOD("tapSetPersist", tap_set_persist), METHOD("unixListen", unix_listen), METHOD("unixConnect", unix_connect),
     METHOD("unixAccept", unix_accept), METHOD("fdsSend", fds_send), METHOD("fdsRecv", fds_recv), METHOD("notify", notify),

@@ -34,8 +34,9 @@
  * (a u16, the size the kernel insists on). In: UDP_GRO (an int), which the
  * kernel puts first, before any other control message, so a buffer that
  * holds it is enough even if later ones would be cut (MSG_CTRUNC). */
-union weft_cmsg_segment { char buf[CMSG_SPACE(sizeof(uint16_t))]; struct cmsghdr align; };
-union weft_cmsg_gro { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; };
+union weft_cmsg_segment { char buf[CMSG_SPACE(sizeof(uint16_t)) + CMSG_SPACE(sizeof(int))]; struct cmsghdr align; };
+/* In: UDP_GRO, then IP_TOS (a byte) or IPV6_TCLASS (an int) when asked for. */
+union weft_cmsg_gro { char buf[CMSG_SPACE(sizeof(int)) * 2]; struct cmsghdr align; };
 /* sin_port and sin6_port sit at the same offset. */
 union weft_sockaddr { struct sockaddr sa; struct sockaddr_in in4; struct sockaddr_in6 in6; };
 
@@ -101,20 +102,27 @@ static socklen_t words_to_addr(int family, const uint32_t *w, uint16_t port, uni
   return sizeof sa->in6;
 }
 
-/* The UDP_GRO segment size of a received message of `len` bytes, or 0
- * when it holds a single datagram. */
-static int32_t gro_segment(struct msghdr *h, unsigned int len) {
+/* The UDP_GRO segment size of a received message of `len` bytes (0 when it
+ * holds a single datagram) into *seg, and its outer TOS / traffic class
+ * byte into *tos (0 when the socket does not ask for it). */
+static void read_cmsgs(struct msghdr *h, unsigned int len, int32_t *seg, uint8_t *tos) {
+  *seg = 0; *tos = 0;
   for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c != NULL; c = CMSG_NXTHDR(h, c)) {
-    if (c->cmsg_level != SOL_UDP || c->cmsg_type != UDP_GRO) continue;
-    int size;
-    memcpy(&size, CMSG_DATA(c), sizeof size);
-    return size > 0 && (unsigned int)size < len ? size : 0;
+    int v = 0;
+    if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+      memcpy(&v, CMSG_DATA(c), sizeof v);
+      *seg = v > 0 && (unsigned int)v < len ? v : 0;
+    } else if (c->cmsg_level == SOL_IP && c->cmsg_type == IP_TOS) {
+      *tos = *(const uint8_t *)CMSG_DATA(c);
+    } else if (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_TCLASS) {
+      memcpy(&v, CMSG_DATA(c), sizeof v);
+      *tos = (uint8_t)v;
+    }
   }
-  return 0;
 }
 
 int weft_udp_recv(int fd, uint8_t *slab, const int32_t *offs, int32_t *lens, int max_len,
-                  uint32_t *src_addr, uint16_t *src_port, int32_t *segs, int max) {
+                  uint32_t *src_addr, uint16_t *src_port, int32_t *segs, uint8_t *tos, int max) {
   struct mmsghdr msgs[WEFT_MMSG_MAX];
   struct iovec iov[WEFT_MMSG_MAX];
   union weft_sockaddr from[WEFT_MMSG_MAX];
@@ -126,7 +134,8 @@ int weft_udp_recv(int fd, uint8_t *slab, const int32_t *offs, int32_t *lens, int
     for (int i = 0; i < chunk; i++) {
       iov[i] = (struct iovec){ slab + offs[n + i], (size_t)max_len };
       msgs[i].msg_hdr = (struct msghdr){ .msg_name = &from[i], .msg_namelen = sizeof from[i], .msg_iov = &iov[i], .msg_iovlen = 1,
-                                         .msg_control = segs != NULL ? ctrl[i].buf : NULL, .msg_controllen = segs != NULL ? sizeof ctrl[i].buf : 0 };
+                                         .msg_control = segs != NULL || tos != NULL ? ctrl[i].buf : NULL,
+                                         .msg_controllen = segs != NULL || tos != NULL ? sizeof ctrl[i].buf : 0 };
     }
     int r = recvmmsg(fd, msgs, (unsigned int)chunk, MSG_DONTWAIT, NULL);
     if (r < 0) {
@@ -138,7 +147,13 @@ int weft_udp_recv(int fd, uint8_t *slab, const int32_t *offs, int32_t *lens, int
       int k = n + i;
       lens[k] = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? -1 : (int32_t)msgs[i].msg_len;
       addr_to_words(&from[i], &src_addr[4 * k], &src_port[k]);
-      if (segs != NULL) segs[k] = gro_segment(&msgs[i].msg_hdr, msgs[i].msg_len);
+      if (segs != NULL || tos != NULL) {
+        int32_t seg;
+        uint8_t t;
+        read_cmsgs(&msgs[i].msg_hdr, msgs[i].msg_len, &seg, &t);
+        if (segs != NULL) segs[k] = seg;
+        if (tos != NULL) tos[k] = t;
+      }
     }
     n += r;
     if (r < chunk) break;   /* the queue is empty */
@@ -153,7 +168,7 @@ int weft_udp_recv(int fd, uint8_t *slab, const int32_t *offs, int32_t *lens, int
 #define WEFT_IOV_BUDGET 1024
 
 int weft_udp_send(int fd, int family, const uint8_t *slab, const int32_t *offs, const int32_t *lens,
-                  const int32_t *pstart, const int32_t *segs, const uint32_t *dst_addr,
+                  const int32_t *pstart, const int32_t *segs, const uint8_t *tos, const uint32_t *dst_addr,
                   const uint16_t *dst_port, int count, int32_t *errors) {
   struct mmsghdr msgs[WEFT_MMSG_MAX];
   struct iovec iov[WEFT_IOV_BUDGET];
@@ -180,16 +195,27 @@ int weft_udp_send(int fd, int family, const uint8_t *slab, const int32_t *offs, 
       struct msghdr *h = &msgs[built].msg_hdr;
       *h = (struct msghdr){ .msg_name = &to[built], .msg_namelen = len, .msg_iov = &iov[used], .msg_iovlen = (size_t)pieces };
       used += pieces;
+      size_t clen = 0;
       if (segs != NULL && segs[k] > 0 && (size_t)segs[k] < total) {
         uint16_t size = (uint16_t)segs[k];
-        h->msg_control = ctrl[built].buf;
-        h->msg_controllen = sizeof ctrl[built].buf;
-        struct cmsghdr *c = CMSG_FIRSTHDR(h);
+        struct cmsghdr *c = (struct cmsghdr *)(void *)ctrl[built].buf;
         c->cmsg_level = SOL_UDP;
         c->cmsg_type = UDP_SEGMENT;
         c->cmsg_len = CMSG_LEN(sizeof size);
         memcpy(CMSG_DATA(c), &size, sizeof size);
+        clen = CMSG_SPACE(sizeof size);
       }
+      /* A TOS of 0 is the socket's own: only a nonzero one needs saying. */
+      if (tos != NULL && tos[k] != 0) {
+        int v = tos[k];
+        struct cmsghdr *c = (struct cmsghdr *)(void *)(ctrl[built].buf + clen);
+        c->cmsg_level = family == 4 ? SOL_IP : SOL_IPV6;
+        c->cmsg_type = family == 4 ? IP_TOS : IPV6_TCLASS;
+        c->cmsg_len = CMSG_LEN(sizeof v);
+        memcpy(CMSG_DATA(c), &v, sizeof v);
+        clen += CMSG_SPACE(sizeof v);
+      }
+      if (clen > 0) { h->msg_control = ctrl[built].buf; h->msg_controllen = clen; }
       built++;
     }
     if (built == 0) { (*errors)++; i++; continue; }   /* an IPv6 destination on an IPv4 socket */
@@ -217,6 +243,17 @@ int weft_udp_gso_supported(int fd) {
   int size;
   socklen_t len = sizeof size;
   return getsockopt(fd, SOL_UDP, UDP_SEGMENT, &size, &len) == 0 ? 1 : errno == ENOPROTOOPT ? 0 : -errno;
+}
+
+int weft_udp_set_recv_tos(int fd, int family) {
+  if (family == 6) {
+    int r = set_int(fd, SOL_IPV6, IPV6_RECVTCLASS, 1);
+    if (r < 0) return r;
+    /* IPv4 datagrams reaching a dual-stack socket carry IP_TOS; an IPv6-only one refuses it. */
+    set_int(fd, SOL_IP, IP_RECVTOS, 1);
+    return 0;
+  }
+  return set_int(fd, SOL_IP, IP_RECVTOS, 1);
 }
 
 int weft_udp_set_gro(int fd, int on) {

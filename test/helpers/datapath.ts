@@ -8,7 +8,8 @@ import { DatagramBatch, FrameBatch, SendList, HEADROOM } from '../../src/io/batc
 import type { VniState } from '../../src/datapath/vni.js';
 import { v4words } from './packets.js';
 
-export interface Rx { payload: Buffer; from: string }
+/** A datagram as received: its payload, underlay source and outer ECN field (default Not-ECT). */
+export interface Rx { payload: Buffer; from: string; ecn?: number }
 
 /** Runs one decap batch; returns the delivered frames as copies, with their VNI. */
 export function decapAll(dp: Datapath, rx: Rx[], nowMs = 0): { frame: Buffer; vni: number }[] {
@@ -22,6 +23,7 @@ export function decapAll(dp: Datapath, rx: Rx[], nowMs = 0): { frame: Buffer; vn
     dg.len[i] = r.payload.length;
     dg.srcAddr.set(v4words(r.from), i * 4);
     dg.srcPort[i] = 40000 + i;
+    dg.ecn[i] = r.ecn ?? 0;
     at += r.payload.length;
   });
   dg.count = rx.length;
@@ -34,7 +36,7 @@ export function decapAll(dp: Datapath, rx: Rx[], nowMs = 0): { frame: Buffer; vn
   return res;
 }
 
-export interface Tx { peer: string; payload: Buffer; srcPort: number; from: number; payOff: number; frameOff: number }
+export interface Tx { peer: string; payload: Buffer; srcPort: number; ecn: number; from: number; payOff: number; frameOff: number }
 
 /** Runs one encap batch over `frames` (at `nowMs`); returns each datagram with its peer and payload. */
 export function encapAll(dp: Datapath, v: VniState, frames: Buffer[], headroom = HEADROOM, nowMs = 0): Tx[] {
@@ -57,6 +59,7 @@ export function encapAll(dp: Datapath, v: VniState, frames: Buffer[], headroom =
       peer: dp.peers.ipString(out.peer[j]),
       payload: Buffer.from(slab.subarray(out.off[j], out.off[j] + out.len[j])),
       srcPort: out.srcPort[j],
+      ecn: out.ecn[j],
       from: out.from[j],
       payOff: out.off[j],
       frameOff: offs[out.from[j]],

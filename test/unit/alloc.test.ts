@@ -8,50 +8,16 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Session } from 'node:inspector';
 import { join } from 'node:path';
 import { segmentTcp } from '../../src/io/tap-read.js';
 import { Coalescer, GATHER_HEAD } from '../../src/io/tap-write.js';
 import { VNET_HDR_LEN } from '../../src/io/vnet.js';
 import { readPcapFrames } from '../../src/io/pcap-read.js';
 import { PCAPS } from '../helpers/paths.js';
+import { allocatedDuring, leastAllocatedOf3 } from '../helpers/alloc.js';
 
 const MSS = 1398;
 const ROUNDS = 4000;
-
-interface Node { selfSize: number; children: Node[] }
-
-/** Bytes V8 sampled as allocated while fn ran (every 256 bytes on average). */
-function allocatedDuring(fn: () => void): number {
-  const s = new Session();
-  s.connect();
-  const post = (method: string, params?: object): unknown => {
-    let out: unknown, err: Error | null = null;
-    // In-process sessions answer synchronously.
-    s.post(method, params ?? {}, (e, r) => { err = e; out = r; });
-    if (err) throw err;
-    return out;
-  };
-  try {
-    post('HeapProfiler.enable');
-    post('HeapProfiler.startSampling', { samplingInterval: 256, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
-    fn();
-    const { profile } = post('HeapProfiler.stopSampling') as { profile: { head: Node } };
-    const total = (n: Node): number => n.children.reduce((a, c) => a + total(c), n.selfSize);
-    return total(profile.head);
-  } finally {
-    s.disconnect();
-  }
-}
-
-/**
- * The least of three samplings of fn: a per-packet allocation shows in
- * every one of them, while V8's own work that may land in one window (code
- * optimised late on a busy machine, a deoptimisation) does not.
- */
-function leastAllocatedOf3(fn: () => void): number {
-  return Math.min(allocatedDuring(fn), allocatedDuring(fn), allocatedDuring(fn));
-}
 
 /** One GRO read as the socket's slab holds it: the largest super-frame's segments, an ACK-sized frame after every 8th. */
 async function groRead(): Promise<{ slab: Buffer; offs: Int32Array; lens: Int32Array; count: number; supers: Buffer[] }> {

@@ -99,6 +99,8 @@ test('underlay: outer frames a receiving host accepts, for each datagram sent (f
   dp.addFloodPeer(v, '198.18.0.3');
   const frames = frameBatch([eth({ dst: BCAST, src: MAC_A }), eth({ dst: MAC_B, src: MAC_A })]);
   const sends = new SendList(8);
+  // A socket that sends everything from its bound port (--src-port-range P-P): encap fills no ports.
+  sends.wantSrcPort = false;
   encapBatch(dp, v, frames, sends, 0);
   assert.is(sends.count, 3);
   const dg = datagramBatch([vxlan(1, eth({ dst: MAC_A, src: MAC_B }))], '198.18.0.2');
@@ -123,6 +125,17 @@ test('underlay: outer frames a receiving host accepts, for each datagram sent (f
   // The outer checksums were valid (not merely partial).
   assert.is(parser.counters().udp_csum_partial, 0);
   assert.is(parser.counters().vxlan_datagrams, 4);
+  // Per-flow ports: each datagram is shown from the port the list says it left from, with its outer ECN.
+  sends.wantSrcPort = true;
+  encapBatch(dp, v, frames, sends, 0);
+  sends.srcPort[2] = 41234; sends.ecn[2] = 3;
+  const c2 = session({ side: 'underlay', peers: dp.peers, local: '198.18.0.1', port: 8472 });
+  c2.s.tapToWire(frames, sends);
+  const uni = (await c2.read('underlay.pcap'))[2];
+  assert.is(uni.readUInt16BE(34), 41234);
+  assert.is(uni[15] & 3, 3);
+  assert.ok(parser.parse(uni, 0, uni.length, d, 0));
+  assert.is(d.ecn[0], 3, 'and replay\'s parser reads it back');
 });
 
 test('underlay over IPv6', async () => {
