@@ -227,13 +227,17 @@ export class EtcdStore implements LeaseStore {
       retry = setTimeout(fn, RETRY_MS);
       retry.unref();
     };
-    const drop = () => {
+    // A watcher etcd already cancelled is gone from the client's list; a
+    // cancel request for it would bring back a response for an id the client
+    // no longer knows, which the etcd3 client throws from inside its stream
+    // handler ("Failed to find watcher"), ending the process.
+    const drop = (cancelledByEtcd = false) => {
       if (!watcher) return;
       const w = watcher;
       watcher = null;
       w.removeAllListeners();
       w.on('error', () => { /* late errors from a watcher we gave up on */ });
-      w.cancel().catch(() => { /* the stream is gone anyway */ });
+      if (!cancelledByEtcd) w.cancel().catch(() => { /* the stream is gone anyway */ });
     };
     const start = async (from: number): Promise<void> => {
       let w: Watcher;
@@ -262,7 +266,7 @@ export class EtcdStore implements LeaseStore {
       // cancelled with no reason text (the response carries only the
       // compact revision), so an empty reason is said as that.
       w.on('error', (err: Error) => {
-        drop();
+        drop(true);
         const why = err.message.replace(/^Watcher canceled:\s*/, '');
         void resync(`etcd cancelled the watch: ${why || 'the revisions it needed were compacted'}`);
       });
