@@ -32,6 +32,8 @@ export interface StatsResult {
   capture: { side: string; frames: number } | null;
   /** Each VNI's traffic: frames read from its TAP and delivered to it, and their bytes (optional: a weft from before per-VNI counters leaves it out). */
   vnis?: { vni: number; tap: string; txFrames: number; txBytes: number; rxFrames: number; rxBytes: number }[];
+  /** With several workers (weft run --workers): each one's non-zero counters; `counters` are their sums. */
+  workers?: { worker: number; counters: Record<string, number> }[];
 }
 
 export interface PeersResult {
@@ -91,6 +93,7 @@ export class Commands {
       offload: offloadStats(io),
       capture: cap ? { side: cap.side, frames: cap.frames } : null,
       vnis: vniTraffic(this.st),
+      ...(this.st.workers ? { workers: this.st.workers() } : {}),
     };
   }
 

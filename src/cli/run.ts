@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { resolveRunConfig, readConfigFile, type RunConfig, type RunInput } from '../config/run-config.js';
 import { RuntimeError, UsageError } from '../config/errors.js';
 import { Datapath, DEFAULT_PEER_CAPACITY, TableFullError } from '../datapath/datapath.js';
+import type { VniState } from '../datapath/vni.js';
 import { Forwarder } from '../datapath/forwarder.js';
 import { Tap, type TapStats } from '../io/tap.js';
 import { UdpSocket, datagramsPerSend } from '../io/udp.js';
@@ -20,6 +21,8 @@ import { createLogger, lineLogger, type Logger } from '../log/logger.js';
 import { Operations } from './run-ops.js';
 import { statusRecord } from '../admin/status.js';
 import type { DaemonState } from '../daemon/state.js';
+import { sharedMem } from '../fdb/mem.js';
+import { WORKERS_HELP, startWorkers } from './run-workers.js';
 
 export const RUN_HELP = `Usage: weft run [--config FILE] [options]
 
@@ -97,6 +100,7 @@ flags override it):
   --no-offload         no TSO/GSO/GRO: one frame per MTU through the TAP and
                        the socket (slower; for kernels without them, or to
                        compare)
+${WORKERS_HELP}
   -h, --help           this text
 
 ${CONTROL_HELP}
@@ -130,6 +134,7 @@ export function parseRunArgs(argv: string[]): RunArgs | null {
       static: { type: 'string', multiple: true }, 'ignore-reserved': { type: 'boolean' }, batch: { type: 'string' }, 'tap-queue': { type: 'string' },
       'no-offload': { type: 'boolean' }, 'allow-any-source': { type: 'boolean' },
       'bum-rate': { type: 'string' }, 'bum-burst': { type: 'string' }, 'icmp-rate': { type: 'string' },
+      workers: { type: 'string' },
       ...CONTROL_OPTIONS,
       ...OPS_OPTIONS,
       help: { type: 'boolean', short: 'h' },
@@ -213,10 +218,13 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
   const knownSourcesOnly = !cfg.allowAnySource && (cfg.peers.length > 0 || cfg.statics.length > 0 || control !== null);
   // The peer table follows the network when there is one to follow (control-plane.ts).
   const peerCapacity = cfg.peerCapacity ?? (control ? leasePeerCapacity(control.conf) : DEFAULT_PEER_CAPACITY);
-  const dp = new Datapath({
+  const dpOptions = {
     fdbMax: cfg.fdbMax, fdbAgeingMs: cfg.fdbAgeingS * 1000, strictReserved: !cfg.ignoreReserved, peerCapacity,
     knownSourcesOnly, bumRate: cfg.bumRate, bumBurst: cfg.bumBurst, icmpRate: cfg.icmpRate,
-  });
+  };
+  // Several workers share the tables (fdb/mem.ts): they live in shared memory.
+  const mem = cfg.workers > 1 ? sharedMem() : null;
+  const dp = new Datapath({ ...dpOptions, ...(mem ? { mem } : {}) });
   const vs = cfg.overlays.map((o) => {
     const v = dp.addVni(o.vni, { port: cfg.port, mtu });
     v.addLocalMac(o.mac);
@@ -229,6 +237,9 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
   // With offloads, one TAP read yields up to 64 segments per super-frame and
   // one UDP read up to 64 datagrams per coalesced message: size batches for that.
   const frameBatch = Tap.batchFor(cfg.batch, !cfg.noOffload);
+  const fatal: FatalHook = { on: null };
+  const onFatal: Fatal = (err, port, vni) => fatal.on?.(err, port, vni);
+  if (mem) return serve(cfg, control, log, dp, v, await startWorkers({ cfg, dp, dpOptions, tables: mem.buffers, vs, mtu, batch: frameBatch, onFatal }), fatal);
   let udp: UdpSocket;
   try {
     udp = new UdpSocket({ family: cfg.family, address: cfg.local ?? anyAddress(cfg.family), port: cfg.port, batch: frameBatch, offload: !cfg.noOffload });
@@ -249,22 +260,45 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
       throw e;
     }
   }
-  const tap = taps[0];
-  const io = { tap: tapsView(taps), udp };
-
-  let fatal: ((err: Error, port: 'tap' | 'udp', vni?: number) => void) | null = null;
-  const fwd = new Forwarder(dp, v, tap, udp, { batch: frameBatch, onFatal: (err, port, vni) => fatal?.(err, port, vni) });
+  const fwd = new Forwarder(dp, v, taps[0], udp, { batch: frameBatch, onFatal });
   for (let k = 1; k < vs.length; k++) fwd.addOverlay(vs[k], taps[k]);
   fwd.start();
+  return serve(cfg, control, log, dp, v, { fwd, io: { tap: tapsView(taps), udp }, tap: taps[0].name, port: udp.port, stop: () => fwd.stop() }, fatal);
+}
+
+type Fatal = (err: Error, port: 'tap' | 'udp', vni?: number) => void;
+/** Where a failing port is reported once `serve` has set the handler. */
+interface FatalHook { on: Fatal | null }
+
+/** The forwarding that runs: a Forwarder on this thread, or workers (run-workers.ts). */
+export interface RunningLoop {
+  fwd: DaemonState['fwd'];
+  io: NonNullable<DaemonState['io']>;
+  /** The first TAP's name, and the bound port. */
+  tap: string;
+  port: number;
+  /** Stops forwarding; resolved once every TAP queue and socket is closed. */
+  stop(): void | Promise<void>;
+  workers?: DaemonState['workers'];
+}
+
+/** Once forwarding runs: the operator's side, the control plane, the start line, and the wait for a signal or a failure. */
+async function serve(cfg: RunArgs, control: ControlPlane | null, log: Logger, dp: Datapath, v: VniState, loop: RunningLoop, fatal: FatalHook): Promise<number> {
+  const { fwd, io, port } = loop;
+  const tap = { name: loop.tap, offload: io.tap.offload, uso: io.tap.uso ?? false };
+  const udp = { port, gso: io.udp.gso, gro: io.udp.gro };
+  const knownSourcesOnly = dp.knownSourcesOnly;
+  const taps = cfg.overlays.map((o) => ({ name: o.tap }));
+  const mtu = v.mtu;
   const st: DaemonState = {
     dp, v, fwd, tap: tap.name, family: cfg.family, local: cfg.local, port: udp.port, startedMs: Date.now(),
-    io, control, log, overlays: cfg.overlays.map((o) => ({ vni: o.vni, tap: o.tap })),
+    io, control, log, overlays: cfg.overlays.map((o) => ({ vni: o.vni, tap: o.tap })), workers: loop.workers,
   };
   let ops: Operations;
   try {
     ops = await Operations.start(st, cfg.ops);
   } catch (e) {
-    fwd.stop();
+    await loop.stop();
     throw e;
   }
   if (control) {
@@ -272,7 +306,7 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
       await control.start(dp, v, tap.name);
     } catch (e) {
       ops.close();
-      fwd.stop();
+      await loop.stop();
       throw e;
     }
     ops.controlReady = true;
@@ -307,18 +341,19 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
       stopping = true;
       ops.close();
       control?.shutdown();
-      fwd.stop();
-      log.info(statusRecord(st), 'status');
-      why();
-      process.off('SIGUSR1', onUsr1);
-      resolve(code);
+      void Promise.resolve(loop.stop()).then(() => {
+        log.info(statusRecord(st), 'status');
+        why();
+        process.off('SIGUSR1', onUsr1);
+        resolve(code);
+      });
     };
     const bySignal = (sig: string) => stop(0, () => log.info(`stopped by ${sig}; ${removed}`));
     process.on('SIGUSR1', onUsr1);
     process.once('SIGINT', () => bySignal('SIGINT'));
     process.once('SIGTERM', () => bySignal('SIGTERM'));
     if (control) control.onLost = (why) => stop(1, () => log.error(`${why}; stopping`));
-    fatal = (err, port, vni) => stop(1, () => {
+    fatal.on = (err, port, vni) => stop(1, () => {
       const which = cfg.overlays.find((o) => o.vni === vni)?.tap ?? tap.name;
       const what = port === 'tap' ? `the TAP ${which} failed (deleted?)` : 'the UDP socket failed';
       log.error(`${what}: ${err.message}; stopping`);

@@ -62,6 +62,43 @@ export interface TapOptions {
    * super-frame (FrameBatch tails), for a socket that gathers (UdpSocket.gso).
    */
   tails?: boolean;
+  /** Open one queue of a multi-queue TAP (IFF_MULTI_QUEUE): a worker's (weft run --workers). */
+  multiQueue?: boolean;
+  /** A queue openTap opened already (in another thread of this process): adopt its fd instead of opening one. */
+  opened?: OpenedTap;
+}
+
+/** An open TAP fd and what the kernel granted it: what a worker needs to adopt it. */
+export interface OpenedTap { fd: number; name: string; offload: boolean; uso: boolean }
+
+/** Opens the TAP (or one more queue of it) with its virtio-net header and the offloads the kernel takes. */
+export function openTap(o: Pick<TapOptions, 'name' | 'offload' | 'multiQueue'>): OpenedTap {
+  const n = native();
+  const t = n.tapOpen(o.name, n.TAP_VNET_HDR | (o.multiQueue === true ? n.TAP_MULTI_QUEUE : 0));
+  const fd = t.fd;
+  let offload = false;
+  let uso = false;
+  try {
+    n.tapSetVnetHdrSize(fd, VNET_HDR_LEN);
+    if (o.offload !== false) {
+      const tso = n.TUN_F_CSUM | n.TUN_F_TSO4 | n.TUN_F_TSO6;
+      // USO (Linux 6.2+): both flags or neither. A kernel that takes them
+      // also takes UDP super-frames written to the TAP.
+      try {
+        n.tapSetOffload(fd, tso | n.TUN_F_USO4 | n.TUN_F_USO6);
+        uso = true;
+      } catch {
+        n.tapSetOffload(fd, tso);
+      }
+      offload = true;
+    } else {
+      n.tapSetOffload(fd, 0);
+    }
+  } catch {
+    // An older kernel without TSO on TAP: plain frames, one per MTU.
+    n.tapSetOffload(fd, 0);
+  }
+  return { fd, name: t.name, offload, uso };
 }
 
 export class Tap implements FramePort {
@@ -77,35 +114,12 @@ export class Tap implements FramePort {
   private readonly kernel: TapKernel;
 
   constructor(o: TapOptions) {
-    const n = native();
-    const t = n.tapOpen(o.name, n.TAP_VNET_HDR);
+    const t = o.opened ?? openTap(o);
     this.fd = t.fd;
     this.watch = new PolledFd(this.fd);
     this.name = t.name;
-    let offload = false;
-    let uso = false;
-    try {
-      n.tapSetVnetHdrSize(this.fd, VNET_HDR_LEN);
-      if (o.offload !== false) {
-        const tso = n.TUN_F_CSUM | n.TUN_F_TSO4 | n.TUN_F_TSO6;
-        // USO (Linux 6.2+): both flags or neither. A kernel that takes them
-        // also takes UDP super-frames written to the TAP.
-        try {
-          n.tapSetOffload(this.fd, tso | n.TUN_F_USO4 | n.TUN_F_USO6);
-          uso = true;
-        } catch {
-          n.tapSetOffload(this.fd, tso);
-        }
-        offload = true;
-      } else {
-        n.tapSetOffload(this.fd, 0);
-      }
-    } catch {
-      // An older kernel without TSO on TAP: plain frames, one per MTU.
-      n.tapSetOffload(this.fd, 0);
-    }
-    this.offload = offload;
-    this.uso = uso;
+    const offload = this.offload = t.offload;
+    this.uso = t.uso;
     // Room for the largest frame whatever the offloads: the TAP's MTU can be
     // raised by hand above weft's (and a tagged frame is 4 bytes longer), and
     // a frame cut short by the read would go out truncated instead of being
@@ -115,7 +129,7 @@ export class Tap implements FramePort {
     // Writes: a fresh header and each frame's head go in front of the rest,
     // which stays in the socket's slab and goes out by writev; TCP runs are
     // merged.
-    this.tx = new TapWritePlan(o.batch, offload, o.mtu, uso);
+    this.tx = new TapWritePlan(o.batch, offload, o.mtu, t.uso);
     const fd = this.fd;
     this.kernel = {
       writev(c: Coalescer, from: number, slab: Buffer): number {

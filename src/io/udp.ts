@@ -45,6 +45,19 @@ export interface UdpOptions {
   reusePort?: boolean;
   /** Use UDP GSO/GRO when the kernel has them (default true). */
   offload?: boolean;
+  /** A socket openUdp opened already (in another thread of this process): adopt its fd instead of opening one. */
+  opened?: OpenedUdp;
+}
+
+/** An open UDP socket and what the kernel granted it: what a worker needs to adopt it. */
+export interface OpenedUdp { fd: number; port: number; gso: boolean; gro: boolean }
+
+/** Opens and binds the socket (8 MiB buffers) and turns on GSO/GRO where the kernel has them. */
+export function openUdp(o: Pick<UdpOptions, 'family' | 'address' | 'port' | 'reusePort' | 'offload'>): OpenedUdp {
+  const n = native();
+  const s = n.udpOpen(o.family, o.address, o.port, { reusePort: o.reusePort ?? false, rcvbuf: 8 << 20, sndbuf: 8 << 20 });
+  const want = o.offload !== false;
+  return { fd: s.fd, port: s.port, gso: want && n.udpGsoSupported(s.fd), gro: want && n.udpSetGro(s.fd, true) };
 }
 
 export class UdpSocket implements DatagramPort {
@@ -87,15 +100,13 @@ export class UdpSocket implements DatagramPort {
   private readonly flushResult = { sent: 0, short: false };
 
   constructor(o: UdpOptions) {
-    const n = native();
-    const s = n.udpOpen(o.family, o.address, o.port, { reusePort: o.reusePort ?? false, rcvbuf: 8 << 20, sndbuf: 8 << 20 });
+    const s = o.opened ?? openUdp(o);
     this.fd = s.fd;
     this.watch = new PolledFd(this.fd);
     this.port = s.port;
     this.family = o.family;
-    const want = o.offload !== false;
-    this.gso = want && n.udpGsoSupported(this.fd);
-    this.gro = want && n.udpSetGro(this.fd, true);
+    this.gso = s.gso;
+    this.gro = s.gro;
     // With GRO a message holds up to 64 KiB of datagrams; read few enough
     // messages that the datagrams cut from them fit the batch.
     this.maxLen = this.gro ? MAX_DATAGRAM : Math.min(MAX_DATAGRAM, o.maxLen ?? MAX_DATAGRAM);

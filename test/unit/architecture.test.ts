@@ -27,6 +27,7 @@ const ALLOWED: Record<string, string[]> = {
   daemon: ['control', 'datapath', 'io', 'log'],
   metrics: ['wire', 'fdb', 'io', 'datapath', 'config', 'daemon', 'log'],
   admin: ['wire', 'fdb', 'io', 'datapath', 'capture', 'config', 'daemon', 'log'],
+  workers: ['wire', 'fdb', 'io', 'datapath', 'capture', 'config/errors'],
   cli: ['*'],
 };
 
