@@ -58,6 +58,7 @@ export class Commands {
   constructor(private readonly st: DaemonState) {}
 
   handle(req: Request, socket: Socket): unknown {
+    this.st.refresh?.();
     switch (req.cmd) {
       case 'stats': return this.stats();
       case 'fdb-show': return this.fdbShow();

@@ -52,5 +52,5 @@ export async function startWorkers(w: WorkersInput): Promise<RunningLoop> {
     if (err && typeof err.code === 'string' && err.message) throw new RuntimeError(openErrorLine(err));
     throw e;
   }
-  return { fwd: pool, io: { tap: pool.tap, udp: pool.udp }, tap: cfg.overlays[0].tap, port: pool.port, stop: () => pool.stop(), workers: () => pool.split() };
+  return { fwd: pool, io: { tap: pool.tap, udp: pool.udp }, tap: cfg.overlays[0].tap, port: pool.port, stop: () => pool.stop(), workers: () => pool.split(), refresh: () => pool.sum() };
 }

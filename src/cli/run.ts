@@ -280,6 +280,7 @@ export interface RunningLoop {
   /** Stops forwarding; resolved once every TAP queue and socket is closed. */
   stop(): void | Promise<void>;
   workers?: DaemonState['workers'];
+  refresh?: DaemonState['refresh'];
 }
 
 /** Once forwarding runs: the operator's side, the control plane, the start line, and the wait for a signal or a failure. */
@@ -292,7 +293,7 @@ async function serve(cfg: RunArgs, control: ControlPlane | null, log: Logger, dp
   const mtu = v.mtu;
   const st: DaemonState = {
     dp, v, fwd, tap: tap.name, family: cfg.family, local: cfg.local, port: udp.port, startedMs: Date.now(),
-    io, control, log, overlays: cfg.overlays.map((o) => ({ vni: o.vni, tap: o.tap })), workers: loop.workers,
+    io, control, log, overlays: cfg.overlays.map((o) => ({ vni: o.vni, tap: o.tap })), workers: loop.workers, refresh: loop.refresh,
   };
   let ops: Operations;
   try {

@@ -19,6 +19,8 @@ export interface DaemonState {
   fwd: Pick<Forwarder, 'batchSizes' | 'capture' | 'running' | 'lastDrop' | 'lastDropSeq'>;
   /** With several workers: each one's non-zero counters (`weft stats` shows the split). */
   workers?: () => { worker: number; counters: Record<string, number> }[];
+  /** With several workers: brings the summed counters up to date (they are otherwise summed every 100 ms); called before a reply reads them. */
+  refresh?: () => void;
   tap: string;
   family: 4 | 6;
   /** The underlay address weft is bound to, or null for any. */
