@@ -4,7 +4,9 @@
 // through the kernel's vxlan device), inside `unshare --net` as the live
 // tests are, so that even a mistake in it cannot touch the root namespace.
 //
-// Usage: npm run bench -- [--only micro|live] [--quick] [--reps N] [--seconds S] [--cases a,b] [name …]
+// Usage: npm run bench -- [--only micro|live] [--quick] [--reps N] [--seconds S] [--cases a,b] [--workers 1,2] [name …]
+//   --workers 1,2  the live part is workers.js instead: one weft host at each
+//                  worker count opposite a kernel vxlan host
 //   name …   run only the micro-benchmark files whose name contains one
 //   --quick  shorter micro-benchmarks, and the live one at 1 × 3 s
 
@@ -22,7 +24,7 @@ try {
     allowPositionals: true,
     options: {
       only: { type: 'string' }, quick: { type: 'boolean' },
-      reps: { type: 'string' }, seconds: { type: 'string' }, cases: { type: 'string' },
+      reps: { type: 'string' }, seconds: { type: 'string' }, cases: { type: 'string' }, workers: { type: 'string' },
     },
   });
 } catch (e) {
@@ -59,9 +61,10 @@ if (v.only !== 'live') {
   }
 }
 if (v.only !== 'micro') {
-  const args = [join(here, 'throughput.js')];
-  if (v.quick) args.push('--quick');
-  for (const k of ['reps', 'seconds', 'cases'] as const) if (v[k] !== undefined) args.push(`--${k}`, v[k]);
+  const args = [join(here, v.workers !== undefined ? 'workers.js' : 'throughput.js')];
+  if (v.workers !== undefined) args.push('--workers', v.workers);
+  else if (v.quick) args.push('--quick');
+  for (const k of ['reps', 'seconds', ...(v.workers === undefined ? ['cases'] as const : [])] as const) if (v[k] !== undefined) args.push(`--${k}`, v[k]);
   // unshare needs root; without it throughput.js itself says what is missing.
   const wrap = process.getuid?.() === 0 && spawnSync('sh', ['-c', 'command -v unshare'], { stdio: 'ignore' }).status === 0;
   if (await (wrap ? run('unshare', ['--net', '--', process.execPath, ...args]) : run(process.execPath, args))) failed++;
