@@ -7,7 +7,9 @@
 // `--only scale` runs scale.js instead (weft in a network of 1k, 10k and 30k
 // leases in a real etcd; minutes, so never part of the default run).
 //
-// Usage: npm run bench -- [--only micro|live|scale] [--quick] [--reps N] [--seconds S] [--cases a,b] [--leases 1000,10000] [name …]
+// Usage: npm run bench -- [--only micro|live|scale] [--quick] [--reps N] [--seconds S] [--cases a,b] [--leases 1000,10000] [--workers 1,2] [name …]
+//   --workers 1,2  the live part is workers.js instead: one weft host at each
+//                  worker count opposite a kernel vxlan host
 //   name …   run only the micro-benchmark files whose name contains one
 //   --quick  shorter micro-benchmarks, and the live one at 1 × 3 s
 
@@ -25,7 +27,7 @@ try {
     allowPositionals: true,
     options: {
       only: { type: 'string' }, quick: { type: 'boolean' },
-      reps: { type: 'string' }, seconds: { type: 'string' }, cases: { type: 'string' }, leases: { type: 'string' },
+      reps: { type: 'string' }, seconds: { type: 'string' }, cases: { type: 'string' }, leases: { type: 'string' }, workers: { type: 'string' },
     },
   });
 } catch (e) {
@@ -72,8 +74,9 @@ if (v.only === 'scale') {
 }
 if (v.only !== 'micro' && v.only !== 'scale') {
   const args: string[] = [];
-  if (v.quick) args.push('--quick');
-  for (const k of ['reps', 'seconds', 'cases'] as const) if (v[k] !== undefined) args.push(`--${k}`, v[k]);
-  if (await live('throughput.js', args)) failed++;
+  if (v.workers !== undefined) args.push('--workers', v.workers);
+  else if (v.quick) args.push('--quick');
+  for (const k of ['reps', 'seconds', ...(v.workers === undefined ? ['cases'] as const : [])] as const) if (v[k] !== undefined) args.push(`--${k}`, v[k]);
+  if (await live(v.workers !== undefined ? 'workers.js' : 'throughput.js', args)) failed++;
 }
 process.exitCode = failed ? 1 : 0;

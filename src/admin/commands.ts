@@ -39,6 +39,8 @@ export interface StatsResult {
   crashReattaches?: number;
   /** Each VNI's traffic: frames read from its TAP and delivered to it, and their bytes (optional: a weft from before per-VNI counters leaves it out). */
   vnis?: { vni: number; tap: string; txFrames: number; txBytes: number; rxFrames: number; rxBytes: number }[];
+  /** With several workers (weft run --workers): each one's non-zero counters; `counters` are their sums. */
+  workers?: { worker: number; counters: Record<string, number> }[];
 }
 
 /** A remote lease: its IPv4 side (null in an IPv6-only network), and its IPv6 side's fields when it has one. */
@@ -66,6 +68,7 @@ export class Commands {
   constructor(private readonly st: DaemonState) {}
 
   handle(req: Request, socket: Socket): unknown {
+    this.st.refresh?.();
     switch (req.cmd) {
       case 'stats': return this.stats();
       case 'fdb-show': return this.fdbShow();
@@ -108,6 +111,7 @@ export class Commands {
       startedMs: this.st.startedMs,
       handovers: this.st.persist?.handovers ?? 0,
       crashReattaches: this.st.persist?.crashReattaches ?? 0,
+      ...(this.st.workers ? { workers: this.st.workers() } : {}),
     };
   }
 

@@ -83,6 +83,11 @@ export function formatStats(r: StatsResult, prev?: StatsResult, dtS?: number): s
   if (r.vnis && r.vnis.length > 1) {
     for (const v of r.vnis) lines.push(`    vni ${v.vni} ${v.tap}: rx frames ${v.rxFrames} bytes ${v.rxBytes}, tx frames ${v.txFrames} bytes ${v.txBytes}`);
   }
+  // Several workers: how the traffic split between them.
+  for (const w of r.workers ?? []) {
+    const n = (k: string) => w.counters[k] ?? 0;
+    lines.push(`    worker ${w.worker}: rx datagrams ${n('rx_datagrams')} frames ${n('rx_frames')}, tx frames ${n('tx_frames')} datagrams ${n('tx_datagrams')}`);
+  }
   const drops = Object.entries(c).filter(([k, v]) => /_drop_/.test(k) && v !== 0);
   lines.push(`    drops: ${drops.length ? drops.map(([k, v]) => `${k} ${v}`).join(' ') : 'none'}`);
   // Frames too big for the MTU, answered with ICMP (or not, over --icmp-rate).

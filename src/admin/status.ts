@@ -48,6 +48,7 @@ export function fdbEntry(st: DaemonState, vni: number, mac: number): FdbEntry | 
 
 /** The record `weft run` logs on SIGUSR1 and when it stops ("event":"status"). */
 export function statusRecord(st: DaemonState): object {
+  st.refresh?.();
   return {
     event: 'status', tap: st.tap, vni: st.v.vni, vnis: vniTraffic(st), counters: st.dp.counters.snapshot(),
     ...(st.control ? { control: st.control.status() } : {}), offload: offloadStats(st.io) ?? undefined, fdb: fdbEntries(st),

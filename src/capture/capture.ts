@@ -18,12 +18,16 @@
 // itself after `count` frames; the session that owns it stops it at its
 // time limit. When the sink is backed up (a slow reader), whole batches are
 // skipped and counted as dropped rather than buffered without bound.
+//
+// With several forwarding workers (weft run --workers), each worker runs a
+// session of its own, and the one the control socket started takes their
+// records (`relay`): one file header, one count, one limit.
 
 import type { CaptureHook } from '../datapath/forwarder.js';
 import { copyFrame, type DatagramBatch, type FrameBatch, type SendList } from '../io/batch.js';
 import type { PeerTable } from '../fdb/peers.js';
 import { OuterBuilder } from '../io/outer.js';
-import { PcapWriter } from '../io/pcap-write.js';
+import { PcapWriter, RECORD_HEADER_LEN } from '../io/pcap-write.js';
 
 /** Room in front of a copied payload for Ethernet + IPv6 + UDP. */
 const HEAD = 64;
@@ -59,7 +63,8 @@ export class CaptureSession implements CaptureHook {
   private readonly scratch: Buffer | null;
   /** A TSO segment put together (its payload stays where the TAP read left it). */
   private readonly whole = Buffer.alloc(65536 + 64);
-  private readonly port: number;
+  /** The local UDP port (underlay), else 0. */
+  readonly port: number;
   private readonly o: CaptureOptions;
   private readonly nowMs: () => number;
   private sec = 0;
@@ -119,6 +124,33 @@ export class CaptureSession implements CaptureHook {
         const start = this.outer!.buildInbound(s, HEAD, len, dgrams.srcAddr, i * 4, dgrams.srcPort[i], this.port, dgrams.ecn[i]);
         if (start >= 0) this.record(s, start, HEAD + len - start);
       }
+    }
+    this.end();
+  }
+
+  /** Frames still to capture. */
+  get remaining(): number { return Math.max(0, this.limit - this.frames); }
+
+  /** The local address the underlay side writes in its outer headers ('' for the overlay side). */
+  get local(): string { return this.o.local ?? ''; }
+
+  /** True while the sink is backed up. */
+  isBackedUp(): boolean { return this.o.backedUp(); }
+
+  /**
+   * Takes pcap records another session wrote (a worker's, without its file
+   * header), holding `frames` frames: written in order up to the limit, or
+   * dropped as one batch while the sink is backed up.
+   */
+  relay(records: Buffer, frames: number): void {
+    if (this.full || frames === 0) return;
+    if (this.o.backedUp()) { this.dropped += frames; return; }
+    // A record header: seconds, microseconds, captured length, original length.
+    for (let at = 0; at + RECORD_HEADER_LEN <= records.length && this.frames < this.limit;) {
+      const len = records.readUInt32LE(at + 8);
+      this.writer.write(records, at + RECORD_HEADER_LEN, len, records.readUInt32LE(at), records.readUInt32LE(at + 4));
+      this.frames++;
+      at += RECORD_HEADER_LEN + len;
     }
     this.end();
   }

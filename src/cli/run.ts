@@ -7,6 +7,7 @@ import { resolveRunConfig, readConfigFile, type RunConfig, type RunInput } from 
 import { sourcePortsFor } from '../config/src-ports.js';
 import { RuntimeError, UsageError } from '../config/errors.js';
 import { Datapath, DEFAULT_PEER_CAPACITY, TableFullError } from '../datapath/datapath.js';
+import type { VniState } from '../datapath/vni.js';
 import { Forwarder } from '../datapath/forwarder.js';
 import { Tap, type TapStats } from '../io/tap.js';
 import { UdpSocket, datagramsPerSend } from '../io/udp.js';
@@ -32,6 +33,8 @@ import { notifySystemd } from '../persist/systemd.js';
 import { handOverHandler } from '../persist/hand-over.js';
 import { importState, type HandoverShape, type HandoverState } from '../persist/state.js';
 import { recordPath, removeRecord, writeRecord, type TapRecord } from '../persist/tap-record.js';
+import { sharedMem } from '../fdb/mem.js';
+import { WORKERS_HELP, startWorkers, workersRefusal } from './run-workers.js';
 
 export const RUN_HELP = `Usage: weft run [--config FILE] [options]
 
@@ -120,6 +123,7 @@ FLANNELD_), which wins over the --config file):
                        inner flow from its hash, as Linux's vxlan device
                        (default: net.ipv4.ip_local_port_range); MIN-MAX
                        equal to --port sends all from the VXLAN port
+${WORKERS_HELP}
   -h, --help           this text
 
 ${CONTROL_HELP}
@@ -150,7 +154,7 @@ const RUN_OPTIONS = {
   mtu: { type: 'string' }, 'fdb-ageing': { type: 'string' }, 'fdb-max': { type: 'string' }, 'peer-capacity': { type: 'string' },
   static: { type: 'string', multiple: true }, 'ignore-reserved': { type: 'boolean' }, batch: { type: 'string' }, 'tap-queue': { type: 'string' },
   'no-offload': { type: 'boolean' }, 'allow-any-source': { type: 'boolean' }, 'src-port-range': { type: 'string' },
-  'bum-rate': { type: 'string' }, 'bum-burst': { type: 'string' }, 'icmp-rate': { type: 'string' },
+  'bum-rate': { type: 'string' }, 'bum-burst': { type: 'string' }, 'icmp-rate': { type: 'string' }, workers: { type: 'string' },
   ...CONTROL_OPTIONS,
   ...OPS_OPTIONS,
   ...PERSIST_OPTIONS,
@@ -172,7 +176,9 @@ export function parseRunArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
   for (const [k, v] of Object.entries(flags)) if (v !== undefined) fromEnv.from.delete(k);
   try {
     const control = resolveControlConfig(merged as RunInput & Record<string, unknown>);
-    return { ...resolveRunConfig(merged), control, ops: resolveOpsConfig(merged), persist: resolvePersistConfig(merged) };
+    const args = { ...resolveRunConfig(merged), control, ops: resolveOpsConfig(merged), persist: resolvePersistConfig(merged) };
+    workersRefusal(args);
+    return args;
   } catch (e) {
     throw attributeUsageError(e, fromEnv.from);
   }
@@ -249,10 +255,13 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
   const knownSourcesOnly = !cfg.allowAnySource && (cfg.peers.length > 0 || cfg.statics.length > 0 || control !== null);
   // The peer table follows the network when there is one to follow (control-plane.ts).
   const peerCapacity = cfg.peerCapacity ?? (control ? leasePeerCapacity(control.conf) : DEFAULT_PEER_CAPACITY);
-  const dp = new Datapath({
+  const dpOptions = {
     fdbMax: cfg.fdbMax, fdbAgeingMs: cfg.fdbAgeingS * 1000, strictReserved: !cfg.ignoreReserved, peerCapacity,
     knownSourcesOnly, bumRate: cfg.bumRate, bumBurst: cfg.bumBurst, icmpRate: cfg.icmpRate,
-  });
+  };
+  // Several workers share the tables (fdb/mem.ts): they live in shared memory.
+  const mem = cfg.workers > 1 ? sharedMem() : null;
+  const dp = new Datapath({ ...dpOptions, ...(mem ? { mem } : {}) });
   const vs = cfg.overlays.map((o) => {
     const v = dp.addVni(o.vni, { port: cfg.port, mtu });
     v.addLocalMac(o.mac);
@@ -265,6 +274,10 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
   // With offloads, one TAP read yields up to 64 segments per super-frame and
   // one UDP read up to 64 datagrams per coalesced message: size batches for that.
   const frameBatch = Tap.batchFor(cfg.batch, !cfg.noOffload);
+  const srcPorts = sourcePortsFor(cfg.srcPortRange, cfg.port);
+  const fatal: FatalHook = { on: null };
+  const onFatal: Fatal = (err, port, vni) => fatal.on?.(err, port, vni);
+  if (mem) return serve(cfg, control, log, dp, v, await startWorkers({ cfg, dp, dpOptions, tables: mem.buffers, vs, mtu, batch: frameBatch, srcPorts, onFatal }), fatal);
   const socketPath = cfg.ops.controlSocket ?? defaultSocketPath(cfg.tap);
   const shape: HandoverShape = {
     overlays: cfg.overlays.map((o) => ({ vni: o.vni, tap: o.tap, address: o.address ? `${o.address.ip}/${o.address.prefix}` : null })),
@@ -273,7 +286,6 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
   // With --takeover, the socket and the TAPs are the running weft's, passed to this process.
   const took = takeFrom === null ? null : await TakeOver.begin({ path: takeFrom, what: `on tap ${cfg.tap} (${takeFrom})` }, shape, log);
   const adopted = new Set<number>();
-  const srcPorts = sourcePortsFor(cfg.srcPortRange, cfg.port);
   let udp: UdpSocket;
   try {
     const adopt = took?.fd('udp');
@@ -310,12 +322,8 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
       throw e;
     }
   }
-  const tap = taps[0];
-  const io = { tap: tapsView(taps), udp };
   const recPath = recordPath(socketPath);
-
-  let fatal: ((err: Error, port: 'tap' | 'udp', vni?: number) => void) | null = null;
-  const fwd = new Forwarder(dp, v, tap, udp, { batch: frameBatch, srcPortRange: srcPorts, onFatal: (err, port, vni) => fatal?.(err, port, vni) });
+  const fwd = new Forwarder(dp, v, taps[0], udp, { batch: frameBatch, srcPortRange: srcPorts, onFatal });
   for (let k = 1; k < vs.length; k++) fwd.addOverlay(vs[k], taps[k]);
   /** A failed takeover: the running weft forwards again; this one lets go of the descriptors and leaves the TAP be. */
   const letGo = (e: unknown): never => {
@@ -344,15 +352,64 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
     }
     await took.oldGone();
   }
+  const handover: LoopPersist['handover'] = (committed) => handOverHandler({
+    shape, fwd, dp, now: () => performance.now(), log,
+    fds: () => [udp.fd, ...taps.map((t) => t.fd)],
+    lease: () => (control ? { subnet: formatSubnet(control.own.subnet), expiresMs: control.own.expiresMs } : null),
+    record: () => record,
+    committed,
+  });
+  return serve(cfg, control, log, dp, v, {
+    fwd, io: { tap: tapsView(taps), udp }, tap: taps[0].name, port: udp.port, stop: () => fwd.stop(), persist: { record, recPath, taps, handover },
+  }, fatal);
+}
+
+type Fatal = (err: Error, port: 'tap' | 'udp', vni?: number) => void;
+/** Where a failing port is reported once `serve` has set the handler. */
+interface FatalHook { on: Fatal | null }
+
+/** What outlives the process with one forwarding loop (persist/): the TAP's record, the TAPs to keep or remove, the handover to a successor. */
+interface LoopPersist {
+  record: TapRecord;
+  recPath: string;
+  taps: Tap[];
+  /** The control socket's handover command; `committed` stops this weft once the successor forwards. */
+  handover(committed: (pid: number) => void): NonNullable<DaemonState['handover']>;
+}
+
+/** The forwarding that runs: a Forwarder on this thread, or workers (run-workers.ts). */
+export interface RunningLoop {
+  fwd: DaemonState['fwd'];
+  io: NonNullable<DaemonState['io']>;
+  /** The first TAP's name, and the bound port. */
+  tap: string;
+  port: number;
+  /** Stops forwarding; resolved once every TAP queue and socket is closed. */
+  stop(): void | Promise<void>;
+  workers?: DaemonState['workers'];
+  refresh?: DaemonState['refresh'];
+  /** Absent with workers: their TAP goes with its last queue, and they hand over nothing. */
+  persist?: LoopPersist;
+}
+
+/** Once forwarding runs: the operator's side, the control plane, the start line, and the wait for a signal, a handover or a failure. */
+async function serve(cfg: RunArgs, control: ControlPlane | null, log: Logger, dp: Datapath, v: VniState, loop: RunningLoop, fatal: FatalHook): Promise<number> {
+  const { fwd, io, port } = loop;
+  const tap = { name: loop.tap, offload: io.tap.offload, uso: io.tap.uso ?? false };
+  const udp = { port, gso: io.udp.gso, gro: io.udp.gro };
+  const knownSourcesOnly = dp.knownSourcesOnly;
+  const taps = cfg.overlays.map((o) => ({ name: o.tap }));
+  const mtu = v.mtu;
+  const p = loop.persist;
   const st: DaemonState = {
     dp, v, fwd, tap: tap.name, family: cfg.family, local: cfg.local, port: udp.port, startedMs: Date.now(),
-    io, control, log, overlays: cfg.overlays.map((o) => ({ vni: o.vni, tap: o.tap })), persist: record,
+    io, control, log, overlays: cfg.overlays.map((o) => ({ vni: o.vni, tap: o.tap })), persist: p?.record, workers: loop.workers, refresh: loop.refresh,
   };
   let ops: Operations;
   try {
     ops = await Operations.start(st, cfg.ops);
   } catch (e) {
-    fwd.stop();
+    await loop.stop();
     throw e;
   }
   if (control) {
@@ -360,7 +417,7 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
       await control.start(dp, v, tap.name);
     } catch (e) {
       ops.close();
-      fwd.stop();
+      await loop.stop();
       throw e;
     }
     ops.controlReady = true;
@@ -401,33 +458,30 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
       if (stopping) return;
       stopping = true;
       const keep = handedOver || keepTap;
-      for (const t of taps) t.removeOnClose = !keep;
-      // Before the control socket closes, which removes its directory when nothing else is in it.
-      if (!handedOver) {
-        if (keep) writeRecord(recPath, { ...record, kept: true });
-        else removeRecord(recPath);
+      if (p) {
+        for (const t of p.taps) t.removeOnClose = !keep;
+        // Before the control socket closes, which removes its directory when nothing else is in it.
+        if (!handedOver) {
+          if (keep) writeRecord(p.recPath, { ...p.record, kept: true });
+          else removeRecord(p.recPath);
+        }
       }
       ops.close();
       control?.shutdown(keep);
-      fwd.stop();
-      log.info(statusRecord(st), 'status');
-      why();
-      process.off('SIGUSR1', onUsr1);
-      resolve(code);
+      void Promise.resolve(loop.stop()).then(() => {
+        log.info(statusRecord(st), 'status');
+        why();
+        process.off('SIGUSR1', onUsr1);
+        resolve(code);
+      });
     };
     const bySignal = (sig: string) => stop(0, () => log.info(`stopped by ${sig}; ${removed}`));
     process.on('SIGUSR1', onUsr1);
     process.once('SIGINT', () => bySignal('SIGINT'));
     process.once('SIGTERM', () => bySignal('SIGTERM'));
     if (control) control.onLost = (why) => stop(1, () => log.error(`${why}; stopping`));
-    st.handover = handOverHandler({
-      shape, fwd, dp, now: () => performance.now(), log,
-      fds: () => [udp.fd, ...taps.map((t) => t.fd)],
-      lease: () => (control ? { subnet: formatSubnet(control.own.subnet), expiresMs: control.own.expiresMs } : null),
-      record: () => record,
-      committed: (pid) => stop(0, () => log.info(`handed over to pid ${pid}; exiting, ${taps.length === 1 ? 'the TAP stays' : 'the TAPs stay'} with it`), true),
-    });
-    fatal = (err, port, vni) => stop(1, () => {
+    st.handover = p?.handover((pid) => stop(0, () => log.info(`handed over to pid ${pid}; exiting, ${taps.length === 1 ? 'the TAP stays' : 'the TAPs stay'} with it`), true));
+    fatal.on = (err, port, vni) => stop(1, () => {
       const which = cfg.overlays.find((o) => o.vni === vni)?.tap ?? tap.name;
       const what = port === 'tap' ? `the TAP ${which} failed (deleted?)` : 'the UDP socket failed';
       log.error(`${what}: ${err.message}; stopping`);

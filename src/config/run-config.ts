@@ -57,7 +57,12 @@ export interface RunConfig {
   icmpRate: number;
   /** --src-port-range: the per-flow UDP source ports; null: the namespace's local port range (config/src-ports.ts). */
   srcPortRange: PortRange | null;
+  /** Forwarding threads, each with its own TAP queue and socket (workers/pool.ts); 1: the loop on the main thread. */
+  workers: number;
 }
+
+/** Most --workers: a TAP has at most 256 queues; more threads than cores only wait on each other. */
+export const WORKERS_MAX = 64;
 
 /**
  * Flooded frames a second per source MAC by default: a host's ARP and
@@ -86,7 +91,7 @@ export interface RunInput extends ControlInput, OpsInput, PersistInput {
   mac?: string; mtu?: string; 'fdb-ageing'?: string; 'fdb-max'?: string; 'peer-capacity'?: string; static?: string[];
   'ignore-reserved'?: boolean; batch?: string; 'tap-queue'?: string; 'no-offload'?: boolean;
   'allow-any-source'?: boolean; 'bum-rate'?: string; 'bum-burst'?: string; 'icmp-rate'?: string;
-  'src-port-range'?: string;
+  'src-port-range'?: string; workers?: string;
 }
 
 /** 'vnis': a number (one VNI) or a list of VNIs as numbers or `N:TAP:CIDR` strings. */
@@ -95,7 +100,7 @@ const FILE_KEYS: Record<string, 'string' | 'number' | 'string[]' | 'boolean' | '
   mac: 'string', mtu: 'number', 'fdb-ageing': 'number', 'fdb-max': 'number', 'peer-capacity': 'number', static: 'string[]',
   'ignore-reserved': 'boolean', batch: 'number', 'tap-queue': 'number', 'no-offload': 'boolean',
   'allow-any-source': 'boolean', 'bum-rate': 'number', 'bum-burst': 'number', 'icmp-rate': 'number',
-  'src-port-range': 'string',
+  'src-port-range': 'string', workers: 'number',
   ...CONTROL_FILE_KEYS,
   ...OPS_FILE_KEYS,
   ...PERSIST_FILE_KEYS,
@@ -244,5 +249,6 @@ export function resolveRunConfig(input: RunInput): RunConfig {
     bumBurst: input['bum-burst'] !== undefined ? parseIntIn('--bum-burst', input['bum-burst'], 1, 100_000_000) : Math.max(1, bumRate),
     icmpRate: input['icmp-rate'] !== undefined ? parseIntIn('--icmp-rate', input['icmp-rate'], 0, 100_000) : DEFAULT_ICMP_RATE,
     srcPortRange: input['src-port-range'] !== undefined ? parseSrcPortRange(input['src-port-range']) : null,
+    workers: input.workers !== undefined ? parseIntIn('--workers', input.workers, 1, WORKERS_MAX) : 1,
   };
 }

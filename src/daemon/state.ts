@@ -16,7 +16,12 @@ import type { Socket } from 'node:net';
 export interface DaemonState {
   dp: Datapath;
   v: VniState;
-  fwd: Forwarder;
+  /** The forwarding loop, or the workers standing in for it (weft run --workers): what the operator's side reads of it. */
+  fwd: Pick<Forwarder, 'batchSizes' | 'capture' | 'running' | 'lastDrop' | 'lastDropSeq'>;
+  /** With several workers: each one's non-zero counters (`weft stats` shows the split). */
+  workers?: () => { worker: number; counters: Record<string, number> }[];
+  /** With several workers: brings the summed counters up to date (they are otherwise summed every 100 ms); called before a reply reads them. */
+  refresh?: () => void;
   tap: string;
   family: 4 | 6;
   /** The underlay address weft is bound to, or null for any. */

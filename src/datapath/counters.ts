@@ -51,7 +51,13 @@ export const C: { readonly [K in CounterName]: number } = Object.freeze(
 );
 
 export class Counters {
-  readonly v = new Float64Array(COUNTER_NAMES.length);
+  readonly v: Float64Array;
+
+  /** `v`: where to count, e.g. shared memory the main thread sums (weft run --workers); default a new array. */
+  constructor(v?: Float64Array) {
+    if (v !== undefined && v.length !== COUNTER_NAMES.length) throw new RangeError(`counters: ${v.length} slots given, ${COUNTER_NAMES.length} needed`);
+    this.v = v ?? new Float64Array(COUNTER_NAMES.length);
+  }
 
   get(name: CounterName): number { return this.v[C[name]]; }
 

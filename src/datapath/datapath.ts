@@ -39,6 +39,7 @@ import { Counters } from './counters.js';
 import { VniState, type VniOptions } from './vni.js';
 import { SourceSet } from './sources.js';
 import { BumLimiter, TokenBuckets } from './rate.js';
+import { localMem, type Mem } from '../fdb/mem.js';
 
 export interface DatapathOptions {
   /** Most forwarding-table entries (default 65536). */
@@ -74,6 +75,14 @@ export interface DatapathOptions {
    * answerTooBig (pmtu.ts) may write, in all (default 100; 0: none).
    */
   icmpRate?: number;
+  /**
+   * Where the tables live (fdb/mem.ts): local by default; shared memory, or
+   * an attachment to it, for `weft run --workers`, where every worker builds
+   * its Datapath with the same options on the main thread's tables.
+   */
+  mem?: Mem;
+  /** Where to count (Counters); default a new array. */
+  counters?: Float64Array;
 }
 
 /**
@@ -101,7 +110,7 @@ export const ICMP_BURST = 10;
 export class Datapath {
   readonly peers: PeerTable;
   readonly fdb: Fdb;
-  readonly counters = new Counters();
+  readonly counters: Counters;
   readonly vnis = new Map<number, VniState>();
   readonly strictReserved: boolean;
   /** Whether decap drops datagrams from addresses not in `sources`. */
@@ -119,16 +128,18 @@ export class Datapath {
 
   constructor(opts: DatapathOptions = {}) {
     const peerCapacity = opts.peerCapacity ?? DEFAULT_PEER_CAPACITY;
-    this.peers = new PeerTable(peerCapacity);
+    const mem = opts.mem ?? localMem();
+    this.counters = new Counters(opts.counters);
+    this.peers = new PeerTable(peerCapacity, mem);
     this.fdb = new Fdb({ peers: this.peers, maxEntries: opts.fdbMax ?? 65536, ageingMs: opts.fdbAgeingMs ?? 300_000 });
     this.strictReserved = opts.strictReserved ?? true;
     this.knownSourcesOnly = opts.knownSourcesOnly ?? false;
     // Every address in the set is some live peer's, so the peer table's capacity bounds it.
-    this.sources = new SourceSet(peerCapacity);
+    this.sources = new SourceSet(peerCapacity, mem);
     const rate = opts.bumRate ?? 0;
-    this.bum = rate > 0 ? new BumLimiter(rate, opts.bumBurst ?? Math.max(1, rate)) : null;
+    this.bum = rate > 0 ? new BumLimiter(rate, opts.bumBurst ?? Math.max(1, rate), undefined, mem) : null;
     const icmp = opts.icmpRate ?? DEFAULT_ICMP_RATE;
-    this.icmp = icmp > 0 ? new TokenBuckets(1, icmp, Math.min(ICMP_BURST, icmp)) : null;
+    this.icmp = icmp > 0 ? new TokenBuckets(1, icmp, Math.min(ICMP_BURST, icmp), mem) : null;
   }
 
   addVni(vni: number, opts: VniOptions): VniState {

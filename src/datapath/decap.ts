@@ -95,13 +95,18 @@ export function decapBatch(dp: Datapath, dgrams: DatagramBatch, out: FrameBatch,
     }
 
     if (lo !== lLo || hi !== lHi || vni !== lVni || sa[a + 3] !== l3 || sa[a + 2] !== l2 || sa[a + 1] !== l1 || sa[a] !== l0) {
-      const peer = peers.intern(sa[a], sa[a + 1], sa[a + 2], sa[a + 3], v.port);
-      if (peer < 0) { c[C.rx_drop_peer_table_full]++; continue; }
-      const r = fdb.learn(vni, b, s, peer, nowMs);
-      if (r === LEARN_STATIC_CONFLICT) { peers.releaseIfUnused(peer); c[C.rx_drop_static_conflict]++; continue; }
-      if (r === LEARN_FULL) { peers.releaseIfUnused(peer); c[C.rx_drop_fdb_full]++; continue; }
-      if (r === LEARN_NEW) c[C.fdb_learned]++;
-      else if (r === LEARN_MOVED) c[C.fdb_moved]++;
+      const known = peers.find(sa[a], sa[a + 1], sa[a + 2], sa[a + 3], v.port);
+      if (known < 0 || !fdb.refresh(vni, b, s, known, nowMs)) {
+        // Something changes: the peer is interned and the MAC learned in one
+        // turn of the tables' lock, so no other thread frees the new peer
+        // between the two (fdb/mem.ts).
+        const r = learnLocked(dp, sa, a, v.port, vni, b, s, nowMs);
+        if (r === PEER_FULL) { c[C.rx_drop_peer_table_full]++; continue; }
+        if (r === LEARN_STATIC_CONFLICT) { c[C.rx_drop_static_conflict]++; continue; }
+        if (r === LEARN_FULL) { c[C.rx_drop_fdb_full]++; continue; }
+        if (r === LEARN_NEW) c[C.fdb_learned]++;
+        else if (r === LEARN_MOVED) c[C.fdb_moved]++;
+      }
       l0 = sa[a]; l1 = sa[a + 1]; l2 = sa[a + 2]; l3 = sa[a + 3]; lVni = vni; lHi = hi; lLo = lo;
     }
 
@@ -112,4 +117,22 @@ export function decapBatch(dp: Datapath, dgrams: DatagramBatch, out: FrameBatch,
   }
   c[C.rx_frames] += out.count;
   c[C.rx_bytes] += bytes;
+}
+
+/** learn's answer when the peer table had no room for the source. */
+const PEER_FULL = -1;
+
+/** Interns the source at sa[a..a+4) and learns the MAC at b[s] behind it, under the tables' lock; a refused peer is released. */
+function learnLocked(dp: Datapath, sa: Uint32Array, a: number, port: number, vni: number, b: Uint8Array, s: number, nowMs: number): number {
+  const peers = dp.peers;
+  peers.mem.lock();
+  try {
+    const peer = peers.intern(sa[a], sa[a + 1], sa[a + 2], sa[a + 3], port);
+    if (peer < 0) return PEER_FULL;
+    const r = dp.fdb.learn(vni, b, s, peer, nowMs);
+    if (r === LEARN_STATIC_CONFLICT || r === LEARN_FULL) peers.releaseIfUnused(peer);
+    return r;
+  } finally {
+    peers.mem.unlock();
+  }
 }

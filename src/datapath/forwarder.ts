@@ -35,6 +35,11 @@ import type { FramePort, DatagramPort } from '../io/ports.js';
 
 const MAX_BATCHES_PER_WAKE = 8;
 
+/** How often learned entries are aged, for an ageing time: a tenth of it, 1–30 s. */
+export function ageEvery(ageingMs: number): number {
+  return Math.min(30_000, Math.max(1000, ageingMs / 10));
+}
+
 export interface ForwarderOptions {
   batch?: number;
   /** How often learned entries are aged (default: a tenth of the ageing time, 1–30 s). */
@@ -127,7 +132,7 @@ export class Forwarder {
     this.inner = new FrameBatch(batch);
     this.addOverlay(v, tap);
     this.now = opts.now ?? (() => performance.now());
-    this.ageEveryMs = opts.ageEveryMs ?? Math.min(30_000, Math.max(1000, dp.fdb.ageingMs / 10));
+    this.ageEveryMs = opts.ageEveryMs ?? ageEvery(dp.fdb.ageingMs);
     this.ageOnTimer = opts.ageOnTimer ?? true;
     this.onFatal = opts.onFatal ?? ((err) => { throw err; });
   }

@@ -6,9 +6,13 @@
 // takes one, and a frame that finds less than one is refused. Time is an
 // argument in milliseconds from any monotonic clock (the live loop's
 // performance.now(), a test's counter); a clock that goes backwards adds
-// nothing. No allocation after construction.
+// nothing. No allocation after construction. On shared memory (fdb/mem.ts)
+// every worker takes from the same buckets, without a lock: two workers may
+// both take a bucket's last token, so a budget can be passed by one frame
+// per worker at a time.
 
 import { randomInt } from 'node:crypto';
+import { localMem, type Mem } from '../fdb/mem.js';
 
 export class TokenBuckets {
   readonly size: number;
@@ -19,14 +23,18 @@ export class TokenBuckets {
   private readonly last: Float64Array;
 
   /** `size` buckets, each `burst` tokens deep (starting full), refilled at `rate` a second. */
-  constructor(size: number, rate: number, burst: number) {
+  constructor(size: number, rate: number, burst: number, mem: Mem = localMem()) {
     if (!(rate > 0) || !(burst >= 1)) throw new RangeError(`token bucket: rate must be > 0 and burst ≥ 1, got ${rate} and ${burst}`);
     this.size = size;
     this.rate = rate;
     this.burst = burst;
     this.perMs = rate / 1000;
-    this.tokens = new Float64Array(size).fill(burst);
-    this.last = new Float64Array(size).fill(-Infinity);
+    this.tokens = mem.f64(size);
+    this.last = mem.f64(size);
+    if (mem.fresh) {
+      this.tokens.fill(burst);
+      this.last.fill(-Infinity);
+    }
   }
 
   /** Takes a token from bucket `i` at `nowMs`; false when there is none. */
@@ -61,10 +69,14 @@ export const BUM_BUCKETS = 1024;
 
 export class BumLimiter {
   private readonly buckets: TokenBuckets;
+  private readonly seed: number;
 
-  /** `seed` is for tests that need to know which MACs share a bucket. */
-  constructor(readonly rate: number, readonly burst: number, private readonly seed = randomInt(0x7fffffff)) {
-    this.buckets = new TokenBuckets(BUM_BUCKETS, rate, burst);
+  /** `seed` is for tests that need to know which MACs share a bucket; on attached memory it is the creator's. */
+  constructor(readonly rate: number, readonly burst: number, seed?: number, mem: Mem = localMem()) {
+    const cell = mem.i32(1);
+    if (mem.fresh) cell[0] = seed ?? randomInt(0x7fffffff);
+    this.seed = cell[0];
+    this.buckets = new TokenBuckets(BUM_BUCKETS, rate, burst, mem);
   }
 
   /** May the frame whose source MAC is `buf[macOff..+6]`, on `vni`, be flooded at `nowMs`? Takes a token if so. */

@@ -25,16 +25,17 @@
 //   table; the reference counts sit beside it, one per id.
 
 import { AddrTable } from '../fdb/addr-table.js';
+import { localMem, type Mem } from '../fdb/mem.js';
 
 export class SourceSet {
   readonly capacity: number;
   private readonly t: AddrTable;
   private readonly refs: Int32Array; // reference count of each live id
 
-  constructor(capacity = 4096) {
-    this.t = new AddrTable(capacity, 'source set');
+  constructor(capacity = 4096, private readonly mem: Mem = localMem()) {
+    this.t = new AddrTable(capacity, 'source set', mem);
     this.capacity = capacity;
-    this.refs = new Int32Array(capacity);
+    this.refs = mem.i32(capacity);
   }
 
   /** Distinct addresses in the set. */
@@ -47,6 +48,15 @@ export class SourceSet {
 
   /** Takes a reference on the address, adding it if new; false when it is new and the set is full. */
   add(w0: number, w1: number, w2: number, w3: number): boolean {
+    this.mem.lock();
+    try {
+      return this.addLocked(w0, w1, w2, w3);
+    } finally {
+      this.mem.unlock();
+    }
+  }
+
+  private addLocked(w0: number, w1: number, w2: number, w3: number): boolean {
     const known = this.t.find(w0, w1, w2, w3, 0);
     if (known >= 0) { this.refs[known]++; return true; }
     const id = this.t.insert(w0, w1, w2, w3, 0);
@@ -57,6 +67,15 @@ export class SourceSet {
 
   /** Gives back a reference; the address leaves the set with its last one. False if it was not there. */
   release(w0: number, w1: number, w2: number, w3: number): boolean {
+    this.mem.lock();
+    try {
+      return this.releaseLocked(w0, w1, w2, w3);
+    } finally {
+      this.mem.unlock();
+    }
+  }
+
+  private releaseLocked(w0: number, w1: number, w2: number, w3: number): boolean {
     const id = this.t.find(w0, w1, w2, w3, 0);
     if (id < 0) return false;
     if (--this.refs[id] === 0) this.t.remove(id);

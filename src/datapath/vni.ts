@@ -59,6 +59,8 @@ export interface VniOptions {
   mtu?: number;
   /** Largest inner frame encap accepts, in bytes (Ethernet header and any tag included); default mtu + 18, or what one datagram can carry. */
   maxFrameLen?: number;
+  /** Where to count this VNI's traffic (4 slots, e.g. shared memory the main thread sums); default a new array. */
+  counters?: Float64Array;
 }
 
 /** Indices into VniState.counters. */
@@ -78,7 +80,7 @@ export class VniState {
    * bytes, frames decap delivered to it and their bytes. The data path's
    * Counters hold the totals and the drop reasons.
    */
-  readonly counters = new Float64Array(4);
+  readonly counters: Float64Array;
   /** MACs of our own interfaces on this VNI, as hi16/lo32 pairs: a frame from
    * the wire that claims one of them is our own traffic coming back (a loop). */
   private localHi = new Uint32Array(4);
@@ -89,6 +91,7 @@ export class VniState {
     if (!Number.isInteger(vni) || vni < 0 || vni > VNI_MAX) throw new Error(`VNI ${vni} is out of range 0–${VNI_MAX}`);
     this.vni = vni;
     this.port = opts.port;
+    this.counters = opts.counters ?? new Float64Array(4);
     this.mtu = opts.mtu ?? 0;
     // Without an MTU, a frame above VXLAN_FRAME_MAX cannot be carried in one datagram at all.
     this.maxFrameLen = opts.maxFrameLen ?? (this.mtu > 0 ? this.mtu + ETH_HEADER_LEN + ETH_VLAN_TAG_LEN : VXLAN_FRAME_MAX);

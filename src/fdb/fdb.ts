@@ -33,20 +33,25 @@
 //   existing entries keep working; entries leave only by ageing or removal,
 //   as in the Linux bridge, so a flood of new MACs cannot evict live ones.
 // - Time is an argument (`learn(…, nowMs)`, `age(nowMs)`), never a clock.
-// - The hash is seeded per table. Source MACs come from remote hosts, and a
-//   fixed hash would let them pick MACs that all land in one probe run; the
-//   seed does not make that impossible, only not precomputable.
+// - Shared by threads on shared memory (mem.ts, `weft run --workers`): the
+//   arrays, entry count and seed live there, sized for maxEntries at once
+//   (it cannot double under other threads' readers); writers take the lock,
+//   `lookup` and `refresh` read under the sequence number. `stats` other
+//   than `entries` count this thread's work.
+// - The hash is seeded per table: remote hosts pick source MACs, and a fixed
+//   hash would let them precompute MACs that all land in one probe run.
 //
 // What the caller checks, not this table: learn only from frames whose
-// source MAC is unicast and non-zero (a multicast or all-zeros source is
-// malformed; Linux's vxlan_snoop drops such frames), and only with a live
-// peer id (intern returns -1 when the peer table is full, and learn throws
-// when asked to store a free id). When learn returns LEARN_FULL or
-// LEARN_STATIC_CONFLICT it took no reference on the peer, so the caller may
-// `peers.releaseIfUnused(id)` a peer it interned only for this frame.
+// source MAC is unicast and non-zero (Linux's vxlan_snoop drops the others),
+// and only with a live peer id (learn throws on a free id). When learn
+// returns LEARN_FULL or LEARN_STATIC_CONFLICT it took no reference on the
+// peer, so the caller may `peers.releaseIfUnused(id)` one it interned for
+// this frame.
 
 import { randomInt } from 'node:crypto';
 import type { PeerTable } from './peers.js';
+import type { Mem } from './mem.js';
+import { TWO_32, hashKey, macHi, macLo, tagOf } from './fdb-key.js';
 
 /** A new entry was added. */
 export const LEARN_NEW = 0;
@@ -71,8 +76,10 @@ export interface FdbOptions {
   maxEntries?: number;
   /** A learned entry is removed this long after the last frame from its MAC. Default 300,000 (Linux's 300 s). */
   ageingMs?: number;
-  /** Starting slot count (rounded up to a power of two). Default 1024. */
+  /** Starting slot count (rounded up to a power of two). Default 1024; on shared memory, what maxEntries needs. */
   initialCapacity?: number;
+  /** Where the arrays live (mem.ts); default the peer table's. */
+  mem?: Mem;
 }
 
 /** Counters, plain fields on one object allocated with the table. */
@@ -102,18 +109,15 @@ const VNI_MASK = 0xffffff;
 const MAX_LOAD = 0.6;
 const MIN_CAPACITY = 16;
 const DEFAULT_CAPACITY = 1024;
-const TWO_32 = 0x100000000;
-
-/** A used slot's tag: the top 7 bits of the hash (the slot index uses the low bits), never 0. */
-function tagOf(h: number): number { return (h >>> 25) | 0x80; }
+// The cells: the entry count and the hash seed (the same in every thread).
+const N = 0, SEED = 1;
 
 export class Fdb {
   readonly peers: PeerTable;
   readonly maxEntries: number;
   readonly ageingMs: number;
-  readonly stats: FdbStats = {
-    entries: 0, learned: 0, moved: 0, refreshed: 0, full: 0, staticConflicts: 0, aged: 0, removed: 0,
-  };
+  readonly stats: FdbStats;
+  readonly mem: Mem;
 
   /**
    * Told when a learned MAC moves to another peer (for a debug log line);
@@ -134,10 +138,11 @@ export class Fdb {
   private cap = 0;
   private mask = 0;
   private growAt = 0; // the entry count at which the next insert doubles the table
-  private n = 0;
-  private tags = new Uint8Array(0);
-  private rec = new Int32Array(0);
-  private seen = new Float64Array(0);
+  /** The entry count, in one cell of the table's memory (N). */
+  private readonly cells: Int32Array;
+  private tags: Uint8Array = new Uint8Array(0);
+  private rec: Int32Array = new Int32Array(0);
+  private seen: Float64Array = new Float64Array(0);
 
   constructor(opts: FdbOptions) {
     const maxEntries = opts.maxEntries ?? 65536;
@@ -150,12 +155,20 @@ export class Fdb {
     this.maxEntries = maxEntries;
     this.ageingMs = ageingMs;
     this.maxCap = pow2AtLeast(Math.ceil(maxEntries / MAX_LOAD) + 1);
-    this.seed = randomInt(0x7fffffff);
-    this.resize(Math.min(pow2AtLeast(opts.initialCapacity ?? DEFAULT_CAPACITY), this.maxCap));
+    const mem = this.mem = opts.mem ?? opts.peers.mem;
+    this.cells = mem.i32(2);
+    if (mem.fresh) this.cells[SEED] = randomInt(0x7fffffff);
+    this.seed = this.cells[SEED];
+    const cells = this.cells;
+    this.stats = {
+      get entries() { return cells[N]; },
+      learned: 0, moved: 0, refreshed: 0, full: 0, staticConflicts: 0, aged: 0, removed: 0,
+    };
+    this.resize(mem.shared ? this.maxCap : Math.min(pow2AtLeast(opts.initialCapacity ?? DEFAULT_CAPACITY), this.maxCap));
   }
 
   /** Entries in the table. */
-  get size(): number { return this.n; }
+  get size(): number { return this.cells[N]; }
 
   /** Slots allocated (a power of two). */
   get capacity(): number { return this.cap; }
@@ -166,8 +179,34 @@ export class Fdb {
   lookup(vni: number, buf: Uint8Array, macOff: number): number {
     const hi = (buf[macOff] << 8) | buf[macOff + 1];
     const lo = (buf[macOff + 2] << 24) | (buf[macOff + 3] << 16) | (buf[macOff + 4] << 8) | buf[macOff + 5];
-    const i = this.find(vni & VNI_MASK, hi, lo);
-    return i < 0 ? -1 : this.rec[(i << 2) + PEER];
+    return this.peerOf(vni & VNI_MASK, hi, lo);
+  }
+
+  /**
+   * learn's common case, without the lock: when (vni, MAC) is already behind
+   * `peerId`, restarts a learned entry's clock (unlocked: a refresh lost to
+   * a race moves an expiry by a batch) and returns true; false when learn
+   * has work to do. Never allocates.
+   */
+  refresh(vni: number, buf: Uint8Array, macOff: number, peerId: number, nowMs: number): boolean {
+    vni &= VNI_MASK;
+    const hi = (buf[macOff] << 8) | buf[macOff + 1];
+    const lo = (buf[macOff + 2] << 24) | (buf[macOff + 3] << 16) | (buf[macOff + 4] << 8) | buf[macOff + 5];
+    const mem = this.mem;
+    for (;;) {
+      const s = mem.seq();
+      if ((s & 1) !== 0) continue;
+      const i = this.find(vni, hi, lo);
+      const same = i >= 0 && this.rec[(i << 2) + PEER] === peerId;
+      const learned = same && (this.rec[i << 2] & STATIC) === 0;
+      if (mem.seq() !== s) continue;
+      if (!same) return false;
+      if (learned) {
+        this.seen[i] = nowMs;
+        this.stats.refreshed++;
+      }
+      return true;
+    }
   }
 
   /**
@@ -179,6 +218,15 @@ export class Fdb {
    * Allocates only when the table doubles.
    */
   learn(vni: number, buf: Uint8Array, macOff: number, peerId: number, nowMs: number): LearnResult {
+    this.mem.lock();
+    try {
+      return this.learnLocked(vni, buf, macOff, peerId, nowMs);
+    } finally {
+      this.mem.unlock();
+    }
+  }
+
+  private learnLocked(vni: number, buf: Uint8Array, macOff: number, peerId: number, nowMs: number): LearnResult {
     vni &= VNI_MASK;
     const hi = (buf[macOff] << 8) | buf[macOff + 1];
     const lo = (buf[macOff + 2] << 24) | (buf[macOff + 3] << 16) | (buf[macOff + 4] << 8) | buf[macOff + 5];
@@ -205,7 +253,7 @@ export class Fdb {
       this.stats.moved++;
       return LEARN_MOVED;
     }
-    if (this.n >= this.maxEntries) {
+    if (this.cells[N] >= this.maxEntries) {
       this.stats.full++;
       return LEARN_FULL;
     }
@@ -219,8 +267,7 @@ export class Fdb {
 
   /** The peer id for (vni, mac), or -1. */
   lookupMac(vni: number, mac: number): number {
-    const i = this.find(vni & VNI_MASK, macHi(mac), macLo(mac));
-    return i < 0 ? -1 : this.rec[(i << 2) + PEER];
+    return this.peerOf(vni & VNI_MASK, macHi(mac), macLo(mac));
   }
 
   /**
@@ -229,6 +276,15 @@ export class Fdb {
    * False (and no reference taken) when the MAC is new and the table is full.
    */
   addStatic(vni: number, mac: number, peerId: number): boolean {
+    this.mem.lock();
+    try {
+      return this.addStaticLocked(vni, mac, peerId);
+    } finally {
+      this.mem.unlock();
+    }
+  }
+
+  private addStaticLocked(vni: number, mac: number, peerId: number): boolean {
     vni &= VNI_MASK;
     const hi = macHi(mac), lo = macLo(mac);
     const i = this.find(vni, hi, lo);
@@ -241,7 +297,7 @@ export class Fdb {
       this.seen[i] = 0;
       return true;
     }
-    if (this.n >= this.maxEntries) return false;
+    if (this.cells[N] >= this.maxEntries) return false;
     this.peers.ref(peerId);
     this.insert(STATIC | vni, hi, lo, peerId, 0);
     return true;
@@ -249,10 +305,15 @@ export class Fdb {
 
   /** Removes the entry (learned or static); false if there was none. */
   remove(vni: number, mac: number): boolean {
-    const i = this.find(vni & VNI_MASK, macHi(mac), macLo(mac));
-    if (i < 0) return false;
-    this.removeAt(i);
-    this.stats.removed++;
+    this.mem.lock();
+    try {
+      const i = this.find(vni & VNI_MASK, macHi(mac), macLo(mac));
+      if (i < 0) return false;
+      this.removeAt(i);
+      this.stats.removed++;
+    } finally {
+      this.mem.unlock();
+    }
     this.onRoom?.();
     return true;
   }
@@ -263,6 +324,15 @@ export class Fdb {
    * call it every second or so, not per packet.
    */
   age(nowMs: number): number {
+    this.mem.lock();
+    try {
+      return this.ageLocked(nowMs);
+    } finally {
+      this.mem.unlock();
+    }
+  }
+
+  private ageLocked(nowMs: number): number {
     const tags = this.tags, rec = this.rec, seen = this.seen, limit = nowMs - this.ageingMs;
     let removed = 0;
     // Backward shift moves entries only into the hole and the slots after it
@@ -284,23 +354,33 @@ export class Fdb {
 
   /** Removes every entry, static ones too, releasing their peers. Keeps the capacity. */
   clear(): void {
-    const tags = this.tags, rec = this.rec;
-    for (let i = 0; i < this.cap; i++) {
-      if (tags[i] !== 0) {
-        this.peers.unref(rec[(i << 2) + PEER]);
-        tags[i] = 0;
+    this.mem.lock();
+    try {
+      const tags = this.tags, rec = this.rec;
+      for (let i = 0; i < this.cap; i++) {
+        if (tags[i] !== 0) {
+          this.peers.unref(rec[(i << 2) + PEER]);
+          tags[i] = 0;
+        }
       }
+      this.cells[N] = 0;
+    } finally {
+      this.mem.unlock();
     }
-    this.stats.entries = this.n = 0;
   }
 
   /** Calls `cb` for every entry, in slot order. For display; may allocate. */
   forEach(cb: (vni: number, mac: number, peerId: number, isStatic: boolean, lastSeenMs: number) => void): void {
     const tags = this.tags, rec = this.rec;
-    for (let i = 0; i < this.cap; i++) {
-      if (tags[i] === 0) continue;
-      const b = i << 2, m = rec[b + META];
-      cb(m & VNI_MASK, rec[b + HI] * TWO_32 + (rec[b + LO] >>> 0), rec[b + PEER], (m & STATIC) !== 0, this.seen[i]);
+    this.mem.lock(); // reentrant: `cb` may look up or remove
+    try {
+      for (let i = 0; i < this.cap; i++) {
+        if (tags[i] === 0) continue;
+        const b = i << 2, m = rec[b + META];
+        cb(m & VNI_MASK, rec[b + HI] * TWO_32 + (rec[b + LO] >>> 0), rec[b + PEER], (m & STATIC) !== 0, this.seen[i]);
+      }
+    } finally {
+      this.mem.unlock();
     }
   }
 
@@ -310,6 +390,18 @@ export class Fdb {
   }
 
   // ---- internals ----
+
+  /** The peer of (vni, hi, lo), or -1, read under the sequence number (mem.ts). */
+  private peerOf(vni: number, hi: number, lo: number): number {
+    const mem = this.mem;
+    for (;;) {
+      const s = mem.seq();
+      if ((s & 1) !== 0) continue;
+      const i = this.find(vni, hi, lo);
+      const peer = i < 0 ? -1 : this.rec[(i << 2) + PEER];
+      if (mem.seq() === s) return peer;
+    }
+  }
 
   /** The slot holding (vni, hi, lo), or -1. `lo` is the int32 form. */
   private find(vni: number, hi: number, lo: number): number {
@@ -328,12 +420,12 @@ export class Fdb {
 
   /** Adds an absent key (meta = STATIC? | vni), doubling the table first if the load limit says so. */
   private insert(meta: number, hi: number, lo: number, peerId: number, nowMs: number): void {
-    if (this.n >= this.growAt) this.resize(this.cap * 2);
+    if (this.cells[N] >= this.growAt) this.resize(this.cap * 2);
     const i = this.place(meta, hi, lo);
     const b = i << 2;
     this.rec[b + PEER] = peerId;
     this.seen[i] = nowMs;
-    this.stats.entries = ++this.n;
+    this.cells[N]++;
   }
 
   /** Puts an absent key in the first empty slot of its probe run: tag and key, not peer or time. */
@@ -371,18 +463,20 @@ export class Fdb {
       }
     }
     tags[hole] = 0;
-    this.stats.entries = --this.n;
+    this.cells[N]--;
   }
 
   /** Moves every entry into fresh arrays of `cap` slots (a power of two ≤ maxCap). */
   private resize(cap: number): void {
     const oldTags = this.tags, old = this.rec, oldSeen = this.seen;
+    // Other threads hold views of shared arrays: those are made once, at their full size.
+    if (this.mem.shared && this.cap !== 0) throw new Error('FDB: a shared table cannot grow');
     this.cap = cap;
     this.mask = cap - 1;
     this.growAt = cap >= this.maxCap ? Infinity : Math.floor(cap * MAX_LOAD);
-    this.tags = new Uint8Array(cap);
-    this.rec = new Int32Array(cap * 4);
-    this.seen = new Float64Array(cap);
+    this.tags = this.mem.u8(cap);
+    this.rec = this.mem.i32(cap * 4);
+    this.seen = this.mem.f64(cap);
     for (let j = 0; j < oldTags.length; j++) {
       if (oldTags[j] === 0) continue;
       const b = j << 2;
@@ -393,21 +487,8 @@ export class Fdb {
   }
 }
 
-function macHi(mac: number): number { return Math.floor(mac / TWO_32) & 0xffff; }
-function macLo(mac: number): number { return mac | 0; } // low 32 bits as int32 (exact below 2^53)
-
 function pow2AtLeast(n: number): number {
   let p = MIN_CAPACITY;
   while (p < n) p *= 2;
   return p;
-}
-
-/** Seeded 32-bit mix of the key (murmur3-style finaliser rounds). */
-function hashKey(seed: number, vni: number, hi: number, lo: number): number {
-  let h = Math.imul(lo ^ seed, 0xcc9e2d51);
-  h ^= h >>> 15;
-  h = Math.imul(h ^ hi ^ (vni << 16), 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h ^ (vni >>> 16), 0xc2b2ae35);
-  return h ^ (h >>> 16);
 }

@@ -21,10 +21,15 @@
 //   the receive path calls that when the FDB refused to store the peer, so a
 //   stream of spoofed sources cannot fill the table with unreferenced peers.
 //
+// - On shared memory (mem.ts) every thread sees the same ids: interning,
+//   references and freeing take the Mem's lock; lookups read under its
+//   sequence number.
+//
 // Only `internIp`, `tryInternIp`, `ipString` and `toString` allocate; they are for config
 // and display.
 
 import { AddrTable } from './addr-table.js';
+import { localMem, type Mem } from './mem.js';
 import { formatHostPort, ipToWords, V4_MAPPED_W2, wordsToIp } from '../wire/ipv6.js';
 
 export class PeerTable {
@@ -34,10 +39,10 @@ export class PeerTable {
   private readonly t: AddrTable;     // (address words, port) → id
   private readonly refs: Int32Array; // reference count of each live id
 
-  constructor(capacity = 4096) {
-    this.t = new AddrTable(capacity, 'peer table');
+  constructor(capacity = 4096, readonly mem: Mem = localMem()) {
+    this.t = new AddrTable(capacity, 'peer table', mem);
     this.capacity = capacity;
-    this.refs = new Int32Array(capacity);
+    this.refs = mem.i32(capacity);
   }
 
   /** Live peers. */
@@ -52,9 +57,16 @@ export class PeerTable {
     // Known peers (every datagram after a peer's first) take one probe; only a new one takes two.
     const known = this.t.find(w0, w1, w2, w3, port);
     if (known >= 0) return known;
-    const id = this.t.insert(w0, w1, w2, w3, port);
-    if (id >= 0) this.refs[id] = 0;
-    return id;
+    this.mem.lock();
+    try {
+      // Another thread may have added it since the find: insert returns its id then.
+      const fresh = this.t.find(w0, w1, w2, w3, port) < 0;
+      const id = this.t.insert(w0, w1, w2, w3, port);
+      if (id >= 0 && fresh) this.refs[id] = 0;
+      return id;
+    } finally {
+      this.mem.unlock();
+    }
   }
 
   /** The id of (address words, port), or -1. Never allocates. */
@@ -122,22 +134,37 @@ export class PeerTable {
 
   /** Takes a reference on a live peer. */
   ref(id: number): void {
-    this.check(id);
-    this.refs[id]++;
+    this.mem.lock();
+    try {
+      this.check(id);
+      this.refs[id]++;
+    } finally {
+      this.mem.unlock();
+    }
   }
 
   /** Gives back a reference; the peer is freed when the count reaches 0. */
   unref(id: number): void {
-    this.check(id);
-    if (this.refs[id] === 0) throw new Error(`peer ${id}: unref without a reference`);
-    if (--this.refs[id] === 0) this.t.remove(id);
+    this.mem.lock();
+    try {
+      this.check(id);
+      if (this.refs[id] === 0) throw new Error(`peer ${id}: unref without a reference`);
+      if (--this.refs[id] === 0) this.t.remove(id);
+    } finally {
+      this.mem.unlock();
+    }
   }
 
   /** Frees a live peer nobody references (e.g. interned, then refused by the FDB). */
   releaseIfUnused(id: number): boolean {
-    if (!this.has(id) || this.refs[id] !== 0) return false;
-    this.t.remove(id);
-    return true;
+    this.mem.lock();
+    try {
+      if (!this.has(id) || this.refs[id] !== 0) return false;
+      this.t.remove(id);
+      return true;
+    } finally {
+      this.mem.unlock();
+    }
   }
 
   /** The reference count of a live peer, or -1 for a free id. */

@@ -43,6 +43,8 @@ export interface UdpOpenOptions {
 export interface Native {
   /** tapOpen flag: a virtio-net header in front of every frame (IFF_VNET_HDR). */
   readonly TAP_VNET_HDR: number;
+  /** tapOpen flag: one queue of a multi-queue TAP (IFF_MULTI_QUEUE); every open of the name with it adds a queue. */
+  readonly TAP_MULTI_QUEUE: number;
 
   /** tapSetOffload bits (linux/if_tun.h): what weft can take in frames it
    * *reads* (partial checksums, TSO/UFO/USO super-frames), so the kernel

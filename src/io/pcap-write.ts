@@ -6,8 +6,9 @@
 import { openSync, writeSync, closeSync } from 'node:fs';
 import { LINKTYPE_ETHERNET } from './pcap-read.js';
 
-const GLOBAL_HEADER_LEN = 24;
-const RECORD_HEADER_LEN = 16;
+/** The file header's length: what a stream of records after another writer's header leaves out. */
+export const GLOBAL_HEADER_LEN = 24;
+export const RECORD_HEADER_LEN = 16;
 /** Largest record we write; tcpdump's default snap length. */
 export const PCAP_SNAPLEN = 262144;
 

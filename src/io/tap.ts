@@ -20,7 +20,9 @@
 // weft that dies leaves it, with its addresses, routes and neighbour
 // entries, for the next one to attach to (tap-persist.ts checks it first).
 // close() removes it unless `removeOnClose` was turned off (a handover, or
-// `weft run --keep-tap`).
+// `weft run --keep-tap`). The queues of a multi-queue TAP (`weft run
+// --workers N`, one queue per worker) are not made persistent: the device
+// goes when its last queue closes.
 
 import { native } from './native.js';
 import { PolledFd } from './polled-fd.js';
@@ -67,6 +69,47 @@ export interface TapOptions {
   tails?: boolean;
   /** An fd already attached to the TAP `name` (handed over by the weft this one replaces), used instead of opening it. */
   adopt?: number;
+  /**
+   * Open one queue of a multi-queue TAP (IFF_MULTI_QUEUE): a worker's
+   * (weft run --workers). Not made persistent: the device goes with its
+   * last queue, as a handover or reattach of several queues is not offered.
+   */
+  multiQueue?: boolean;
+  /** A queue openTapFd opened already (in another thread of this process): use its fd instead of opening one. */
+  opened?: OpenedTap;
+}
+
+/** An open TAP fd and what the kernel granted it: what a worker needs to take it over. */
+export interface OpenedTap { fd: number; name: string; offload: boolean; uso: boolean }
+
+/** Opens the TAP (or one more queue of it; or takes `adopt`'s fd) with its virtio-net header and the offloads the kernel takes. */
+export function openTapFd(o: Pick<TapOptions, 'name' | 'offload' | 'multiQueue' | 'adopt'>): OpenedTap {
+  const n = native();
+  const t = o.adopt !== undefined ? { fd: o.adopt, name: o.name } : n.tapOpen(o.name, n.TAP_VNET_HDR | (o.multiQueue === true ? n.TAP_MULTI_QUEUE : 0));
+  const fd = t.fd;
+  let offload = false;
+  let uso = false;
+  try {
+    n.tapSetVnetHdrSize(fd, VNET_HDR_LEN);
+    if (o.offload !== false) {
+      const tso = n.TUN_F_CSUM | n.TUN_F_TSO4 | n.TUN_F_TSO6;
+      // USO (Linux 6.2+): both flags or neither. A kernel that takes them
+      // also takes UDP super-frames written to the TAP.
+      try {
+        n.tapSetOffload(fd, tso | n.TUN_F_USO4 | n.TUN_F_USO6);
+        uso = true;
+      } catch {
+        n.tapSetOffload(fd, tso);
+      }
+      offload = true;
+    } else {
+      n.tapSetOffload(fd, 0);
+    }
+  } catch {
+    // An older kernel without TSO on TAP: plain frames, one per MTU.
+    n.tapSetOffload(fd, 0);
+  }
+  return { fd, name: t.name, offload, uso };
 }
 
 export class Tap implements FramePort {
@@ -86,40 +129,20 @@ export class Tap implements FramePort {
 
   constructor(o: TapOptions) {
     const n = native();
-    const t = o.adopt !== undefined ? { fd: o.adopt, name: o.name } : n.tapOpen(o.name, n.TAP_VNET_HDR);
+    const t = o.opened ?? openTapFd(o);
     this.fd = t.fd;
-    try {
-      n.tapSetPersist(this.fd, true);
-    } catch (e) {
-      if (o.adopt === undefined) n.close(this.fd);
-      throw e;
+    if (o.opened === undefined && o.multiQueue !== true) {
+      try {
+        n.tapSetPersist(this.fd, true);
+      } catch (e) {
+        if (o.adopt === undefined) n.close(this.fd);
+        throw e;
+      }
     }
     this.watch = new PolledFd(this.fd);
     this.name = t.name;
-    let offload = false;
-    let uso = false;
-    try {
-      n.tapSetVnetHdrSize(this.fd, VNET_HDR_LEN);
-      if (o.offload !== false) {
-        const tso = n.TUN_F_CSUM | n.TUN_F_TSO4 | n.TUN_F_TSO6;
-        // USO (Linux 6.2+): both flags or neither. A kernel that takes them
-        // also takes UDP super-frames written to the TAP.
-        try {
-          n.tapSetOffload(this.fd, tso | n.TUN_F_USO4 | n.TUN_F_USO6);
-          uso = true;
-        } catch {
-          n.tapSetOffload(this.fd, tso);
-        }
-        offload = true;
-      } else {
-        n.tapSetOffload(this.fd, 0);
-      }
-    } catch {
-      // An older kernel without TSO on TAP: plain frames, one per MTU.
-      n.tapSetOffload(this.fd, 0);
-    }
-    this.offload = offload;
-    this.uso = uso;
+    const offload = this.offload = t.offload;
+    this.uso = t.uso;
     // Room for the largest frame whatever the offloads: the TAP's MTU can be
     // raised by hand above weft's (and a tagged frame is 4 bytes longer), and
     // a frame cut short by the read would go out truncated instead of being
@@ -129,7 +152,7 @@ export class Tap implements FramePort {
     // Writes: a fresh header and each frame's head go in front of the rest,
     // which stays in the socket's slab and goes out by writev; TCP runs are
     // merged.
-    this.tx = new TapWritePlan(o.batch, offload, o.mtu, uso);
+    this.tx = new TapWritePlan(o.batch, offload, o.mtu, t.uso);
     const fd = this.fd;
     this.kernel = {
       writev(c: Coalescer, from: number, slab: Buffer): number {

@@ -43,6 +43,8 @@ export function datagramsPerSend(len: number): number {
   return Math.max(1, Math.min(GSO_MAX_SEGS, Math.floor(GSO_MAX_BYTES / len)));
 }
 
+const SNDBUF = 8 << 20;
+
 export interface UdpOptions {
   family: 4 | 6;
   address: string;
@@ -60,11 +62,29 @@ export interface UdpOptions {
    * so no datagram queued on it is lost.
    */
   adopt?: number;
-  /** Send each flow from a port of this range (SendList.srcPort picks it); default: all from `port`. */
+  /**
+   * Send each flow from a port of this range (SendList.srcPort picks it);
+   * default: all from `port`. Each UdpSocket binds its own pool, so a
+   * worker's pool never shares a port with another's.
+   */
   srcPorts?: SrcPortRange;
+  /** A socket openUdpFd opened already (in another thread of this process): use its fd instead of opening one. */
+  opened?: OpenedUdp;
 }
 
-const SNDBUF = 8 << 20;
+/** An open UDP socket and what the kernel granted it: what a worker needs to take it over. */
+export interface OpenedUdp { fd: number; port: number; gso: boolean; gro: boolean }
+
+/** Opens and binds the socket (or takes `adopt`'s fd): 8 MiB buffers, GSO/GRO where the kernel has them, the outer TOS read on receive. */
+export function openUdpFd(o: Pick<UdpOptions, 'family' | 'address' | 'port' | 'reusePort' | 'offload' | 'adopt'>): OpenedUdp {
+  const n = native();
+  const s = o.adopt !== undefined ? { fd: o.adopt, port: o.port }
+    : n.udpOpen(o.family, o.address, o.port, { reusePort: o.reusePort ?? false, rcvbuf: 8 << 20, sndbuf: SNDBUF });
+  const want = o.offload !== false;
+  const gso = want && n.udpGsoSupported(s.fd), gro = want && n.udpSetGro(s.fd, true);
+  n.udpSetRecvTos(s.fd, o.family);
+  return { fd: s.fd, port: s.port, gso, gro };
+}
 
 export class UdpSocket implements DatagramPort {
   readonly fd: number;
@@ -114,17 +134,13 @@ export class UdpSocket implements DatagramPort {
   private readonly rtos: Uint8Array;
 
   constructor(o: UdpOptions) {
-    const n = native();
-    const s = o.adopt !== undefined ? { fd: o.adopt, port: o.port }
-      : n.udpOpen(o.family, o.address, o.port, { reusePort: o.reusePort ?? false, rcvbuf: 8 << 20, sndbuf: SNDBUF });
+    const s = o.opened ?? openUdpFd(o);
     this.fd = s.fd;
     this.watch = new PolledFd(this.fd);
     this.port = s.port;
     this.family = o.family;
-    const want = o.offload !== false;
-    this.gso = want && n.udpGsoSupported(this.fd);
-    this.gro = want && n.udpSetGro(this.fd, true);
-    n.udpSetRecvTos(this.fd, o.family);
+    this.gso = s.gso;
+    this.gro = s.gro;
     this.srcPorts = o.srcPorts ? new SourcePorts(o.family, o.address, o.srcPorts, SNDBUF, this.fd, this.port) : null;
     // With GRO a message holds up to 64 KiB of datagrams; read few enough
     // messages that the datagrams cut from them fit the batch.

@@ -7,8 +7,11 @@
 #include <stdint.h>
 #include <net/if.h>
 
-/* weft_tap_open's flag: IFF_VNET_HDR, passed straight through to TUNSETIFF. */
+/* weft_tap_open's flags, passed straight through to TUNSETIFF: IFF_VNET_HDR,
+ * and IFF_MULTI_QUEUE (each open of the same name adds a queue; the kernel
+ * spreads the host's flows over the queues and keeps each flow on one). */
 #define WEFT_TAP_VNET_HDR 0x4000
+#define WEFT_TAP_MULTI_QUEUE 0x0100
 
 /* TUNSETOFFLOAD bits (linux/if_tun.h; older headers lack USO, Linux 6.2). */
 #define WEFT_TUN_F_CSUM 0x01

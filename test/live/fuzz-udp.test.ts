@@ -5,7 +5,10 @@
 // weft is alive, its counters account for every datagram (rx_datagrams =
 // rx_frames + drops, and rx_datagrams = the datagrams sent less the ones h1's
 // kernel dropped before the socket: the deliberately bad checksums), and
-// ping still crosses the overlay both ways.
+// ping still crosses the overlay both ways. h1's weft runs two forwarding
+// workers (--workers 2), h2's one: the fuzz lands on shared tables, summed
+// counters and both sockets of the group (the raw datagrams' forged
+// addresses and the sockets' ports spread it).
 //
 //   h1: weft0 10.244.0.1/24 ── weft ── 198.18.0.1:8472 ══ switch ══ 198.18.0.2 ── weft ── weft0 10.244.0.2/24 :h2
 //                                          ▲                          │
@@ -32,7 +35,8 @@ const MAC1 = '02:00:0a:f4:00:01', MAC2 = '02:00:0a:f4:00:02';
 let rig: Rig;
 let w1: Proc;
 
-const args = (i: number) => ['--local', `198.18.0.${i}`, '--peer', `198.18.0.${3 - i}`, '--address', `10.244.0.${i}/24`, '--mac', i === 1 ? MAC1 : MAC2];
+const args = (i: number) => ['--local', `198.18.0.${i}`, '--peer', `198.18.0.${3 - i}`, '--address', `10.244.0.${i}/24`, '--mac', i === 1 ? MAC1 : MAC2,
+  ...(i === 1 ? ['--workers', '2'] : [])];
 
 /** h1's weft counters, through its control socket. */
 function counters(): Record<string, number> {

@@ -26,7 +26,8 @@ test(`a broadcast storm is cut to --bum-rate ${RATE}/s; unicast and the other ho
   const rig = Rig.up(2);
   try {
     for (const i of [1, 2]) rig.exec(i, ['sysctl', '-qw', 'net.ipv6.conf.default.disable_ipv6=1']);
-    await rig.weft(1, ['--local', '198.18.0.1', '--peer', '198.18.0.2', '--address', '10.244.0.1/24', '--bum-rate', String(RATE), '--bum-burst', String(RATE), '--metrics', '127.0.0.1:9108']);
+    // Two forwarding workers on h1: the BUM budget is one set of buckets for both.
+    await rig.weft(1, ['--workers', '2', '--local', '198.18.0.1', '--peer', '198.18.0.2', '--address', '10.244.0.1/24', '--bum-rate', String(RATE), '--bum-burst', String(RATE), '--metrics', '127.0.0.1:9108']);
     await rig.weft(2, ['--local', '198.18.0.2', '--peer', '198.18.0.1', '--address', '10.244.0.2/24']);
     assert.is(ping(rig, 1, '10.244.0.2').received, 3);
     const stats = (i: number) => ask({ path: `/run/weft/netns/${rig.ns(i)}/weft0.sock`, what: `on h${i}` }, { cmd: 'stats' }) as Promise<StatsResult>;

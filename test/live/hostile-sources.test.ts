@@ -61,7 +61,8 @@ function metric(rig: Rig, name: string): number {
 test('static peers: a stranger\'s datagrams are dropped, counted, exported, and teach nothing; fdb add/del change that at runtime', async () => {
   const rig = Rig.up(3);
   try {
-    const w1 = await rig.weft(1, ['--local', '198.18.0.1', '--peer', '198.18.0.2', '--address', '10.244.0.1/24', '--metrics', '127.0.0.1:9108']);
+    // Two forwarding workers: the allow-list and the table are shared, the counters summed.
+    const w1 = await rig.weft(1, ['--workers', '2', '--local', '198.18.0.1', '--peer', '198.18.0.2', '--address', '10.244.0.1/24', '--metrics', '127.0.0.1:9108']);
     await rig.weft(2, ['--local', '198.18.0.2', '--peer', '198.18.0.1', '--address', '10.244.0.2/24']);
     assert.match(w1.stderr(), /"sources":"known VTEPs only"/);
     assert.is(ping(rig, 1, '10.244.0.2').received, 3);

@@ -146,7 +146,7 @@ test('tapOpen creates a TAP (IFF_TAP | IFF_NO_PI) that goes away when its fd clo
   assert.not.ok(linkExists(TAP), 'the device is gone once its fd is closed');
 });
 
-test('tapOpen: the empty name lets the kernel pick one; TAP_VNET_HDR is the one flag it takes', () => {
+test('tapOpen: the empty name lets the kernel pick one; TAP_VNET_HDR and TAP_MULTI_QUEUE are the flags it takes', () => {
   const n = inNetns();
   const any = n.tapOpen('', 0);
   assert.match(any.name, /^tap\d+$/);
@@ -157,7 +157,18 @@ test('tapOpen: the empty name lets the kernel pick one; TAP_VNET_HDR is the one 
   assert.equal(tunFlags(TAP), { type: 'tap', pi: false, vnet_hdr: true, multi_queue: false });
   n.close(t.fd);
   assert.not.ok(linkExists(TAP));
-  assert.instance(thrown(() => n.tapOpen(TAP, 0x100)), RangeError, 'IFF_MULTI_QUEUE is not asked for');
+  assert.instance(thrown(() => n.tapOpen(TAP, 0x1000)), RangeError, 'IFF_NOFILTER is not asked for');
+  assert.not.ok(linkExists(TAP));
+
+  // Each open with TAP_MULTI_QUEUE adds a queue to the one device (what --workers opens per worker).
+  const q0 = n.tapOpen(TAP, n.TAP_VNET_HDR | n.TAP_MULTI_QUEUE);
+  const q1 = n.tapOpen(TAP, n.TAP_VNET_HDR | n.TAP_MULTI_QUEUE);
+  assert.equal(tunFlags(TAP), { type: 'tap', pi: false, vnet_hdr: true, multi_queue: true });
+  assert.is(q1.name, q0.name);
+  assert.is.not(q1.fd, q0.fd);
+  n.close(q0.fd);
+  assert.ok(linkExists(TAP), 'the device stays while one queue is open');
+  n.close(q1.fd);
   assert.not.ok(linkExists(TAP));
 });
 

@@ -29,6 +29,7 @@ const ALLOWED: Record<string, string[]> = {
   admin: ['wire', 'fdb', 'io', 'datapath', 'capture', 'config', 'daemon', 'log'],
   cni: ['wire', 'control/ip4'],
   persist: ['wire', 'fdb', 'io', 'datapath', 'admin', 'config', 'log'],
+  workers: ['wire', 'fdb', 'io', 'datapath', 'capture', 'config/errors'],
   cli: ['*'],
 };
 

@@ -1,0 +1,107 @@
+// The workers benchmark: ONE weft host opposite a kernel vxlan host, so the
+// machine's cores are not shared by two weft processes, with weft at each
+// worker count asked for (`--workers 1,2`), in the same run.
+//
+//   h1: weft --workers N (weft0 10.244.0.1/24)  ══ 198.18.0.0/24 ══  h2: kernel vx0 (10.244.0.2/24)
+//
+// Cases: tcp-1, tcp-4, tcp-8 (h1 → h2: weft encapsulates, TAP → wire) and
+// the same from h2 → h1 (weft decapsulates: wire → TAP, where the kernel's
+// per-flow source ports let the socket group spread flows), and udp-64
+// (h1 → h2). Per run: Gbit/s, weft's CPU seconds per second (all threads,
+// utime + stime from /proc), Gbit/s per busy core (the first over the
+// second), and the share of datagrams each worker carried (weft stats).
+// The worker counts take turns per case and repetition, so drift lands on
+// both.
+//
+// Usage: node dist/bench/workers.js [--workers 1,2] [--reps N] [--seconds S]
+// (normally `npm run bench -- --only live --workers 1,2`, inside unshare --net).
+
+import { parseArgs } from 'node:util';
+import { parseReport, type LoadCase } from './live/iperf.js';
+import { cpuSeconds } from './live/procstat.js';
+import { WEFT, Rig, kill, sleep, waitFor, type Proc } from './live/rig.js';
+
+const CASES: (LoadCase & { reverse: boolean })[] = [
+  { id: 'tcp-1', title: 'TCP, 1 stream, weft sends', args: [], udp: false, reverse: false },
+  { id: 'tcp-4', title: 'TCP, 4 streams, weft sends', args: ['-P', '4'], udp: false, reverse: false },
+  { id: 'tcp-8', title: 'TCP, 8 streams, weft sends', args: ['-P', '8'], udp: false, reverse: false },
+  { id: 'tcp-1-rx', title: 'TCP, 1 stream, weft receives', args: ['-R'], udp: false, reverse: true },
+  { id: 'tcp-4-rx', title: 'TCP, 4 streams, weft receives', args: ['-R', '-P', '4'], udp: false, reverse: true },
+  { id: 'tcp-8-rx', title: 'TCP, 8 streams, weft receives', args: ['-R', '-P', '8'], udp: false, reverse: true },
+  { id: 'udp-64', title: 'UDP, 64-byte payloads, weft sends', args: ['-u', '-l', '64', '-b', '0'], udp: true, reverse: false },
+];
+
+const { values: v } = parseArgs({ options: { workers: { type: 'string' }, reps: { type: 'string' }, seconds: { type: 'string' } } });
+const counts = (v.workers ?? '1,2').split(',').map(Number);
+if (counts.some((n) => !Number.isInteger(n) || n < 1 || n > 64)) { process.stderr.write('workers: --workers takes counts 1–64, like 1,2\n'); process.exit(2); }
+const reps = Number(v.reps ?? 2), seconds = Number(v.seconds ?? 5);
+if (process.getuid?.() !== 0) { process.stderr.write('workers: needs root: sudo npm run bench -- --only live --workers 1,2\n'); process.exit(1); }
+
+interface Row { workers: number; gbps: number; cpu: number; share: string }
+const rig = new Rig(2);
+const stop = () => { rig.down(); process.exit(130); };
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
+
+async function startWeft(n: number): Promise<Proc> {
+  const p = rig.spawn(1, [process.execPath, WEFT, 'run', '--workers', String(n), '--local', '198.18.0.1', '--peer', '198.18.0.2', '--address', '10.244.0.1/24']);
+  await waitFor(() => /listening on/.test(p.stderr()) || !p.running(), 15_000, 'weft to start');
+  if (!p.running()) throw new Error(`weft exited: ${p.stderr()}`);
+  rig.exec(1, ['ping', '-c', '2', '-i', '0.2', '10.244.0.2'], 10_000);
+  return p;
+}
+
+/** Each worker's share of the datagrams it moved (rx + tx), from `weft stats --json`. */
+function shares(): string {
+  const s = JSON.parse(rig.exec(1, [process.execPath, WEFT, 'stats', '--json'])) as { workers?: { counters: Record<string, number> }[] };
+  if (!s.workers) return '100 %';
+  const each = s.workers.map((w) => (w.counters.rx_datagrams ?? 0) + (w.counters.tx_datagrams ?? 0));
+  const all = each.reduce((a, b) => a + b, 0) || 1;
+  return each.map((n) => `${Math.round((100 * n) / all)}`).join('/') + ' %';
+}
+
+async function once(c: (typeof CASES)[number], n: number): Promise<Row> {
+  const weft = await startWeft(n);
+  try {
+    rig.exec(2, ['iperf3', '-s', '-1', '-D', '-B', '10.244.0.2']);
+    await sleep(300);
+    const cpu0 = cpuSeconds(weft.pid), t0 = performance.now();
+    const r = await rig.run(1, ['iperf3', '-c', '10.244.0.2', '-t', String(seconds), '-J', ...c.args], (seconds + 30) * 1000);
+    const cpu = (cpuSeconds(weft.pid) - cpu0) / ((performance.now() - t0) / 1000);
+    const sample = parseReport(r.out, c);
+    return { workers: n, gbps: sample.gbps, cpu, share: shares() };
+  } finally {
+    kill(weft.pid, 'SIGTERM');
+    await Promise.race([weft.exited, sleep(5000)]);
+  }
+}
+
+try {
+  rig.up();
+  rig.exec(2, ['ip', 'link', 'add', 'vx0', 'type', 'vxlan', 'id', '1', 'dstport', '8472', 'local', '198.18.0.2', 'remote', '198.18.0.1', 'dev', 'eth0']);
+  rig.exec(2, ['ip', 'link', 'set', 'vx0', 'up']);
+  rig.exec(2, ['ip', 'addr', 'add', '10.244.0.2/24', 'dev', 'vx0']);
+  const results = new Map<string, Row[]>();
+  for (let r = 0; r < reps; r++) {
+    for (const c of CASES) {
+      const order = r % 2 === 0 ? counts : [...counts].reverse();
+      for (const n of order) {
+        const row = await once(c, n);
+        process.stderr.write(`  ${c.id} workers ${n}: ${row.gbps.toFixed(2)} Gbit/s, ${row.cpu.toFixed(2)} cores, split ${row.share}\n`);
+        results.set(`${c.id}/${n}`, [...(results.get(`${c.id}/${n}`) ?? []), row]);
+      }
+    }
+  }
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const lines = ['| case | workers | Gbit/s | weft cores busy | Gbit/s per busy core | datagrams per worker |', '| --- | --- | --- | --- | --- | --- |'];
+  for (const c of CASES) {
+    for (const n of counts) {
+      const rows = results.get(`${c.id}/${n}`)!;
+      const g = med(rows.map((x) => x.gbps)), cpu = med(rows.map((x) => x.cpu));
+      lines.push(`| ${c.id} | ${n} | ${g.toFixed(2)} | ${cpu.toFixed(2)} | ${(g / cpu).toFixed(2)} | ${rows[rows.length - 1].share} |`);
+    }
+  }
+  process.stdout.write(`\nweft (one host, --workers ${counts.join(' vs ')}) opposite the kernel's vxlan device; median of ${reps} × ${seconds} s\n\n${lines.join('\n')}\n`);
+} finally {
+  rig.down();
+}
