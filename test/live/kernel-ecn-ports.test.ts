@@ -17,12 +17,14 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { Rig, ping, weftStatus, waitFor, type Proc } from '../helpers/rig.js';
+import { sniff as sniffIn, sniffed as stop, sourcePorts } from '../helpers/sniff.js';
 import { ROOT } from '../helpers/paths.js';
 import { requireTool } from '../helpers/require.js';
 
 const XFER = join(ROOT, 'dist/test/helpers/xfer.js');
 let rig: Rig;
 let w: Proc;
+const sniff = (h: number, args: string[]) => sniffIn(rig, h, args);
 
 test.before(async () => {
   requireTool('tcpdump', 'tcpdump');
@@ -37,19 +39,6 @@ test.before(async () => {
   assert.is(ping(rig, 1, '10.244.0.2').received, 3);
 });
 test.after(() => rig.down());
-
-/** Starts tcpdump in host h printing one line per packet; resolves once it listens. */
-async function sniff(h: number, args: string[]): Promise<Proc> {
-  const p = rig.spawn(h, ['tcpdump', '-nn', '-l', '-v', ...args]);
-  await waitFor(() => /listening on/.test(p.stderr()), 5000, 'tcpdump');
-  return p;
-}
-
-async function stop(p: Proc): Promise<string> {
-  process.kill(p.pid, 'SIGINT');
-  await p.exited;
-  return p.stdout();
-}
 
 /** `n` concurrent transfers of `bytes` from host `from` to host `to`; asserts each arrived whole. */
 async function transfers(from: number, to: number, n: number, bytes: number, port0: number): Promise<void> {
@@ -67,8 +56,7 @@ test('four TCP flows leave weft from at least three UDP source ports, from the l
   const cap = await sniff(1, ['-i', 'eth0', 'udp and src host 198.18.0.1 and dst port 8472']);
   await transfers(1, 2, 4, 4 << 20, 5100);
   const out = await stop(cap);
-  const ports = new Map<number, number>();
-  for (const m of out.matchAll(/198\.18\.0\.1\.(\d+) > 198\.18\.0\.2\.8472/g)) ports.set(Number(m[1]), (ports.get(Number(m[1])) ?? 0) + 1);
+  const ports = sourcePorts(out, '198.18.0.1', '198.18.0.2');
   const [lo, hi] = rig.exec(1, ['cat', '/proc/sys/net/ipv4/ip_local_port_range']).trim().split(/\s+/).map(Number);
   const big = [...ports].filter(([, n]) => n > 10).map(([p]) => p);
   console.log(`  source ports seen (datagrams): ${[...ports].map(([p, n]) => `${p}:${n}`).join(' ')}`);

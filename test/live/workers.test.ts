@@ -3,7 +3,10 @@
 // directions and every byte arrives; what one worker learns the other uses;
 // and what weft offers around the loop works with two workers: a second
 // VNI, capture, the source allow-list, ICMP too-big answers, the counters
-// summed and split, the TAP gone at exit.
+// summed and split, the TAP gone at exit. Per-flow source ports and ECN
+// work in every worker: each worker's socket sends each flow from a port of
+// its own pool (no two sockets share a port), and an outer CE on a Not-ECT
+// packet is dropped and counted whichever worker reads it.
 //
 //   h1: weft --workers 2 (weft0 10.244.0.1, VNI 1; weft2 10.245.0.1, VNI 2)
 //       ══ 198.18.0.0/24 ══ h2: kernel vx0 (VNI 1, 10.244.0.2), vx2 (VNI 2, 10.245.0.2)
@@ -20,6 +23,7 @@ import { requireTool } from '../helpers/require.js';
 import { ask } from '../../src/admin/client.js';
 import type { StatsResult } from '../../src/admin/commands.js';
 import { readPcapFrames } from '../../src/io/pcap-read.js';
+import { sniff, sniffed, sourcePorts } from '../helpers/sniff.js';
 
 const XFER = join(ROOT, 'dist/test/helpers/xfer.js');
 let rig: Rig;
@@ -29,7 +33,9 @@ const stats = () => ask({ path: `/run/weft/netns/${rig.ns(1)}/weft0.sock`, what:
 
 test.before(async () => {
   requireTool('iperf3', 'iperf3');
-  rig = Rig.up(3);
+  requireTool('tcpdump', 'tcpdump');
+  requireTool('iptables', 'iptables');
+  rig = Rig.up(3, 'mw');
   for (const [dev, vni, net] of [['vx0', 1, '10.244.0'], ['vx2', 2, '10.245.0']] as const) {
     rig.exec(2, ['ip', 'link', 'add', dev, 'type', 'vxlan', 'id', String(vni), 'dstport', '8472', 'local', '198.18.0.2', 'remote', '198.18.0.1', 'dev', 'eth0']);
     rig.exec(2, ['ip', 'link', 'set', dev, 'up']);
@@ -84,6 +90,42 @@ test('16 TCP flows each way spread over both workers, in both directions; the ke
   assert.ok(s.counters.tx_unicast - before.counters.tx_unicast > 10_000, JSON.stringify(s.counters));
   assert.is(s.counters.tx_flooded - before.counters.tx_flooded < 10, true);
   assert.is(s.counters.rx_drop_tap, 0);
+});
+
+test('each worker sends each flow from a port of its own pool: flows leave from many ports of the local range, no two sockets on one port', async () => {
+  const cap = await sniff(rig, 1, ['-i', 'eth0', 'udp and src host 198.18.0.1 and dst port 8472']);
+  const before = await stats();
+  assert.ok(flows(1, 2, 5203) > 1e6);
+  const ports = sourcePorts(await sniffed(cap), '198.18.0.1', '198.18.0.2');
+  const s = await stats();
+  const [lo, hi] = rig.exec(1, ['cat', '/proc/sys/net/ipv4/ip_local_port_range']).trim().split(/\s+/).map(Number);
+  // tcpdump misses much of a 16-flow run (its buffer overflows): count the ports it saw, not how often.
+  const busy = [...ports.keys()];
+  process.stdout.write(`\n  source ports seen ${busy.length}, pool sockets ${s.offload?.srcPortSockets}`);
+  assert.ok(busy.length >= 3, JSON.stringify([...ports]));
+  for (const p of ports.keys()) assert.ok(p >= lo && p <= hi, `port ${p} inside ${lo}-${hi}`);
+  assert.ok((s.offload?.srcPortSockets as number) >= busy.length && s.offload?.srcPortFallbacks === 0, JSON.stringify(s.offload));
+  // Both workers sent, each from its own sockets: weft's sockets bound in the range are as many as their ports.
+  s.workers!.forEach((x, k) => assert.ok((x.counters.tx_datagrams ?? 0) > (before.workers![k].counters.tx_datagrams ?? 0), `worker ${k} sent`));
+  const bound = [...rig.exec(1, ['ss', '-Huan', 'src', '198.18.0.1']).matchAll(/198\.18\.0\.1:(\d+)\s/g)].map((m) => Number(m[1])).filter((p) => p >= lo && p <= hi);
+  assert.is(bound.length, s.offload?.srcPortSockets, bound.join(' '));
+  assert.is(new Set(bound).size, bound.length, `a port bound twice: ${bound.join(' ')}`);
+});
+
+test('ECN in every worker: an outer CE on a Not-ECT inner packet (ping) is dropped and counted', async () => {
+  // ping -s 1050: an outer datagram of 1128 bytes, inside the rule's range; nothing else is that size.
+  const rule = ['POSTROUTING', '-p', 'udp', '--dport', '8472', '-m', 'length', '--length', '1100:1199', '-j', 'TOS', '--set-tos', '0x03/0x03'];
+  rig.exec(2, ['iptables', '-t', 'mangle', '-A', ...rule]);
+  try {
+    const before = (await stats()).counters.rx_drop_ecn_not_ect;
+    // Four pings (four ICMP ids, so four flows the kernel may send from four ports) of two each.
+    for (let k = 0; k < 4; k++) assert.is(ping(rig, 2, '10.244.0.1', 2, ['-s', '1050']).received, 0);
+    const after = (await stats()).counters.rx_drop_ecn_not_ect;
+    assert.ok(after - before >= 8, `rx_drop_ecn_not_ect rose by ${after - before}`);
+  } finally {
+    rig.exec(2, ['iptables', '-t', 'mangle', '-D', ...rule]);
+  }
+  assert.is(ping(rig, 2, '10.244.0.1', 2, ['-s', '1050']).received, 2, 'without the mark the same pings pass');
 });
 
 test('a 20 MB transfer each way arrives intact through two workers', async () => {
