@@ -29,6 +29,7 @@ const XFER = join(ROOT, 'dist/test/helpers/xfer.js');
 let rig: Rig;
 let w: Proc;
 const tmp = mkdtempSync(join(tmpdir(), 'weft-workers-'));
+const ARGS = ['--local', '198.18.0.1', '--peer', '198.18.0.2', '--address', '10.244.0.1/24', '--vni', '1', '--vni', '2:weft2:10.245.0.1/24', '--mtu', '1400'];
 const stats = () => ask({ path: `/run/weft/netns/${rig.ns(1)}/weft0.sock`, what: 'on h1' }, { cmd: 'stats' }) as Promise<StatsResult>;
 
 test.before(async () => {
@@ -41,8 +42,7 @@ test.before(async () => {
     rig.exec(2, ['ip', 'link', 'set', dev, 'up']);
     rig.exec(2, ['ip', 'addr', 'add', `${net}.2/24`, 'dev', dev]);
   }
-  w = await rig.weft(1, ['--workers', '2', '--local', '198.18.0.1', '--peer', '198.18.0.2', '--address', '10.244.0.1/24',
-    '--vni', '1', '--vni', '2:weft2:10.245.0.1/24', '--mtu', '1400']);
+  w = await rig.weft(1, ['--workers', '2', ...ARGS]);
 });
 test.after(() => {
   rig.down();
@@ -177,11 +177,32 @@ test('ICMP too-big from a worker: a frame over --mtu 1400 is dropped and its sen
   assert.ok(sent >= 1, `${sent} answers`);
 });
 
+test('a successor with --takeover cannot take over from two workers: it exits 1 with one line, and the workers forward on', async () => {
+  const next = rig.spawn(1, [process.execPath, WEFT, 'run', ...ARGS, '--takeover']);
+  const code = await Promise.race([next.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000))]);
+  assert.is(code, 1, next.stderr());
+  assert.match(next.stderr(), /cannot hand over/);
+  assert.is(ping(rig, 1, '10.244.0.2').received, 3);
+  assert.is(w.child.exitCode, null, 'the workers\' weft runs on');
+});
+
 test('SIGTERM: both workers stop, the TAPs are gone, weft exits 0', async () => {
   assert.is(await stopWeft(w, 5000), 0, w.stderr());
   assert.match(w.stderr(), /stopped by SIGTERM; taps weft0, weft2 removed/);
   assert.is(rig.try(1, ['ip', 'link', 'show', 'weft0']).status !== 0, true);
   assert.is(rig.try(1, ['ip', 'link', 'show', 'weft2']).status !== 0, true);
+});
+
+test('a TAP already there (as a crashed single-queue weft leaves it): --workers 2 exits 2 with one line, and leaves it be', async () => {
+  rig.exec(1, ['ip', 'tuntap', 'add', 'weft0', 'mode', 'tap']);
+  try {
+    const p = rig.spawn(1, [process.execPath, WEFT, 'run', '--workers', '2', ...ARGS]);
+    assert.is(await p.exited, 2, p.stderr());
+    assert.match(p.stderr(), /--workers 2: TAP weft0 exists already .*run with --workers 1 to reattach/);
+    assert.is(rig.try(1, ['ip', 'link', 'show', 'weft0']).status, 0);
+  } finally {
+    rig.try(1, ['ip', 'link', 'del', 'weft0']);
+  }
 });
 
 test.run();
