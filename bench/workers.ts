@@ -13,10 +13,17 @@
 // The worker counts take turns per case and repetition, so drift lands on
 // both.
 //
-// Usage: node dist/bench/workers.js [--workers 1,2] [--reps N] [--seconds S]
+// With `--against DIR` (another checkout, built: for instance main before
+// workers), that tree's weft runs as one more variant, `base`, with its own
+// defaults, in the same turns: the A/B of --workers 1 against the
+// single-thread path it replaced, for the single-stream cases (tcp-1 both
+// ways), with weft's CPU seconds per GB moved beside Gbit/s.
+//
+// Usage: node dist/bench/workers.js [--workers 1,2] [--reps N] [--seconds S] [--against DIR]
 // (normally `npm run bench -- --only live --workers 1,2`, inside unshare --net).
 
 import { parseArgs } from 'node:util';
+import { join } from 'node:path';
 import { parseReport, type LoadCase } from './live/iperf.js';
 import { cpuSeconds } from './live/procstat.js';
 import { WEFT, Rig, kill, sleep, waitFor, type Proc } from './live/rig.js';
@@ -31,11 +38,19 @@ const CASES: (LoadCase & { reverse: boolean })[] = [
   { id: 'udp-64', title: 'UDP, 64-byte payloads, weft sends', args: ['-u', '-l', '64', '-b', '0'], udp: true, reverse: false },
 ];
 
-const { values: v } = parseArgs({ options: { workers: { type: 'string' }, reps: { type: 'string' }, seconds: { type: 'string' } } });
+const { values: v } = parseArgs({ options: { workers: { type: 'string' }, reps: { type: 'string' }, seconds: { type: 'string' }, against: { type: 'string' } } });
 const counts = (v.workers ?? '1,2').split(',').map(Number);
 if (counts.some((n) => !Number.isInteger(n) || n < 1 || n > 64)) { process.stderr.write('workers: --workers takes counts 1–64, like 1,2\n'); process.exit(2); }
 const reps = Number(v.reps ?? 2), seconds = Number(v.seconds ?? 5);
 if (process.getuid?.() !== 0) { process.stderr.write('workers: needs root: sudo npm run bench -- --only live --workers 1,2\n'); process.exit(1); }
+
+/** A variant: this tree's weft with N workers, or (0) the --against tree's weft with its defaults. */
+const BASE = 0;
+const variants = v.against !== undefined ? [...counts, BASE] : counts;
+const baseWeft = v.against !== undefined ? join(v.against, 'dist/src/cli/main.js') : '';
+/** The cases the base variant runs: single-stream, where --workers 1 must match it. */
+const AB_CASES = new Set(['tcp-1', 'tcp-1-rx']);
+const label = (n: number) => (n === BASE ? 'base' : String(n));
 
 interface Row { workers: number; gbps: number; cpu: number; share: string }
 const rig = new Rig(2);
@@ -44,7 +59,8 @@ process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
 
 async function startWeft(n: number): Promise<Proc> {
-  const p = rig.spawn(1, [process.execPath, WEFT, 'run', '--workers', String(n), '--local', '198.18.0.1', '--peer', '198.18.0.2', '--address', '10.244.0.1/24']);
+  const how = n === BASE ? [baseWeft, 'run'] : [WEFT, 'run', '--workers', String(n)];
+  const p = rig.spawn(1, [process.execPath, ...how, '--local', '198.18.0.1', '--peer', '198.18.0.2', '--address', '10.244.0.1/24']);
   await waitFor(() => /listening on/.test(p.stderr()) || !p.running(), 15_000, 'weft to start');
   if (!p.running()) throw new Error(`weft exited: ${p.stderr()}`);
   rig.exec(1, ['ping', '-c', '2', '-i', '0.2', '10.244.0.2'], 10_000);
@@ -84,24 +100,26 @@ try {
   const results = new Map<string, Row[]>();
   for (let r = 0; r < reps; r++) {
     for (const c of CASES) {
-      const order = r % 2 === 0 ? counts : [...counts].reverse();
+      const these = variants.filter((n) => n !== BASE || AB_CASES.has(c.id));
+      const order = r % 2 === 0 ? these : [...these].reverse();
       for (const n of order) {
         const row = await once(c, n);
-        process.stderr.write(`  ${c.id} workers ${n}: ${row.gbps.toFixed(2)} Gbit/s, ${row.cpu.toFixed(2)} cores, split ${row.share}\n`);
+        process.stderr.write(`  ${c.id} workers ${label(n)}: ${row.gbps.toFixed(2)} Gbit/s, ${row.cpu.toFixed(2)} cores, split ${row.share}\n`);
         results.set(`${c.id}/${n}`, [...(results.get(`${c.id}/${n}`) ?? []), row]);
       }
     }
   }
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const lines = ['| case | workers | Gbit/s | weft cores busy | Gbit/s per busy core | datagrams per worker |', '| --- | --- | --- | --- | --- | --- |'];
+  const lines = ['| case | workers | Gbit/s | weft cores busy | Gbit/s per busy core | weft CPU s per GB | datagrams per worker |', '| --- | --- | --- | --- | --- | --- | --- |'];
   for (const c of CASES) {
-    for (const n of counts) {
-      const rows = results.get(`${c.id}/${n}`)!;
+    for (const n of variants) {
+      const rows = results.get(`${c.id}/${n}`);
+      if (!rows) continue;
       const g = med(rows.map((x) => x.gbps)), cpu = med(rows.map((x) => x.cpu));
-      lines.push(`| ${c.id} | ${n} | ${g.toFixed(2)} | ${cpu.toFixed(2)} | ${(g / cpu).toFixed(2)} | ${rows[rows.length - 1].share} |`);
+      lines.push(`| ${c.id} | ${label(n)} | ${g.toFixed(2)} | ${cpu.toFixed(2)} | ${(g / cpu).toFixed(2)} | ${(cpu / (g / 8)).toFixed(2)} | ${rows[rows.length - 1].share} |`);
     }
   }
-  process.stdout.write(`\nweft (one host, --workers ${counts.join(' vs ')}) opposite the kernel's vxlan device; median of ${reps} × ${seconds} s\n\n${lines.join('\n')}\n`);
+  process.stdout.write(`\nweft (one host, --workers ${variants.map(label).join(' vs ')}) opposite the kernel's vxlan device; median of ${reps} × ${seconds} s\n\n${lines.join('\n')}\n`);
 } finally {
   rig.down();
 }
