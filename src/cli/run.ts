@@ -365,27 +365,6 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
     }
     ops.controlReady = true;
   }
-  const where = formatHostPort(cfg.local ?? anyAddress(cfg.family), udp.port);
-  const overlays = cfg.overlays.map((o) =>
-    `tap ${o.tap} mac ${formatMac(o.mac)} mtu ${mtu}${o.address ? ` address ${o.address.ip}/${o.address.prefix}` : ''}, vni ${o.vni}`);
-  log.info(
-    { sources: knownSourcesOnly ? 'known VTEPs only' : 'any', bumRate: cfg.bumRate, bumBurst: cfg.bumBurst, icmpRate: cfg.icmpRate },
-    `listening on udp ${where}, ${overlays.join('; ')}, ` +
-    `peers ${cfg.peers.length ? cfg.peers.map((p) => `${p.ip}:${p.port}`).join(' ') : (control ? 'from leases' : 'none (learning only)')}, ` +
-    `offload ${[tap.offload ? 'tso' : '', tap.uso ? 'uso' : '', udp.gso ? 'gso' : '', udp.gro ? 'gro' : ''].filter(Boolean).join('+') || 'off'}`,
-  );
-  notifySystemd('READY=1', log);
-  // Kernel features asked for but missing: said once, and weft carries on without them.
-  if (!cfg.noOffload) {
-    // One super-frame from the TAP should make one UDP GSO send: at most as
-    // many segments as fit one (a full-size segment is MTU + Ethernet + VXLAN).
-    const segs = datagramsPerSend(mtu + ETH_HEADER_LEN + VXLAN_HEADER_LEN);
-    const capped = !tap.offload || !udp.gso || taps.every((t) => limitTapGsoSegs(t.name, segs));
-    const missing = [tap.offload ? '' : 'TSO on the TAP (TUNSETOFFLOAD)', udp.gso ? '' : 'UDP GSO (UDP_SEGMENT)', udp.gro ? '' : 'UDP GRO (UDP_GRO)',
-      capped ? '' : `a GSO segment limit on the TAP (ip link set gso_max_segs ${segs})`].filter(Boolean);
-    if (missing.length) log.warn(`this kernel lacks ${missing.join(', ')}: falling back to one packet per system call there`);
-  }
-
   return new Promise<number>((resolve) => {
     const onUsr1 = () => log.info(statusRecord(st), 'status');
     const keepTap = cfg.persist.keepTap;
@@ -432,5 +411,27 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
       const what = port === 'tap' ? `the TAP ${which} failed (deleted?)` : 'the UDP socket failed';
       log.error(`${what}: ${err.message}; stopping`);
     });
+    // Said only once the signal handlers are in place: a SIGUSR1 or SIGTERM sent
+    // on seeing this line would otherwise meet Node's defaults (the inspector, exit).
+    const where = formatHostPort(cfg.local ?? anyAddress(cfg.family), udp.port);
+    const overlays = cfg.overlays.map((o) =>
+      `tap ${o.tap} mac ${formatMac(o.mac)} mtu ${mtu}${o.address ? ` address ${o.address.ip}/${o.address.prefix}` : ''}, vni ${o.vni}`);
+    log.info(
+      { sources: knownSourcesOnly ? 'known VTEPs only' : 'any', bumRate: cfg.bumRate, bumBurst: cfg.bumBurst, icmpRate: cfg.icmpRate },
+      `listening on udp ${where}, ${overlays.join('; ')}, ` +
+      `peers ${cfg.peers.length ? cfg.peers.map((p) => `${p.ip}:${p.port}`).join(' ') : (control ? 'from leases' : 'none (learning only)')}, ` +
+      `offload ${[tap.offload ? 'tso' : '', tap.uso ? 'uso' : '', udp.gso ? 'gso' : '', udp.gro ? 'gro' : ''].filter(Boolean).join('+') || 'off'}`,
+    );
+    notifySystemd('READY=1', log);
+    // Kernel features asked for but missing: said once, and weft carries on without them.
+    if (!cfg.noOffload) {
+      // One super-frame from the TAP should make one UDP GSO send: at most as
+      // many segments as fit one (a full-size segment is MTU + Ethernet + VXLAN).
+      const segs = datagramsPerSend(mtu + ETH_HEADER_LEN + VXLAN_HEADER_LEN);
+      const capped = !tap.offload || !udp.gso || taps.every((t) => limitTapGsoSegs(t.name, segs));
+      const missing = [tap.offload ? '' : 'TSO on the TAP (TUNSETOFFLOAD)', udp.gso ? '' : 'UDP GSO (UDP_SEGMENT)', udp.gro ? '' : 'UDP GRO (UDP_GRO)',
+        capped ? '' : `a GSO segment limit on the TAP (ip link set gso_max_segs ${segs})`].filter(Boolean);
+      if (missing.length) log.warn(`this kernel lacks ${missing.join(', ')}: falling back to one packet per system call there`);
+    }
   });
 }
