@@ -30,7 +30,7 @@ import { openTap, runningWeft, startRecord } from '../persist/lifecycle.js';
 import { TakeOver } from '../persist/take-over.js';
 import { notifySystemd } from '../persist/systemd.js';
 import { handOverHandler } from '../persist/hand-over.js';
-import { importState, type HandoverShape, type HandoverState } from '../persist/state.js';
+import { importState, type HandoverShape, type HandoverState, type Imported } from '../persist/state.js';
 import { recordPath, removeRecord, writeRecord, type TapRecord } from '../persist/tap-record.js';
 
 export const RUN_HELP = `Usage: weft run [--config FILE] [options]
@@ -333,11 +333,16 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
   // batches; its state goes in before this loop reads (persist/hand-over.ts).
   let state: HandoverState | null = null;
   if (took) {
-    try { state = await took.switchOver(); } catch (e) { letGo(e); }
-    const got = importState(dp, state!, performance.now());
-    fwd.start();
-    log.info({ learned: got.learned, statics: got.statics, refused: got.refused.length ? got.refused : undefined },
-      `handover: forwarding; ${got.learned} learned and ${got.statics} static forwarding entries taken over`);
+    let early: Imported | null = null;
+    try {
+      early = await took.readAlongside(dp, () => fwd.start(), () => performance.now());
+      state = await took.switchOver();
+    } catch (e) { letGo(e); }
+    const got = importState(dp, state!, performance.now(), { counters: true, keepOwn: early !== null });
+    if (early === null) fwd.start();
+    const learned = got.learned + (early?.learned ?? 0), statics = got.statics + (early?.statics ?? 0), refused = [...(early?.refused ?? []), ...got.refused];
+    log.info({ learned, statics, refused: refused.length ? refused : undefined },
+      `handover: forwarding; ${learned} learned and ${statics} static forwarding entries taken over`);
   } else {
     fwd.start();
   }
