@@ -113,7 +113,7 @@ test(`${HANDOVERS} handovers under 2,000 datagrams/s each way and a TCP transfer
     assert.is(srvCode, 0, srv.stderr());
     const sent = JSON.parse(cli.stdout()) as { bytes: number; sha256: string };
     const got = JSON.parse(srv.stdout()) as { bytes: number; sha256: string; gaps: Gap[] };
-    type Rx = { unique: number; dup: number; maxGapMs: number; gaps: Gap[] };
+    type Rx = { unique: number; dup: number; reordered: number; maxGapMs: number; gaps: Gap[] };
     const [s12, s21] = [tx1, tx2].map((p) => JSON.parse(p.stdout()) as { sent: number; errors: number });
     const [r12, r21] = [rx2, rx1].map((p) => JSON.parse(p.stdout()) as Rx);
     const inside = (ms: number, [a, b]: [number, number]) => ms >= a && ms <= b;
@@ -126,8 +126,8 @@ test(`${HANDOVERS} handovers under 2,000 datagrams/s each way and a TCP transfer
     const drops = (t: Record<string, number>) => `${t.RcvbufErrors} socket buffer, ${t['weft0:tx_dropped']} TAP queue`;
     process.stdout.write(
       `\n  ${HANDOVERS} handovers (${took.join(', ')} ms each, start to listening): ` +
-      `h1→h2 ${s12.sent - r12.unique} of ${s12.sent} datagrams lost, longest gap ${r12.maxGapMs} ms; ` +
-      `h2→h1 ${s21.sent - r21.unique} of ${s21.sent} lost, longest gap ${r21.maxGapMs} ms\n` +
+      `h1→h2 ${s12.sent - r12.unique} of ${s12.sent} datagrams lost, ${r12.reordered} reordered, longest gap ${r12.maxGapMs} ms; ` +
+      `h2→h1 ${s21.sent - r21.unique} of ${s21.sent} lost, ${r21.reordered} reordered, longest gap ${r21.maxGapMs} ms\n` +
       windows.map((w, k) => `    handover ${k + 1}: paused ${paused[k]} ms, longest gap h1→h2 ${gapIn(r12.gaps, w)} ms, h2→h1 ${gapIn(r21.gaps, w)} ms, ` +
         `${rtoIn[k]} retransmission timeouts\n`).join('') +
       `  TCP ${got.bytes} bytes intact; retransmission timeouts ${w1s.totals.TCPTimeouts}: ${rtoIn.reduce((a, b) => a + b, 0)} in handover windows, ` +
