@@ -329,8 +329,9 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
     took?.closeUnadopted(adopted);
     throw e;
   };
-  // With --takeover the running weft pauses here, between two of its
-  // batches; its state goes in before this loop reads (persist/hand-over.ts).
+  // With --takeover this loop first reads alongside the running weft, on a
+  // snapshot of its tables; then it pauses between two of its batches and
+  // its final state goes in (persist/take-over.ts).
   let state: HandoverState | null = null;
   if (took) {
     let early: Imported | null = null;
