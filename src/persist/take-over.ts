@@ -195,7 +195,10 @@ export class TakeOver {
   /** Resolves when the running weft has closed the connection and exited (bounded by EXIT_WAIT_MS). */
   async oldGone(): Promise<void> {
     const until = Date.now() + EXIT_WAIT_MS;
-    await Promise.race([this.gone, sleep(EXIT_WAIT_MS)]);
+    // A timer left pending would hold this process for EXIT_WAIT_MS when it hands over in turn.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.gone, new Promise<void>((r) => { timer = setTimeout(r, EXIT_WAIT_MS); })]);
+    clearTimeout(timer);
     while (alive(this.pid) && Date.now() < until) await sleep(20);
   }
 }
