@@ -76,7 +76,7 @@ export class Commands {
       case 'handover':
         if (!this.st.handover) throw new Error('handover: this weft cannot hand over');
         return this.st.handover(req, socket);
-      case 'handover-switch': case 'handover-done': throw new Error(`${req.cmd}: no handover is under way on this connection`);
+      case 'handover-state': case 'handover-switch': case 'handover-done': throw new Error(`${req.cmd}: no handover is under way on this connection`);
     }
   }
 

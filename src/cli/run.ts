@@ -30,7 +30,7 @@ import { openTap, runningWeft, startRecord } from '../persist/lifecycle.js';
 import { TakeOver } from '../persist/take-over.js';
 import { notifySystemd } from '../persist/systemd.js';
 import { handOverHandler } from '../persist/hand-over.js';
-import { importState, type HandoverShape, type HandoverState } from '../persist/state.js';
+import { importState, type HandoverShape, type HandoverState, type Imported } from '../persist/state.js';
 import { recordPath, removeRecord, writeRecord, type TapRecord } from '../persist/tap-record.js';
 
 export const RUN_HELP = `Usage: weft run [--config FILE] [options]
@@ -301,11 +301,12 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
       closeAll();
       openErr(e);
     }
-    // A TAP taken over is configured already; it is checked once this weft forwards, off the handover's path.
-    if (took) continue;
+    // A TAP taken over is configured already: checked (and changed where these arguments differ) while the
+    // running weft still forwards, so no `ip` blocks this loop between the running weft's pause and its first read.
     try {
-      configureTap(taps[taps.length - 1].name, o.mac, mtu, cfg.tapQueue, o.address, before[taps.length - 1]);
+      configureTap(taps[taps.length - 1].name, o.mac, mtu, cfg.tapQueue, o.address, took ? undefined : before[taps.length - 1]);
     } catch (e) {
+      if (took) { log.warn(`${(e as Error).message}; the TAP is as the last weft left it`); continue; }
       closeAll();
       throw e;
     }
@@ -317,6 +318,10 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
   let fatal: ((err: Error, port: 'tap' | 'udp', vni?: number) => void) | null = null;
   const fwd = new Forwarder(dp, v, tap, udp, { batch: frameBatch, srcPortRange: srcPorts, onFatal: (err, port, vni) => fatal?.(err, port, vni) });
   for (let k = 1; k < vs.length; k++) fwd.addOverlay(vs[k], taps[k]);
+  // One super-frame from the TAP should make one UDP GSO send: at most as many segments as fit
+  // one (a full-size segment is MTU + Ethernet + VXLAN). Set before forwarding: `ip` blocks the loop.
+  const segs = datagramsPerSend(mtu + ETH_HEADER_LEN + VXLAN_HEADER_LEN);
+  const capped = cfg.noOffload || !tap.offload || !udp.gso || taps.every((t) => limitTapGsoSegs(t.name, segs));
   /** A failed takeover: the running weft forwards again; this one lets go of the descriptors and leaves the TAP be. */
   const letGo = (e: unknown): never => {
     for (const t of taps) t.removeOnClose = false;
@@ -324,24 +329,27 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
     took?.closeUnadopted(adopted);
     throw e;
   };
-  // With --takeover the running weft pauses here, between two of its
-  // batches; its state goes in before this loop reads (persist/hand-over.ts).
+  // With --takeover this loop first reads alongside the running weft, on a
+  // snapshot of its tables; then it pauses between two of its batches and
+  // its final state goes in (persist/take-over.ts).
   let state: HandoverState | null = null;
   if (took) {
-    try { state = await took.switchOver(); } catch (e) { letGo(e); }
-    const got = importState(dp, state!, performance.now());
-    fwd.start();
-    log.info({ learned: got.learned, statics: got.statics, refused: got.refused.length ? got.refused : undefined },
-      `handover: forwarding; ${got.learned} learned and ${got.statics} static forwarding entries taken over`);
+    let early: Imported | null = null;
+    try {
+      early = await took.readAlongside(dp, () => fwd.start(), () => performance.now());
+      state = await took.switchOver();
+    } catch (e) { letGo(e); }
+    const got = importState(dp, state!, performance.now(), { counters: true, keepOwn: early !== null });
+    if (early === null) fwd.start();
+    const learned = got.learned + (early?.learned ?? 0), statics = got.statics + (early?.statics ?? 0), refused = [...(early?.refused ?? []), ...got.refused];
+    log.info({ learned, statics, refused: refused.length ? refused : undefined },
+      `handover: forwarding; ${learned} learned and ${statics} static forwarding entries taken over`);
   } else {
     fwd.start();
   }
   const record: TapRecord = startRecord(recPath, state, found, log);
   if (took) {
     try { await took.commit(); } catch (e) { letGo(e); }
-    for (const o of cfg.overlays) {
-      try { configureTap(o.tap, o.mac, mtu, cfg.tapQueue, o.address); } catch (e) { log.warn(`${(e as Error).message}; the TAP is as the last weft left it`); }
-    }
     await took.oldGone();
   }
   const st: DaemonState = {
@@ -425,10 +433,6 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
     notifySystemd('READY=1', log);
     // Kernel features asked for but missing: said once, and weft carries on without them.
     if (!cfg.noOffload) {
-      // One super-frame from the TAP should make one UDP GSO send: at most as
-      // many segments as fit one (a full-size segment is MTU + Ethernet + VXLAN).
-      const segs = datagramsPerSend(mtu + ETH_HEADER_LEN + VXLAN_HEADER_LEN);
-      const capped = !tap.offload || !udp.gso || taps.every((t) => limitTapGsoSegs(t.name, segs));
       const missing = [tap.offload ? '' : 'TSO on the TAP (TUNSETOFFLOAD)', udp.gso ? '' : 'UDP GSO (UDP_SEGMENT)', udp.gro ? '' : 'UDP GRO (UDP_GRO)',
         capped ? '' : `a GSO segment limit on the TAP (ip link set gso_max_segs ${segs})`].filter(Boolean);
       if (missing.length) log.warn(`this kernel lacks ${missing.join(', ')}: falling back to one packet per system call there`);
