@@ -43,12 +43,13 @@ import { CASES, parseReport, type LoadCase } from './live/iperf.js';
 import { cpuSeconds, peakRssBytes } from './live/procstat.js';
 import { chart, count, num, summarise, table, type Heading, type RunRecord, type Tunnel } from './live/report.js';
 import { ROOT, WEFT, Rig, kill, sleep, waitFor, type Proc } from './live/rig.js';
+import { startWeft, tail, underlay, weftOverlay } from './live/weft.js';
 import { OVS_PORT, OVS_VNI, ovsMissing, ovsOverlay, startOvs, stopOvs } from './tunnels/ovs.js';
 
 const IPERF_PORT = 5201;
 /** What each tunnel looks like in host i (i = 1, 2). */
 const OVERLAY: Record<Tunnel, (i: number) => string> = {
-  weft: (i) => `10.244.0.${i}`,
+  weft: weftOverlay,
   kernel: (i) => `10.244.1.${i}`,
   tinc: (i) => `10.244.2.${i}`,
   ovs: ovsOverlay,
@@ -56,7 +57,6 @@ const OVERLAY: Record<Tunnel, (i: number) => string> = {
 const TINC_PORT = 655;
 /** The same inner MTU as weft0 and vx0 (underlay 1500 − 50). */
 const TINC_MTU = 1450;
-const underlay = (i: number) => `198.18.0.${i}`;
 /** Time a run may take beyond its nominal length (server start, connect, results exchange). */
 const RUN_SLACK_S = 30;
 
@@ -124,24 +124,12 @@ function firstLine(cmd: string, args: string[]): string {
   }
 }
 
-function tail(s: string, lines = 5): string {
-  return s.trim().split('\n').slice(-lines).join('\n');
-}
-
 // ---- setup ----
 
 function addKernelVxlan(rig: Rig, i: number, j: number): void {
   rig.exec(i, ['ip', 'link', 'add', 'vx0', 'type', 'vxlan', 'id', '2', 'dstport', '4789', 'local', underlay(i), 'remote', underlay(j), 'dev', 'eth0']);
   rig.exec(i, ['ip', 'addr', 'add', `${OVERLAY.kernel(i)}/24`, 'dev', 'vx0']);
   rig.exec(i, ['ip', 'link', 'set', 'vx0', 'up']);
-}
-
-async function startWeft(rig: Rig, i: number, j: number): Promise<Proc> {
-  const p = rig.spawn(i, [process.execPath, WEFT, 'run', '--local', underlay(i), '--peer', underlay(j),
-    '--address', `${OVERLAY.weft(i)}/24`, '--tap', 'weft0', '--vni', '1', '--port', '8472']);
-  await waitFor(() => /listening on/.test(p.stderr()) || !p.running(), 15_000, `weft to start in ${rig.ns(i)}`);
-  if (!p.running()) throw new Error(`weft in ${rig.ns(i)} exited at start:\n${tail(p.stderr())}`);
-  return p;
 }
 
 function pingable(rig: Rig, t: Tunnel, size?: number): boolean {
