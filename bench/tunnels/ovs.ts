@@ -33,7 +33,7 @@
 //   the host's IP stack would get a copy of every datagram as well (and
 //   deliver it to the kernel vxlan socket on 4789, or answer it with ICMP).
 //   Packet sockets see a frame before tc ingress does, so a drop-all ingress
-//   filter on eth1 leaves OVS its copy and the stack none.
+//   filter on eth1 (clsact + cls_bpf) leaves OVS its copy and the stack none.
 // - No `userspace-tso-enable`: with it OVS 3.1 drops tunnelled TSO frames
 //   ("Tunneling packets with HW offload flags is not supported"), so every
 //   segment crosses as one MTU-sized frame, as OVS's default does.
@@ -51,6 +51,12 @@ export const OVS_PORT = 4789;
 /** The overlay MTU, the same as weft0, vx0 and tinc0 (underlay 1500 − 50). */
 const OVS_MTU = 1450;
 const SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema';
+/**
+ * A classic BPF program of one instruction, `ret #2`: in direct-action mode
+ * its return value is the verdict, TC_ACT_SHOT. cls_bpf rather than
+ * matchall + gact, which a kernel built without modules may lack.
+ */
+const DROP_ALL = '1,6 0 0 2,';
 
 export interface Ovs {
   /** `ovs-vswitchd --version`'s version. */
@@ -114,8 +120,8 @@ async function startHost(rig: Rig, i: number, j: number, procs: Proc[]): Promise
   rig.exec(i, ['ip', 'link', 'add', 'eth1', 'type', 'veth', 'peer', 'name', `q${i}`, 'netns', sw]);
   rig.exec(i, ['ip', '-n', sw, 'link', 'set', `q${i}`, 'master', 'br0', 'up']);
   rig.exec(i, ['ip', 'link', 'set', 'eth1', 'up']);
-  rig.exec(i, ['tc', 'qdisc', 'add', 'dev', 'eth1', 'ingress']);
-  rig.exec(i, ['tc', 'filter', 'add', 'dev', 'eth1', 'ingress', 'matchall', 'action', 'drop']);
+  rig.exec(i, ['tc', 'qdisc', 'add', 'dev', 'eth1', 'clsact']);
+  rig.exec(i, ['tc', 'filter', 'add', 'dev', 'eth1', 'ingress', 'bpf', 'da', 'bytecode', DROP_ALL]);
 
   const dir = rig.tmpdir(`ovs-h${i}`);
   const db = join(dir, 'conf.db'), dbSock = join(dir, 'db.sock'), sock = `unix:${dbSock}`;
