@@ -20,6 +20,7 @@ import { createLogger, lineLogger, type Logger } from '../log/logger.js';
 import { Operations } from './run-ops.js';
 import { statusRecord } from '../admin/status.js';
 import type { DaemonState } from '../daemon/state.js';
+import { runUdpDaemon } from './run-udp.js';
 
 export const RUN_HELP = `Usage: weft run [--config FILE] [options]
 
@@ -94,6 +95,8 @@ flags override it):
                        drops them (its txqueuelen; default 10000, the
                        kernel's is 1000): room for bursts while weft waits
                        for a CPU
+  --tun NAME           the TUN device of a Backend.Type "udp" network
+                       (default flannel0, as flanneld; --tap names it too)
   --no-offload         no TSO/GSO/GRO: one frame per MTU through the TAP and
                        the socket (slower; for kernels without them, or to
                        compare)
@@ -115,7 +118,7 @@ Exit status: 0 stopped by a signal, 1 runtime failure (no privilege, port
 in use, …), 2 bad usage or configuration.`;
 
 /** The run configuration, and the control plane's when a lease store was given. */
-export type RunArgs = RunConfig & { control: ControlConfig | null; ops: OpsConfig };
+export type RunArgs = RunConfig & { control: ControlConfig | null; ops: OpsConfig; tun: string | null };
 
 export function parseRunArgs(argv: string[]): RunArgs | null {
   const { values, positionals } = parseArgs({
@@ -128,7 +131,7 @@ export function parseRunArgs(argv: string[]): RunArgs | null {
       peer: { type: 'string', multiple: true }, address: { type: 'string' }, mac: { type: 'string' },
       mtu: { type: 'string' }, 'fdb-ageing': { type: 'string' }, 'fdb-max': { type: 'string' }, 'peer-capacity': { type: 'string' },
       static: { type: 'string', multiple: true }, 'ignore-reserved': { type: 'boolean' }, batch: { type: 'string' }, 'tap-queue': { type: 'string' },
-      'no-offload': { type: 'boolean' }, 'allow-any-source': { type: 'boolean' },
+      'no-offload': { type: 'boolean' }, 'allow-any-source': { type: 'boolean' }, tun: { type: 'string' },
       'bum-rate': { type: 'string' }, 'bum-burst': { type: 'string' }, 'icmp-rate': { type: 'string' },
       ...CONTROL_OPTIONS,
       ...OPS_OPTIONS,
@@ -142,7 +145,7 @@ export function parseRunArgs(argv: string[]): RunArgs | null {
   const merged: RunInput = { ...fromFile };
   for (const [k, v] of Object.entries(flags)) if (v !== undefined) (merged as Record<string, unknown>)[k] = v;
   const control = resolveControlConfig(merged as RunInput & Record<string, unknown>);
-  return { ...resolveRunConfig(merged), control, ops: resolveOpsConfig(merged) };
+  return { ...resolveRunConfig(merged), control, ops: resolveOpsConfig(merged), tun: merged.tun ?? merged.tap ?? null };
 }
 
 /** The TAPs' offload state and their counters summed: what the status record and `weft stats` show. */
@@ -192,6 +195,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const control = cfg.control
     ? await prepareControl(cfg.control, { tap: cfg.tap, local: cfg.local, mac: cfg.macDerived ? null : cfg.mac }, lineLogger(log))
     : null;
+  if (control?.conf.backend === 'udp') return runUdp(cfg, control, log);
   if (control) {
     Object.assign(cfg, { vni: control.conf.vni, port: control.conf.port, mtu: control.host.mtu, address: control.address, mac: control.host.mac, local: control.host.bindIp });
     cfg.overlays = [{ vni: cfg.vni, tap: cfg.tap, address: cfg.address, mac: cfg.mac }];
@@ -201,6 +205,16 @@ export async function runCommand(argv: string[]): Promise<number> {
     return await runDaemon(cfg, control, log);
   } catch (e) {
     control?.shutdown();
+    throw e;
+  }
+}
+
+/** The udp backend's daemon (run-udp.ts), stopping the control plane if it fails to start. */
+async function runUdp(cfg: RunArgs, control: ControlPlane, log: Logger): Promise<number> {
+  try {
+    return await runUdpDaemon(cfg, control, log);
+  } catch (e) {
+    control.shutdown();
     throw e;
   }
 }

@@ -82,6 +82,8 @@ export interface RunInput extends ControlInput, OpsInput {
   mac?: string; mtu?: string; 'fdb-ageing'?: string; 'fdb-max'?: string; 'peer-capacity'?: string; static?: string[];
   'ignore-reserved'?: boolean; batch?: string; 'tap-queue'?: string; 'no-offload'?: boolean;
   'allow-any-source'?: boolean; 'bum-rate'?: string; 'bum-burst'?: string; 'icmp-rate'?: string;
+  /** The udp backend's TUN (cli/run-udp.ts). */
+  tun?: string;
 }
 
 /** 'vnis': a number (one VNI) or a list of VNIs as numbers or `N:TAP:CIDR` strings. */
@@ -89,7 +91,7 @@ const FILE_KEYS: Record<string, 'string' | 'number' | 'string[]' | 'boolean' | '
   tap: 'string', vni: 'vnis', port: 'number', local: 'string', peer: 'string[]', address: 'string',
   mac: 'string', mtu: 'number', 'fdb-ageing': 'number', 'fdb-max': 'number', 'peer-capacity': 'number', static: 'string[]',
   'ignore-reserved': 'boolean', batch: 'number', 'tap-queue': 'number', 'no-offload': 'boolean',
-  'allow-any-source': 'boolean', 'bum-rate': 'number', 'bum-burst': 'number', 'icmp-rate': 'number',
+  'allow-any-source': 'boolean', 'bum-rate': 'number', 'bum-burst': 'number', 'icmp-rate': 'number', tun: 'string',
   ...CONTROL_FILE_KEYS,
   ...OPS_FILE_KEYS,
 };

@@ -32,6 +32,7 @@ import type { Datapath } from '../datapath/datapath.js';
 import type { VniState } from '../datapath/vni.js';
 import { underlayMtu } from '../io/link.js';
 import { overlayMtu } from '../wire/vxlan.js';
+import { udpBackendMtu } from '../datapath/udp-routes.js';
 import { formatMac, stableMac } from '../wire/mac.js';
 import { acquireLease, renewDelayMs, renewLease } from './allocate.js';
 import { LEASE_TTL_MS, PEER_CAPACITY_CEILING } from './defaults.js';
@@ -66,14 +67,14 @@ export async function prepareControl(ctl: ControlConfig, run: RunSide, log: (lin
     const publicIp = ctl.publicIp ?? bindIp ?? interfaceAddress(null);
     const mac = run.mac ?? stableMac(`${hostname()}/${publicIp}/${run.tap}/${conf.vni}`);
     const under = underlayMtu(bindIp ?? publicIp, null);
-    const mtu = conf.mtu ?? overlayMtu(under, 4);
+    const mtu = conf.backend === 'udp' ? udpBackendMtu(under) : conf.mtu ?? overlayMtu(under, 4);
     const own = await acquireLease(store, {
       conf,
-      attrs: { publicIp, backendType: 'vxlan', vni: conf.vni, vtepMac: mac },
+      attrs: { publicIp, backendType: conf.backend, vni: conf.vni, vtepMac: mac },
       previous: readPreviousSubnet(ctl.subnetFile),
       log,
     });
-    log(`weft: lease ${formatSubnet(own.subnet)} in ${formatSubnet(conf.network)} from ${store.describe} (public ip ${publicIp}, vtep mac ${formatMac(mac)})`);
+    log(`weft: lease ${formatSubnet(own.subnet)} in ${formatSubnet(conf.network)} from ${store.describe} (public ip ${publicIp}${conf.backend === 'udp' ? `, udp backend port ${conf.port}` : `, vtep mac ${formatMac(mac)}`})`);
     return new ControlPlane(store, ctl, conf, own, { publicIp, bindIp, mac, mtu }, log);
   } catch (e) {
     await store.close();
@@ -145,7 +146,7 @@ export class ControlPlane {
     private readonly log: (line: string) => void,
     private readonly now: () => number = Date.now,
   ) {
-    this.tracker = new LeaseTracker(own.subnet, conf.network, conf.vni, log);
+    this.tracker = new LeaseTracker(own.subnet, conf.network, conf.vni, log, conf.backend);
   }
 
   /** What the daemon's run configuration becomes. */
@@ -156,7 +157,7 @@ export class ControlPlane {
   /** Steps 4–6. `ops` defaults to the live host (weft's FDB + ip). */
   async start(dp: Datapath, v: VniState, tap: string, ops: HostOps = new LiveHostOps(dp, v)): Promise<void> {
     writeSubnetEnv(this.ctl.subnetFile, subnetEnv(this.conf.network, this.own.subnet, this.host.mtu, false));
-    this.reconciler = new Reconciler(ops, tap, this.log);
+    this.reconciler = new Reconciler(ops, tap, this.log, this.conf.backend);
     const { leases, revision } = await this.store.list();
     await this.enqueue(this.tracker.apply({ type: 'snapshot', leases, revision }));
     this.watch = this.store.watch(revision, (e) => this.onEvent(e));

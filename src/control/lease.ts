@@ -4,6 +4,16 @@
 //
 //   <prefix>/subnets/10.244.1.0-24 =
 //     {"PublicIP":"198.18.0.1","BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"02:cc:82:92:51:0a"}}
+//
+// flanneld's udp backend fills only PublicIP (pkg/backend/udp/udp_amd64.go);
+// Go's encoding/json then writes PublicIPv6, a nil pointer without
+// omitempty, as null and leaves out the empty BackendType and BackendData
+// (pkg/lease/lease.go LeaseAttrs), so its lease is
+//
+//     {"PublicIP":"198.18.0.1","PublicIPv6":null}
+//
+// and weft writes the same for Backend.Type "udp" (backendType 'udp' here,
+// '' as read back).
 
 import { parseMac, formatMac } from '../wire/mac.js';
 import { type Subnet } from './ip4.js';
@@ -30,6 +40,7 @@ export interface Lease {
 }
 
 export function encodeAttrs(a: LeaseAttrs): string {
+  if (a.backendType === 'udp') return JSON.stringify({ PublicIP: a.publicIp, PublicIPv6: null });
   const backend = a.backendType === 'vxlan' ? { VNI: a.vni ?? 1, VtepMAC: formatMac(a.vtepMac ?? 0) } : undefined;
   return JSON.stringify({ PublicIP: a.publicIp, BackendType: a.backendType, ...(backend ? { BackendData: backend } : {}) });
 }

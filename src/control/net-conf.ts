@@ -30,7 +30,14 @@ export interface NetConf {
   port: number;
   /** Backend.MTU, or null for underlay MTU − 50. */
   mtu: number | null;
+  /** Backend.Type: flannel's vxlan, or its udp (bare IP in UDP through a TUN; only Port is read). */
+  backend: 'vxlan' | 'udp';
 }
+
+/** flannel's udp backend's default port (pkg/backend/udp: defaultPort). */
+export const UDP_BACKEND_PORT = 8285;
+/** The keys flannel's udp backend reads (it takes Port alone). */
+const UDP_BACKEND_KEYS = ['Type', 'Port'];
 
 const TOP_KEYS = ['Network', 'SubnetLen', 'SubnetMin', 'SubnetMax', 'Backend', 'EnableIPv4'];
 const IPV6_KEYS = ['EnableIPv6', 'IPv6Network', 'IPv6SubnetLen', 'IPv6SubnetMin', 'IPv6SubnetMax'];
@@ -93,7 +100,12 @@ export function parseNetConf(text: string, where: string): NetConf {
   if (!isObject(b)) bad('Backend', 'must be an object like {"Type": "vxlan"}');
   const be = b as Record<string, unknown>;
   for (const k of Object.keys(be)) if (!BACKEND_KEYS.includes(k)) bad(`Backend.${k}`, `unknown key (known: ${BACKEND_KEYS.join(', ')})`);
-  if (be.Type !== 'vxlan') bad('Backend.Type', `${JSON.stringify(be.Type ?? null)}: weft implements only "vxlan"`);
+  if (be.Type === 'udp') {
+    for (const k of Object.keys(be)) if (!UDP_BACKEND_KEYS.includes(k)) bad(`Backend.${k}`, `not a key of the udp backend (it takes ${UDP_BACKEND_KEYS.join(', ')})`);
+    const port = 'Port' in be ? int(be.Port, 'Backend.Port', 1, 65535, bad) : UDP_BACKEND_PORT;
+    return { network, subnetLen: subnetLen!, subnetMin, subnetMax, vni: 1, port, mtu: null, backend: 'udp' };
+  }
+  if (be.Type !== 'vxlan') bad('Backend.Type', `${JSON.stringify(be.Type ?? null)}: weft implements "vxlan" and "udp"`);
   for (const k of ['GBP', 'DirectRouting', 'Learning']) {
     if (k in be && be[k] !== false) bad(`Backend.${k}`, 'not supported by weft; remove it or set it to false');
   }
@@ -101,7 +113,7 @@ export function parseNetConf(text: string, where: string): NetConf {
   const port = 'Port' in be ? int(be.Port, 'Backend.Port', 1, 65535, bad) : VXLAN_PORT_LINUX;
   const mtu = 'MTU' in be ? int(be.MTU, 'Backend.MTU', 68, IP_LEN_MAX - VXLAN_OVERHEAD_V4, bad) : null;
 
-  return { network, subnetLen: subnetLen!, subnetMin, subnetMax, vni, port, mtu };
+  return { network, subnetLen: subnetLen!, subnetMin, subnetMax, vni, port, mtu, backend: 'vxlan' };
 }
 
 function int(v: unknown, field: string, min: number, max: number, bad: (f: string, w: string) => never): number {

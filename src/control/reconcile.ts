@@ -56,6 +56,7 @@ export class LeaseTracker {
     private readonly network: Subnet,
     private readonly vni: number,
     private readonly log: (line: string) => void = () => {},
+    private readonly backend: 'vxlan' | 'udp' = 'vxlan',
   ) {}
 
   /** Applies one watch event; returns what changed, removes first. */
@@ -116,6 +117,11 @@ export class LeaseTracker {
     if (!contains(this.network, l.subnet)) return skip(`it is outside the network ${formatSubnet(this.network)}`);
     const a = decodeAttrs(l.value);
     if (typeof a === 'string') return skip(a);
+    // flanneld's udp leases name no backend (lease.ts); they carry no VNI or MAC.
+    if (this.backend === 'udp') {
+      if (a.backendType !== '' && a.backendType !== 'udp') return skip(`backend "${a.backendType}", not udp`);
+      return { subnet: l.subnet, publicIp: a.publicIp, vtepMac: 0, revision: l.revision };
+    }
     if (a.backendType !== 'vxlan') return skip(`backend "${a.backendType}", not vxlan`);
     if (a.vni !== this.vni) return skip(`VNI ${a.vni}, ours is ${this.vni}`);
     return { subnet: l.subnet, publicIp: a.publicIp, vtepMac: a.vtepMac!, revision: l.revision };
@@ -137,11 +143,12 @@ export const RAISE: Record<LeaseRefusal, string> = {
 export interface HostOps {
   /**
    * Pins `mac` to the VTEP at `ip` in weft's forwarding table (static, never
-   * aged). Null when done; else why a table refused it (then nothing
+   * aged); for the udp backend, routes `subnet` to `ip` in weft's route
+   * table instead (the lease has no MAC). Null when done; else why a table refused it (then nothing
    * changed) and a line saying so. May throw on an address it cannot take.
    */
-  fdbAdd(mac: number, ip: string): { reason: Refusal; text: string } | null;
-  fdbRemove(mac: number): void;
+  fdbAdd(mac: number, ip: string, subnet: Subnet): { reason: Refusal; text: string } | null;
+  fdbRemove(mac: number, subnet: Subnet): void;
   /** Runs `ip` commands (iproute2 batch syntax) in order; resolves with the ones that failed. */
   ip(cmds: string[]): Promise<{ cmd: string; error: string }[]>;
   /** The same, blocking: for shutdown, which must finish before the TAP closes. */
@@ -163,11 +170,20 @@ export class Reconciler {
   /** Reasons already logged; a reason is logged again only after every lease it refused was taken or went. */
   private readonly warned = new Set<LeaseRefusal>();
 
+  private readonly addCmds: (l: RemoteLease, tap: string) => string[];
+  private readonly removeCmds: (l: RemoteLease, tap: string) => string[];
+
   constructor(
     private readonly ops: HostOps,
     private readonly tap: string,
     private readonly log: (line: string) => void = () => {},
-  ) {}
+    backend: 'vxlan' | 'udp' = 'vxlan',
+  ) {
+    // The udp backend's leases are routes in weft's own table (HostOps):
+    // the kernel holds one route for the whole network, set up with the TUN.
+    this.addCmds = backend === 'udp' ? () => [] : addCmds;
+    this.removeCmds = backend === 'udp' ? () => [] : removeCmds;
+  }
 
   /**
    * Programs a batch of changes: one `ip` batch for all of them. A lease a
@@ -188,9 +204,9 @@ export class Reconciler {
     for (const [k, r] of [...this.refused]) {
       if (this.tryFdb(r.lease, true) !== null) continue;
       this.refused.delete(k);
-      cmds.push(...addCmds(r.lease, this.tap));
+      cmds.push(...this.addCmds(r.lease, this.tap));
       this.programmed.set(k, r.lease);
-      this.log(`weft: lease ${formatSubnet(r.lease.subnet)} → vtep ${formatMac(r.lease.vtepMac)} at ${r.lease.publicIp} (taken now: room was made)`);
+      this.log(`weft: lease ${formatSubnet(r.lease.subnet)} → ${this.via(r.lease)} (taken now: room was made)`);
     }
     this.rearm();
     if (cmds.length) this.report(await this.ops.ip(cmds));
@@ -218,29 +234,29 @@ export class Reconciler {
         if (this.tryFdb(l, false) !== null) {
           // Left out; what the subnet had before must not keep pointing at the old VTEP.
           if (prev) {
-            cmds.push(...removeCmds(prev, this.tap));
-            after.push(() => this.ops.fdbRemove(prev.vtepMac));
+            cmds.push(...this.removeCmds(prev, this.tap));
+            after.push(() => this.ops.fdbRemove(prev.vtepMac, prev.subnet));
             this.programmed.delete(k);
             freed = true;
           }
           continue;
         }
         if (prev && prev.vtepMac !== l.vtepMac) {
-          after.push(() => this.ops.fdbRemove(prev.vtepMac));
+          after.push(() => this.ops.fdbRemove(prev.vtepMac, prev.subnet));
           freed = true;
         }
         // 2. and 3. then neighbour and route.
-        cmds.push(...addCmds(l, this.tap));
+        cmds.push(...this.addCmds(l, this.tap));
         this.programmed.set(k, l);
-        this.log(`weft: lease ${formatSubnet(l.subnet)} → vtep ${formatMac(l.vtepMac)} at ${l.publicIp}${prev ? ' (changed)' : ''}`);
+        this.log(`weft: lease ${formatSubnet(l.subnet)} → ${this.via(l)}${prev ? ' (changed)' : ''}`);
       } else {
         if (this.refused.delete(k)) {
           this.rearm();
           continue;
         }
         if (!prev) continue;
-        cmds.push(...removeCmds(prev, this.tap));
-        after.push(() => this.ops.fdbRemove(prev.vtepMac));
+        cmds.push(...this.removeCmds(prev, this.tap));
+        after.push(() => this.ops.fdbRemove(prev.vtepMac, prev.subnet));
         this.programmed.delete(k);
         freed = true;
         this.log(`weft: lease ${formatSubnet(l.subnet)} removed`);
@@ -257,7 +273,7 @@ export class Reconciler {
   private tryFdb(l: RemoteLease, retry: boolean): LeaseRefusal | null {
     let reason: LeaseRefusal, text: string;
     try {
-      const r = this.ops.fdbAdd(l.vtepMac, l.publicIp);
+      const r = this.ops.fdbAdd(l.vtepMac, l.publicIp, l.subnet);
       if (r === null) return null;
       ({ reason, text } = r);
     } catch (e) {
@@ -276,6 +292,11 @@ export class Reconciler {
         `(weft_leases_refused{reason="${reason}"}, weft peers) and taken when a removal makes room: raise ${RAISE[reason]}`);
     }
     return reason;
+  }
+
+  /** Where a lease's traffic goes, for the log: a VTEP, or (udp backend, no MAC) a host. */
+  private via(l: RemoteLease): string {
+    return l.vtepMac === 0 ? l.publicIp : `vtep ${formatMac(l.vtepMac)} at ${l.publicIp}`;
   }
 
   /** Forgets that a reason was logged once no lease is refused for it, so that the next time a table fills is logged too. */

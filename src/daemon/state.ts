@@ -12,10 +12,13 @@ import type { TapStats } from '../io/tap.js';
 import type { ControlPlane } from '../control/control-plane.js';
 import type { Logger } from '../log/logger.js';
 
+/** What the operator's side reads of a forwarding loop: the VXLAN Forwarder's or the udp backend's (datapath/udp-loop.ts). */
+export type LoopView = Pick<Forwarder, 'batchSizes' | 'lastDrop' | 'lastDropSeq' | 'capture' | 'running'>;
+
 export interface DaemonState {
   dp: Datapath;
   v: VniState;
-  fwd: Forwarder;
+  fwd: LoopView;
   tap: string;
   family: 4 | 6;
   /** The underlay address weft is bound to, or null for any. */
