@@ -168,11 +168,18 @@ export function wireToTunBatch(be: UdpBackend, dgrams: DatagramBatch, out: Frame
   replies.count = 0;
   c[C.rx_datagrams] += dgrams.count;
   let dropped = -1;
+  // The last source found known in this batch, as decap.ts keeps it: a batch
+  // is mostly one host's, the set cannot change during the call, and a
+  // call per datagram would box the address words (above 2^31) each time.
+  let k0 = -1, k1 = -1, k2 = -1, k3 = -1;
   for (let i = 0; i < dgrams.count; i++) {
     const a = i * 4, off = dgrams.off[i], len = dgrams.len[i];
+    if (knownOnly && (sa[a + 3] !== k3 || sa[a + 2] !== k2 || sa[a + 1] !== k1 || sa[a] !== k0)) {
+      if (!sources.has(sa[a], sa[a + 1], sa[a + 2], sa[a + 3])) { c[C.rx_drop_unknown_source]++; dropped = i; continue; }
+      k0 = sa[a]; k1 = sa[a + 1]; k2 = sa[a + 2]; k3 = sa[a + 3];
+    }
     let drop = -1;
-    if (knownOnly && !sources.has(sa[a], sa[a + 1], sa[a + 2], sa[a + 3])) drop = C.rx_drop_unknown_source;
-    else if (len < 0) drop = C.rx_drop_truncated;
+    if (len < 0) drop = C.rx_drop_truncated;
     else if (!ip.bind(b, off).isValid(len)) drop = C.rx_drop_not_ipv4;
     else if (ip.decrementTtl() === 0) { drop = C.rx_drop_ttl_expired; answer(dp, b, off, ICMP_TIME_EXCEEDED, replies, nowMs); }
     if (drop >= 0) { c[drop]++; dropped = i; continue; }
