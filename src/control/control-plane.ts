@@ -33,6 +33,7 @@ import type { Datapath } from '../datapath/datapath.js';
 import type { VniState } from '../datapath/vni.js';
 import { underlayMtu } from '../io/link.js';
 import { overlayMtu } from '../wire/vxlan.js';
+import { udpBackendMtu } from '../datapath/udp-routes.js';
 import { formatMac, stableMac } from '../wire/mac.js';
 import { acquireLease, renewDelayMs, renewLease } from './allocate.js';
 import { LEASE_TTL_MS, PEER_CAPACITY_CEILING } from './defaults.js';
@@ -67,15 +68,15 @@ export async function prepareControl(ctl: ControlConfig, run: RunSide, log: (lin
     const h = hostAddresses(conf, ctl, run.local);
     const mac = run.mac ?? stableMac(`${hostname()}/${h.publicIp ?? h.publicIpv6}/${run.tap}/${conf.vni}`);
     const under = underlayMtu(h.bindIp ?? h.publicIp ?? h.publicIpv6, null);
-    const mtu = conf.mtu ?? overlayMtu(under, conf.ipv6 ? 6 : 4);
+    const mtu = conf.backend === 'udp' ? udpBackendMtu(under) : conf.mtu ?? overlayMtu(under, conf.ipv6 ? 6 : 4);
     const own = await acquireLease(store, {
       conf,
-      attrs: { publicIp: h.publicIp, backendType: 'vxlan', vni: conf.vni, vtepMac: mac, publicIpv6: h.publicIpv6, vtepMac6: h.publicIpv6 ? mac : null },
+      attrs: { publicIp: h.publicIp, backendType: conf.backend, vni: conf.vni, vtepMac: mac, publicIpv6: h.publicIpv6, vtepMac6: h.publicIpv6 ? mac : null },
       previous: readPreviousSubnet(ctl.subnetFile),
       log,
     });
     const pub = [h.publicIp ? `public ip ${h.publicIp}` : '', h.publicIpv6 ? `public ipv6 ${h.publicIpv6}` : ''].filter(Boolean).join(', ');
-    log(`weft: lease ${formatSubnet(own.subnet)} in ${networkText(conf)} from ${store.describe} (${pub}, vtep mac ${formatMac(mac)})`);
+    log(`weft: lease ${formatSubnet(own.subnet)} in ${networkText(conf)} from ${store.describe} (${pub}${conf.backend === 'udp' ? `, udp backend port ${conf.port}` : `, vtep mac ${formatMac(mac)}`})`);
     return new ControlPlane(store, ctl, conf, own, { ...h, mac, mtu }, log);
   } catch (e) {
     await store.close();
@@ -204,7 +205,7 @@ export class ControlPlane {
     const ownIps = [host.publicIp, host.publicIpv6, host.bindIp].filter((ip): ip is string => !!ip);
     this.tracker = new LeaseTracker(own.subnet, {
       network: conf.network, subnetLen: conf.subnetLen, network6: conf.ipv6?.network ?? null, subnetLen6: conf.ipv6?.subnetLen ?? 0,
-      backendType: 'vxlan', vni: conf.vni, ownIps: [...new Set(ownIps)], ownMac: host.mac,
+      backendType: conf.backend, vni: conf.vni, ownIps: [...new Set(ownIps)], ownMac: host.mac,
     }, log);
   }
 
@@ -234,7 +235,7 @@ export class ControlPlane {
       const failed = await ops.ip([`addr replace ${this.address6} dev ${tap} nodad`]);
       if (failed.length) throw new RuntimeError(`cannot give ${tap} its IPv6 address ${this.address6}: ${failed[0].error}`);
     }
-    this.reconciler = new Reconciler(ops, tap, this.log);
+    this.reconciler = new Reconciler(ops, tap, this.log, this.conf.backend);
     this.ipCounts = ops instanceof LiveHostOps ? ops.counts : null;
     // An entry that left the forwarding table (`weft fdb del`, a learned MAC
     // aged out) may be the room a refused lease waits for; a removed lease's

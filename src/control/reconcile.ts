@@ -68,10 +68,11 @@ export function fdbEntries(l: RemoteLease): { mac: number; ip: string }[] {
   return out;
 }
 
-/** `vtep 02:… at 198.18.0.2` and/or `vtep 02:… at 2001:2::2`, for log lines. */
+/** `vtep 02:… at 198.18.0.2` and/or `vtep 02:… at 2001:2::2` (a udp lease: its host's address), for log lines. */
 export function describeVteps(l: RemoteLease): string {
   const sides: string[] = [];
-  if (l.publicIp !== null && l.vtepMac !== null) sides.push(`vtep ${formatMac(l.vtepMac)} at ${l.publicIp}`);
+  if (l.publicIp !== null && l.vtepMac === 0) sides.push(l.publicIp);
+  else if (l.publicIp !== null && l.vtepMac !== null) sides.push(`vtep ${formatMac(l.vtepMac)} at ${l.publicIp}`);
   if (l.publicIpv6 && l.vtepMac6 != null) sides.push(`vtep ${formatMac(l.vtepMac6)} at ${l.publicIpv6}`);
   return sides.join(', ');
 }
@@ -162,7 +163,9 @@ export class LeaseTracker {
       return null;
     }
     if (this.invalid.delete(k)) this.log(`weft: lease ${formatSubnet(l.subnet)} is valid now: taken`);
-    return { subnet: l.subnet, publicIp: a.publicIp, vtepMac: a.vtepMac, publicIpv6: a.publicIpv6, vtepMac6: a.vtepMac6, revision: l.revision };
+    // A udp lease has no MAC: its one table entry is a route keyed by the subnet (HostOps), marked by MAC 0.
+    const vtepMac = this.check.backendType === 'udp' ? 0 : a.vtepMac;
+    return { subnet: l.subnet, publicIp: a.publicIp, vtepMac, publicIpv6: a.publicIpv6, vtepMac6: a.vtepMac6, revision: l.revision };
   }
 }
 
@@ -179,11 +182,12 @@ export const RAISE: Record<LeaseRefusal, string> = { ...RAISE_FOR, invalid: 'not
 export interface HostOps {
   /**
    * Pins `mac` to the VTEP at `ip` in weft's forwarding table (static, never
-   * aged). Null when done; else why a table refused it (then nothing
+   * aged); for the udp backend, routes `subnet` to `ip` in weft's route
+   * table instead (the lease has no MAC). Null when done; else why a table refused it (then nothing
    * changed) and a line saying so. May throw on an address it cannot take.
    */
-  fdbAdd(mac: number, ip: string): { reason: Refusal; text: string } | null;
-  fdbRemove(mac: number): void;
+  fdbAdd(mac: number, ip: string, subnet: Subnet): { reason: Refusal; text: string } | null;
+  fdbRemove(mac: number, subnet: Subnet): void;
   /** Runs `ip` commands (iproute2 batch syntax) in order; resolves with the ones that failed. */
   ip(cmds: string[]): Promise<{ cmd: string; error: string }[]>;
   /** The same, blocking: for shutdown, which must finish before the TAP closes. */
@@ -205,11 +209,20 @@ export class Reconciler {
   /** Reasons already logged; a reason is logged again only after every lease it refused was taken or went. */
   private readonly warned = new Set<LeaseRefusal>();
 
+  private readonly addCmds: (l: RemoteLease, tap: string) => string[];
+  private readonly removeCmds: (l: RemoteLease, tap: string) => string[];
+
   constructor(
     private readonly ops: HostOps,
     private readonly tap: string,
     private readonly log: (line: string) => void = () => {},
-  ) {}
+    backend: 'vxlan' | 'udp' = 'vxlan',
+  ) {
+    // The udp backend's leases are routes in weft's own table (HostOps):
+    // the kernel holds one route for the whole network, set up with the TUN.
+    this.addCmds = backend === 'udp' ? () => [] : addCmds;
+    this.removeCmds = backend === 'udp' ? () => [] : removeCmds;
+  }
 
   /**
    * Programs a batch of changes: one `ip` batch for all of them. A lease a
@@ -230,7 +243,7 @@ export class Reconciler {
     for (const [k, r] of [...this.refused]) {
       if (this.tryFdb(r.lease, true) !== null) continue;
       this.refused.delete(k);
-      cmds.push(...addCmds(r.lease, this.tap));
+      cmds.push(...this.addCmds(r.lease, this.tap));
       this.programmed.set(k, r.lease);
       this.log(`weft: lease ${formatSubnet(r.lease.subnet)} → ${describeVteps(r.lease)} (taken now: room was made)`);
     }
@@ -262,8 +275,8 @@ export class Reconciler {
         if (this.tryFdb(l, false) !== null) {
           // Left out; what the subnet had before must not keep pointing at the old VTEP.
           if (prev) {
-            cmds.push(...removeCmds(prev, this.tap));
-            after.push(() => { for (const e of fdbEntries(prev)) this.ops.fdbRemove(e.mac); });
+            cmds.push(...this.removeCmds(prev, this.tap));
+            after.push(() => { for (const e of fdbEntries(prev)) this.ops.fdbRemove(e.mac, prev.subnet); });
             this.programmed.delete(k);
             freed = true;
           }
@@ -273,14 +286,14 @@ export class Reconciler {
           const now = new Set(fdbEntries(l).map((e) => e.mac));
           const gone = fdbEntries(prev).filter((e) => !now.has(e.mac));
           if (gone.length) {
-            after.push(() => { for (const e of gone) this.ops.fdbRemove(e.mac); });
+            after.push(() => { for (const e of gone) this.ops.fdbRemove(e.mac, prev.subnet); });
             freed = true;
           }
           // A side the lease no longer carries: its neighbour and route go.
-          cmds.push(...removeCmds(prev, this.tap).filter((c) => !addCmds(l, this.tap).some((a) => sameTarget(a, c))));
+          cmds.push(...this.removeCmds(prev, this.tap).filter((c) => !this.addCmds(l, this.tap).some((a) => sameTarget(a, c))));
         }
         // 2. and 3. then neighbour and route.
-        cmds.push(...addCmds(l, this.tap));
+        cmds.push(...this.addCmds(l, this.tap));
         this.programmed.set(k, l);
         this.log(`weft: lease ${formatSubnet(l.subnet)} → ${describeVteps(l)}${prev ? ' (changed)' : ''}`);
       } else {
@@ -289,8 +302,8 @@ export class Reconciler {
           continue;
         }
         if (!prev) continue;
-        cmds.push(...removeCmds(prev, this.tap));
-        after.push(() => { for (const e of fdbEntries(prev)) this.ops.fdbRemove(e.mac); });
+        cmds.push(...this.removeCmds(prev, this.tap));
+        after.push(() => { for (const e of fdbEntries(prev)) this.ops.fdbRemove(e.mac, prev.subnet); });
         this.programmed.delete(k);
         freed = true;
         this.log(`weft: lease ${formatSubnet(l.subnet)} removed`);
@@ -311,7 +324,7 @@ export class Reconciler {
     const added: number[] = [];
     for (const e of fdbEntries(l)) {
       try {
-        const r = this.ops.fdbAdd(e.mac, e.ip);
+        const r = this.ops.fdbAdd(e.mac, e.ip, l.subnet);
         if (r === null) { added.push(e.mac); continue; }
         ({ reason, text } = r);
       } catch (err) {
@@ -321,7 +334,7 @@ export class Reconciler {
       break;
     }
     if (reason === null) return null;
-    for (const mac of added) this.ops.fdbRemove(mac);
+    for (const mac of added) this.ops.fdbRemove(mac, l.subnet);
     const k = subnetKey(l.subnet);
     if (retry) return reason;
     this.refused.set(k, { lease: l, reason });

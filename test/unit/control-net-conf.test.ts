@@ -50,7 +50,7 @@ const BAD: [unknown, RegExp][] = [
   [{ Network: '10.244.0.0/16', SubnetMax: '10.244.3.7', Backend: vx }, /SubnetMax: 10.244.3.7 is not on a \/24 boundary/],
   [{ Network: '10.244.0.0/16', SubnetMin: '10.244.9.0', SubnetMax: '10.244.3.0', Backend: vx }, /SubnetMin: .* is above SubnetMax/],
   [{ Network: '10.244.0.0/16' }, /Backend: missing/],
-  [{ Network: '10.244.0.0/16', Backend: { Type: 'host-gw' } }, /Backend.Type: "host-gw": weft implements only "vxlan"/],
+  [{ Network: '10.244.0.0/16', Backend: { Type: 'host-gw' } }, /Backend.Type: "host-gw": weft implements "vxlan" and "udp"/],
   [{ Network: '10.244.0.0/16', Backend: { Type: 'vxlan', VNI: 16777216 } }, /Backend.VNI: 16777216 is out of range/],
   [{ Network: '10.244.0.0/16', Backend: { Type: 'vxlan', Port: 0 } }, /Backend.Port: 0 is out of range/],
   [{ Network: '10.244.0.0/16', Backend: { Type: 'vxlan', MTU: 1.5 } }, /Backend.MTU: must be a whole number/],
