@@ -26,6 +26,11 @@ test('net-conf: Type "udp" takes Port (default 8285, flannel\'s) and nothing els
   assert.throws(() => parseNetConf('{"Network": "10.244.0.0/16", "Backend": {"Type": "udp", "Port": 0}}', 'x'), /Backend.Port/);
 });
 
+test('net-conf: Type "udp" with EnableIPv6 is refused in one line (flannel\'s udp backend carries bare IPv4 only)', () => {
+  assert.throws(() => parseNetConf('{"Network": "10.244.0.0/16", "EnableIPv6": true, "IPv6Network": "fd00:244::/48", "Backend": {"Type": "udp"}}', 'x'),
+    (e: Error) => e instanceof UsageError && e.message === 'x: Backend.Type: "udp" carries IPv4 only (as flannel\'s udp backend); remove "EnableIPv6" or use "vxlan"');
+});
+
 test('lease: weft writes what flanneld\'s udp backend writes, byte for byte, and reads it back as no backend type', () => {
   const text = encodeAttrs({ publicIp: '198.18.0.1', backendType: 'udp', vni: 1, vtepMac: 0x02ccaabbccdd });
   // Go's encoding/json of lease.LeaseAttrs{PublicIP: …}: PublicIPv6 (a nil pointer, no omitempty) as null, the empty rest left out.
