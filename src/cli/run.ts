@@ -33,6 +33,7 @@ import { handOverHandler } from '../persist/hand-over.js';
 import { importState, type HandoverShape, type HandoverState } from '../persist/state.js';
 import { recordPath, removeRecord, writeRecord, type TapRecord } from '../persist/tap-record.js';
 import { runUdpDaemon } from './run-udp.js';
+import { runHostGwDaemon } from './run-hostgw.js';
 
 export const RUN_HELP = `Usage: weft run [--config FILE] [options]
 
@@ -232,6 +233,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     ? await prepareControl(cfg.control, { tap: cfg.tap, local: cfg.local, mac: cfg.macDerived ? null : cfg.mac }, lineLogger(log))
     : null;
   if (control?.conf.backend === 'udp') return runUdp(cfg, control, log);
+  if (control?.conf.backend === 'host-gw') return runHostGw(cfg, control, log);
   if (control) {
     Object.assign(cfg, { vni: control.conf.vni, port: control.conf.port, mtu: control.host.mtu, address: control.address, mac: control.host.mac, local: control.host.bindIp, family: control.host.family ?? 4 });
     cfg.overlays = [{ vni: cfg.vni, tap: cfg.tap, address: cfg.address, mac: cfg.mac }];
@@ -249,6 +251,16 @@ export async function runCommand(argv: string[]): Promise<number> {
 async function runUdp(cfg: RunArgs, control: ControlPlane, log: Logger): Promise<number> {
   try {
     return await runUdpDaemon(cfg, control, log);
+  } catch (e) {
+    control.shutdown();
+    throw e;
+  }
+}
+
+/** host-gw's daemon (run-hostgw.ts): the control plane without a data path. */
+async function runHostGw(cfg: RunArgs, control: ControlPlane, log: Logger): Promise<number> {
+  try {
+    return await runHostGwDaemon(cfg, control, log);
   } catch (e) {
     control.shutdown();
     throw e;

@@ -23,6 +23,14 @@
 //
 // and weft writes the same for Backend.Type "udp" (backendType 'udp' here,
 // '' as read back).
+//
+// flanneld's host-gw backend fills PublicIP and BackendType
+// (pkg/backend/hostgw/hostgw.go); PublicIPv6 is null the same way, so
+//
+//     {"PublicIP":"198.18.0.1","PublicIPv6":null,"BackendType":"host-gw"}
+//
+// and weft writes that. A vxlan network with DirectRouting writes its
+// ordinary vxlan lease: the path is each reader's choice.
 
 import { parseMac, formatMac } from '../wire/mac.js';
 import { type Subnet } from './ip4.js';
@@ -58,6 +66,7 @@ export interface Lease {
 
 export function encodeAttrs(a: LeaseAttrs): string {
   if (a.backendType === 'udp') return JSON.stringify({ PublicIP: a.publicIp, PublicIPv6: null });
+  if (a.backendType === 'host-gw') return JSON.stringify({ PublicIP: a.publicIp, PublicIPv6: null, BackendType: 'host-gw' });
   const vxlan = a.backendType === 'vxlan';
   const backend = vxlan && a.publicIp !== null ? { VNI: a.vni ?? 1, VtepMAC: formatMac(a.vtepMac ?? 0) } : undefined;
   const v6 = a.publicIpv6 ? a.publicIpv6 : null;

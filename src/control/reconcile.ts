@@ -7,7 +7,12 @@
 // an outage) is diffed against it, so the layers below only ever see adds and
 // removes. Our own lease is left out, and so is every lease that is not
 // usable (lease-check.ts): refused, said once, counted and listed, and taken
-// when a later write makes it right.
+// when a later write makes it right. Each lease taken carries its path
+// (segment.ts): 'vxlan' is programmed as below; 'udp' is only a route in
+// weft's own table (HostOps); 'direct' (host-gw, or vxlan with
+// DirectRouting for a host on our segment) is one kernel route via the host
+// on the underlay, with no forwarding entry and no neighbour. A lease whose
+// host moves between segments changes path: the new route replaces the old.
 //
 // Reconciler programs what flannel's vxlan backend programs for each remote
 // lease (pkg/backend/vxlan/vxlan_network.go), for each family the lease and
@@ -45,6 +50,8 @@ import { numberToIpv4 } from '../wire/ipv4.js';
 import { checkLease, type LeaseCheckContext } from './lease-check.js';
 import type { StoredLease, WatchEvent } from './store.js';
 import { RAISE_FOR, type Refusal } from '../datapath/datapath.js';
+import { directRoute, leasePath, type LeasePath, type Segment } from './segment.js';
+import type { BackendType } from './net-conf.js';
 
 /**
  * A remote lease as programmed: the IPv4 side (publicIp, vtepMac) and the
@@ -58,11 +65,14 @@ export interface RemoteLease {
   publicIpv6?: string | null;
   vtepMac6?: number | null;
   revision: number;
+  /** How its traffic leaves (segment.ts); absent: 'vxlan'. */
+  path?: LeasePath;
 }
 
 /** The forwarding entries a lease needs: one per distinct VTEP MAC (see the file's comment for a shared MAC). */
 export function fdbEntries(l: RemoteLease): { mac: number; ip: string }[] {
   const out: { mac: number; ip: string }[] = [];
+  if (l.path === 'direct') return out;
   if (l.publicIp !== null && l.vtepMac !== null) out.push({ mac: l.vtepMac, ip: l.publicIp });
   if (l.publicIpv6 && l.vtepMac6 !== undefined && l.vtepMac6 !== null && l.vtepMac6 !== l.vtepMac) out.push({ mac: l.vtepMac6, ip: l.publicIpv6 });
   return out;
@@ -71,7 +81,8 @@ export function fdbEntries(l: RemoteLease): { mac: number; ip: string }[] {
 /** `vtep 02:… at 198.18.0.2` and/or `vtep 02:… at 2001:2::2` (a udp lease: its host's address), for log lines. */
 export function describeVteps(l: RemoteLease): string {
   const sides: string[] = [];
-  if (l.publicIp !== null && l.vtepMac === 0) sides.push(l.publicIp);
+  if (l.publicIp !== null && l.path === 'direct') sides.push(`direct via ${l.publicIp}`);
+  else if (l.publicIp !== null && l.vtepMac === 0) sides.push(l.publicIp);
   else if (l.publicIp !== null && l.vtepMac !== null) sides.push(`vtep ${formatMac(l.vtepMac)} at ${l.publicIp}`);
   if (l.publicIpv6 && l.vtepMac6 != null) sides.push(`vtep ${formatMac(l.vtepMac6)} at ${l.publicIpv6}`);
   return sides.join(', ');
@@ -81,20 +92,29 @@ export type LeaseChange =
   | { type: 'add'; lease: RemoteLease; old: RemoteLease | null }
   | { type: 'remove'; lease: RemoteLease };
 
-/** A lease checkLease refused: nothing of it is programmed until a write makes it right. */
-export interface InvalidLease { subnet: Subnet; revision: number; why: string }
+/**
+ * A lease the tracker refused: checkLease said it is wrong ('invalid'), or
+ * it is right but has no path here ('off_segment': a host-gw host off our
+ * segment). Nothing of it is programmed until a write makes it right.
+ */
+export interface InvalidLease { subnet: Subnet; revision: number; why: string; reason: 'invalid' | 'off_segment' }
+
+/** What decides a lease's path (segment.ts): vxlan's DirectRouting and our segment. */
+export interface PathContext { directRouting: boolean; segment: Segment | null }
 
 export class LeaseTracker {
   readonly known = new Map<string, RemoteLease>();
   /** Leases refused by checkLease now, by subnet key, with the value that was refused (said once per value). */
   readonly invalid = new Map<string, InvalidLease & { value: string }>();
-  /** Refusals since start: each time a lease goes to a refused value it was not refused for already. */
+  /** Refusals since start: each time a lease goes to a refused value it was not refused for already ('invalid'; 'off_segment'). */
   invalidTotal = 0;
+  offSegmentTotal = 0;
 
   constructor(
     private readonly own: Subnet,
     private readonly check: LeaseCheckContext,
     private readonly log: (line: string) => void = () => {},
+    private readonly paths: PathContext = { directRouting: false, segment: null },
   ) {}
 
   /** Applies one watch event; returns what changed, removes first. */
@@ -128,7 +148,7 @@ export class LeaseTracker {
   private set(r: RemoteLease): LeaseChange[] {
     const k = subnetKey(r.subnet);
     const old = this.known.get(k) ?? null;
-    if (old && old.publicIp === r.publicIp && old.vtepMac === r.vtepMac && (old.publicIpv6 ?? null) === (r.publicIpv6 ?? null) && (old.vtepMac6 ?? null) === (r.vtepMac6 ?? null)) {
+    if (old && old.path === r.path && old.publicIp === r.publicIp && old.vtepMac === r.vtepMac && (old.publicIpv6 ?? null) === (r.publicIpv6 ?? null) && (old.vtepMac6 ?? null) === (r.vtepMac6 ?? null)) {
       old.revision = r.revision;
       return [];
     }
@@ -144,39 +164,47 @@ export class LeaseTracker {
   }
 
   /**
-   * The lease as a remote VTEP to program, or null: ours (the control plane
-   * watches that one), or refused by checkLease — recorded, counted and said
-   * once per value, and forgotten when a write makes it right.
+   * The lease as a remote lease to program, with its path, or null: ours
+   * (the control plane watches that one), or refused — by checkLease, or for
+   * want of a path (a host-gw host off our segment) — recorded, counted and
+   * said once per value, and forgotten when a write makes it right.
    */
   private accept(l: StoredLease): RemoteLease | null {
     if (sameSubnet(l.subnet, this.own)) return null;
     const k = subnetKey(l.subnet);
     const checked = checkLease(l.subnet, l.value, this.check);
     const a = typeof checked !== 'string' && leasesOverlap(l.subnet, this.own) ? `it overlaps our subnet ${formatSubnet(this.own)}` : checked;
-    if (typeof a === 'string') {
-      if (this.invalid.get(k)?.value !== l.value) {
-        this.invalidTotal++;
-        this.log(`weft: lease ${formatSubnet(l.subnet)} refused: ${a}; nothing of it is programmed ` +
-          '(weft_leases_refused{reason="invalid"}, weft peers), and it is taken once a write makes it right');
-      }
-      this.invalid.set(k, { subnet: l.subnet, revision: l.revision, why: a, value: l.value });
-      return null;
-    }
+    if (typeof a === 'string') return this.refuse(l, a, 'invalid');
+    const path = leasePath(this.check.backendType as BackendType, this.paths.directRouting, a.publicIp, this.paths.segment);
+    if (typeof path !== 'string') return this.refuse(l, path.refused, 'off_segment');
     if (this.invalid.delete(k)) this.log(`weft: lease ${formatSubnet(l.subnet)} is valid now: taken`);
     // A udp lease has no MAC: its one table entry is a route keyed by the subnet (HostOps), marked by MAC 0.
-    const vtepMac = this.check.backendType === 'udp' ? 0 : a.vtepMac;
-    return { subnet: l.subnet, publicIp: a.publicIp, vtepMac, publicIpv6: a.publicIpv6, vtepMac6: a.vtepMac6, revision: l.revision };
+    const vtepMac = path === 'udp' ? 0 : a.vtepMac;
+    return { subnet: l.subnet, publicIp: a.publicIp, vtepMac, publicIpv6: a.publicIpv6, vtepMac6: a.vtepMac6, revision: l.revision, path };
+  }
+
+  /** Records a refusal (said and counted once per value) and forgets what was taken of the lease. */
+  private refuse(l: StoredLease, why: string, reason: InvalidLease['reason']): null {
+    const k = subnetKey(l.subnet);
+    if (this.invalid.get(k)?.value !== l.value) {
+      if (reason === 'invalid') this.invalidTotal++;
+      else this.offSegmentTotal++;
+      this.log(`weft: lease ${formatSubnet(l.subnet)} refused: ${why}; nothing of it is programmed ` +
+        `(weft_leases_refused{reason="${reason}"}, weft peers), and it is taken once a write makes it right`);
+    }
+    this.invalid.set(k, { subnet: l.subnet, revision: l.revision, why, value: l.value, reason });
+    return null;
   }
 }
 
 /** Why a lease was not programmed: a table was full (datapath.ts), or weft could not take it at all. */
-export type LeaseRefusal = Refusal | 'invalid';
+export type LeaseRefusal = Refusal | 'invalid' | 'off_segment';
 
 /** Every reason, in the order the counters list them. */
-export const LEASE_REFUSALS: readonly LeaseRefusal[] = ['peer_table_full', 'fdb_full', 'source_set_full', 'invalid'];
+export const LEASE_REFUSALS: readonly LeaseRefusal[] = ['peer_table_full', 'fdb_full', 'source_set_full', 'invalid', 'off_segment'];
 
 /** What an operator raises to make room, per reason. */
-export const RAISE: Record<LeaseRefusal, string> = { ...RAISE_FOR, invalid: 'nothing (fix the lease)' };
+export const RAISE: Record<LeaseRefusal, string> = { ...RAISE_FOR, invalid: 'nothing (fix the lease)', off_segment: 'nothing (put the host on our segment)' };
 
 /** What the reconciler changes on the host. The live one is in host.ts; tests use a recording twin. */
 export interface HostOps {
@@ -209,20 +237,16 @@ export class Reconciler {
   /** Reasons already logged; a reason is logged again only after every lease it refused was taken or went. */
   private readonly warned = new Set<LeaseRefusal>();
 
-  private readonly addCmds: (l: RemoteLease, tap: string) => string[];
-  private readonly removeCmds: (l: RemoteLease, tap: string) => string[];
-
+  /** `underlay`: the interface direct routes leave by (segment.ts); null when no lease can take that path. */
   constructor(
     private readonly ops: HostOps,
     private readonly tap: string,
     private readonly log: (line: string) => void = () => {},
-    backend: 'vxlan' | 'udp' = 'vxlan',
-  ) {
-    // The udp backend's leases are routes in weft's own table (HostOps):
-    // the kernel holds one route for the whole network, set up with the TUN.
-    this.addCmds = backend === 'udp' ? () => [] : addCmds;
-    this.removeCmds = backend === 'udp' ? () => [] : removeCmds;
-  }
+    private readonly underlay: string | null = null,
+  ) {}
+
+  private addCmds(l: RemoteLease, tap: string): string[] { return addCmds(l, tap, this.underlay); }
+  private removeCmds(l: RemoteLease, tap: string): string[] { return removeCmds(l, tap, this.underlay); }
 
   /**
    * Programs a batch of changes: one `ip` batch for all of them. A lease a
@@ -371,14 +395,24 @@ function sides(l: RemoteLease): { gw: string; dst: string; mac: number }[] {
   return out;
 }
 
-export function addCmds(l: RemoteLease, tap: string): string[] {
+/**
+ * The kernel's part of a lease, by its path: a vxlan lease's neighbour and
+ * onlink route per side on the TAP; a direct lease's route via its host on
+ * the underlay; nothing for a udp lease (the kernel holds one route for the
+ * whole network, made with the TUN; the lease is a route in weft's table).
+ */
+export function addCmds(l: RemoteLease, tap: string, underlay: string | null = null): string[] {
+  if (l.path === 'udp') return [];
+  if (l.path === 'direct') return [directRoute(l.subnet, l.publicIp!, underlay!).add];
   return sides(l).flatMap(({ gw, dst, mac }) => [
     `neigh replace ${gw} lladdr ${formatMac(mac)} dev ${tap} nud permanent`,
     `route replace ${dst} via ${gw} dev ${tap} onlink`,
   ]);
 }
 
-export function removeCmds(l: RemoteLease, tap: string): string[] {
+export function removeCmds(l: RemoteLease, tap: string, underlay: string | null = null): string[] {
+  if (l.path === 'udp') return [];
+  if (l.path === 'direct') return [directRoute(l.subnet, l.publicIp!, underlay!).del];
   return sides(l).flatMap(({ gw, dst }) => [`route del ${dst} via ${gw} dev ${tap}`, `neigh del ${gw} dev ${tap}`]);
 }
 

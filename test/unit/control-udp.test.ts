@@ -70,8 +70,8 @@ class Recorder implements HostOps {
 
 test('reconciler (udp): a lease is a route by subnet in weft\'s table; moved, it is replaced; no ip command at all', async () => {
   const ops = new Recorder();
-  const r = new Reconciler(ops, 'flannel0', () => {}, 'udp');
-  const l2 = { subnet: sn('10.244.2.0/24'), publicIp: '198.18.0.2', vtepMac: 0, revision: 1 };
+  const r = new Reconciler(ops, 'flannel0', () => {});
+  const l2 = { subnet: sn('10.244.2.0/24'), publicIp: '198.18.0.2', vtepMac: 0, revision: 1, path: 'udp' as const };
   await r.apply([{ type: 'add', lease: l2, old: null }]);
   await r.apply([{ type: 'add', lease: { ...l2, publicIp: '198.18.0.9' }, old: l2 }]);
   await r.apply([{ type: 'remove', lease: { ...l2, publicIp: '198.18.0.9' } }]);
