@@ -287,7 +287,8 @@ export class ControlPlane {
       storeReachable: !this.outage,
       leases: [...(this.reconciler?.programmed.values() ?? [])].map(leaseView),
       refused: [
-        ...[...(this.reconciler?.refused.values() ?? [])].map((r) => ({ ...leaseView(r.lease), reason: r.reason })),
+        // A refused lease takes no path: its line says why instead.
+        ...[...(this.reconciler?.refused.values() ?? [])].map((r) => ({ ...leaseView(r.lease), path: undefined, reason: r.reason })),
         // What a refused lease says is not to be trusted, so only its key and why are shown.
         ...[...this.tracker.invalid.values()].map((r) => ({ subnet: formatSubnet(r.subnet), publicIp: '-', vtepMac: '-', reason: r.reason, why: r.why })),
       ],
