@@ -32,6 +32,8 @@ import { notifySystemd } from '../persist/systemd.js';
 import { handOverHandler } from '../persist/hand-over.js';
 import { importState, type HandoverShape, type HandoverState, type Imported } from '../persist/state.js';
 import { recordPath, removeRecord, writeRecord, type TapRecord } from '../persist/tap-record.js';
+import { runUdpDaemon } from './run-udp.js';
+import { runHostGwDaemon } from './run-hostgw.js';
 
 export const RUN_HELP = `Usage: weft run [--config FILE] [options]
 
@@ -112,6 +114,8 @@ FLANNELD_), which wins over the --config file):
                        drops them (its txqueuelen; default 10000, the
                        kernel's is 1000): room for bursts while weft waits
                        for a CPU
+  --tun NAME           the TUN device of a Backend.Type "udp" network
+                       (default flannel0, as flanneld; --tap names it too)
   --no-offload         no TSO/GSO/GRO: one frame per MTU through the TAP and
                        the socket (slower; for kernels without them, or to
                        compare)
@@ -140,7 +144,7 @@ Exit status: 0 stopped by a signal, 1 runtime failure (no privilege, port
 in use, …), 2 bad usage or configuration.`;
 
 /** The run configuration, and the control plane's when a lease store was given. */
-export type RunArgs = RunConfig & { control: ControlConfig | null; ops: OpsConfig; persist: PersistConfig };
+export type RunArgs = RunConfig & { control: ControlConfig | null; ops: OpsConfig; persist: PersistConfig; tun: string | null };
 
 /** Every flag `weft run` takes, as parseArgs declares them (the environment's names derive from these). */
 const RUN_OPTIONS = {
@@ -149,7 +153,7 @@ const RUN_OPTIONS = {
   peer: { type: 'string', multiple: true }, address: { type: 'string' }, mac: { type: 'string' },
   mtu: { type: 'string' }, 'fdb-ageing': { type: 'string' }, 'fdb-max': { type: 'string' }, 'peer-capacity': { type: 'string' },
   static: { type: 'string', multiple: true }, 'ignore-reserved': { type: 'boolean' }, batch: { type: 'string' }, 'tap-queue': { type: 'string' },
-  'no-offload': { type: 'boolean' }, 'allow-any-source': { type: 'boolean' }, 'src-port-range': { type: 'string' },
+  'no-offload': { type: 'boolean' }, 'allow-any-source': { type: 'boolean' }, 'src-port-range': { type: 'string' }, tun: { type: 'string' },
   'bum-rate': { type: 'string' }, 'bum-burst': { type: 'string' }, 'icmp-rate': { type: 'string' },
   ...CONTROL_OPTIONS,
   ...OPS_OPTIONS,
@@ -172,7 +176,7 @@ export function parseRunArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
   for (const [k, v] of Object.entries(flags)) if (v !== undefined) fromEnv.from.delete(k);
   try {
     const control = resolveControlConfig(merged as RunInput & Record<string, unknown>);
-    return { ...resolveRunConfig(merged), control, ops: resolveOpsConfig(merged), persist: resolvePersistConfig(merged) };
+    return { ...resolveRunConfig(merged), control, ops: resolveOpsConfig(merged), persist: resolvePersistConfig(merged), tun: merged.tun ?? merged.tap ?? null };
   } catch (e) {
     throw attributeUsageError(e, fromEnv.from);
   }
@@ -228,6 +232,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   const control = cfg.control
     ? await prepareControl(cfg.control, { tap: cfg.tap, local: cfg.local, mac: cfg.macDerived ? null : cfg.mac }, lineLogger(log))
     : null;
+  if (control?.conf.backend === 'udp') return runUdp(cfg, control, log);
+  if (control?.conf.backend === 'host-gw') return runHostGw(cfg, control, log);
   if (control) {
     Object.assign(cfg, { vni: control.conf.vni, port: control.conf.port, mtu: control.host.mtu, address: control.address, mac: control.host.mac, local: control.host.bindIp, family: control.host.family ?? 4 });
     cfg.overlays = [{ vni: cfg.vni, tap: cfg.tap, address: cfg.address, mac: cfg.mac }];
@@ -237,6 +243,26 @@ export async function runCommand(argv: string[]): Promise<number> {
     return await runDaemon(cfg, control, log, takeover ? socketPath : null);
   } catch (e) {
     control?.shutdown();
+    throw e;
+  }
+}
+
+/** The udp backend's daemon (run-udp.ts), stopping the control plane if it fails to start. */
+async function runUdp(cfg: RunArgs, control: ControlPlane, log: Logger): Promise<number> {
+  try {
+    return await runUdpDaemon(cfg, control, log);
+  } catch (e) {
+    control.shutdown();
+    throw e;
+  }
+}
+
+/** host-gw's daemon (run-hostgw.ts): the control plane without a data path. */
+async function runHostGw(cfg: RunArgs, control: ControlPlane, log: Logger): Promise<number> {
+  try {
+    return await runHostGwDaemon(cfg, control, log);
+  } catch (e) {
+    control.shutdown();
     throw e;
   }
 }

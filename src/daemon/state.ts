@@ -13,10 +13,13 @@ import type { ControlPlane } from '../control/control-plane.js';
 import type { Logger } from '../log/logger.js';
 import type { Socket } from 'node:net';
 
+/** What the operator's side reads of a forwarding loop: the VXLAN Forwarder's or the udp backend's (datapath/udp-loop.ts). */
+export type LoopView = Pick<Forwarder, 'batchSizes' | 'lastDrop' | 'lastDropSeq' | 'capture' | 'running'>;
+
 export interface DaemonState {
   dp: Datapath;
   v: VniState;
-  fwd: Forwarder;
+  fwd: LoopView;
   tap: string;
   family: 4 | 6;
   /** The underlay address weft is bound to, or null for any. */

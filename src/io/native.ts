@@ -43,6 +43,8 @@ export interface UdpOpenOptions {
 export interface Native {
   /** tapOpen flag: a virtio-net header in front of every frame (IFF_VNET_HDR). */
   readonly TAP_VNET_HDR: number;
+  /** tapOpen flag: an L3 TUN device (IFF_TUN), bare IP packets, instead of a TAP. */
+  readonly TAP_TUN: number;
 
   /** tapSetOffload bits (linux/if_tun.h): what weft can take in frames it
    * *reads* (partial checksums, TSO/UFO/USO super-frames), so the kernel

@@ -7,8 +7,10 @@
 #include <stdint.h>
 #include <net/if.h>
 
-/* weft_tap_open's flag: IFF_VNET_HDR, passed straight through to TUNSETIFF. */
+/* weft_tap_open's flags: IFF_VNET_HDR, passed straight through to
+ * TUNSETIFF; IFF_TUN, an L3 device (bare IP packets) instead of a TAP. */
 #define WEFT_TAP_VNET_HDR 0x4000
+#define WEFT_TAP_TUN 0x0001
 
 /* TUNSETOFFLOAD bits (linux/if_tun.h; older headers lack USO, Linux 6.2). */
 #define WEFT_TUN_F_CSUM 0x01
@@ -21,8 +23,8 @@
 #define WEFT_TAP_PIECES_MAX 255
 
 /* Opens /dev/net/tun non-blocking and close-on-exec, attached to the TAP
- * `name` (shorter than IFNAMSIZ; created if missing; IFF_TAP | IFF_NO_PI |
- * `flags`); its real name goes to `name_out`. Returns the fd, or -errno
+ * `name` (shorter than IFNAMSIZ; created if missing; IFF_TAP, or IFF_TUN
+ * when `flags` has WEFT_TAP_TUN, | IFF_NO_PI | IFF_VNET_HDR if asked); its real name goes to `name_out`. Returns the fd, or -errno
  * with `*syscall` naming the call that failed. */
 int weft_tap_open(const char *name, int flags, char name_out[IFNAMSIZ], const char **syscall);
 
