@@ -43,8 +43,6 @@ export async function runHostGwDaemon(cfg: RunArgs, control: ControlPlane, log: 
     throw e;
   }
   ops.controlReady = true;
-  log.info(`listening on no port: host-gw, the kernel routes (no TAP, no tunnel); leases via their hosts on ${describeSegment(control.host.segment ?? null)}, mtu ${control.host.mtu}`);
-
   return new Promise<number>((resolve) => {
     const onUsr1 = () => log.info(statusRecord(st), 'status');
     let stopping = false;
@@ -62,5 +60,7 @@ export async function runHostGwDaemon(cfg: RunArgs, control: ControlPlane, log: 
     process.once('SIGINT', () => stop(0, () => log.info('stopped by SIGINT; routes removed')));
     process.once('SIGTERM', () => stop(0, () => log.info('stopped by SIGTERM; routes removed')));
     control.onLost = (why) => stop(1, () => log.error(`${why}; stopping`));
+    // Said once the signal handlers are in place (a signal sent on seeing it meets them).
+    log.info(`listening on no port: host-gw, the kernel routes (no TAP, no tunnel); leases via their hosts on ${describeSegment(control.host.segment ?? null)}, mtu ${control.host.mtu}`);
   });
 }

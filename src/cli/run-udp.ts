@@ -93,10 +93,6 @@ export async function runUdpDaemon(cfg: RunArgs, control: ControlPlane, log: Log
     throw e;
   }
   ops.controlReady = true;
-  log.info({ sources: cfg.allowAnySource ? 'any' : 'lease hosts only', icmpRate: cfg.icmpRate },
-    `listening on udp ${formatHostPort(control.host.bindIp ?? '0.0.0.0', udp.port)}, udp backend: tun ${tun.name} mtu ${mtu} ` +
-    `address ${address.ip}/32, route ${formatSubnet(conf.network)} dev ${tun.name}, peers from leases`);
-
   return new Promise<number>((resolve) => {
     const onUsr1 = () => log.info(statusRecord(st), 'status');
     let stopping = false;
@@ -117,6 +113,10 @@ export async function runUdpDaemon(cfg: RunArgs, control: ControlPlane, log: Log
     process.once('SIGTERM', () => bySignal('SIGTERM'));
     control.onLost = (why) => stop(1, () => log.error(`${why}; stopping`));
     fatal = (err, port) => stop(1, () => log.error(`${port === 'tap' ? `the TUN ${tun.name} failed (deleted?)` : 'the UDP socket failed'}: ${err.message}; stopping`));
+    // Said once the signal handlers are in place (a signal sent on seeing it meets them).
+    log.info({ sources: cfg.allowAnySource ? 'any' : 'lease hosts only', icmpRate: cfg.icmpRate },
+      `listening on udp ${formatHostPort(control.host.bindIp ?? '0.0.0.0', udp.port)}, udp backend: tun ${tun.name} mtu ${mtu} ` +
+      `address ${address.ip}/32, route ${formatSubnet(conf.network)} dev ${tun.name}, peers from leases`);
   });
 }
 
