@@ -6,6 +6,8 @@
 //
 // `--only scale` runs scale.js instead (weft in a network of 1k, 10k and 30k
 // leases in a real etcd; minutes, so never part of the default run).
+// `--only profile` runs profile.js instead (where weft's CPU goes on one
+// tcp-1 run: user and system time, system calls, perf, V8's profiler).
 //
 // Usage: npm run bench -- [--only micro|live|scale] [--quick] [--reps N] [--seconds S] [--cases a,b] [--leases 1000,10000] [--workers 1,2] [name …]
 //   --workers 1,2  the live part is workers.js instead: one weft host at each
@@ -35,8 +37,8 @@ try {
   process.exit(2);
 }
 const { values: v, positionals: names } = a;
-if (v.only !== undefined && v.only !== 'micro' && v.only !== 'live' && v.only !== 'scale') {
-  process.stderr.write(`bench: --only takes micro, live or scale, not '${v.only}'\n`);
+if (v.only !== undefined && !['micro', 'live', 'scale', 'profile'].includes(v.only)) {
+  process.stderr.write(`bench: --only takes micro, live, scale or profile, not '${v.only}'\n`);
   process.exit(2);
 }
 
@@ -62,6 +64,7 @@ async function live(script: string, args: string[]): Promise<number> {
   return wrap ? run('unshare', ['--net', '--', process.execPath, ...cmd]) : run(process.execPath, cmd);
 }
 
+if (v.only === 'profile') process.exit(await live('profile.js', v.seconds !== undefined ? ['--seconds', v.seconds] : []));
 let failed = 0;
 if (v.only === 'scale') {
   if (await live('scale.js', v.leases !== undefined ? ['--leases', v.leases] : [])) failed++;

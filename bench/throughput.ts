@@ -1,18 +1,20 @@
 // The live benchmark: iperf3 through weft, through the Linux kernel's
-// vxlan device and through tinc (a userspace C tunnel, the reference the
-// small-packet target is set against), on the same two-host netns
-// rig, in the same run.
+// vxlan device, through tinc (a userspace C tunnel, the reference the
+// small-packet target is set against) and through Open vSwitch's userspace
+// datapath (the userspace VTEP a user would otherwise pick; set up in
+// tunnels/ovs.ts), on the same two-host netns rig, in the same run.
 //
 // Design notes
 // - The tunnels exist side by side for the whole run (weft: VNI 1, UDP
 //   8472, 10.244.0.0/24; kernel: VNI 2, UDP 4789, 10.244.1.0/24; tinc 1.0:
-//   switch mode, UDP 655, 10.244.2.0/24) and take turns carrying the load:
+//   switch mode, UDP 655, 10.244.2.0/24; OVS: VNI 3, UDP 4789 over its own
+//   underlay link, 10.244.3.0/24) and take turns carrying the load:
 //   for every repetition and case, one run through each, the order rotating
 //   each time, so that drift (thermal, a noisy neighbour) lands on all.
 //   weft's CPU while another tunnel carries the load is measured too, to
 //   show that an idle weft does not tax the other runs.
-// - tinc is optional: without tincd the run says how to install it and
-//   goes on with weft and the kernel only. It runs with Cipher = none and
+// - tinc and OVS are optional: without one the run says how to install it
+//   and goes on without it. It runs with Cipher = none and
 //   Digest = none (no encryption, no MAC, like VXLAN) and its TAP at MTU
 //   1450 like weft0 and vx0, so all three carry the same inner packets.
 //   PMTUDiscovery = no: with it, tinc 1.0 sends frames larger than the
@@ -24,7 +26,8 @@
 // - CPU per GB counts both weft processes (utime + stime from /proc, all
 //   threads) from just before the client starts to just after it ends,
 //   against the payload bytes the receiver got; the same for both tincd
-//   processes on tinc runs.
+//   processes on tinc runs, and both hosts' ovs-vswitchd and ovsdb-server
+//   on OVS runs.
 // - Every step has a time limit and the whole run a budget; Ctrl-C,
 //   SIGTERM, a failure or the budget running out all end in Rig.down().
 //
@@ -40,18 +43,20 @@ import { CASES, parseReport, type LoadCase } from './live/iperf.js';
 import { cpuSeconds, peakRssBytes } from './live/procstat.js';
 import { chart, count, num, summarise, table, type Heading, type RunRecord, type Tunnel } from './live/report.js';
 import { ROOT, WEFT, Rig, kill, sleep, waitFor, type Proc } from './live/rig.js';
+import { startWeft, tail, underlay, weftOverlay } from './live/weft.js';
+import { OVS_PORT, OVS_VNI, ovsMissing, ovsOverlay, startOvs, stopOvs } from './tunnels/ovs.js';
 
 const IPERF_PORT = 5201;
 /** What each tunnel looks like in host i (i = 1, 2). */
 const OVERLAY: Record<Tunnel, (i: number) => string> = {
-  weft: (i) => `10.244.0.${i}`,
+  weft: weftOverlay,
   kernel: (i) => `10.244.1.${i}`,
   tinc: (i) => `10.244.2.${i}`,
+  ovs: ovsOverlay,
 };
 const TINC_PORT = 655;
 /** The same inner MTU as weft0 and vx0 (underlay 1500 − 50). */
 const TINC_MTU = 1450;
-const underlay = (i: number) => `198.18.0.${i}`;
 /** Time a run may take beyond its nominal length (server start, connect, results exchange). */
 const RUN_SLACK_S = 30;
 
@@ -95,16 +100,18 @@ function have(cmd: string): boolean {
   }
 }
 
-/** Everything that would make the run fail later, checked before anything is built; returns whether tinc can be part of it. */
-function preflight(): boolean {
+/** Everything that would make the run fail later, checked before anything is built; returns whether tinc and OVS can be part of it. */
+function preflight(): { tinc: boolean; ovs: boolean } {
   const fail = (msg: string) => { process.stderr.write(`live: ${msg}\n`); process.exit(1); };
   if (process.getuid?.() !== 0) fail('needs root (network namespaces, TAP devices): sudo npm run bench (or npm run bench -- --only micro)');
   if (!have('ip')) fail('install iproute2: apt-get install -y iproute2');
   if (!have('iperf3')) fail('install iperf3: apt-get install -y iperf3');
   if (!existsSync(WEFT)) fail(`weft is not built (${relative(ROOT, WEFT)} missing): npm ci`);
-  if (have('tincd')) return true;
-  process.stderr.write('live: install tinc for the userspace reference: apt-get install -y tinc (going on with weft and the kernel only)\n');
-  return false;
+  const tinc = have('tincd');
+  if (!tinc) process.stderr.write('live: install tinc for the userspace reference: apt-get install -y tinc (going on without it)\n');
+  const ovsLine = ovsMissing();
+  if (ovsLine) process.stderr.write(`live: install Open vSwitch for the userspace-VTEP reference: ${ovsLine} (going on without it)\n`);
+  return { tinc, ovs: ovsLine === null };
 }
 
 const progress = (s: string) => process.stderr.write(s);
@@ -117,24 +124,12 @@ function firstLine(cmd: string, args: string[]): string {
   }
 }
 
-function tail(s: string, lines = 5): string {
-  return s.trim().split('\n').slice(-lines).join('\n');
-}
-
 // ---- setup ----
 
 function addKernelVxlan(rig: Rig, i: number, j: number): void {
   rig.exec(i, ['ip', 'link', 'add', 'vx0', 'type', 'vxlan', 'id', '2', 'dstport', '4789', 'local', underlay(i), 'remote', underlay(j), 'dev', 'eth0']);
   rig.exec(i, ['ip', 'addr', 'add', `${OVERLAY.kernel(i)}/24`, 'dev', 'vx0']);
   rig.exec(i, ['ip', 'link', 'set', 'vx0', 'up']);
-}
-
-async function startWeft(rig: Rig, i: number, j: number): Promise<Proc> {
-  const p = rig.spawn(i, [process.execPath, WEFT, 'run', '--local', underlay(i), '--peer', underlay(j),
-    '--address', `${OVERLAY.weft(i)}/24`, '--tap', 'weft0', '--vni', '1', '--port', '8472']);
-  await waitFor(() => /listening on/.test(p.stderr()) || !p.running(), 15_000, `weft to start in ${rig.ns(i)}`);
-  if (!p.running()) throw new Error(`weft in ${rig.ns(i)} exited at start:\n${tail(p.stderr())}`);
-  return p;
 }
 
 function pingable(rig: Rig, t: Tunnel, size?: number): boolean {
@@ -264,24 +259,28 @@ function weftCpu(wefts: Proc[]): number {
   return sum;
 }
 
-/** CPU seconds used so far by both tincds; throws (failing only this run) if one has gone. */
-function tincCpu(tincs: Proc[]): number {
+/** CPU seconds used so far by a userspace tunnel's processes (tincds, OVS daemons); throws (failing only this run) if one has gone. */
+function tunnelCpu(procs: Proc[]): number {
   let sum = 0;
-  for (const p of tincs) {
-    if (!p.running()) throw new Error(`tincd (pid ${p.pid}) has exited; its last words:\n${tail(p.stderr())}`);
+  for (const p of procs) {
+    if (!p.running()) throw new Error(`${p.child.spawnargs.find((a) => /^(tincd|ovs)/.test(a)) ?? 'a tunnel process'} (pid ${p.pid}) has exited; its last words:\n${tail(p.stderr())}`);
     sum += cpuSeconds(p.pid);
   }
   return sum;
 }
 
-async function oneRun(rig: Rig, wefts: Proc[], tincs: Proc[], c: LoadCase, t: Tunnel, rep: number, seconds: number): Promise<RunRecord> {
+/** The processes of the userspace tunnels other than weft (tinc, OVS), each empty when it is not part of the run. */
+type Others = Partial<Record<Tunnel, Proc[]>>;
+
+async function oneRun(rig: Rig, wefts: Proc[], others: Others, c: LoadCase, t: Tunnel, rep: number, seconds: number): Promise<RunRecord> {
   for (const w of wefts) if (!w.running()) throw weftGone(w);
-  // tincd's CPU is counted on tinc runs only; a dead tincd fails those (recorded), not the benchmark.
-  const mine = t === 'tinc' ? tincs : [];
-  const rec: RunRecord = { case: c.id, tunnel: t, rep, sample: null, error: null, weftCpuS: 0, tincCpuS: t === 'tinc' ? 0 : null };
+  // A tunnel's own CPU is counted on its runs only; a dead tincd or OVS daemon fails those (recorded), not the benchmark.
+  const mine = others[t] ?? [];
+  const counted = t === 'tinc' || t === 'ovs';
+  const rec: RunRecord = { case: c.id, tunnel: t, rep, sample: null, error: null, weftCpuS: 0, tunnelCpuS: counted ? 0 : null };
   let server: Proc | null = null;
   try {
-    const tinc0 = tincCpu(mine);
+    const own0 = tunnelCpu(mine);
     server = rig.spawn(2, ['iperf3', '-s', '-1', '-p', String(IPERF_PORT), '--forceflush']);
     const srv = server;
     await waitFor(() => /listening/i.test(srv.stdout()) || !srv.running(), 10_000, 'the iperf3 server');
@@ -293,7 +292,7 @@ async function oneRun(rig: Rig, wefts: Proc[], tincs: Proc[], c: LoadCase, t: Tu
       '--connect-timeout', '5000', ...c.args], (seconds + RUN_SLACK_S) * 1000, Promise.race(carriers.map((w) => w.exited)));
     for (const w of wefts) if (!w.running()) throw weftGone(w);
     rec.weftCpuS = weftCpu(wefts) - cpu0;
-    if (t === 'tinc') rec.tincCpuS = tincCpu(mine) - tinc0;
+    if (counted) rec.tunnelCpuS = tunnelCpu(mine) - own0;
     if (r.timedOut) throw new Error(`iperf3 did not finish within ${seconds + RUN_SLACK_S} s`);
     rec.sample = parseReport(r.out, c);
   } catch (e) {
@@ -316,7 +315,7 @@ function mmss(s: number): string {
 
 // ---- the whole run ----
 
-async function main(rig: Rig, o: Options, tincWanted: boolean): Promise<number> {
+async function main(rig: Rig, o: Options, tincWanted: boolean, ovsWanted: boolean): Promise<number> {
   const started = new Date();
   // iperf3 and the tunnels share the CPUs: anything else running skews every side.
   const load = loadavg()[0];
@@ -325,6 +324,7 @@ async function main(rig: Rig, o: Options, tincWanted: boolean): Promise<number> 
     iperf3: firstLine('iperf3', ['--version']).replace(/^iperf /, '').split(' ')[0],
     weftCommit: firstLine('git', ['describe', '--always', '--dirty']),
     tinc: tincWanted ? firstLine('tincd', ['--version']).replace(/^tinc version /, '').split(' ')[0] : null,
+    ovs: null,
     loadAverage: load,
   };
 
@@ -351,7 +351,21 @@ async function main(rig: Rig, o: Options, tincWanted: boolean): Promise<number> 
       heading.tinc = null;
     }
   }
-  const tunnels: Tunnel[] = tincs.length ? ['weft', 'kernel', 'tinc'] : ['weft', 'kernel'];
+  let ovs: Proc[] = [];
+  let ovsSkipped: string | null = ovsWanted ? null : `Open vSwitch is not installed (${ovsMissing()})`;
+  if (ovsWanted) {
+    try {
+      const up = await startOvs(rig);
+      ovs = up.procs;
+      heading.ovs = up.version;
+      progress(`live: Open vSwitch ${up.version} userspace datapath running in both hosts (pids ${ovs.map((p) => p.pid).join(', ')}; VNI ${OVS_VNI}, UDP ${OVS_PORT}, no userspace TSO)\n`);
+    } catch (e) {
+      ovsSkipped = `OVS did not come up: ${(e as Error).message}`;
+      progress(`live: ${ovsSkipped}\nlive: going on without OVS\n`);
+    }
+  }
+  const others: Others = { tinc: tincs, ovs };
+  const tunnels: Tunnel[] = ['weft', 'kernel', ...(tincs.length ? ['tinc' as const] : []), ...(ovs.length ? ['ovs' as const] : [])];
 
   const total = o.reps * o.cases.length * tunnels.length;
   progress(`live: ${o.reps} rep(s) × ${o.cases.length} case(s) × ${tunnels.length} tunnels × ${o.seconds} s = ${total} runs, about ${mmss(total * (o.seconds + 1.5))}\n`);
@@ -360,20 +374,20 @@ async function main(rig: Rig, o: Options, tincWanted: boolean): Promise<number> 
   let n = 0;
   for (let rep = 1; rep <= o.reps; rep++) {
     for (const [k, c] of o.cases.entries()) {
-      // Two tunnels: the order flips each time; three: it rotates, so each
-      // goes first, second and last equally often over three cases.
+      // Two tunnels: the order flips each time; more: it rotates, so each
+      // goes first, second, … and last equally often over as many cases.
       const order: Tunnel[] = tunnels.length === 2
         ? ((rep + k) % 2 ? ['weft', 'kernel'] : ['kernel', 'weft'])
         : tunnels.map((_, j) => tunnels[(j + rep - 1 + k) % tunnels.length]);
       for (const t of order) {
         n++;
         progress(`[${String(n).padStart(String(total).length)}/${total}] rep ${rep}/${o.reps}  ${c.id.padEnd(9)} ${t.padEnd(6)} `);
-        const r = await oneRun(rig, wefts, tincs, c, t, rep, o.seconds);
+        const r = await oneRun(rig, wefts, others, c, t, rep, o.seconds);
         runs.push(r);
         const left = ((Date.now() - t0) / n) * (total - n) / 1000;
         const s = r.sample;
         progress(s
-          ? `${num(s.gbps).padStart(6)} Gbit/s ${count(s.pps).padStart(8)} pkt/s${s.lossPct !== null ? `  loss ${num(s.lossPct)} %` : ''}${t === 'weft' ? `  weft CPU ${num(r.weftCpuS)} s` : ''}${t === 'tinc' && r.tincCpuS !== null ? `  tinc CPU ${num(r.tincCpuS)} s` : ''}  (${mmss(left)} left)\n`
+          ? `${num(s.gbps).padStart(6)} Gbit/s ${count(s.pps).padStart(8)} pkt/s${s.lossPct !== null ? `  loss ${num(s.lossPct)} %` : ''}${t === 'weft' ? `  weft CPU ${num(r.weftCpuS)} s` : ''}${r.tunnelCpuS !== null ? `  ${t} CPU ${num(r.tunnelCpuS)} s` : ''}  (${mmss(left)} left)\n`
           : `FAILED: ${r.error}\n`);
         await sleep(300);
       }
@@ -386,13 +400,15 @@ async function main(rig: Rig, o: Options, tincWanted: boolean): Promise<number> 
   const tincRss: Record<string, number> = {};
   tincs.forEach((p, i) => { try { if (p.running()) tincRss[host(i)] = peakRssBytes(p.pid); } catch { /* gone */ } });
   await stop([...wefts, ...tincs]);
+  await stopOvs(ovs);
   rig.down();
 
-  const sums = summarise(o.cases, runs, tincs.length > 0);
+  const sums = summarise(o.cases, runs, tincs.length > 0, ovs.length > 0);
   const idle = (t: Tunnel) => runs.filter((r) => r.tunnel === t).reduce((a, r) => a + r.weftCpuS, 0);
   const idleCpuS = idle('kernel');
   const idleCpuSTinc = tincs.length ? idle('tinc') : null;
-  const text = table(heading, sums, { rssBytes: rss, tincRssBytes: tincRss, idleCpuS, idleCpuSTinc, tincSkipped });
+  const idleCpuSOvs = ovs.length ? idle('ovs') : null;
+  const text = table(heading, sums, { rssBytes: rss, tincRssBytes: tincRss, idleCpuS, idleCpuSTinc, tincSkipped, idleCpuSOvs, ovsSkipped });
   const dir = join(ROOT, 'bench/results', started.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-'));
   mkdirSync(dir, { recursive: true });
   const json = {
@@ -406,10 +422,13 @@ async function main(rig: Rig, o: Options, tincWanted: boolean): Promise<number> 
       tinc: tincs.length
         ? { version: heading.tinc, mode: 'switch', port: TINC_PORT, overlay: '10.244.2.0/24', cipher: 'none', digest: 'none', macLength: 0, mtu: TINC_MTU, pmtuDiscovery: false }
         : { skipped: tincSkipped },
+      ovs: ovs.length
+        ? { version: heading.ovs, datapath: 'netdev', vni: OVS_VNI, port: OVS_PORT, overlay: '10.244.3.0/24', underlay: '198.18.1.0/24', userspaceTso: false, mtu: 1450 }
+        : { skipped: ovsSkipped },
     },
     host: { ...heading, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version, loadAverageAtStart: load },
     summary: sums,
-    weft: { peakRssBytes: rss, idleCpuS, idleCpuSTinc },
+    weft: { peakRssBytes: rss, idleCpuS, idleCpuSTinc, idleCpuSOvs },
     tinc: tincs.length ? { peakRssBytes: tincRss } : null,
     runs,
   };
@@ -423,23 +442,25 @@ async function main(rig: Rig, o: Options, tincWanted: boolean): Promise<number> 
   // tinc missing is the machine's choice; tinc installed but not working is a failure.
   const tincFailed = tincWanted && tincs.length === 0;
   if (tincFailed) progress('live: tinc is installed but did not come up (see above): exit 1\n');
-  return failed || tincFailed ? 1 : 0;
+  const ovsFailed = ovsWanted && ovs.length === 0;
+  if (ovsFailed) progress('live: Open vSwitch is installed but did not come up (see above): exit 1\n');
+  return failed || tincFailed || ovsFailed ? 1 : 0;
 }
 
 const o = options(process.argv.slice(2));
-const withTinc = preflight();
+const wanted = preflight();
 const rig = new Rig(2);
-const budgetS = o.reps * o.cases.length * (withTinc ? 3 : 2) * (o.seconds + RUN_SLACK_S + 10) + 180;
+const budgetS = o.reps * o.cases.length * (2 + Number(wanted.tinc) + Number(wanted.ovs)) * (o.seconds + RUN_SLACK_S + 10) + 240;
 const finish = (code: number) => { clearTimeout(watchdog); rig.down(); process.exit(code); };
 const watchdog = setTimeout(() => {
   progress(`\nlive: the run exceeded its budget of ${mmss(budgetS)}; stopping\n`);
   finish(1);
 }, budgetS * 1000);
 for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
-  process.on(sig, () => { progress(`\nlive: ${sig}: stopping weft, tinc and iperf3, removing rig ${rig.name}\n`); finish(code); });
+  process.on(sig, () => { progress(`\nlive: ${sig}: stopping weft, tinc, OVS and iperf3, removing rig ${rig.name}\n`); finish(code); });
 }
 process.on('exit', () => rig.down());
-main(rig, o, withTinc).then(finish, (e: Error) => {
+main(rig, o, wanted.tinc, wanted.ovs).then(finish, (e: Error) => {
   progress(`\nlive: ${e.message}\n`);
   finish(1);
 });

@@ -20,16 +20,21 @@ function clockTicks(): number {
 }
 
 /**
- * CPU seconds (utime + stime) the process has used so far. For a PID that
- * is a thread-group leader these fields are the sum over all its threads
- * (proc(5)), so worker threads are included.
+ * CPU seconds the process has used so far in user mode (utime) and in the
+ * kernel (stime). For a PID that is a thread-group leader these fields are
+ * the sum over all its threads (proc(5)), so worker threads are included.
  */
-export function cpuSeconds(pid: number): number {
+export function cpuTimes(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Field 2 (comm) may hold spaces and parentheses: fields 3… follow the last ')'.
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const utime = Number(f[14 - 3]), stime = Number(f[15 - 3]);
-  return (utime + stime) / clockTicks();
+  return { user: Number(f[14 - 3]) / clockTicks(), system: Number(f[15 - 3]) / clockTicks() };
+}
+
+/** CPU seconds (user + system, all threads) the process has used so far. */
+export function cpuSeconds(pid: number): number {
+  const t = cpuTimes(pid);
+  return t.user + t.system;
 }
 
 /** Peak resident set size in bytes (VmHWM in /proc/<pid>/status). */

@@ -1,13 +1,14 @@
 // From runs to what a reader sees: per case and tunnel the median and
-// min–max over repetitions, the weft/kernel and weft/tinc ratios, the CPU
-// per GB of the userspace tunnels (weft, tinc); then the same as a text
-// table and as a self-contained SVG chart. tinc is optional: without it
-// (tincd not installed) every tinc field is null and its rows are left out.
+// min–max over repetitions, the weft/kernel, weft/tinc and weft/OVS ratios,
+// the CPU per GB of the userspace tunnels (weft, tinc, OVS); then the same as
+// a text table and as a self-contained SVG chart. tinc and OVS are optional:
+// without one (not installed, or it did not come up) its fields are null and
+// its rows are left out.
 
 import type { LoadCase, Sample } from './iperf.js';
 
-export type Tunnel = 'weft' | 'kernel' | 'tinc';
-export const TUNNELS: readonly Tunnel[] = ['weft', 'kernel', 'tinc'];
+export type Tunnel = 'weft' | 'kernel' | 'tinc' | 'ovs';
+export const TUNNELS: readonly Tunnel[] = ['weft', 'kernel', 'tinc', 'ovs'];
 
 export interface RunRecord {
   case: string;
@@ -17,8 +18,8 @@ export interface RunRecord {
   error: string | null;
   /** CPU seconds both weft processes used during this run (for kernel and tinc runs: weft idling). */
   weftCpuS: number;
-  /** tinc runs: CPU seconds both tincd processes used during the run; null on the other tunnels' runs. */
-  tincCpuS: number | null;
+  /** tinc and OVS runs: CPU seconds the tunnel's own processes (both tincds; both ovs-vswitchds and ovsdb-servers) used during the run; null on weft's and the kernel's runs. */
+  tunnelCpuS: number | null;
 }
 
 export interface Stat { median: number; min: number; max: number }
@@ -29,7 +30,7 @@ export interface TunnelSummary {
   gbps: Stat | null;
   pps: Stat | null;
   lossPct: Stat | null;
-  /** weft and tinc: CPU seconds of the tunnel's two processes per 1e9 payload bytes carried (null for the kernel). */
+  /** weft, tinc, OVS: CPU seconds of the tunnel's processes per 1e9 payload bytes carried (null for the kernel). */
   cpuSPerGB: Stat | null;
 }
 
@@ -45,6 +46,10 @@ export interface CaseSummary {
   ratio: number | null;
   /** Median weft Gbit/s ÷ median tinc Gbit/s, likewise. */
   ratioTinc: number | null;
+  /** null when OVS was not part of the run. */
+  ovs: TunnelSummary | null;
+  /** Median weft Gbit/s ÷ median OVS Gbit/s, likewise. */
+  ratioOvs: number | null;
 }
 
 export function stat(xs: number[]): Stat | null {
@@ -63,7 +68,7 @@ export function tunnelsOf(s: CaseSummary): Tunnel[] {
 const over = (a: TunnelSummary | null, b: TunnelSummary | null): number | null =>
   a?.gbps && b?.gbps && b.gbps.median > 0 ? a.gbps.median / b.gbps.median : null;
 
-export function summarise(cases: readonly LoadCase[], runs: RunRecord[], withTinc: boolean): CaseSummary[] {
+export function summarise(cases: readonly LoadCase[], runs: RunRecord[], withTinc: boolean, withOvs = false): CaseSummary[] {
   return cases.map((c) => {
     const of = (t: Tunnel): TunnelSummary => {
       const mine = runs.filter((r) => r.case === c.id && r.tunnel === t);
@@ -75,12 +80,12 @@ export function summarise(cases: readonly LoadCase[], runs: RunRecord[], withTin
         pps: stat(ok.map((r) => r.sample.pps)),
         lossPct: c.udp ? stat(ok.map((r) => r.sample.lossPct ?? 0)) : null,
         cpuSPerGB: t === 'kernel' ? null : stat(ok.filter((r) => r.sample.bytes > 0)
-          .map((r) => (t === 'weft' ? r.weftCpuS : r.tincCpuS ?? NaN) / (r.sample.bytes / 1e9))
+          .map((r) => (t === 'weft' ? r.weftCpuS : r.tunnelCpuS ?? NaN) / (r.sample.bytes / 1e9))
           .filter(Number.isFinite)),
       };
     };
-    const weft = of('weft'), kernel = of('kernel'), tinc = withTinc ? of('tinc') : null;
-    return { id: c.id, title: c.title, udp: c.udp, weft, kernel, tinc, ratio: over(weft, kernel), ratioTinc: over(weft, tinc) };
+    const weft = of('weft'), kernel = of('kernel'), tinc = withTinc ? of('tinc') : null, ovs = withOvs ? of('ovs') : null;
+    return { id: c.id, title: c.title, udp: c.udp, weft, kernel, tinc, ratio: over(weft, kernel), ratioTinc: over(weft, tinc), ovs, ratioOvs: over(weft, ovs) };
   });
 }
 
@@ -110,6 +115,8 @@ export interface Heading {
   reps: number; seconds: number; kernel: string; cpus: number; iperf3: string; weftCommit: string;
   /** `tincd --version`'s version, or null when tinc is not part of the run. */
   tinc: string | null;
+  /** `ovs-vswitchd --version`'s version, or null when OVS is not part of the run. */
+  ovs: string | null;
   /** 1-minute load average when the run started (other work on the machine skews every tunnel). */
   loadAverage: number;
 }
@@ -123,6 +130,9 @@ export interface Extras {
   idleCpuSTinc: number | null;
   /** Why tinc is missing from the run, if it is. */
   tincSkipped: string | null;
+  /** weft's CPU seconds during the OVS runs, and why OVS is missing from the run, if it is. */
+  idleCpuSOvs: number | null;
+  ovsSkipped: string | null;
 }
 
 const pct = (r: number | null) => (r === null ? '' : `${(100 * r).toFixed(1)} %`);
@@ -130,12 +140,13 @@ const times = (r: number | null) => (r === null ? '' : `${r >= 10 ? r.toFixed(1)
 const mib = (m: Record<string, number>) => Object.entries(m).map(([host, b]) => `${host} ${(b / 2 ** 20).toFixed(1)} MiB`).join(', ');
 
 export function title(h: Heading): string {
-  return h.tinc !== null ? 'weft vs kernel vxlan vs tinc' : 'weft vs kernel vxlan';
+  return ['weft vs kernel vxlan', h.tinc !== null ? ' vs tinc' : '', h.ovs !== null ? ' vs OVS userspace' : ''].join('');
 }
 
 export function table(h: Heading, sums: CaseSummary[], x: Extras): string {
-  const withTinc = sums.some((s) => s.tinc !== null);
-  const head = ['case', 'tunnel', 'Gbit/s median (min–max)', 'packets/s median (min–max)', 'loss %', 'weft/kernel', ...(withTinc ? ['weft/tinc'] : []), 'CPU s/GB'];
+  const withTinc = sums.some((s) => s.tinc !== null), withOvs = sums.some((s) => s.ovs !== null);
+  const head = ['case', 'tunnel', 'Gbit/s median (min–max)', 'packets/s median (min–max)', 'loss %', 'weft/kernel',
+    ...(withTinc ? ['weft/tinc'] : []), ...(withOvs ? ['weft/OVS'] : []), 'CPU s/GB'];
   const rows: string[][] = [];
   for (const s of sums) {
     for (const t of tunnelsOf(s)) {
@@ -149,6 +160,7 @@ export function table(h: Heading, sums: CaseSummary[], x: Extras): string {
         ts.lossPct ? num(ts.lossPct.median) : '',
         t === 'weft' ? pct(s.ratio) : '',
         ...(withTinc ? [t === 'weft' ? times(s.ratioTinc) : ''] : []),
+        ...(withOvs ? [t === 'weft' ? times(s.ratioOvs) : ''] : []),
         ts.cpuSPerGB ? range(ts.cpuSPerGB, num) : '',
       ]);
     }
@@ -158,18 +170,21 @@ export function table(h: Heading, sums: CaseSummary[], x: Extras): string {
   const line = (r: string[]) => r.map((x, i) => (i >= 2 && i !== last ? x.padStart(w[i]) : x.padEnd(w[i]))).join('  ').trimEnd();
   return [
     `${title(h)}: iperf3 ${h.iperf3}, ${h.reps} × ${h.seconds} s per case and tunnel, alternating; Linux ${h.kernel}, ${h.cpus} CPUs, load average ${h.loadAverage.toFixed(2)} at start; weft ${h.weftCommit}` +
-      (h.tinc !== null ? `; tinc ${h.tinc}` : ''),
+      (h.tinc !== null ? `; tinc ${h.tinc}` : '') + (h.ovs !== null ? `; Open vSwitch ${h.ovs}` : ''),
     line(head),
     line(w.map((n) => '-'.repeat(n))),
     ...rows.map(line),
     '',
     `weft peak RSS (VmHWM): ${mib(x.rssBytes)}` + (withTinc ? `; tincd: ${mib(x.tincRssBytes)}` : ''),
     `weft CPU while the other tunnels carried the load (idle cost): ${num(x.idleCpuS)} s during the kernel runs` +
-      (x.idleCpuSTinc !== null ? `, ${num(x.idleCpuSTinc)} s during the tinc runs` : '') + ', in total',
+      (x.idleCpuSTinc !== null ? `, ${num(x.idleCpuSTinc)} s during the tinc runs` : '') +
+      (x.idleCpuSOvs !== null ? `, ${num(x.idleCpuSOvs)} s during the OVS runs` : '') + ', in total',
     'packets/s: UDP datagrams received; TCP payload bytes ÷ MSS (MTU-sized segments). Gbit/s: payload at the receiver, both directions summed for bidir.',
-    `CPU s/GB: user + system CPU seconds of ${withTinc ? 'the tunnel\'s two processes (weft, tincd)' : 'both weft processes'} per 10⁹ payload bytes; the kernel\'s is not attributable.`,
+    `CPU s/GB: user + system CPU seconds of ${withTinc || withOvs ? 'the tunnel\'s processes in both hosts (weft, tincd, ovs-vswitchd + ovsdb-server)' : 'both weft processes'} per 10⁹ payload bytes; the kernel\'s is not attributable.`,
     ...(withTinc ? ['tinc: 1.0 switch mode over UDP, Cipher = none, Digest = none (no encryption, no MAC), TAP MTU 1450 like weft and vx0. weft/tinc: weft\'s median ÷ tinc\'s.'] : []),
     ...(x.tincSkipped ? [`tinc: not measured: ${x.tincSkipped.replace(/\s+/g, ' ').trim()}`] : []),
+    ...(withOvs ? ['OVS: ovs-vswitchd\'s userspace datapath (datapath_type=netdev), native VXLAN tunnelling through br-phy, no userspace TSO, br-int at MTU 1450. weft/OVS: weft\'s median ÷ OVS\'s.'] : []),
+    ...(x.ovsSkipped ? [`OVS: not measured: ${x.ovsSkipped.replace(/\s+/g, ' ').trim()}`] : []),
   ].join('\n') + '\n';
 }
 
@@ -189,15 +204,15 @@ export function chart(h: Heading, sums: CaseSummary[]): string {
   const nT = Math.max(2, ...sums.map((s) => tunnelsOf(s).length));
   const W = 860, left = 240, barW = 400, barH = 20, gap = 8, rowH = 18 + nT * (barH + gap), top = 86;
   const H = top + sums.length * rowH + 34;
-  const colour: Record<Tunnel, string> = { kernel: '#8a8f98', weft: '#2a7ab9', tinc: '#d98c2b' };
+  const colour: Record<Tunnel, string> = { kernel: '#8a8f98', weft: '#2a7ab9', tinc: '#d98c2b', ovs: '#7a4fb0' };
   const withTinc = sums.some((s) => s.tinc !== null);
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="#fff"/>`,
-    `<text x="12" y="22" font-size="15" font-weight="bold">${esc(withTinc ? 'weft vs Linux kernel vxlan vs tinc (iperf3 through the tunnel)' : 'weft vs Linux kernel vxlan (iperf3 through the tunnel)')}</text>`,
+    `<text x="12" y="22" font-size="15" font-weight="bold">${esc(`${title(h).replace('kernel', 'Linux kernel')} (iperf3 through the tunnel)`)}</text>`,
     `<text x="12" y="40" fill="#555">${esc(`bars: median of ${h.reps} × ${h.seconds} s; whiskers: min–max; each row has its own scale`)}</text>`,
     `<text x="12" y="56" fill="#555">${esc(`dashed red: 50 % of the kernel's median (TCP target)` + (withTinc ? `; dashed green: 2× tinc's median (small-packet target)` : ''))}</text>`,
-    `<text x="12" y="72" fill="#555">${esc(`weft ${h.weftCommit}, Linux ${h.kernel}, ${h.cpus} CPUs, load ${h.loadAverage.toFixed(2)}, iperf3 ${h.iperf3}` + (h.tinc !== null ? `, tinc ${h.tinc}` : ''))}</text>`,
+    `<text x="12" y="72" fill="#555">${esc(`weft ${h.weftCommit}, Linux ${h.kernel}, ${h.cpus} CPUs, load ${h.loadAverage.toFixed(2)}, iperf3 ${h.iperf3}` + (h.tinc !== null ? `, tinc ${h.tinc}` : '') + (h.ovs !== null ? `, OVS ${h.ovs}` : ''))}</text>`,
   ];
   sums.forEach((s, k) => {
     const y0 = top + k * rowH;
@@ -210,8 +225,10 @@ export function chart(h: Heading, sums: CaseSummary[]): string {
     const notes = [
       s.ratio !== null ? `weft/kernel ${(100 * s.ratio).toFixed(1)} %` : null,
       s.ratioTinc !== null ? `weft/tinc ${times(s.ratioTinc)}` : null,
+      s.ratioOvs !== null ? `weft/OVS ${times(s.ratioOvs)}` : null,
       s.weft.cpuSPerGB ? `weft CPU ${num(s.weft.cpuSPerGB.median)} s/GB` : null,
       s.tinc?.cpuSPerGB ? `tinc CPU ${num(s.tinc.cpuSPerGB.median)} s/GB` : null,
+      s.ovs?.cpuSPerGB ? `OVS CPU ${num(s.ovs.cpuSPerGB.median)} s/GB` : null,
     ].filter((n): n is string => n !== null);
     out.push(`<text x="12" y="${y0 + 24}" font-weight="bold">${esc(s.title)}</text>`);
     notes.forEach((n, j) => out.push(`<text x="12" y="${y0 + 40 + j * 14}" fill="#555">${esc(n)}</text>`));

@@ -44,7 +44,11 @@ export interface StatsResult {
 }
 
 /** A remote lease: its IPv4 side (null in an IPv6-only network), and its IPv6 side's fields when it has one. */
-export interface LeaseView { subnet: string; publicIp: string | null; vtepMac: string | null; subnet6?: string; publicIpv6?: string; vtepMac6?: string }
+export interface LeaseView {
+  subnet: string; publicIp: string | null; vtepMac: string | null; subnet6?: string; publicIpv6?: string; vtepMac6?: string;
+  /** How its traffic leaves: vxlan (weft's tunnel), udp (the udp backend), direct (a kernel route via its host); optional: older wefts leave it out. */
+  path?: string;
+}
 
 export interface PeersResult {
   tap: string;
@@ -53,7 +57,7 @@ export interface PeersResult {
   control: {
     subnet: string; publicIp: string | null; publicIpv6?: string; vtepMac: string; store: string; storeReachable: boolean;
     leases: LeaseView[];
-    /** Leases a full table left out, or checkLease refused (reason "invalid", with `why`), and why (optional: older wefts leave it out). */
+    /** Leases a full table left out, checkLease refused (reason "invalid", with `why`), or with no path here (reason "off_segment", with `why`) (optional: older wefts leave it out). */
     refused?: (LeaseView & { reason: string; why?: string })[];
   } | null;
 }
@@ -79,7 +83,7 @@ export class Commands {
       case 'handover':
         if (!this.st.handover) throw new Error('handover: this weft cannot hand over');
         return this.st.handover(req, socket);
-      case 'handover-switch': case 'handover-done': throw new Error(`${req.cmd}: no handover is under way on this connection`);
+      case 'handover-state': case 'handover-switch': case 'handover-done': throw new Error(`${req.cmd}: no handover is under way on this connection`);
     }
   }
 

@@ -10,7 +10,7 @@
 //
 // Commands: stats, fdb-show, fdb-add {mac, dst, vni?}, fdb-del {mac, dst?,
 // vni?}, peers, capture {side, count, durationS}, handover {version, path,
-// pid, shape}, handover-switch and handover-done (`weft run --takeover`: persist/hand-over.ts
+// pid, shape}, handover-state, handover-switch and handover-done (`weft run --takeover`: persist/hand-over.ts
 // has the exchange). An error is one line meant for a person; the CLI prints
 // it as it is.
 //
@@ -37,10 +37,11 @@ export type Request =
   | { cmd: 'peers' }
   | { cmd: 'capture'; side: CaptureSide; count: number; durationS: number }
   | { cmd: 'handover'; version: number; path: string; pid: number; shape: unknown }
+  | { cmd: 'handover-state' }
   | { cmd: 'handover-switch' }
   | { cmd: 'handover-done' };
 
-export const COMMANDS: readonly Request['cmd'][] = ['stats', 'fdb-show', 'fdb-add', 'fdb-del', 'peers', 'capture', 'handover', 'handover-switch', 'handover-done'];
+export const COMMANDS: readonly Request['cmd'][] = ['stats', 'fdb-show', 'fdb-add', 'fdb-del', 'peers', 'capture', 'handover', 'handover-state', 'handover-switch', 'handover-done'];
 
 export type Reply = { ok: true; result: unknown } | { ok: false; error: string };
 
@@ -140,7 +141,7 @@ export function parseRequest(o: Record<string, unknown>): Request {
     return v;
   };
   switch (cmd) {
-    case 'stats': case 'fdb-show': case 'peers': case 'handover-switch': case 'handover-done':
+    case 'stats': case 'fdb-show': case 'peers': case 'handover-state': case 'handover-switch': case 'handover-done':
       return { cmd };
     case 'handover':
       if (typeof o.shape !== 'object' || o.shape === null) throw new ProtocolError('handover: "shape" must be an object');

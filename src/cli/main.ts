@@ -4,7 +4,8 @@
 import { UsageError, RuntimeError } from '../config/errors.js';
 import { PcapFormatError } from '../io/pcap-read.js';
 import { replayCommand, REPLAY_HELP } from './replay.js';
-import { runCommand, RUN_HELP } from './run.js';
+import { runCommand } from './run.js';
+import { RUN_HELP } from './run-help.js';
 import { fdbCommand, FDB_HELP } from './fdb.js';
 import { peersCommand, PEERS_HELP } from './peers.js';
 import { statsCommand, STATS_HELP } from './stats.js';

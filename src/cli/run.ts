@@ -16,135 +16,31 @@ import { formatMac } from '../wire/mac.js';
 import { ETH_HEADER_LEN } from '../wire/ethernet.js';
 import { overlayMtu, VXLAN_HEADER_LEN } from '../wire/vxlan.js';
 import { anyAddress, formatHostPort } from '../wire/ipv6.js';
-import { CONTROL_HELP, CONTROL_OPTIONS, resolveControlConfig, type ControlConfig } from '../config/control-config.js';
+import { CONTROL_OPTIONS, resolveControlConfig, type ControlConfig } from '../config/control-config.js';
 import { leasePeerCapacity, prepareControl, type ControlPlane } from '../control/control-plane.js';
 import { formatSubnet } from '../control/ip4.js';
-import { OPS_HELP, OPS_OPTIONS, resolveOpsConfig, type OpsConfig } from '../config/ops-config.js';
+import { OPS_OPTIONS, resolveOpsConfig, type OpsConfig } from '../config/ops-config.js';
 import { createLogger, lineLogger, type Logger } from '../log/logger.js';
 import { attributeUsageError, envInput } from '../config/env.js';
 import { Operations } from './run-ops.js';
 import { statusRecord } from '../admin/status.js';
 import type { DaemonState } from '../daemon/state.js';
-import { PERSIST_HELP, PERSIST_OPTIONS, resolvePersistConfig, type PersistConfig } from '../config/persist-config.js';
+import { PERSIST_OPTIONS, resolvePersistConfig, type PersistConfig } from '../config/persist-config.js';
 import { defaultSocketPath } from '../admin/paths.js';
 import { openTap, runningWeft, startRecord } from '../persist/lifecycle.js';
 import { TakeOver } from '../persist/take-over.js';
 import { notifySystemd } from '../persist/systemd.js';
 import { handOverHandler } from '../persist/hand-over.js';
-import { importState, type HandoverShape, type HandoverState } from '../persist/state.js';
+import { importState, type HandoverShape, type HandoverState, type Imported } from '../persist/state.js';
 import { recordPath, removeRecord, writeRecord, type TapRecord } from '../persist/tap-record.js';
 import { sharedMem } from '../fdb/mem.js';
-import { WORKERS_HELP, startWorkers, workersRefusal } from './run-workers.js';
-
-export const RUN_HELP = `Usage: weft run [--config FILE] [options]
-
-Runs a VXLAN tunnel endpoint: frames from the TAP device go out as VXLAN
-(RFC 7348) over UDP to the VTEP that has the destination MAC (or to every
---peer for broadcast, multicast and unknown destinations); VXLAN datagrams
-that arrive are checked, their source MAC is learned, and the inner frames
-are written into the TAP. Needs root (CAP_NET_ADMIN).
-
-Options (a --config JSON file takes the same names, e.g.
-{"vni": 1, "peer": ["198.18.0.2"], "address": "10.244.1.1/24"}; every
-option may also be set in the environment as WEFT_<OPTION>, upper case,
-dashes to underscores (WEFT_BUM_RATE=500), and those flanneld has as
-FLANNELD_<OPTION> too (FLANNELD_ETCD_ENDPOINTS); a repeatable option's
-values comma-separated. Flags win over the environment (WEFT_ over
-FLANNELD_), which wins over the --config file):
-  --tap NAME           TAP device to create, or to reattach to when an
-                       earlier weft left it (default weft0); removed at
-                       SIGINT/SIGTERM unless --keep-tap
-  --vni N              VXLAN network identifier, 0–16777215 (default 1)
-  --vni N:TAP[:CIDR]   repeatable: several VNIs in one weft, one TAP each,
-                       on one UDP socket (frames never cross VNIs). The
-                       first --vni may leave out TAP and CIDR (then --tap
-                       and --address); each after it names its TAP and may
-                       give it an address, e.g. --vni 10 --vni 20:weft20:
-                       10.245.0.1/24. Every VNI floods to every --peer.
-                       Not with a lease store (it carries one VNI)
-  --port N             UDP port to listen on and send to (default 8472, as
-                       Linux and flannel; 4789 is the IANA port)
-  --local IP           underlay address to bind and send from (default: any
-                       address of the peers' family)
-  --peer IP[:PORT]     a VTEP to flood broadcast/multicast/unknown frames to
-                       (repeatable; the kernel's all-zeros fdb entry)
-  --address CIDR       assign this address to the TAP (e.g. 10.244.1.1/24)
-  --mac MAC            the TAP's MAC, on every TAP with several VNIs (a MAC
-                       need only be unique within its VNI) (default:
-                       derived from host, --local, the TAP and the VNI, so
-                       it is the same after a restart)
-  --mtu N              the TAP's MTU (default: underlay MTU − 50 for IPv4,
-                       − 70 for IPv6). A frame from the TAP larger than it
-                       (+ 14, + 4 with a VLAN tag) is dropped
-                       (tx_drop_too_big), and its sender told so: ICMP
-                       "fragmentation needed" for IPv4 with DF, "packet
-                       too big" for IPv6, so path MTU discovery works
-  --fdb-ageing S       forget a learned MAC S seconds after its last frame
-                       (default 300)
-  --fdb-max N          most forwarding-table entries (default 65536); when
-                       full, frames from new MACs are dropped and counted
-  --peer-capacity N    most remote VTEPs weft tracks (its peer table and the
-                       source allow-list; about 70 bytes each). Default:
-                       with a lease store, one per subnet the network
-                       holds (2^(SubnetLen − prefix), at most 65536);
-                       else 4096. When full, a VTEP learned from the wire
-                       is dropped (rx_drop_peer_table_full) and a lease is
-                       refused (weft_leases_refused_total, weft peers) and
-                       taken once a removal makes room; --peer and
-                       --static beyond it are refused at start (exit 2)
-  --static MAC=IP[@VNI]
-                       pin MAC to the VTEP at IP (repeatable), in the first
-                       VNI or the one after @
-  --allow-any-source   take datagrams from any underlay address. By
-                       default, when weft knows its peers (--peer,
-                       --static, leases), datagrams from other addresses
-                       are dropped (rx_drop_unknown_source); with learning
-                       only (no peers) any source is taken anyway
-  --bum-rate N         broadcast, multicast and unknown-unicast frames a
-                       second that one source MAC may have flooded, per
-                       VNI (default 1000; 0: no limit); more are dropped
-                       (tx_drop_bum_rate)
-  --bum-burst N        how many of those may come at once (default: N of
-                       --bum-rate, one second's worth)
-  --icmp-rate N        most ICMP too-big answers a second (default 100,
-                       in bursts of up to 10; 0: none)
-  --ignore-reserved    accept datagrams with reserved VXLAN bits set (RFC
-                       7348 §5); by default they are dropped, as Linux does
-  --batch N            packets per system call (default 64)
-  --tap-queue N        frames the TAP queues for weft before the kernel
-                       drops them (its txqueuelen; default 10000, the
-                       kernel's is 1000): room for bursts while weft waits
-                       for a CPU
-  --no-offload         no TSO/GSO/GRO: one frame per MTU through the TAP and
-                       the socket (slower; for kernels without them, or to
-                       compare)
-  --src-port-range MIN-MAX
-                       UDP source ports of the datagrams sent, one per
-                       inner flow from its hash, as Linux's vxlan device
-                       (default: net.ipv4.ip_local_port_range); MIN-MAX
-                       equal to --port sends all from the VXLAN port
-${WORKERS_HELP}
-  -h, --help           this text
-
-${CONTROL_HELP}
-
-${OPS_HELP}
-
-${PERSIST_HELP}
-
-Logs go to stderr: state changes only (start, stop, leases, forwarding
-entries added or removed by hand, drops at most once a minute per reason),
-never a line per packet.
-
-Signals: SIGINT/SIGTERM stop it (the TAP, unless --keep-tap, and the
-control socket are removed); SIGUSR1 logs the counters and the forwarding table as one record
-with "event":"status" (also logged at exit).
-
-Exit status: 0 stopped by a signal, 1 runtime failure (no privilege, port
-in use, …), 2 bad usage or configuration.`;
+import { startWorkers, workersRefusal } from './run-workers.js';
+import { RUN_HELP } from './run-help.js';
+import { runUdpDaemon } from './run-udp.js';
+import { runHostGwDaemon } from './run-hostgw.js';
 
 /** The run configuration, and the control plane's when a lease store was given. */
-export type RunArgs = RunConfig & { control: ControlConfig | null; ops: OpsConfig; persist: PersistConfig };
+export type RunArgs = RunConfig & { control: ControlConfig | null; ops: OpsConfig; persist: PersistConfig; tun: string | null };
 
 /** Every flag `weft run` takes, as parseArgs declares them (the environment's names derive from these). */
 const RUN_OPTIONS = {
@@ -153,7 +49,7 @@ const RUN_OPTIONS = {
   peer: { type: 'string', multiple: true }, address: { type: 'string' }, mac: { type: 'string' },
   mtu: { type: 'string' }, 'fdb-ageing': { type: 'string' }, 'fdb-max': { type: 'string' }, 'peer-capacity': { type: 'string' },
   static: { type: 'string', multiple: true }, 'ignore-reserved': { type: 'boolean' }, batch: { type: 'string' }, 'tap-queue': { type: 'string' },
-  'no-offload': { type: 'boolean' }, 'allow-any-source': { type: 'boolean' }, 'src-port-range': { type: 'string' },
+  'no-offload': { type: 'boolean' }, 'allow-any-source': { type: 'boolean' }, 'src-port-range': { type: 'string' }, tun: { type: 'string' },
   'bum-rate': { type: 'string' }, 'bum-burst': { type: 'string' }, 'icmp-rate': { type: 'string' }, workers: { type: 'string' },
   ...CONTROL_OPTIONS,
   ...OPS_OPTIONS,
@@ -176,7 +72,7 @@ export function parseRunArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
   for (const [k, v] of Object.entries(flags)) if (v !== undefined) fromEnv.from.delete(k);
   try {
     const control = resolveControlConfig(merged as RunInput & Record<string, unknown>);
-    const args = { ...resolveRunConfig(merged), control, ops: resolveOpsConfig(merged), persist: resolvePersistConfig(merged) };
+    const args = { ...resolveRunConfig(merged), control, ops: resolveOpsConfig(merged), persist: resolvePersistConfig(merged), tun: merged.tun ?? merged.tap ?? null };
     workersRefusal(args);
     return args;
   } catch (e) {
@@ -234,6 +130,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   const control = cfg.control
     ? await prepareControl(cfg.control, { tap: cfg.tap, local: cfg.local, mac: cfg.macDerived ? null : cfg.mac }, lineLogger(log))
     : null;
+  if (control?.conf.backend === 'udp') return runBackend(cfg, control, () => runUdpDaemon(cfg, control, log));
+  if (control?.conf.backend === 'host-gw') return runBackend(cfg, control, () => runHostGwDaemon(cfg, control, log));
   if (control) {
     Object.assign(cfg, { vni: control.conf.vni, port: control.conf.port, mtu: control.host.mtu, address: control.address, mac: control.host.mac, local: control.host.bindIp, family: control.host.family ?? 4 });
     cfg.overlays = [{ vni: cfg.vni, tap: cfg.tap, address: cfg.address, mac: cfg.mac }];
@@ -243,6 +141,17 @@ export async function runCommand(argv: string[]): Promise<number> {
     return await runDaemon(cfg, control, log, takeover ? socketPath : null);
   } catch (e) {
     control?.shutdown();
+    throw e;
+  }
+}
+
+/** A backend's own daemon (run-udp.ts, run-hostgw.ts), stopping the control plane if it fails to start. */
+async function runBackend(cfg: RunArgs, control: ControlPlane, daemon: () => Promise<number>): Promise<number> {
+  try {
+    if (cfg.workers > 1) throw new UsageError(`--workers ${cfg.workers}: the ${control.conf.backend} backend forwards on one thread; drop --workers`);
+    return await daemon();
+  } catch (e) {
+    control.shutdown();
     throw e;
   }
 }
@@ -313,11 +222,12 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
       closeAll();
       openErr(e);
     }
-    // A TAP taken over is configured already; it is checked once this weft forwards, off the handover's path.
-    if (took) continue;
+    // A TAP taken over is configured already: checked (and changed where these arguments differ) while the
+    // running weft still forwards, so no `ip` blocks this loop between the running weft's pause and its first read.
     try {
-      configureTap(taps[taps.length - 1].name, o.mac, mtu, cfg.tapQueue, o.address, before[taps.length - 1]);
+      configureTap(taps[taps.length - 1].name, o.mac, mtu, cfg.tapQueue, o.address, took ? undefined : before[taps.length - 1]);
     } catch (e) {
+      if (took) { log.warn(`${(e as Error).message}; the TAP is as the last weft left it`); continue; }
       closeAll();
       throw e;
     }
@@ -325,6 +235,7 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
   const recPath = recordPath(socketPath);
   const fwd = new Forwarder(dp, v, taps[0], udp, { batch: frameBatch, srcPortRange: srcPorts, onFatal });
   for (let k = 1; k < vs.length; k++) fwd.addOverlay(vs[k], taps[k]);
+  const gso = gsoLimit(cfg, taps.map((t) => t.name), taps[0].offload, udp.gso, mtu);
   /** A failed takeover: the running weft forwards again; this one lets go of the descriptors and leaves the TAP be. */
   const letGo = (e: unknown): never => {
     for (const t of taps) t.removeOnClose = false;
@@ -332,24 +243,27 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
     took?.closeUnadopted(adopted);
     throw e;
   };
-  // With --takeover the running weft pauses here, between two of its
-  // batches; its state goes in before this loop reads (persist/hand-over.ts).
+  // With --takeover this loop first reads alongside the running weft, on a
+  // snapshot of its tables; then it pauses between two of its batches and
+  // its final state goes in (persist/take-over.ts).
   let state: HandoverState | null = null;
   if (took) {
-    try { state = await took.switchOver(); } catch (e) { letGo(e); }
-    const got = importState(dp, state!, performance.now());
-    fwd.start();
-    log.info({ learned: got.learned, statics: got.statics, refused: got.refused.length ? got.refused : undefined },
-      `handover: forwarding; ${got.learned} learned and ${got.statics} static forwarding entries taken over`);
+    let early: Imported | null = null;
+    try {
+      early = await took.readAlongside(dp, () => fwd.start(), () => performance.now());
+      state = await took.switchOver();
+    } catch (e) { letGo(e); }
+    const got = importState(dp, state!, performance.now(), { counters: true, keepOwn: early !== null });
+    if (early === null) fwd.start();
+    const learned = got.learned + (early?.learned ?? 0), statics = got.statics + (early?.statics ?? 0), refused = [...(early?.refused ?? []), ...got.refused];
+    log.info({ learned, statics, refused: refused.length ? refused : undefined },
+      `handover: forwarding; ${learned} learned and ${statics} static forwarding entries taken over`);
   } else {
     fwd.start();
   }
   const record: TapRecord = startRecord(recPath, state, found, log);
   if (took) {
     try { await took.commit(); } catch (e) { letGo(e); }
-    for (const o of cfg.overlays) {
-      try { configureTap(o.tap, o.mac, mtu, cfg.tapQueue, o.address); } catch (e) { log.warn(`${(e as Error).message}; the TAP is as the last weft left it`); }
-    }
     await took.oldGone();
   }
   const handover: LoopPersist['handover'] = (committed) => handOverHandler({
@@ -360,8 +274,21 @@ async function runDaemon(cfg: RunArgs, control: ControlPlane | null, log: Logger
     committed,
   });
   return serve(cfg, control, log, dp, v, {
-    fwd, io: { tap: tapsView(taps), udp }, tap: taps[0].name, port: udp.port, stop: () => fwd.stop(), persist: { record, recPath, taps, handover },
+    fwd, io: { tap: tapsView(taps), udp }, tap: taps[0].name, port: udp.port, stop: () => fwd.stop(), persist: { record, recPath, taps, handover }, gso,
   }, fatal);
+}
+
+/** The GSO segment limit on the TAPs, and whether it could be set. */
+interface GsoLimit { segs: number; capped: boolean }
+
+/**
+ * One super-frame from the TAP should make one UDP GSO send: at most as many
+ * segments as fit one (a full-size segment is MTU + Ethernet + VXLAN). Set
+ * before forwarding: `ip` blocks the loop.
+ */
+function gsoLimit(cfg: RunArgs, taps: string[], tso: boolean, udpGso: boolean, mtu: number): GsoLimit {
+  const segs = datagramsPerSend(mtu + ETH_HEADER_LEN + VXLAN_HEADER_LEN);
+  return { segs, capped: cfg.noOffload || !tso || !udpGso || taps.every((t) => limitTapGsoSegs(t, segs)) };
 }
 
 type Fatal = (err: Error, port: 'tap' | 'udp', vni?: number) => void;
@@ -390,6 +317,8 @@ export interface RunningLoop {
   refresh?: DaemonState['refresh'];
   /** Absent with workers: their TAP goes with its last queue, and they hand over nothing. */
   persist?: LoopPersist;
+  /** Set by the single loop before it forwards; otherwise set here, once forwarding runs. */
+  gso?: GsoLimit;
 }
 
 /** Once forwarding runs: the operator's side, the control plane, the start line, and the wait for a signal, a handover or a failure. */
@@ -422,27 +351,6 @@ async function serve(cfg: RunArgs, control: ControlPlane | null, log: Logger, dp
     }
     ops.controlReady = true;
   }
-  const where = formatHostPort(cfg.local ?? anyAddress(cfg.family), udp.port);
-  const overlays = cfg.overlays.map((o) =>
-    `tap ${o.tap} mac ${formatMac(o.mac)} mtu ${mtu}${o.address ? ` address ${o.address.ip}/${o.address.prefix}` : ''}, vni ${o.vni}`);
-  log.info(
-    { sources: knownSourcesOnly ? 'known VTEPs only' : 'any', bumRate: cfg.bumRate, bumBurst: cfg.bumBurst, icmpRate: cfg.icmpRate },
-    `listening on udp ${where}, ${overlays.join('; ')}, ` +
-    `peers ${cfg.peers.length ? cfg.peers.map((p) => `${p.ip}:${p.port}`).join(' ') : (control ? 'from leases' : 'none (learning only)')}, ` +
-    `offload ${[tap.offload ? 'tso' : '', tap.uso ? 'uso' : '', udp.gso ? 'gso' : '', udp.gro ? 'gro' : ''].filter(Boolean).join('+') || 'off'}`,
-  );
-  notifySystemd('READY=1', log);
-  // Kernel features asked for but missing: said once, and weft carries on without them.
-  if (!cfg.noOffload) {
-    // One super-frame from the TAP should make one UDP GSO send: at most as
-    // many segments as fit one (a full-size segment is MTU + Ethernet + VXLAN).
-    const segs = datagramsPerSend(mtu + ETH_HEADER_LEN + VXLAN_HEADER_LEN);
-    const capped = !tap.offload || !udp.gso || taps.every((t) => limitTapGsoSegs(t.name, segs));
-    const missing = [tap.offload ? '' : 'TSO on the TAP (TUNSETOFFLOAD)', udp.gso ? '' : 'UDP GSO (UDP_SEGMENT)', udp.gro ? '' : 'UDP GRO (UDP_GRO)',
-      capped ? '' : `a GSO segment limit on the TAP (ip link set gso_max_segs ${segs})`].filter(Boolean);
-    if (missing.length) log.warn(`this kernel lacks ${missing.join(', ')}: falling back to one packet per system call there`);
-  }
-
   return new Promise<number>((resolve) => {
     const onUsr1 = () => log.info(statusRecord(st), 'status');
     const keepTap = cfg.persist.keepTap;
@@ -486,5 +394,24 @@ async function serve(cfg: RunArgs, control: ControlPlane | null, log: Logger, dp
       const what = port === 'tap' ? `the TAP ${which} failed (deleted?)` : 'the UDP socket failed';
       log.error(`${what}: ${err.message}; stopping`);
     });
+    // Said only once the signal handlers are in place: a SIGUSR1 or SIGTERM sent
+    // on seeing this line would otherwise meet Node's defaults (the inspector, exit).
+    const where = formatHostPort(cfg.local ?? anyAddress(cfg.family), udp.port);
+    const overlays = cfg.overlays.map((o) =>
+      `tap ${o.tap} mac ${formatMac(o.mac)} mtu ${mtu}${o.address ? ` address ${o.address.ip}/${o.address.prefix}` : ''}, vni ${o.vni}`);
+    log.info(
+      { sources: knownSourcesOnly ? 'known VTEPs only' : 'any', bumRate: cfg.bumRate, bumBurst: cfg.bumBurst, icmpRate: cfg.icmpRate },
+      `listening on udp ${where}, ${overlays.join('; ')}, ` +
+      `peers ${cfg.peers.length ? cfg.peers.map((p) => `${p.ip}:${p.port}`).join(' ') : (control ? 'from leases' : 'none (learning only)')}, ` +
+      `offload ${[tap.offload ? 'tso' : '', tap.uso ? 'uso' : '', udp.gso ? 'gso' : '', udp.gro ? 'gro' : ''].filter(Boolean).join('+') || 'off'}`,
+    );
+    notifySystemd('READY=1', log);
+    // Kernel features asked for but missing: said once, and weft carries on without them.
+    if (!cfg.noOffload) {
+      const { segs, capped } = loop.gso ?? gsoLimit(cfg, taps.map((t) => t.name), tap.offload, udp.gso, mtu);
+      const missing = [tap.offload ? '' : 'TSO on the TAP (TUNSETOFFLOAD)', udp.gso ? '' : 'UDP GSO (UDP_SEGMENT)', udp.gro ? '' : 'UDP GRO (UDP_GRO)',
+        capped ? '' : `a GSO segment limit on the TAP (ip link set gso_max_segs ${segs})`].filter(Boolean);
+      if (missing.length) log.warn(`this kernel lacks ${missing.join(', ')}: falling back to one packet per system call there`);
+    }
   });
 }

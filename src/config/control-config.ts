@@ -54,7 +54,13 @@ ${ETCD_AUTH_HELP}
 With a store, the VNI, port and MTU come from net-conf.json's Backend, the
 TAP gets the leased subnet's network address as /32, and every other host's
 lease becomes a forwarding entry, a permanent neighbour entry and an onlink
-route; --vni, --port, --mtu, --peer, --static and --address are refused.`;
+route; --vni, --port, --mtu, --peer, --static and --address are refused.
+Backend.Type "udp": a TUN (--tun) and bare IPv4 in UDP, as flanneld's udp.
+Backend.Type "host-gw": no TAP, no tunnel, no data path in weft: each
+lease is a kernel route via its host on the underlay interface, and a lease
+whose host is not on that segment is refused (weft peers, metrics and the
+control socket stay). vxlan with "DirectRouting": true: leases whose host
+is on our segment get that route, the others the tunnel.`;
 
 export type StoreChoice =
   | { kind: 'etcd'; endpoints: string[]; prefix: string; security: EtcdSecurity }

@@ -92,6 +92,8 @@ export interface RunInput extends ControlInput, OpsInput, PersistInput {
   'ignore-reserved'?: boolean; batch?: string; 'tap-queue'?: string; 'no-offload'?: boolean;
   'allow-any-source'?: boolean; 'bum-rate'?: string; 'bum-burst'?: string; 'icmp-rate'?: string;
   'src-port-range'?: string; workers?: string;
+  /** The udp backend's TUN (cli/run-udp.ts). */
+  tun?: string;
 }
 
 /** 'vnis': a number (one VNI) or a list of VNIs as numbers or `N:TAP:CIDR` strings. */
@@ -100,7 +102,7 @@ const FILE_KEYS: Record<string, 'string' | 'number' | 'string[]' | 'boolean' | '
   mac: 'string', mtu: 'number', 'fdb-ageing': 'number', 'fdb-max': 'number', 'peer-capacity': 'number', static: 'string[]',
   'ignore-reserved': 'boolean', batch: 'number', 'tap-queue': 'number', 'no-offload': 'boolean',
   'allow-any-source': 'boolean', 'bum-rate': 'number', 'bum-burst': 'number', 'icmp-rate': 'number',
-  'src-port-range': 'string', workers: 'number',
+  'src-port-range': 'string', workers: 'number', tun: 'string',
   ...CONTROL_FILE_KEYS,
   ...OPS_FILE_KEYS,
   ...PERSIST_FILE_KEYS,

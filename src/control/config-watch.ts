@@ -19,7 +19,8 @@ function describe(c: NetConf): string {
 
 function same(a: NetConf, b: NetConf): boolean {
   return a.network.ip === b.network.ip && a.network.len === b.network.len && a.subnetLen === b.subnetLen &&
-    a.subnetMin === b.subnetMin && a.subnetMax === b.subnetMax && a.vni === b.vni && a.port === b.port && a.mtu === b.mtu;
+    a.subnetMin === b.subnetMin && a.subnetMax === b.subnetMax && a.vni === b.vni && a.port === b.port && a.mtu === b.mtu &&
+    a.backend === b.backend && a.directRouting === b.directRouting;
 }
 
 export function configChangeLine(running: NetConf, text: string | null, where: string): string | null {

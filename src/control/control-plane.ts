@@ -32,7 +32,8 @@ import type { ControlConfig } from '../config/control-config.js';
 import type { Datapath } from '../datapath/datapath.js';
 import type { VniState } from '../datapath/vni.js';
 import { underlayMtu } from '../io/link.js';
-import { overlayMtu } from '../wire/vxlan.js';
+import { UNDERLAY_MTU_DEFAULT, overlayMtu } from '../wire/vxlan.js';
+import { udpBackendMtu } from '../datapath/udp-routes.js';
 import { formatMac, stableMac } from '../wire/mac.js';
 import { acquireLease, renewDelayMs, renewLease } from './allocate.js';
 import { LEASE_TTL_MS, PEER_CAPACITY_CEILING } from './defaults.js';
@@ -45,6 +46,7 @@ import { parseNetConf, type NetConf } from './net-conf.js';
 import { configChangeLine } from './config-watch.js';
 import { LEASE_REFUSALS, LeaseTracker, Reconciler, type HostOps, type LeaseChange, type RemoteLease } from './reconcile.js';
 import type { LeaseStore, StoredLease, StoreWatch, WatchEvent } from './store.js';
+import { LEASE_PATHS, describeSegment, networkSegment, type LeasePath, type Segment } from './segment.js';
 import { readPreviousSubnet, subnetEnv, writeSubnetEnv } from './subnet-env.js';
 
 /** Retry a failed renewal this often. */
@@ -67,16 +69,20 @@ export async function prepareControl(ctl: ControlConfig, run: RunSide, log: (lin
     const h = hostAddresses(conf, ctl, run.local);
     const mac = run.mac ?? stableMac(`${hostname()}/${h.publicIp ?? h.publicIpv6}/${run.tap}/${conf.vni}`);
     const under = underlayMtu(h.bindIp ?? h.publicIp ?? h.publicIpv6, null);
-    const mtu = conf.mtu ?? overlayMtu(under, conf.ipv6 ? 6 : 4);
+    // host-gw adds no header: its pods get the underlay's MTU, as flanneld's (RouteNetwork.Mtu).
+    const mtu = conf.backend === 'udp' ? udpBackendMtu(under) : conf.backend === 'host-gw' ? under ?? UNDERLAY_MTU_DEFAULT : conf.mtu ?? overlayMtu(under, conf.ipv6 ? 6 : 4);
+    const segment = networkSegment(conf, h.bindIp ?? h.publicIp);
     const own = await acquireLease(store, {
       conf,
-      attrs: { publicIp: h.publicIp, backendType: 'vxlan', vni: conf.vni, vtepMac: mac, publicIpv6: h.publicIpv6, vtepMac6: h.publicIpv6 ? mac : null },
+      attrs: { publicIp: h.publicIp, backendType: conf.backend, vni: conf.vni, vtepMac: mac, publicIpv6: h.publicIpv6, vtepMac6: h.publicIpv6 ? mac : null },
       previous: readPreviousSubnet(ctl.subnetFile),
       log,
     });
     const pub = [h.publicIp ? `public ip ${h.publicIp}` : '', h.publicIpv6 ? `public ipv6 ${h.publicIpv6}` : ''].filter(Boolean).join(', ');
-    log(`weft: lease ${formatSubnet(own.subnet)} in ${networkText(conf)} from ${store.describe} (${pub}, vtep mac ${formatMac(mac)})`);
-    return new ControlPlane(store, ctl, conf, own, { ...h, mac, mtu }, log);
+    const how = conf.backend === 'udp' ? `udp backend port ${conf.port}` : conf.backend === 'host-gw' ? 'host-gw' : `vtep mac ${formatMac(mac)}`;
+    const seg = segment ? `, direct routes to hosts on ${describeSegment(segment)}` : '';
+    log(`weft: lease ${formatSubnet(own.subnet)} in ${networkText(conf)} from ${store.describe} (${pub}, ${how}${seg})`);
+    return new ControlPlane(store, ctl, conf, own, { ...h, mac, mtu, segment }, log);
   } catch (e) {
     await store.close();
     throw e;
@@ -157,13 +163,16 @@ async function readNetConf(store: LeaseStore, ctl: ControlConfig): Promise<NetCo
   return parseNetConf(text, where);
 }
 
-/** Remote leases programmed (in all, and by the family of each side); refused now and refused since start, by reason (every reason present, 0 or not). */
-export interface LeaseCounts { programmed: number; families: { ipv4: number; ipv6: number }; refused: Record<string, number>; refusedTotal: Record<string, number> }
+/** Remote leases programmed (in all, by the family of each side, by path); refused now and refused since start, by reason (every reason and path present, 0 or not). */
+export interface LeaseCounts {
+  programmed: number; families: { ipv4: number; ipv6: number }; paths: Record<LeasePath, number>;
+  refused: Record<string, number>; refusedTotal: Record<string, number>;
+}
 
 /** A lease for `weft peers` and the status record: the IPv4 side as before, the IPv6 side's fields when it has one. */
-function leaseView(l: RemoteLease): { subnet: string; publicIp: string | null; vtepMac: string | null; subnet6?: string; publicIpv6?: string; vtepMac6?: string } {
+function leaseView(l: RemoteLease): { subnet: string; publicIp: string | null; vtepMac: string | null; path: LeasePath; subnet6?: string; publicIpv6?: string; vtepMac6?: string } {
   return {
-    subnet: formatSubnet(l.subnet), publicIp: l.publicIp, vtepMac: l.vtepMac === null ? null : formatMac(l.vtepMac),
+    subnet: formatSubnet(l.subnet), publicIp: l.publicIp, vtepMac: l.vtepMac === null || l.path === 'udp' ? null : formatMac(l.vtepMac), path: l.path ?? 'vxlan',
     ...(l.subnet.v6 && l.publicIpv6 && l.vtepMac6 != null ? { subnet6: formatSubnet6(l.subnet.v6), publicIpv6: l.publicIpv6, vtepMac6: formatMac(l.vtepMac6) } : {}),
   };
 }
@@ -196,7 +205,7 @@ export class ControlPlane {
     readonly ctl: ControlConfig,
     readonly conf: NetConf,
     public own: StoredLease,
-    readonly host: { publicIp: string | null; publicIpv6?: string | null; bindIp: string | null; family?: 4 | 6; mac: number; mtu: number },
+    readonly host: { publicIp: string | null; publicIpv6?: string | null; bindIp: string | null; family?: 4 | 6; mac: number; mtu: number; segment?: Segment | null },
     private readonly log: (line: string) => void,
     private readonly now: () => number = Date.now,
   ) {
@@ -204,8 +213,8 @@ export class ControlPlane {
     const ownIps = [host.publicIp, host.publicIpv6, host.bindIp].filter((ip): ip is string => !!ip);
     this.tracker = new LeaseTracker(own.subnet, {
       network: conf.network, subnetLen: conf.subnetLen, network6: conf.ipv6?.network ?? null, subnetLen6: conf.ipv6?.subnetLen ?? 0,
-      backendType: 'vxlan', vni: conf.vni, ownIps: [...new Set(ownIps)], ownMac: host.mac,
-    }, log);
+      backendType: conf.backend, vni: conf.vni, ownIps: [...new Set(ownIps)], ownMac: host.mac,
+    }, log, { directRouting: conf.directRouting, segment: host.segment ?? null });
   }
 
   /**
@@ -234,7 +243,7 @@ export class ControlPlane {
       const failed = await ops.ip([`addr replace ${this.address6} dev ${tap} nodad`]);
       if (failed.length) throw new RuntimeError(`cannot give ${tap} its IPv6 address ${this.address6}: ${failed[0].error}`);
     }
-    this.reconciler = new Reconciler(ops, tap, this.log);
+    this.reconciler = new Reconciler(ops, tap, this.log, this.host.segment?.dev ?? null);
     this.ipCounts = ops instanceof LiveHostOps ? ops.counts : null;
     // An entry that left the forwarding table (`weft fdb del`, a learned MAC
     // aged out) may be the room a refused lease waits for; a removed lease's
@@ -278,9 +287,10 @@ export class ControlPlane {
       storeReachable: !this.outage,
       leases: [...(this.reconciler?.programmed.values() ?? [])].map(leaseView),
       refused: [
-        ...[...(this.reconciler?.refused.values() ?? [])].map((r) => ({ ...leaseView(r.lease), reason: r.reason })),
+        // A refused lease takes no path: its line says why instead.
+        ...[...(this.reconciler?.refused.values() ?? [])].map((r) => ({ ...leaseView(r.lease), path: undefined, reason: r.reason })),
         // What a refused lease says is not to be trusted, so only its key and why are shown.
-        ...[...this.tracker.invalid.values()].map((r) => ({ subnet: formatSubnet(r.subnet), publicIp: '-', vtepMac: '-', reason: 'invalid', why: r.why })),
+        ...[...this.tracker.invalid.values()].map((r) => ({ subnet: formatSubnet(r.subnet), publicIp: '-', vtepMac: '-', reason: r.reason, why: r.why })),
       ],
     };
   }
@@ -295,14 +305,17 @@ export class ControlPlane {
     const refused: Record<string, number> = {}, refusedTotal: Record<string, number> = {};
     for (const r of LEASE_REFUSALS) { refused[r] = 0; refusedTotal[r] = this.reconciler?.refusedTotal.get(r) ?? 0; }
     for (const r of this.reconciler?.refused.values() ?? []) refused[r.reason]++;
-    refused.invalid += this.tracker.invalid.size;
+    for (const r of this.tracker.invalid.values()) refused[r.reason]++;
     refusedTotal.invalid += this.tracker.invalidTotal;
+    refusedTotal.off_segment += this.tracker.offSegmentTotal;
     const families = { ipv4: 0, ipv6: 0 };
+    const paths = Object.fromEntries(LEASE_PATHS.map((p) => [p, 0])) as Record<LeasePath, number>;
     for (const l of this.reconciler?.programmed.values() ?? []) {
       if (l.publicIp !== null) families.ipv4++;
       if (l.publicIpv6) families.ipv6++;
+      paths[l.path ?? 'vxlan']++;
     }
-    return { programmed: this.reconciler?.programmed.size ?? 0, families, refused, refusedTotal };
+    return { programmed: this.reconciler?.programmed.size ?? 0, families, paths, refused, refusedTotal };
   }
 
   private onEvent(e: WatchEvent): void {

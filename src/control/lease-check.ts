@@ -15,7 +15,8 @@
 //   - the value is at most LEASE_VALUE_MAX bytes (flannel's are ~150), then
 //     a JSON object with the right types: PublicIP a string, BackendType a
 //     string, BackendData an object, VNI a whole number, VtepMAC a string;
-//   - BackendType is the network's;
+//   - BackendType is the network's (a udp network's leases may leave it out,
+//     as flanneld's do);
 //   - PublicIP (IPv4 side) and PublicIPv6 (IPv6 side) are unicast addresses: not
 //     unspecified, loopback, multicast, broadcast or reserved, and not ours;
 //   - for vxlan: BackendData (IPv4 side) and BackendV6Data (IPv6 side) each
@@ -143,8 +144,10 @@ export function checkLease(subnet: Subnet, value: string, ctx: LeaseCheckContext
   if (typeof o !== 'object' || o === null || Array.isArray(o)) return 'the value is not a JSON object';
   const r = o as Record<string, unknown>;
 
-  if (typeof r.BackendType !== 'string') return `BackendType ${shown(r.BackendType)} is not a string`;
-  if (r.BackendType !== ctx.backendType) return `BackendType ${shown(r.BackendType)}; the network's is "${ctx.backendType}"`;
+  // flanneld's udp backend leaves BackendType empty, so Go omits it (lease.ts): absent or "" is udp's.
+  const backendType = ctx.backendType === 'udp' && (r.BackendType === undefined || r.BackendType === '') ? 'udp' : r.BackendType;
+  if (typeof backendType !== 'string') return `BackendType ${shown(r.BackendType)} is not a string`;
+  if (backendType !== ctx.backendType) return `BackendType ${shown(r.BackendType)}; the network's is "${ctx.backendType}"`;
 
   let publicIp: string | null = null;
   if (fam.v4) {
@@ -170,8 +173,8 @@ export function checkLease(subnet: Subnet, value: string, ctx: LeaseCheckContext
     if (fam.v6) publicIpv6 = formatIpv6(parseIpv6(r.PublicIPv6)!);
   }
 
-  const base = { publicIp, publicIpv6, backendType: r.BackendType };
-  if (r.BackendType !== 'vxlan') return { ...base, vni: null, vtepMac: null, vtepMac6: null };
+  const base = { publicIp, publicIpv6, backendType };
+  if (backendType !== 'vxlan') return { ...base, vni: null, vtepMac: null, vtepMac6: null };
   const d4 = fam.v4 ? backendSide(r, 'BackendData', ctx) : null;
   if (typeof d4 === 'string') return d4;
   const d6 = fam.v6 ? backendSide(r, 'BackendV6Data', ctx) : null;

@@ -13,6 +13,24 @@
 //
 // An IPv6-only lease has no BackendData, and PublicIP is flannel's zero
 // value "0.0.0.0" (a Go IP4 is never omitted): read back as no IPv4 address.
+//
+// flanneld's udp backend fills only PublicIP (pkg/backend/udp/udp_amd64.go);
+// Go's encoding/json then writes PublicIPv6, a nil pointer without
+// omitempty, as null and leaves out the empty BackendType and BackendData
+// (pkg/lease/lease.go LeaseAttrs), so its lease is
+//
+//     {"PublicIP":"198.18.0.1","PublicIPv6":null}
+//
+// and weft writes the same for Backend.Type "udp" (backendType 'udp' here,
+// '' as read back).
+//
+// flanneld's host-gw backend fills PublicIP and BackendType
+// (pkg/backend/hostgw/hostgw.go); PublicIPv6 is null the same way, so
+//
+//     {"PublicIP":"198.18.0.1","PublicIPv6":null,"BackendType":"host-gw"}
+//
+// and weft writes that. A vxlan network with DirectRouting writes its
+// ordinary vxlan lease: the path is each reader's choice.
 
 import { parseMac, formatMac } from '../wire/mac.js';
 import { type Subnet } from './ip4.js';
@@ -47,6 +65,8 @@ export interface Lease {
 }
 
 export function encodeAttrs(a: LeaseAttrs): string {
+  if (a.backendType === 'udp') return JSON.stringify({ PublicIP: a.publicIp, PublicIPv6: null });
+  if (a.backendType === 'host-gw') return JSON.stringify({ PublicIP: a.publicIp, PublicIPv6: null, BackendType: 'host-gw' });
   const vxlan = a.backendType === 'vxlan';
   const backend = vxlan && a.publicIp !== null ? { VNI: a.vni ?? 1, VtepMAC: formatMac(a.vtepMac ?? 0) } : undefined;
   const v6 = a.publicIpv6 ? a.publicIpv6 : null;

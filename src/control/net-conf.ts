@@ -53,7 +53,22 @@ export interface NetConf {
   port: number;
   /** Backend.MTU, or null for underlay MTU − 50 (− 70 when IPv6 is on: see control-plane.ts). */
   mtu: number | null;
+  /**
+   * Backend.Type: flannel's vxlan; its udp (bare IP in UDP through a TUN;
+   * only Port is read); or its host-gw (no tunnel: a kernel route per lease
+   * via the lease's host, which must be on our segment; no key is read).
+   */
+  backend: BackendType;
+  /** vxlan's DirectRouting: leases whose host is on our segment get host-gw's route instead of the tunnel. */
+  directRouting: boolean;
 }
+
+export type BackendType = 'vxlan' | 'udp' | 'host-gw';
+
+/** flannel's udp backend's default port (pkg/backend/udp: defaultPort). */
+export const UDP_BACKEND_PORT = 8285;
+/** The keys flannel's udp backend reads (it takes Port alone). */
+const UDP_BACKEND_KEYS = ['Type', 'Port'];
 
 const TOP_KEYS = ['Network', 'SubnetLen', 'SubnetMin', 'SubnetMax', 'Backend', 'EnableIPv4',
   'EnableIPv6', 'IPv6Network', 'IPv6SubnetLen', 'IPv6SubnetMin', 'IPv6SubnetMax'];
@@ -85,20 +100,41 @@ export function parseNetConf(text: string, where: string): NetConf {
   const v4 = ipv4 ? parseV4(obj, bad) : { network: NO_V4, subnetLen: 0, subnetMin: 0, subnetMax: 0 };
   const ipv6 = ipv6on ? parseV6(obj, bad) : null;
 
+  return { ipv4, ...v4, ipv6, ...parseBackend(obj, ipv6on, bad) };
+}
+
+type BackendConf = Pick<NetConf, 'vni' | 'port' | 'mtu' | 'backend' | 'directRouting'>;
+
+function parseBackend(obj: Record<string, unknown>, ipv6on: boolean, bad: Bad): BackendConf {
   if (!('Backend' in obj)) bad('Backend', 'missing; weft implements flannel\'s vxlan backend: "Backend": {"Type": "vxlan"}');
   const b = obj.Backend;
   if (!isObject(b)) bad('Backend', 'must be an object like {"Type": "vxlan"}');
   const be = b as Record<string, unknown>;
   for (const k of Object.keys(be)) if (!BACKEND_KEYS.includes(k)) bad(`Backend.${k}`, `unknown key (known: ${BACKEND_KEYS.join(', ')})`);
-  if (be.Type !== 'vxlan') bad('Backend.Type', `${JSON.stringify(be.Type ?? null)}: weft implements only "vxlan"`);
-  for (const k of ['GBP', 'DirectRouting', 'Learning']) {
+  if (be.Type === 'udp') {
+    // flannel's udp backend carries bare IPv4 (its proxy reads iphdr): a dual-stack or IPv6 network cannot ride it.
+    if (ipv6on) bad('Backend.Type', '"udp" carries IPv4 only (as flannel\'s udp backend); remove "EnableIPv6" or use "vxlan"');
+    for (const k of Object.keys(be)) if (!UDP_BACKEND_KEYS.includes(k)) bad(`Backend.${k}`, `not a key of the udp backend (it takes ${UDP_BACKEND_KEYS.join(', ')})`);
+    const port = 'Port' in be ? int(be.Port, 'Backend.Port', 1, 65535, bad) : UDP_BACKEND_PORT;
+    return { vni: 1, port, mtu: null, backend: 'udp', directRouting: false };
+  }
+  if (be.Type === 'host-gw') {
+    // weft's direct routes are IPv4 only so far (segment.ts); flannel's host-gw also routes IPv6.
+    if (ipv6on) bad('Backend.Type', '"host-gw" is IPv4 only in weft; remove "EnableIPv6" or use "vxlan"');
+    for (const k of Object.keys(be)) if (k !== 'Type') bad(`Backend.${k}`, 'not a key of the host-gw backend (it takes Type alone)');
+    return { vni: 1, port: 0, mtu: null, backend: 'host-gw', directRouting: false };
+  }
+  if (be.Type !== 'vxlan') bad('Backend.Type', `${JSON.stringify(be.Type ?? null)}: weft implements "vxlan", "udp" and "host-gw"`);
+  for (const k of ['GBP', 'Learning']) {
     if (k in be && be[k] !== false) bad(`Backend.${k}`, 'not supported by weft; remove it or set it to false');
   }
+  if ('DirectRouting' in be && typeof be.DirectRouting !== 'boolean') bad('Backend.DirectRouting', `must be true or false, got ${JSON.stringify(be.DirectRouting)}`);
+  const directRouting = be.DirectRouting === true;
+  if (directRouting && ipv6on) bad('Backend.DirectRouting', 'true is IPv4 only in weft; remove "EnableIPv6" or set it to false');
   const vni = 'VNI' in be ? int(be.VNI, 'Backend.VNI', 0, VNI_MAX, bad) : 1;
   const port = 'Port' in be ? int(be.Port, 'Backend.Port', 1, 65535, bad) : VXLAN_PORT_LINUX;
   const mtu = 'MTU' in be ? int(be.MTU, 'Backend.MTU', 68, IP_LEN_MAX - VXLAN_OVERHEAD_V4, bad) : null;
-
-  return { ipv4, ...v4, ipv6, vni, port, mtu };
+  return { vni, port, mtu, backend: 'vxlan', directRouting };
 }
 
 function parseV4(obj: Record<string, unknown>, bad: Bad): Pick<NetConf, 'network' | 'subnetLen' | 'subnetMin' | 'subnetMax'> {

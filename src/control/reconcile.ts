@@ -7,7 +7,12 @@
 // an outage) is diffed against it, so the layers below only ever see adds and
 // removes. Our own lease is left out, and so is every lease that is not
 // usable (lease-check.ts): refused, said once, counted and listed, and taken
-// when a later write makes it right.
+// when a later write makes it right. Each lease taken carries its path
+// (segment.ts): 'vxlan' is programmed as below; 'udp' is only a route in
+// weft's own table (HostOps); 'direct' (host-gw, or vxlan with
+// DirectRouting for a host on our segment) is one kernel route via the host
+// on the underlay, with no forwarding entry and no neighbour. A lease whose
+// host moves between segments changes path: the new route replaces the old.
 //
 // Reconciler programs what flannel's vxlan backend programs for each remote
 // lease (pkg/backend/vxlan/vxlan_network.go), for each family the lease and
@@ -45,6 +50,8 @@ import { numberToIpv4 } from '../wire/ipv4.js';
 import { checkLease, type LeaseCheckContext } from './lease-check.js';
 import type { StoredLease, WatchEvent } from './store.js';
 import { RAISE_FOR, type Refusal } from '../datapath/datapath.js';
+import { directRoute, leasePath, type LeasePath, type Segment } from './segment.js';
+import type { BackendType } from './net-conf.js';
 
 /**
  * A remote lease as programmed: the IPv4 side (publicIp, vtepMac) and the
@@ -58,20 +65,25 @@ export interface RemoteLease {
   publicIpv6?: string | null;
   vtepMac6?: number | null;
   revision: number;
+  /** How its traffic leaves (segment.ts); absent: 'vxlan'. */
+  path?: LeasePath;
 }
 
 /** The forwarding entries a lease needs: one per distinct VTEP MAC (see the file's comment for a shared MAC). */
 export function fdbEntries(l: RemoteLease): { mac: number; ip: string }[] {
   const out: { mac: number; ip: string }[] = [];
+  if (l.path === 'direct') return out;
   if (l.publicIp !== null && l.vtepMac !== null) out.push({ mac: l.vtepMac, ip: l.publicIp });
   if (l.publicIpv6 && l.vtepMac6 !== undefined && l.vtepMac6 !== null && l.vtepMac6 !== l.vtepMac) out.push({ mac: l.vtepMac6, ip: l.publicIpv6 });
   return out;
 }
 
-/** `vtep 02:… at 198.18.0.2` and/or `vtep 02:… at 2001:2::2`, for log lines. */
+/** `vtep 02:… at 198.18.0.2` and/or `vtep 02:… at 2001:2::2` (a udp lease: its host's address), for log lines. */
 export function describeVteps(l: RemoteLease): string {
   const sides: string[] = [];
-  if (l.publicIp !== null && l.vtepMac !== null) sides.push(`vtep ${formatMac(l.vtepMac)} at ${l.publicIp}`);
+  if (l.publicIp !== null && l.path === 'direct') sides.push(`direct via ${l.publicIp}`);
+  else if (l.publicIp !== null && l.vtepMac === 0) sides.push(l.publicIp);
+  else if (l.publicIp !== null && l.vtepMac !== null) sides.push(`vtep ${formatMac(l.vtepMac)} at ${l.publicIp}`);
   if (l.publicIpv6 && l.vtepMac6 != null) sides.push(`vtep ${formatMac(l.vtepMac6)} at ${l.publicIpv6}`);
   return sides.join(', ');
 }
@@ -80,20 +92,29 @@ export type LeaseChange =
   | { type: 'add'; lease: RemoteLease; old: RemoteLease | null }
   | { type: 'remove'; lease: RemoteLease };
 
-/** A lease checkLease refused: nothing of it is programmed until a write makes it right. */
-export interface InvalidLease { subnet: Subnet; revision: number; why: string }
+/**
+ * A lease the tracker refused: checkLease said it is wrong ('invalid'), or
+ * it is right but has no path here ('off_segment': a host-gw host off our
+ * segment). Nothing of it is programmed until a write makes it right.
+ */
+export interface InvalidLease { subnet: Subnet; revision: number; why: string; reason: 'invalid' | 'off_segment' }
+
+/** What decides a lease's path (segment.ts): vxlan's DirectRouting and our segment. */
+export interface PathContext { directRouting: boolean; segment: Segment | null }
 
 export class LeaseTracker {
   readonly known = new Map<string, RemoteLease>();
   /** Leases refused by checkLease now, by subnet key, with the value that was refused (said once per value). */
   readonly invalid = new Map<string, InvalidLease & { value: string }>();
-  /** Refusals since start: each time a lease goes to a refused value it was not refused for already. */
+  /** Refusals since start: each time a lease goes to a refused value it was not refused for already ('invalid'; 'off_segment'). */
   invalidTotal = 0;
+  offSegmentTotal = 0;
 
   constructor(
     private readonly own: Subnet,
     private readonly check: LeaseCheckContext,
     private readonly log: (line: string) => void = () => {},
+    private readonly paths: PathContext = { directRouting: false, segment: null },
   ) {}
 
   /** Applies one watch event; returns what changed, removes first. */
@@ -127,7 +148,7 @@ export class LeaseTracker {
   private set(r: RemoteLease): LeaseChange[] {
     const k = subnetKey(r.subnet);
     const old = this.known.get(k) ?? null;
-    if (old && old.publicIp === r.publicIp && old.vtepMac === r.vtepMac && (old.publicIpv6 ?? null) === (r.publicIpv6 ?? null) && (old.vtepMac6 ?? null) === (r.vtepMac6 ?? null)) {
+    if (old && old.path === r.path && old.publicIp === r.publicIp && old.vtepMac === r.vtepMac && (old.publicIpv6 ?? null) === (r.publicIpv6 ?? null) && (old.vtepMac6 ?? null) === (r.vtepMac6 ?? null)) {
       old.revision = r.revision;
       return [];
     }
@@ -143,47 +164,58 @@ export class LeaseTracker {
   }
 
   /**
-   * The lease as a remote VTEP to program, or null: ours (the control plane
-   * watches that one), or refused by checkLease — recorded, counted and said
-   * once per value, and forgotten when a write makes it right.
+   * The lease as a remote lease to program, with its path, or null: ours
+   * (the control plane watches that one), or refused — by checkLease, or for
+   * want of a path (a host-gw host off our segment) — recorded, counted and
+   * said once per value, and forgotten when a write makes it right.
    */
   private accept(l: StoredLease): RemoteLease | null {
     if (sameSubnet(l.subnet, this.own)) return null;
     const k = subnetKey(l.subnet);
     const checked = checkLease(l.subnet, l.value, this.check);
     const a = typeof checked !== 'string' && leasesOverlap(l.subnet, this.own) ? `it overlaps our subnet ${formatSubnet(this.own)}` : checked;
-    if (typeof a === 'string') {
-      if (this.invalid.get(k)?.value !== l.value) {
-        this.invalidTotal++;
-        this.log(`weft: lease ${formatSubnet(l.subnet)} refused: ${a}; nothing of it is programmed ` +
-          '(weft_leases_refused{reason="invalid"}, weft peers), and it is taken once a write makes it right');
-      }
-      this.invalid.set(k, { subnet: l.subnet, revision: l.revision, why: a, value: l.value });
-      return null;
-    }
+    if (typeof a === 'string') return this.refuse(l, a, 'invalid');
+    const path = leasePath(this.check.backendType as BackendType, this.paths.directRouting, a.publicIp, this.paths.segment);
+    if (typeof path !== 'string') return this.refuse(l, path.refused, 'off_segment');
     if (this.invalid.delete(k)) this.log(`weft: lease ${formatSubnet(l.subnet)} is valid now: taken`);
-    return { subnet: l.subnet, publicIp: a.publicIp, vtepMac: a.vtepMac, publicIpv6: a.publicIpv6, vtepMac6: a.vtepMac6, revision: l.revision };
+    // A udp lease has no MAC: its one table entry is a route keyed by the subnet (HostOps), marked by MAC 0.
+    const vtepMac = path === 'udp' ? 0 : a.vtepMac;
+    return { subnet: l.subnet, publicIp: a.publicIp, vtepMac, publicIpv6: a.publicIpv6, vtepMac6: a.vtepMac6, revision: l.revision, path };
+  }
+
+  /** Records a refusal (said and counted once per value) and forgets what was taken of the lease. */
+  private refuse(l: StoredLease, why: string, reason: InvalidLease['reason']): null {
+    const k = subnetKey(l.subnet);
+    if (this.invalid.get(k)?.value !== l.value) {
+      if (reason === 'invalid') this.invalidTotal++;
+      else this.offSegmentTotal++;
+      this.log(`weft: lease ${formatSubnet(l.subnet)} refused: ${why}; nothing of it is programmed ` +
+        `(weft_leases_refused{reason="${reason}"}, weft peers), and it is taken once a write makes it right`);
+    }
+    this.invalid.set(k, { subnet: l.subnet, revision: l.revision, why, value: l.value, reason });
+    return null;
   }
 }
 
 /** Why a lease was not programmed: a table was full (datapath.ts), or weft could not take it at all. */
-export type LeaseRefusal = Refusal | 'invalid';
+export type LeaseRefusal = Refusal | 'invalid' | 'off_segment';
 
 /** Every reason, in the order the counters list them. */
-export const LEASE_REFUSALS: readonly LeaseRefusal[] = ['peer_table_full', 'fdb_full', 'source_set_full', 'invalid'];
+export const LEASE_REFUSALS: readonly LeaseRefusal[] = ['peer_table_full', 'fdb_full', 'source_set_full', 'invalid', 'off_segment'];
 
 /** What an operator raises to make room, per reason. */
-export const RAISE: Record<LeaseRefusal, string> = { ...RAISE_FOR, invalid: 'nothing (fix the lease)' };
+export const RAISE: Record<LeaseRefusal, string> = { ...RAISE_FOR, invalid: 'nothing (fix the lease)', off_segment: 'nothing (put the host on our segment)' };
 
 /** What the reconciler changes on the host. The live one is in host.ts; tests use a recording twin. */
 export interface HostOps {
   /**
    * Pins `mac` to the VTEP at `ip` in weft's forwarding table (static, never
-   * aged). Null when done; else why a table refused it (then nothing
+   * aged); for the udp backend, routes `subnet` to `ip` in weft's route
+   * table instead (the lease has no MAC). Null when done; else why a table refused it (then nothing
    * changed) and a line saying so. May throw on an address it cannot take.
    */
-  fdbAdd(mac: number, ip: string): { reason: Refusal; text: string } | null;
-  fdbRemove(mac: number): void;
+  fdbAdd(mac: number, ip: string, subnet: Subnet): { reason: Refusal; text: string } | null;
+  fdbRemove(mac: number, subnet: Subnet): void;
   /** Runs `ip` commands (iproute2 batch syntax) in order; resolves with the ones that failed. */
   ip(cmds: string[]): Promise<{ cmd: string; error: string }[]>;
   /** The same, blocking: for shutdown, which must finish before the TAP closes. */
@@ -205,11 +237,16 @@ export class Reconciler {
   /** Reasons already logged; a reason is logged again only after every lease it refused was taken or went. */
   private readonly warned = new Set<LeaseRefusal>();
 
+  /** `underlay`: the interface direct routes leave by (segment.ts); null when no lease can take that path. */
   constructor(
     private readonly ops: HostOps,
     private readonly tap: string,
     private readonly log: (line: string) => void = () => {},
+    private readonly underlay: string | null = null,
   ) {}
+
+  private addCmds(l: RemoteLease, tap: string): string[] { return addCmds(l, tap, this.underlay); }
+  private removeCmds(l: RemoteLease, tap: string): string[] { return removeCmds(l, tap, this.underlay); }
 
   /**
    * Programs a batch of changes: one `ip` batch for all of them. A lease a
@@ -230,7 +267,7 @@ export class Reconciler {
     for (const [k, r] of [...this.refused]) {
       if (this.tryFdb(r.lease, true) !== null) continue;
       this.refused.delete(k);
-      cmds.push(...addCmds(r.lease, this.tap));
+      cmds.push(...this.addCmds(r.lease, this.tap));
       this.programmed.set(k, r.lease);
       this.log(`weft: lease ${formatSubnet(r.lease.subnet)} → ${describeVteps(r.lease)} (taken now: room was made)`);
     }
@@ -262,8 +299,8 @@ export class Reconciler {
         if (this.tryFdb(l, false) !== null) {
           // Left out; what the subnet had before must not keep pointing at the old VTEP.
           if (prev) {
-            cmds.push(...removeCmds(prev, this.tap));
-            after.push(() => { for (const e of fdbEntries(prev)) this.ops.fdbRemove(e.mac); });
+            cmds.push(...this.removeCmds(prev, this.tap));
+            after.push(() => { for (const e of fdbEntries(prev)) this.ops.fdbRemove(e.mac, prev.subnet); });
             this.programmed.delete(k);
             freed = true;
           }
@@ -273,14 +310,14 @@ export class Reconciler {
           const now = new Set(fdbEntries(l).map((e) => e.mac));
           const gone = fdbEntries(prev).filter((e) => !now.has(e.mac));
           if (gone.length) {
-            after.push(() => { for (const e of gone) this.ops.fdbRemove(e.mac); });
+            after.push(() => { for (const e of gone) this.ops.fdbRemove(e.mac, prev.subnet); });
             freed = true;
           }
           // A side the lease no longer carries: its neighbour and route go.
-          cmds.push(...removeCmds(prev, this.tap).filter((c) => !addCmds(l, this.tap).some((a) => sameTarget(a, c))));
+          cmds.push(...this.removeCmds(prev, this.tap).filter((c) => !this.addCmds(l, this.tap).some((a) => sameTarget(a, c))));
         }
         // 2. and 3. then neighbour and route.
-        cmds.push(...addCmds(l, this.tap));
+        cmds.push(...this.addCmds(l, this.tap));
         this.programmed.set(k, l);
         this.log(`weft: lease ${formatSubnet(l.subnet)} → ${describeVteps(l)}${prev ? ' (changed)' : ''}`);
       } else {
@@ -289,8 +326,8 @@ export class Reconciler {
           continue;
         }
         if (!prev) continue;
-        cmds.push(...removeCmds(prev, this.tap));
-        after.push(() => { for (const e of fdbEntries(prev)) this.ops.fdbRemove(e.mac); });
+        cmds.push(...this.removeCmds(prev, this.tap));
+        after.push(() => { for (const e of fdbEntries(prev)) this.ops.fdbRemove(e.mac, prev.subnet); });
         this.programmed.delete(k);
         freed = true;
         this.log(`weft: lease ${formatSubnet(l.subnet)} removed`);
@@ -311,7 +348,7 @@ export class Reconciler {
     const added: number[] = [];
     for (const e of fdbEntries(l)) {
       try {
-        const r = this.ops.fdbAdd(e.mac, e.ip);
+        const r = this.ops.fdbAdd(e.mac, e.ip, l.subnet);
         if (r === null) { added.push(e.mac); continue; }
         ({ reason, text } = r);
       } catch (err) {
@@ -321,7 +358,7 @@ export class Reconciler {
       break;
     }
     if (reason === null) return null;
-    for (const mac of added) this.ops.fdbRemove(mac);
+    for (const mac of added) this.ops.fdbRemove(mac, l.subnet);
     const k = subnetKey(l.subnet);
     if (retry) return reason;
     this.refused.set(k, { lease: l, reason });
@@ -358,14 +395,24 @@ function sides(l: RemoteLease): { gw: string; dst: string; mac: number }[] {
   return out;
 }
 
-export function addCmds(l: RemoteLease, tap: string): string[] {
+/**
+ * The kernel's part of a lease, by its path: a vxlan lease's neighbour and
+ * onlink route per side on the TAP; a direct lease's route via its host on
+ * the underlay; nothing for a udp lease (the kernel holds one route for the
+ * whole network, made with the TUN; the lease is a route in weft's table).
+ */
+export function addCmds(l: RemoteLease, tap: string, underlay: string | null = null): string[] {
+  if (l.path === 'udp') return [];
+  if (l.path === 'direct') return [directRoute(l.subnet, l.publicIp!, underlay!).add];
   return sides(l).flatMap(({ gw, dst, mac }) => [
     `neigh replace ${gw} lladdr ${formatMac(mac)} dev ${tap} nud permanent`,
     `route replace ${dst} via ${gw} dev ${tap} onlink`,
   ]);
 }
 
-export function removeCmds(l: RemoteLease, tap: string): string[] {
+export function removeCmds(l: RemoteLease, tap: string, underlay: string | null = null): string[] {
+  if (l.path === 'udp') return [];
+  if (l.path === 'direct') return [directRoute(l.subnet, l.publicIp!, underlay!).del];
   return sides(l).flatMap(({ gw, dst }) => [`route del ${dst} via ${gw} dev ${tap}`, `neigh del ${gw} dev ${tap}`]);
 }
 

@@ -13,11 +13,14 @@ import type { ControlPlane } from '../control/control-plane.js';
 import type { Logger } from '../log/logger.js';
 import type { Socket } from 'node:net';
 
+/** What the operator's side reads of a forwarding loop: the VXLAN Forwarder's or the udp backend's (datapath/udp-loop.ts). */
+export type LoopView = Pick<Forwarder, 'batchSizes' | 'lastDrop' | 'lastDropSeq' | 'capture' | 'running'>;
+
 export interface DaemonState {
   dp: Datapath;
   v: VniState;
   /** The forwarding loop, or the workers standing in for it (weft run --workers): what the operator's side reads of it. */
-  fwd: Pick<Forwarder, 'batchSizes' | 'capture' | 'running' | 'lastDrop' | 'lastDropSeq'>;
+  fwd: LoopView;
   /** With several workers: each one's non-zero counters (`weft stats` shows the split). */
   workers?: () => { worker: number; counters: Record<string, number> }[];
   /** With several workers: brings the summed counters up to date (they are otherwise summed every 100 ms); called before a reply reads them. */

@@ -42,6 +42,15 @@ export const COUNTER_NAMES = [
   // Forwarding table events seen by decap.
   'fdb_learned',
   'fdb_moved',
+  // flannel's udp backend (udp-backend.ts): bare IPv4 packets between the TUN and the wire.
+  'tx_drop_not_ipv4',     // from the TUN: not one whole IPv4 packet (IPv6, a bad header or length)
+  'tx_drop_no_route',     // no lease's subnet holds the destination (answered: ICMP net unreachable)
+  'tx_drop_ttl_expired',  // from the TUN: TTL ran out (answered: ICMP time exceeded)
+  'rx_drop_not_ipv4',     // from the wire: not one whole IPv4 packet
+  'rx_drop_ttl_expired',  // from the wire: TTL ran out (answered: ICMP time exceeded)
+  'icmp_unreachable_sent', // ICMP net unreachable written into the TUN
+  'icmp_time_exceeded_sent', // ICMP time exceeded written into the TUN
+  'icmp_error_limited',   // either, not written: over the ICMP rate limit (--icmp-rate)
 ] as const;
 
 export type CounterName = typeof COUNTER_NAMES[number];

@@ -123,6 +123,21 @@ export async function tapHolds(name: string): Promise<{ addresses: number; route
 }
 
 /**
+ * The udp backend's TUN as flanneld's configureIface leaves it
+ * (pkg/backend/udp/udp_network_amd64.go): the lease's address as /32 (no
+ * broadcast routes; only a source for the host's own traffic), the MTU, up,
+ * and one route for the whole overlay `network` through it (`replace`
+ * where flannel ignores EEXIST: a stale route left by another daemon is
+ * taken over, not kept).
+ */
+export function configureTun(name: string, mtu: number, queue: number, address: string, network: string): void {
+  ip(['link', 'set', 'dev', name, 'mtu', String(mtu), 'txqueuelen', String(queue)]);
+  ip(['addr', 'add', `${address}/32`, 'dev', name]);
+  ip(['link', 'set', 'dev', name, 'up']);
+  ip(['route', 'replace', network, 'dev', name]);
+}
+
+/**
  * Caps the TCP/UDP super-frames the host hands the TAP at `segs` segments
  * (IFLA_GSO_MAX_SEGS). Returns false where the kernel or iproute2 refuses.
  * Why: a 64 KiB super-frame is ~46 segments, and once each has its VXLAN

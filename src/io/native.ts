@@ -45,6 +45,8 @@ export interface Native {
   readonly TAP_VNET_HDR: number;
   /** tapOpen flag: one queue of a multi-queue TAP (IFF_MULTI_QUEUE); every open of the name with it adds a queue. */
   readonly TAP_MULTI_QUEUE: number;
+  /** tapOpen flag: an L3 TUN device (IFF_TUN), bare IP packets, instead of a TAP. */
+  readonly TAP_TUN: number;
 
   /** tapSetOffload bits (linux/if_tun.h): what weft can take in frames it
    * *reads* (partial checksums, TSO/UFO/USO super-frames), so the kernel

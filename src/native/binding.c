@@ -56,8 +56,8 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
   size_t len = 0;
   const char *syscall;
   if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) return throw_type(env, fn, "name", "a string"), NULL;
-  if (flags & ~(int64_t)(WEFT_TAP_VNET_HDR | WEFT_TAP_MULTI_QUEUE))
-    return throw_range(env, "%s: flags may hold only TAP_VNET_HDR and TAP_MULTI_QUEUE", fn), NULL;
+  if (flags & ~(int64_t)(WEFT_TAP_VNET_HDR | WEFT_TAP_MULTI_QUEUE | WEFT_TAP_TUN))
+    return throw_range(env, "%s: flags may hold only TAP_VNET_HDR, TAP_MULTI_QUEUE and TAP_TUN", fn), NULL;
   /* The kernel would silently cut a long name short. */
   if (len >= IFNAMSIZ) return throw_errno(env, EINVAL, fn, "TAP name '%s' is too long", name), NULL;
   int fd = weft_tap_open(name, (int)flags, real, &syscall);
@@ -386,7 +386,7 @@ static napi_value close_fd(napi_env env, napi_callback_info info) {
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   napi_property_descriptor props[] = {
     CONSTANT("TAP_VNET_HDR", WEFT_TAP_VNET_HDR), CONSTANT("TAP_MULTI_QUEUE", WEFT_TAP_MULTI_QUEUE),
-    CONSTANT("TUN_F_CSUM", WEFT_TUN_F_CSUM),
+    CONSTANT("TAP_TUN", WEFT_TAP_TUN), CONSTANT("TUN_F_CSUM", WEFT_TUN_F_CSUM),
     CONSTANT("TUN_F_TSO4", WEFT_TUN_F_TSO4), CONSTANT("TUN_F_TSO6", WEFT_TUN_F_TSO6),
     CONSTANT("TUN_F_USO4", WEFT_TUN_F_USO4), CONSTANT("TUN_F_USO6", WEFT_TUN_F_USO6),
     METHOD("tapOpen", tap_open), METHOD("tapSetOffload", tap_set_offload),

@@ -21,7 +21,7 @@ int weft_tap_open(const char *name, int flags, char name_out[IFNAMSIZ], const ch
 
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = (short)(IFF_TAP | IFF_NO_PI | (flags & (WEFT_TAP_VNET_HDR | WEFT_TAP_MULTI_QUEUE)));
+  ifr.ifr_flags = (short)(((flags & WEFT_TAP_TUN) ? IFF_TUN : IFF_TAP) | IFF_NO_PI | (flags & (WEFT_TAP_VNET_HDR | WEFT_TAP_MULTI_QUEUE)));
   strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
 
   *syscall = "ioctl(TUNSETIFF)";

@@ -9,9 +9,11 @@
 
 /* weft_tap_open's flags, passed straight through to TUNSETIFF: IFF_VNET_HDR,
  * and IFF_MULTI_QUEUE (each open of the same name adds a queue; the kernel
- * spreads the host's flows over the queues and keeps each flow on one). */
+ * spreads the host's flows over the queues and keeps each flow on one);
+ * WEFT_TAP_TUN asks for an L3 device (IFF_TUN: bare IP packets) instead of a TAP. */
 #define WEFT_TAP_VNET_HDR 0x4000
 #define WEFT_TAP_MULTI_QUEUE 0x0100
+#define WEFT_TAP_TUN 0x0001
 
 /* TUNSETOFFLOAD bits (linux/if_tun.h; older headers lack USO, Linux 6.2). */
 #define WEFT_TUN_F_CSUM 0x01
@@ -24,8 +26,8 @@
 #define WEFT_TAP_PIECES_MAX 255
 
 /* Opens /dev/net/tun non-blocking and close-on-exec, attached to the TAP
- * `name` (shorter than IFNAMSIZ; created if missing; IFF_TAP | IFF_NO_PI |
- * `flags`); its real name goes to `name_out`. Returns the fd, or -errno
+ * `name` (shorter than IFNAMSIZ; created if missing; IFF_TAP, or IFF_TUN
+ * when `flags` has WEFT_TAP_TUN, | IFF_NO_PI | IFF_VNET_HDR if asked); its real name goes to `name_out`. Returns the fd, or -errno
  * with `*syscall` naming the call that failed. */
 int weft_tap_open(const char *name, int flags, char name_out[IFNAMSIZ], const char **syscall);
 

@@ -6,18 +6,27 @@
 //        port, address) differs, or a handover is under way;
 //     2. send the UDP socket's and the TAPs' descriptors to the successor's
 //        unix socket P (fd-pass.ts), still forwarding; on failure refuse;
-//   → {"ok":true,"result":{"pid":…,"fds":[…]}}
+//   → {"ok":true,"result":{"pid":…,"fds":[…],"overlap":true}}
 //     (the successor builds its loop on the descriptors, not reading yet)
+//   ← {"cmd":"handover-state"}          (only when "overlap" was offered)
+//   → {"ok":true,"result":<state>}       a snapshot, taken still forwarding
+//     (the successor imports its tables and starts reading too: each
+//     datagram and frame goes to whichever process reads it, once, and
+//     the successor's code warms on real traffic while this one forwards)
 //   ← {"cmd":"handover-switch"}
 //     3. pause the forwarding loop: it is between batches, since this runs
 //        on the event loop and a batch never yields to it;
 //   → {"ok":true,"result":<state>}  (state.ts: tables, counters, lease)
-//     (the successor imports the state and starts reading)
+//     (the successor imports the state and reads, if it does not already)
 //   ← {"cmd":"handover-done"}
 //   → {"ok":true,"result":{"exiting":true}}
 //     4. stop without removing the TAP, its routes or the lease; exit 0.
 //
-// So forwarding pauses only for one round trip and the state's copy. Until
+// So forwarding pauses only for one round trip and the state's copy; with
+// the overlap, not at all (the successor reads before this weft pauses), so
+// a successor the scheduler runs late, or whose code is cold, costs no gap.
+// A successor that does not ask for the snapshot gets the plain sequence
+// (older ones ignore "overlap"). Until
 // step 4 this weft keeps its own descriptors open and its tables whole: if
 // the connection closes, something else arrives, or a step takes longer
 // than STEP_TIMEOUT_MS, it resumes forwarding (if it had paused) and logs
@@ -68,9 +77,14 @@ export function handOverHandler(side: HandOverSide): (req: HandoverRequest, sock
     }
     busy = true;
     log.info({ successor: req.pid }, `handover: descriptors passed to pid ${req.pid}, still forwarding`);
-    socket.write(encodeLine({ ok: true, result: { pid: process.pid, fds: order } }));
+    socket.write(encodeLine({ ok: true, result: { pid: process.pid, fds: order, overlap: true } }));
 
     let step: 'switch' | 'done' | 'over' = 'switch';
+    let snapshot = false;
+    const state = () => {
+      const r = side.record();
+      return exportState(side.dp, side.now(), { pid: process.pid, fds: order, lease: side.lease(), handovers: r.handovers, crashReattaches: r.crashReattaches });
+    };
     let paused = false;
     let timer = setTimeout(() => giveUp(`no "handover-switch" within ${STEP_TIMEOUT_MS / 1000} s`), STEP_TIMEOUT_MS);
     const giveUp = (why: string) => {
@@ -83,13 +97,19 @@ export function handOverHandler(side: HandOverSide): (req: HandoverRequest, sock
       socket.destroy();
     };
     const next = (o: Record<string, unknown>) => {
+      if (step === 'switch' && o.cmd === 'handover-state' && !snapshot) {
+        snapshot = true;
+        socket.write(encodeLine({ ok: true, result: state() }));
+        log.info({ successor: req.pid }, `handover: tables sent to pid ${req.pid}, which reads alongside this weft until it asks to switch`);
+        clearTimeout(timer);
+        timer = setTimeout(() => giveUp(`no "handover-switch" within ${STEP_TIMEOUT_MS / 1000} s`), STEP_TIMEOUT_MS);
+        return;
+      }
       if (step === 'switch' && o.cmd === 'handover-switch') {
         fwd.pause();
         paused = true;
         log.info({ successor: req.pid }, `handover: paused for pid ${req.pid}`);
-        const r = side.record();
-        const state = exportState(side.dp, side.now(), { pid: process.pid, fds: order, lease: side.lease(), handovers: r.handovers, crashReattaches: r.crashReattaches });
-        socket.write(encodeLine({ ok: true, result: state }));
+        socket.write(encodeLine({ ok: true, result: state() }));
         step = 'done';
         clearTimeout(timer);
         timer = setTimeout(() => giveUp(`no "handover-done" within ${STEP_TIMEOUT_MS / 1000} s`), STEP_TIMEOUT_MS);

@@ -96,12 +96,21 @@ export function exportState(dp: Datapath, nowMs: number, o: Pick<HandoverState, 
 export interface Imported { learned: number; statics: number; flood: number; refused: string[] }
 
 /**
- * Puts `s` into `dp` (built from the same arguments, before its loop
- * starts): flood peers and static entries it lacks, learned entries with
- * their ages kept (they age out when they would have in the old process),
- * counters added to its own. Entries that do not fit are listed, not thrown.
+ * Which part of a state to take. A snapshot taken while both wefts forward
+ * (the overlap, hand-over.ts) leaves the counters to the final state, which
+ * counts every frame the running weft forwarded; the final state then
+ * leaves the learned entries this loop holds already, which it saw itself
+ * during the overlap and so knows fresher.
  */
-export function importState(dp: Datapath, s: HandoverState, nowMs: number): Imported {
+export interface ImportParts { counters: boolean; keepOwn: boolean }
+
+/**
+ * Puts `s` into `dp` (built from the same arguments): flood peers and
+ * static entries it lacks, learned entries with their ages kept (they age
+ * out when they would have in the old process), counters added to its own.
+ * Entries that do not fit are listed, not thrown.
+ */
+export function importState(dp: Datapath, s: HandoverState, nowMs: number, parts: ImportParts = { counters: true, keepOwn: false }): Imported {
   const out: Imported = { learned: 0, statics: 0, flood: 0, refused: [] };
   for (const f of s.flood) {
     const v = dp.vnis.get(f.vni);
@@ -124,6 +133,7 @@ export function importState(dp: Datapath, s: HandoverState, nowMs: number): Impo
       else out.refused.push(`${r.mac}: ${dp.refusalText(why)}`);
       continue;
     }
+    if (parts.keepOwn && dp.fdb.lookupMac(r.vni, m) >= 0) continue;
     const peer = dp.peers.tryInternIp(r.ip, r.port);
     if (peer < 0) { out.refused.push(`${r.mac}: ${dp.refusalText('peer_table_full')}`); continue; }
     writeMac(mac, 0, m);
@@ -131,6 +141,7 @@ export function importState(dp: Datapath, s: HandoverState, nowMs: number): Impo
     if (got === LEARN_NEW) out.learned++;
     else dp.peers.releaseIfUnused(peer);
   }
+  if (!parts.counters) return out;
   const c = dp.counters.v;
   COUNTER_NAMES.forEach((n, i) => { c[i] += s.counters[n] ?? 0; });
   return out;

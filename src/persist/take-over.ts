@@ -5,8 +5,13 @@
 //           running weft to hand over, take the descriptors from the unix
 //           socket (the running weft still forwards);
 //   (weft run adopts the descriptors and builds its loop)
+//   readAlongside  when the running weft offers it: its tables (a snapshot,
+//           it still forwarding) go in, this loop starts reading alongside
+//           it for OVERLAP_MS; so when it pauses, this loop is running
+//           already, and warm: the scheduler starting this process late, or
+//           its code being cold, costs no gap in forwarding;
 //   switchOver  the running weft pauses and sends its state;
-//   (weft run imports it and starts reading)
+//   (weft run imports it, and starts reading if it was not)
 //   commit  say "handover-done"; the running weft exits 0;
 //   oldGone wait for it to be gone, so its control socket and metrics port
 //           are free to take.
@@ -22,10 +27,17 @@ import { native } from '../io/native.js';
 import { FdReceiver } from '../io/fd-pass.js';
 import type { Logger } from '../log/logger.js';
 import { notifySystemd } from './systemd.js';
-import { HANDOVER_VERSION, parseState, type HandoverShape, type HandoverState } from './state.js';
+import type { Datapath } from '../datapath/datapath.js';
+import { HANDOVER_VERSION, importState, parseState, type HandoverShape, type HandoverState, type Imported } from './state.js';
 
 /** How long the descriptors may take to arrive after the reply did (they are sent first). */
 const FDS_WAIT_MS = 2000;
+/**
+ * How long this loop reads alongside the running weft before it pauses:
+ * long enough for this process's timers to have run, so it is being
+ * scheduled, and for its forwarding code to have met real traffic.
+ */
+export const OVERLAP_MS = 250;
 /** How long the running weft may take to exit once it has confirmed. */
 const EXIT_WAIT_MS = 5000;
 /**
@@ -55,6 +67,8 @@ export class TakeOver {
     readonly pid: number,
     private readonly fds: Map<string, number>,
     private readonly log: Logger,
+    /** The running weft sends a snapshot of its tables on request and forwards on until "handover-switch". */
+    private readonly overlap: boolean,
   ) {
     this.gone = new Promise((resolve) => client.onClose(resolve));
   }
@@ -79,7 +93,7 @@ export class TakeOver {
           ? 'the running weft cannot hand over (it is older than handovers): stop it and start this one instead'
           : m.startsWith('handover:') ? `${m}; the running weft carries on` : `handover: ${m}`);
       }
-      const r = result as { pid?: unknown; fds?: unknown };
+      const r = result as { pid?: unknown; fds?: unknown; overlap?: unknown };
       if (!Number.isInteger(r?.pid) || !Array.isArray(r.fds)) throw new RuntimeError('handover: the running weft answered without its pid and descriptor list');
       const pid = r.pid as number, want = r.fds as string[];
       const deadline = Date.now() + FDS_WAIT_MS;
@@ -96,7 +110,7 @@ export class TakeOver {
         throw new RuntimeError(`handover: expected descriptors for ${want.join(', ')}, got ${[...got.keys()].join(', ') || 'none'}`);
       }
       log.info({ predecessor: pid }, `handover: took ${got.size} descriptors from pid ${pid}`);
-      return new TakeOver(client, pid, got, log);
+      return new TakeOver(client, pid, got, log, r.overlap === true);
     } catch (e) {
       for (const fd of got.values()) native().close(fd);
       client.close();
@@ -111,6 +125,27 @@ export class TakeOver {
     const fd = this.fds.get(key);
     if (fd === undefined) throw new RuntimeError(`handover: the running weft sent no descriptor for ${key}`);
     return fd;
+  }
+
+  /**
+   * With a running weft that offers it: imports a snapshot of its tables
+   * (the counters wait for the final state), calls `start` so this loop
+   * reads too, and resolves OVERLAP_MS later with what was imported. null
+   * (nothing started) with an older running weft: switchOver alone.
+   */
+  async readAlongside(dp: Datapath, start: () => void, nowMs: () => number): Promise<Imported | null> {
+    if (!this.overlap) return null;
+    let result: unknown;
+    try {
+      result = await this.client.request({ cmd: 'handover-state' });
+    } catch (e) {
+      throw new RuntimeError(`handover: pid ${this.pid} sent no tables (${(e as Error).message}); it carries on`);
+    }
+    const got = importState(dp, parseState(result), nowMs(), { counters: false, keepOwn: false });
+    start();
+    this.log.info({ predecessor: this.pid }, `handover: reading alongside pid ${this.pid}; ${got.learned} learned forwarding entries taken`);
+    await sleep(OVERLAP_MS);
+    return got;
   }
 
   /** Asks the running weft to pause; resolves with its state, taken while paused. */
@@ -160,7 +195,10 @@ export class TakeOver {
   /** Resolves when the running weft has closed the connection and exited (bounded by EXIT_WAIT_MS). */
   async oldGone(): Promise<void> {
     const until = Date.now() + EXIT_WAIT_MS;
-    await Promise.race([this.gone, sleep(EXIT_WAIT_MS)]);
+    // A timer left pending would hold this process for EXIT_WAIT_MS when it hands over in turn.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.gone, new Promise<void>((r) => { timer = setTimeout(r, EXIT_WAIT_MS); })]);
+    clearTimeout(timer);
     while (alive(this.pid) && Date.now() < until) await sleep(20);
   }
 }

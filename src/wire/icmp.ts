@@ -16,6 +16,9 @@
 //     the high 16 bits are unused, zero);
 //   - ICMPv6 Packet Too Big, type 2 code 0 (RFC 4443 §3.2), with the MTU as
 //     all 32 bits.
+// And, as the router the udp backend is, two whose second word is unused
+// (zero): Destination Unreachable code 0 "net unreachable" and Time
+// Exceeded code 0 "time to live exceeded in transit" (RFC 792).
 //
 // Contract: `bind(buf, off)` never allocates and never throws; `checkLen(len)`
 // is the one length gate, measured from `off`, and covers the 8 header
@@ -36,8 +39,12 @@ export const ICMP_HEADER_LEN = 8;
 
 /** RFC 792: Destination Unreachable. */
 export const ICMP_DEST_UNREACH = 3;
-/** RFC 792, code for Destination Unreachable: fragmentation needed and DF set. */
+/** RFC 792, codes for Destination Unreachable: net unreachable; fragmentation needed and DF set. */
+export const ICMP_NET_UNREACH = 0;
 export const ICMP_FRAG_NEEDED = 4;
+/** RFC 792: Time Exceeded; code 0, time to live exceeded in transit. */
+export const ICMP_TIME_EXCEEDED = 11;
+export const ICMP_TTL_EXCEEDED = 0;
 /** RFC 792: Echo Reply and Echo Request. */
 export const ICMP_ECHO_REPLY = 0;
 export const ICMP_ECHO_REQUEST = 8;

@@ -131,6 +131,27 @@ export class Ipv4View extends HeaderView {
   ttl(): number { return this.buf[this.off + 8]; }
   setTtl(v: number): void { this.buf[this.off + 8] = v; }
 
+  /**
+   * TTL − 1, as a router forwards (RFC 1812 §5.3.1), with the header
+   * checksum patched rather than recomputed: RFC 1624 eqn. 3, HC' = ~(~HC +
+   * ~m + m'), m the 16-bit word holding TTL and protocol. A checksum that
+   * was right stays right and one that was wrong stays wrong, so the
+   * receiver still drops a damaged header. Returns the new TTL; at 0 the
+   * header is left as it was (the packet is not forwarded).
+   */
+  decrementTtl(): number {
+    const b = this.buf, o = this.off;
+    const ttl = b[o + 8];
+    if (ttl <= 1) return 0;
+    const m = (ttl << 8) | b[o + 9];
+    b[o + 8] = ttl - 1;
+    let sum = (~this.checksum() & 0xffff) + (~m & 0xffff) + (m - 0x100);
+    sum = (sum & 0xffff) + (sum >>> 16);
+    sum = (sum & 0xffff) + (sum >>> 16);
+    this.setChecksum(~sum & 0xffff);
+    return ttl - 1;
+  }
+
   protocol(): number { return this.buf[this.off + 9]; }
   setProtocol(v: number): void { this.buf[this.off + 9] = v; }
 

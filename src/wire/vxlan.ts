@@ -48,7 +48,7 @@ export const VXLAN_OVERHEAD_V6 = ETH_HEADER_LEN + VXLAN_OUTER_V6;
 /** The largest inner frame one datagram can carry whatever the underlay family. */
 export const VXLAN_FRAME_MAX = IP_LEN_MAX - VXLAN_OUTER_V6;
 /** The underlay MTU assumed when the route to the peers does not say (Ethernet's). */
-const UNDERLAY_MTU_DEFAULT = 1500;
+export const UNDERLAY_MTU_DEFAULT = 1500;
 
 /** The TAP MTU that fills, and does not overflow, an underlay MTU (null: unknown, take Ethernet's 1500). */
 export function overlayMtu(underlayMtu: number | null, family: 4 | 6): number {

@@ -6,12 +6,12 @@
 //       number and send time; prints {"sent":N,"errors":N} at the end.
 //       Send errors (no route while the underlay is down) are counted, not fatal.
 //       SIGTERM ends it early, with the summary.
-//   node udp-stream.js recv BIND PORT SECONDS [IDLE_S]
+//   node udp-stream.js recv BIND PORT SECONDS [IDLE_S [GAP_MS]]
 //       counts what arrives until SECONDS have passed, or IDLE_S (default 3)
 //       after the last datagram once any arrived; prints {"received", "unique", "dup",
 //       "reordered", "maxSeq", "firstMs", "lastMs", "maxGapMs", "gaps":
 //       [{afterSeq, fromMs, toMs}]} where maxGapMs is the longest pause
-//       between two arrivals and a gap is a pause of more than 200 ms
+//       between two arrivals and a gap is a pause of more than GAP_MS (200)
 //       (wall-clock ms, so a test can line it up with a fault).
 //
 // Both stop by themselves. Pacing is by the clock, in bursts every 10 ms, so
@@ -19,7 +19,6 @@
 
 import { createSocket } from 'node:dgram';
 
-const GAP_MS = 200;
 const TICK_MS = 10;
 const [mode, ...a] = process.argv.slice(2);
 
@@ -50,7 +49,7 @@ if (mode === 'send') {
     }
   }, TICK_MS);
 } else if (mode === 'recv') {
-  const [bind, port, seconds, idleS] = [a[0], Number(a[1]), Number(a[2]), Number(a[3] ?? 3)];
+  const [bind, port, seconds, idleS, gapMs] = [a[0], Number(a[1]), Number(a[2]), Number(a[3] ?? 3), Number(a[4] ?? 200)];
   const s = createSocket({ type: 'udp4', recvBufferSize: 4 << 20 });
   const seen = new Uint8Array(1 << 24);
   let received = 0, unique = 0, dup = 0, reordered = 0, maxSeq = -1, firstMs = 0, lastMs = 0, maxGapMs = 0;
@@ -74,7 +73,7 @@ if (mode === 'send') {
     if (firstMs === 0) firstMs = now;
     else {
       if (now - lastMs > maxGapMs) maxGapMs = now - lastMs;
-      if (now - lastMs > GAP_MS) gaps.push({ afterSeq: maxSeq, fromMs: lastMs, toMs: now });
+      if (now - lastMs > gapMs) gaps.push({ afterSeq: maxSeq, fromMs: lastMs, toMs: now });
     }
     lastMs = now;
     if (seq < maxSeq) reordered++;
@@ -84,6 +83,6 @@ if (mode === 'send') {
   });
   s.bind(port, bind, () => process.stderr.write('listening\n'));
 } else {
-  process.stderr.write('usage: udp-stream send DST PORT PPS SECONDS [SIZE] | recv BIND PORT SECONDS [IDLE_S]\n');
+  process.stderr.write('usage: udp-stream send DST PORT PPS SECONDS [SIZE] | recv BIND PORT SECONDS [IDLE_S [GAP_MS]]\n');
   process.exitCode = 2;
 }

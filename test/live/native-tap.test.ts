@@ -146,7 +146,7 @@ test('tapOpen creates a TAP (IFF_TAP | IFF_NO_PI) that goes away when its fd clo
   assert.not.ok(linkExists(TAP), 'the device is gone once its fd is closed');
 });
 
-test('tapOpen: the empty name lets the kernel pick one; TAP_VNET_HDR and TAP_MULTI_QUEUE are the flags it takes', () => {
+test('tapOpen: the empty name lets the kernel pick one; TAP_VNET_HDR, TAP_MULTI_QUEUE and TAP_TUN are the flags it takes', () => {
   const n = inNetns();
   const any = n.tapOpen('', 0);
   assert.match(any.name, /^tap\d+$/);
@@ -169,6 +169,12 @@ test('tapOpen: the empty name lets the kernel pick one; TAP_VNET_HDR and TAP_MUL
   n.close(q0.fd);
   assert.ok(linkExists(TAP), 'the device stays while one queue is open');
   n.close(q1.fd);
+  assert.not.ok(linkExists(TAP));
+
+  // The udp backend's device: L3, no Ethernet header, no packet information.
+  const tun = n.tapOpen(TAP, n.TAP_TUN);
+  assert.equal(tunFlags(TAP), { type: 'tun', pi: false, vnet_hdr: false, multi_queue: false });
+  n.close(tun.fd);
   assert.not.ok(linkExists(TAP));
 });
 

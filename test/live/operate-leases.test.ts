@@ -58,7 +58,7 @@ test('weft peers lists our lease and the other host\'s; weft fdb show the static
   const p = cli(1, ['peers']);
   assert.is(p.status, 0, p.err);
   assert.match(p.out, new RegExp(`^lease ${subnet[1]} public-ip 198\\.18\\.0\\.1 vtep-mac \\S+ ours store \\S+ .* reachable$`, 'm'));
-  assert.match(p.out, new RegExp(`^lease ${subnet[2]} public-ip 198\\.18\\.0\\.2 vtep-mac \\S+$`, 'm'));
+  assert.match(p.out, new RegExp(`^lease ${subnet[2]} public-ip 198\\.18\\.0\\.2 vtep-mac \\S+ path vxlan$`, 'm'));
   assert.match(p.out, /^vtep 198\.18\.0\.2 port 8472 macs 1 static 1$/m);
   const f = cli(1, ['fdb', 'show']);
   assert.match(f.out, /^\S+ dev weft0 dst 198\.18\.0\.2 vni 1 static$/m);

@@ -27,11 +27,16 @@ test('peers: flood list, VTEPs, and leases when there is a store', () => {
   ].join('\n'));
   const control = {
     subnet: '10.244.5.0/24', publicIp: '198.18.0.1', vtepMac: '02:00:00:00:00:01', store: 'etcd http://198.18.0.254:2379', storeReachable: false,
-    leases: [{ subnet: '10.244.7.0/24', publicIp: '198.18.0.2', vtepMac: '02:00:00:00:00:02' }],
+    // An older weft's lease has no path; a newer one's says it, a udp lease has no MAC.
+    leases: [{ subnet: '10.244.7.0/24', publicIp: '198.18.0.2', vtepMac: '02:00:00:00:00:02' },
+      { subnet: '10.244.8.0/24', publicIp: '198.18.0.3', vtepMac: '02:00:00:00:00:03', path: 'direct' },
+      { subnet: '10.244.9.0/24', publicIp: '198.18.0.4', vtepMac: null, path: 'udp' }],
   };
   assert.is(formatPeers({ tap: 'weft0', vnis: [], vteps: [], control }), [
     'lease 10.244.5.0/24 public-ip 198.18.0.1 vtep-mac 02:00:00:00:00:01 ours store etcd http://198.18.0.254:2379 UNREACHABLE',
     'lease 10.244.7.0/24 public-ip 198.18.0.2 vtep-mac 02:00:00:00:00:02',
+    'lease 10.244.8.0/24 public-ip 198.18.0.3 vtep-mac 02:00:00:00:00:03 path direct',
+    'lease 10.244.9.0/24 public-ip 198.18.0.4 vtep-mac - path udp',
   ].join('\n'));
 });
 

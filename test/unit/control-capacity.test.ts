@@ -159,8 +159,9 @@ test('control plane: 20 leases into a peer table of 8 start without a throw; cou
     assert.equal(cp.leaseCounts(), {
       programmed: 8,
       families: { ipv4: 8, ipv6: 0 },
-      refused: { peer_table_full: 12, fdb_full: 0, source_set_full: 0, invalid: 0 },
-      refusedTotal: { peer_table_full: 12, fdb_full: 0, source_set_full: 0, invalid: 0 },
+      paths: { vxlan: 8, udp: 0, direct: 0 },
+      refused: { peer_table_full: 12, fdb_full: 0, source_set_full: 0, invalid: 0, off_segment: 0 },
+      refusedTotal: { peer_table_full: 12, fdb_full: 0, source_set_full: 0, invalid: 0, off_segment: 0 },
     });
     assert.ok(log.some((l) => /8 remote leases programmed, 12 refused/.test(l)), log.join('\n'));
     assert.is(log.filter((l) => /refused: the peer table is full/.test(l)).length, 1);
@@ -170,6 +171,8 @@ test('control plane: 20 leases into a peer table of 8 start without a throw; cou
     assert.match(text, /weft_leases_refused_total\{reason="peer_table_full"\} 12/);
     assert.match(text, /weft_leases_refused\{reason="peer_table_full"\} 12/);
     assert.match(text, /weft_remote_leases 8/);
+    assert.match(text, /weft_remote_lease_paths\{path="vxlan"\} 8/);
+    assert.match(text, /weft_remote_lease_paths\{path="direct"\} 0/);
     assert.match(text, /weft_remote_lease_sides\{family="ipv4"\} 8/);
     assert.match(text, /weft_remote_lease_sides\{family="ipv6"\} 0/);
     assert.match(text, /weft_peer_capacity 8/);

@@ -59,6 +59,28 @@ test('state: learned entries keep their ages, statics and flood peers come along
   assert.ok(b.fdb.lookupMac(1, parseMac('02:00:00:00:00:02')) >= 0);
 });
 
+test('state with an overlap: the snapshot brings no counters; the final state adds them and leaves the entries the successor saw itself', () => {
+  const a = new Datapath({ fdbAgeingMs: 300_000 });
+  a.addVni(1, { port: 8472, mtu: 1450 });
+  learnAt(a, '02:00:00:00:00:01', '198.18.0.2', 1_000);
+  a.counters.v[C.rx_frames] = 40;
+  const b = new Datapath({ fdbAgeingMs: 300_000 });
+  b.addVni(1, { port: 8472, mtu: 1450 });
+  const snap = importState(b, exportState(a, 2_000, { pid: 1, fds: [], lease: null, handovers: 0, crashReattaches: 0 }), 2_000, { counters: false, keepOwn: false });
+  assert.is(snap.learned, 1);
+  assert.is(b.counters.v[C.rx_frames], 0);
+  // Both forward for a while: each counts its own frames; the successor sees 01 move, the running weft learns 02.
+  b.counters.v[C.rx_frames] = 5;
+  learnAt(b, '02:00:00:00:00:01', '198.18.0.3', 2_100);
+  learnAt(a, '02:00:00:00:00:02', '198.18.0.4', 2_150);
+  a.counters.v[C.rx_frames] += 7;
+  const fin = importState(b, exportState(a, 2_200, { pid: 1, fds: [], lease: null, handovers: 0, crashReattaches: 0 }), 2_200, { counters: true, keepOwn: true });
+  assert.is(fin.learned, 1);
+  assert.is(b.counters.v[C.rx_frames], 52, 'every frame counted once');
+  assert.is(b.peers.ipString(b.fdb.lookupMac(1, parseMac('02:00:00:00:00:01'))), '198.18.0.3', 'its own, fresher view kept');
+  assert.is(b.peers.ipString(b.fdb.lookupMac(1, parseMac('02:00:00:00:00:02'))), '198.18.0.4');
+});
+
 test('state: a full table takes what fits and lists the rest', () => {
   const a = new Datapath();
   a.addVni(1, { port: 8472, mtu: 1450 });
@@ -80,9 +102,10 @@ test('state: another version or another shape is refused before anything is paus
   assert.throws(() => parseState({ version: HANDOVER_VERSION, pid: 1 }), /lacks a field/);
 });
 
-test('protocol: handover and handover-done parse; a handover without a shape does not', () => {
+test('protocol: handover, handover-state and handover-done parse; a handover without a shape does not', () => {
   assert.equal(parseRequest({ cmd: 'handover', version: 1, path: '/p', pid: 5, shape: SHAPE }), { cmd: 'handover', version: 1, path: '/p', pid: 5, shape: SHAPE });
   assert.equal(parseRequest({ cmd: 'handover-done' }), { cmd: 'handover-done' });
+  assert.equal(parseRequest({ cmd: 'handover-state' }), { cmd: 'handover-state' });
   assert.throws(() => parseRequest({ cmd: 'handover', version: 1, path: '/p', pid: 5 }), /"shape" must be an object/);
 });
 

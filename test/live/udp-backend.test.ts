@@ -1,0 +1,152 @@
+// flannel's udp backend (Backend.Type "udp") with a real etcd: three wefts
+// find each other through their leases, carry bare IPv4 in UDP 8285 between
+// their TUNs, and follow a lease removed and added.
+//
+//   h1 h2 h3: weft --etcd-endpoints http://198.18.0.254:2379   (TUN flannel0 = <subnet>.0/32, 10.244.0.0/16 dev flannel0)
+//        └──────── 198.18.0.0/24 ── br0 198.18.0.254 ── etcd   [switch namespace]
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { Rig, ping, weftStatus, stopWeft, waitFor, type Proc } from '../helpers/rig.js';
+import { Etcd } from '../helpers/etcd.js';
+import { ROOT, tempDir } from '../helpers/paths.js';
+import { requireTool } from '../helpers/require.js';
+
+const PREFIX = '/coreos.com/network';
+const NETCONF = '{"Network": "10.244.0.0/16", "SubnetLen": 24, "Backend": {"Type": "udp"}}';
+const XFER = join(ROOT, 'dist/test/helpers/xfer.js');
+let rig: Rig;
+let etcd: Etcd;
+let tmp: { dir: string; done: () => void };
+const w: Proc[] = [];
+const subnet: string[] = [];
+
+function weftArgs(i: number): string[] {
+  return ['--etcd-endpoints', etcd.endpoint, '--local', rig.underlay(i), '--subnet-file', join(tmp.dir, `h${i}.env`)];
+}
+
+/** The host's leased subnet, from its log line "lease 10.244.X.0/24 in …". */
+function leaseOf(p: Proc): string {
+  const m = /"msg":"lease (\S+) in /.exec(p.stderr());
+  if (!m) throw new Error(`no lease line in: ${p.stderr()}`);
+  return m[1];
+}
+const gw = (sn: string) => sn.split('/')[0];
+const key = (sn: string) => `${PREFIX}/subnets/${sn.replace('/', '-')}`;
+
+/** Waits until host i has taken host j's lease as a route (its log says so after `from` characters). */
+async function routed(i: number, j: number, from = 0): Promise<void> {
+  await waitFor(() => w[i].stderr().slice(from).includes(`lease ${subnet[j]} → ${rig.underlay(j)}`), 10_000, `h${i} to route ${subnet[j]} to h${j}`);
+}
+
+test.before(async () => {
+  rig = Rig.up(3);
+  tmp = tempDir('udpbe');
+  etcd = await Etcd.start(rig);
+  etcd.put(`${PREFIX}/config`, NETCONF);
+  for (const i of [1, 2, 3]) {
+    w[i] = await rig.weft(i, weftArgs(i), 20_000);
+    subnet[i] = leaseOf(w[i]);
+  }
+  for (const i of [1, 2, 3]) for (const j of [1, 2, 3]) if (i !== j) await routed(i, j);
+});
+test.after(async () => {
+  rig.down();
+  await etcd?.done();
+  tmp?.done();
+});
+
+test('each lease is what flanneld\'s udp backend writes: PublicIP and a null PublicIPv6, nothing else', () => {
+  for (const i of [1, 2, 3]) {
+    const kv = etcd.list(key(subnet[i]));
+    assert.is(kv.length, 1);
+    assert.is(kv[0].value, `{"PublicIP":"198.18.0.${i}","PublicIPv6":null}`);
+  }
+});
+
+test('the TUN is flannel0: L3, the lease\'s address as /32, MTU underlay − 28, one route for the network; subnet.env says so', () => {
+  for (const i of [1, 2, 3]) {
+    const d = JSON.parse(rig.exec(i, ['ip', '-d', '-j', 'addr', 'show', 'dev', 'flannel0']))[0];
+    assert.is(d.linkinfo.info_data.type, 'tun');
+    assert.is(d.mtu, 1472);
+    assert.equal(d.addr_info.filter((a: { family: string }) => a.family === 'inet').map((a: { local: string; prefixlen: number }) => `${a.local}/${a.prefixlen}`), [`${gw(subnet[i])}/32`]);
+    assert.is(rig.exec(i, ['ip', 'route', 'show', 'dev', 'flannel0']).trim().split('\n').filter((l) => l.includes('10.244.0.0/16')).length, 1);
+    const third = gw(subnet[i]).split('.')[2];
+    assert.is(readFileSync(join(tmp.dir, `h${i}.env`), 'utf8'), `FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.${third}.1/24\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=false\n`);
+  }
+});
+
+test('every host pings every other host\'s TUN address', () => {
+  for (const i of [1, 2, 3]) {
+    for (const j of [1, 2, 3]) {
+      if (i !== j) assert.is(ping(rig, i, gw(subnet[j]), 2).received, 2, `h${i} → h${j} ${gw(subnet[j])}`);
+    }
+  }
+});
+
+test('on the wire: IPv4 in UDP 8285, no header between; tshark finds valid inner checksums and each TTL one less than sent', async () => {
+  requireTool('tshark', 'tshark');
+  requireTool('tcpdump', 'tcpdump');
+  const pcap = join(tmp.dir, 'h2.pcap');
+  const dump = rig.spawn(2, ['timeout', '-s', 'INT', '15', 'tcpdump', '-Z', 'root', '-c', '6', '-i', 'eth0', '-U', '-w', pcap, 'udp port 8285']);
+  await waitFor(() => /listening on/.test(dump.stderr()), 5000, 'tcpdump');
+  assert.is(ping(rig, 1, gw(subnet[2]), 3, ['-t', '20']).received, 3);
+  await dump.exited; // after the 6 datagrams (-c), or 15 s
+  // The last occurrence of a field is the inner packet's (the first, the outer header's).
+  const fields = (name: string) => rig.exec(2, ['tshark', '-r', pcap, '-o', 'ip.check_checksum:TRUE', '-d', 'udp.port==8285,ip', '-T', 'fields', '-E', 'occurrence=l', '-e', name]).trim().split('\n');
+  assert.equal(fields('icmp.type').sort(), ['0', '0', '0', '8', '8', '8']);
+  assert.equal([...new Set(fields('ip.src'))].sort(), [gw(subnet[1]), gw(subnet[2])].sort(), 'the inner packets are the TUN addresses\' ping');
+  // Requests were sent with TTL 20 and left h1's weft with 19; replies left h2's kernel with 64 and its weft with 63.
+  assert.equal(fields('ip.ttl').sort(), ['19', '19', '19', '63', '63', '63']);
+  // Wireshark's checksum status: 0 bad, 1 good, 2 unverified.
+  assert.equal([...new Set(fields('ip.checksum.status'))], ['1'], 'every inner IPv4 header checksum good');
+  assert.equal([...new Set(fields('icmp.checksum.status'))], ['1'], 'every ICMP checksum good');
+  assert.equal([...new Set(fields('udp.length'))].length, 1);
+  assert.is(Number(fields('udp.length')[0]), 8 + 84, 'UDP payload = the 84-byte IPv4 echo, nothing else');
+});
+
+test('a 20 MB TCP transfer arrives intact, both directions', async () => {
+  for (const [from, to] of [[1, 2], [2, 1]] as const) {
+    const srv = rig.spawn(to, [process.execPath, XFER, 'serve', gw(subnet[to]), '5001']);
+    await waitFor(() => /listening/.test(srv.stderr()), 5000, 'xfer server');
+    const sent = rig.exec(from, [process.execPath, XFER, 'send', gw(subnet[to]), '5001', String(20 << 20)], 70_000).trim();
+    await srv.exited;
+    assert.is(srv.stdout().trim(), sent, `${from}→${to}`);
+    assert.match(sent, new RegExp(`^${20 << 20} [0-9a-f]{64}$`));
+  }
+  const c = (await weftStatus(w[1])).counters;
+  assert.ok(c.tx_unicast > 10_000 && c.rx_frames > 5_000, JSON.stringify(c));
+  // (The kernel's own IPv6 on the TUN — router solicitations — is tx_drop_not_ipv4, as it should be.)
+  assert.is(c.rx_drop_not_ipv4 + c.rx_drop_unknown_source + c.rx_drop_ttl_expired + c.tx_drop_ttl_expired, 0, JSON.stringify(c));
+});
+
+test('a lease removed: the others drop its route and answer "net unreachable"; added again: routed again', async () => {
+  assert.is(await stopWeft(w[3], 3000), 0);
+  assert.is(rig.try(3, ['ip', 'link', 'show', 'flannel0']).status, 1, 'the TUN goes with weft');
+  etcd.ctl(['del', key(subnet[3])]);
+  for (const i of [1, 2]) await waitFor(() => w[i].stderr().includes(`lease ${subnet[3]} removed`), 10_000, `h${i} to drop ${subnet[3]}`);
+  const before = (await weftStatus(w[1])).counters;
+  const r = rig.try(1, ['ping', '-c', '1', '-W', '1', gw(subnet[3])]);
+  assert.match(r.out, /Destination Net Unreachable/, r.out + r.err);
+  const after = (await weftStatus(w[1])).counters;
+  assert.is(after.tx_drop_no_route - before.tx_drop_no_route, 1);
+  assert.is(after.icmp_unreachable_sent - before.icmp_unreachable_sent, 1);
+
+  const mark = [0, w[1].stderr().length, w[2].stderr().length];
+  w[3] = await rig.weft(3, weftArgs(3), 20_000);
+  assert.is(leaseOf(w[3]), subnet[3], 'the subnet file gets the same subnet back');
+  for (const i of [1, 2]) await routed(i, 3, mark[i]);
+  for (const i of [1, 2]) await routed(3, i);
+  assert.is(ping(rig, 1, gw(subnet[3]), 2).received, 2);
+  assert.is(ping(rig, 3, gw(subnet[2]), 2).received, 2);
+});
+
+test('SIGTERM: exit 0, the TUN and its route gone', async () => {
+  assert.is(await stopWeft(w[1], 3000), 0);
+  assert.is(rig.try(1, ['ip', 'link', 'show', 'flannel0']).status, 1);
+  assert.not.match(rig.exec(1, ['ip', 'route']), '10.244.');
+});
+
+test.run();
