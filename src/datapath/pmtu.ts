@@ -86,19 +86,7 @@ export function buildTooBig(src: Buffer, off: number, len: number, mtu: number, 
     total = Math.min(ICMPV4_ERROR_MAX, mtu, IPV4_HEADER_LEN + ICMP_HEADER_LEN + ip.totalLength());
     quote = total - IPV4_HEADER_LEN - ICMP_HEADER_LEN;
     if (quote < IPV4_HEADER_LEN) return 0;
-    const o = outIp4.bind(dst, dOff + hl);
-    const s = ip.src(), d = ip.dst();
-    dst[dOff + hl] = 0x45; // version 4, IHL 20
-    dst[dOff + hl + 1] = 0;
-    o.setTotalLength(total);
-    o.setId(0);
-    o.setFlags(IPV4_FLAG_DF);
-    o.setFragmentOffset(0);
-    o.setTtl(ANSWER_TTL);
-    o.setProtocol(IPPROTO_ICMP);
-    o.setSrc(d);
-    o.setDst(s);
-    o.fillChecksum();
+    writeIcmpV4Header(dst, dOff + hl, total, ip.dst(), ip.src(), IPV4_FLAG_DF);
     icmpOff = dOff + hl + IPV4_HEADER_LEN;
     src.copy(dst, icmpOff + ICMP_HEADER_LEN, ipOff, ipOff + quote);
     const m = icmp.bind(dst, icmpOff);
@@ -177,8 +165,28 @@ export function answerTooBig(dp: Datapath, v: VniState, frames: FrameBatch, send
   return out.count;
 }
 
+/**
+ * The IPv4 header of an ICMP answer at `dst[at]`: `total` bytes long, from
+ * `from` to `to` (the packet answered's destination and source), with
+ * `flags` (DF for a too-big answer, RFC 1191; none for the udp backend's).
+ */
+export function writeIcmpV4Header(dst: Buffer, at: number, total: number, from: number, to: number, flags: number): void {
+  const o = outIp4.bind(dst, at);
+  dst[at] = 0x45; // version 4, IHL 20
+  dst[at + 1] = 0;
+  o.setTotalLength(total);
+  o.setId(0);
+  o.setFlags(flags);
+  o.setFragmentOffset(0);
+  o.setTtl(ANSWER_TTL);
+  o.setProtocol(IPPROTO_ICMP);
+  o.setSrc(from);
+  o.setDst(to);
+  o.fillChecksum();
+}
+
 /** A unicast host address: not 0/8, loopback 127/8, multicast 224/4 or the reserved 240/4 (limited broadcast included). */
-function unicastV4(a: number): boolean {
+export function unicastV4(a: number): boolean {
   const top = a >>> 24;
   return top !== 0 && top !== 127 && top < 224;
 }

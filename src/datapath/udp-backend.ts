@@ -39,16 +39,13 @@ import type { Datapath } from './datapath.js';
 import type { DatagramBatch, FrameBatch, SendList } from '../io/batch.js';
 import type { RouteTable } from '../fdb/route-table.js';
 import { C } from './counters.js';
-import { REPLY_SLOT } from './pmtu.js';
+import { REPLY_SLOT, unicastV4, writeIcmpV4Header } from './pmtu.js';
 import { HEADROOM } from '../io/batch.js';
 import { Ipv4View, IPV4_HEADER_LEN, IPPROTO_ICMP } from '../wire/ipv4.js';
 import {
   IcmpView, ICMP_HEADER_LEN, ICMP_DEST_UNREACH, ICMP_NET_UNREACH, ICMP_TIME_EXCEEDED, ICMP_TTL_EXCEEDED,
   ICMPV4_ERROR_MAX, isIcmpV4Error,
 } from '../wire/icmp.js';
-
-/** TTL of the answers (Linux's default for locally generated packets). */
-const ANSWER_TTL = 64;
 
 /** What both stages read: the data path's tables and counters, the lease routes, the TUN's MTU. */
 export interface UdpBackend {
@@ -59,14 +56,7 @@ export interface UdpBackend {
 }
 
 const ip = new Ipv4View();
-const out4 = new Ipv4View();
 const icmp = new IcmpView();
-
-/** A unicast host address: not 0/8, loopback 127/8, multicast 224/4 or the reserved 240/4 (limited broadcast included). */
-function unicastV4(a: number): boolean {
-  const top = a >>> 24;
-  return top !== 0 && top !== 127 && top < 224;
-}
 
 /**
  * Builds ICMP `type`/`code` about the IPv4 packet at `src[off..)` (checked
@@ -82,18 +72,7 @@ export function buildIcmpError(src: Buffer, off: number, type: number, code: num
   if (p.protocol() === IPPROTO_ICMP && p.payloadLength() > 0 && isIcmpV4Error(src[p.payloadOffset()])) return 0;
   const total = Math.min(ICMPV4_ERROR_MAX, IPV4_HEADER_LEN + ICMP_HEADER_LEN + p.totalLength());
   const quote = total - IPV4_HEADER_LEN - ICMP_HEADER_LEN;
-  const o = out4.bind(dst, dOff);
-  dst[dOff] = 0x45; // version 4, IHL 20
-  dst[dOff + 1] = 0;
-  o.setTotalLength(total);
-  o.setId(0);
-  o.setFlags(0);
-  o.setFragmentOffset(0);
-  o.setTtl(ANSWER_TTL);
-  o.setProtocol(IPPROTO_ICMP);
-  o.setSrc(d);
-  o.setDst(s);
-  o.fillChecksum();
+  writeIcmpV4Header(dst, dOff, total, d, s, 0);
   const icmpOff = dOff + IPV4_HEADER_LEN;
   src.copy(dst, icmpOff + ICMP_HEADER_LEN, off, off + quote);
   const m = icmp.bind(dst, icmpOff);
