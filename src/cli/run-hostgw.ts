@@ -13,7 +13,7 @@ import { BatchSizes } from '../datapath/batch-sizes.js';
 import type { ControlPlane } from '../control/control-plane.js';
 import { describeSegment } from '../control/segment.js';
 import { Operations } from './run-ops.js';
-import { statusRecord } from '../admin/status.js';
+import { untilStopped } from './until-stopped.js';
 import type { DaemonState, LoopView } from '../daemon/state.js';
 import type { Logger } from '../log/logger.js';
 import type { RunArgs } from './run.js';
@@ -43,24 +43,7 @@ export async function runHostGwDaemon(cfg: RunArgs, control: ControlPlane, log: 
     throw e;
   }
   ops.controlReady = true;
-  return new Promise<number>((resolve) => {
-    const onUsr1 = () => log.info(statusRecord(st), 'status');
-    let stopping = false;
-    const stop = (code: 0 | 1, why: () => void) => {
-      if (stopping) return;
-      stopping = true;
-      ops.close();
-      control.shutdown();
-      log.info(statusRecord(st), 'status');
-      why();
-      process.off('SIGUSR1', onUsr1);
-      resolve(code);
-    };
-    process.on('SIGUSR1', onUsr1);
-    process.once('SIGINT', () => stop(0, () => log.info('stopped by SIGINT; routes removed')));
-    process.once('SIGTERM', () => stop(0, () => log.info('stopped by SIGTERM; routes removed')));
-    control.onLost = (why) => stop(1, () => log.error(`${why}; stopping`));
-    // Said once the signal handlers are in place (a signal sent on seeing it meets them).
+  return untilStopped({ st, ops, control, gone: 'routes removed' }, () => {
     log.info(`listening on no port: host-gw, the kernel routes (no TAP, no tunnel); leases via their hosts on ${describeSegment(control.host.segment ?? null)}, mtu ${control.host.mtu}`);
   });
 }

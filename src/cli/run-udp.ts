@@ -24,7 +24,7 @@ import { formatSubnet } from '../control/ip4.js';
 import { leasePeerCapacity, type ControlPlane } from '../control/control-plane.js';
 import { UdpHostOps } from '../control/udp-host.js';
 import { Operations } from './run-ops.js';
-import { statusRecord } from '../admin/status.js';
+import { untilStopped } from './until-stopped.js';
 import type { DaemonState } from '../daemon/state.js';
 import type { Logger } from '../log/logger.js';
 import type { RunArgs } from './run.js';
@@ -93,27 +93,8 @@ export async function runUdpDaemon(cfg: RunArgs, control: ControlPlane, log: Log
     throw e;
   }
   ops.controlReady = true;
-  return new Promise<number>((resolve) => {
-    const onUsr1 = () => log.info(statusRecord(st), 'status');
-    let stopping = false;
-    const stop = (code: 0 | 1, why: () => void) => {
-      if (stopping) return;
-      stopping = true;
-      ops.close();
-      control.shutdown();
-      loop.stop();
-      log.info(statusRecord(st), 'status');
-      why();
-      process.off('SIGUSR1', onUsr1);
-      resolve(code);
-    };
-    const bySignal = (sig: string) => stop(0, () => log.info(`stopped by ${sig}; tun ${tun.name} removed`));
-    process.on('SIGUSR1', onUsr1);
-    process.once('SIGINT', () => bySignal('SIGINT'));
-    process.once('SIGTERM', () => bySignal('SIGTERM'));
-    control.onLost = (why) => stop(1, () => log.error(`${why}; stopping`));
-    fatal = (err, port) => stop(1, () => log.error(`${port === 'tap' ? `the TUN ${tun.name} failed (deleted?)` : 'the UDP socket failed'}: ${err.message}; stopping`));
-    // Said once the signal handlers are in place (a signal sent on seeing it meets them).
+  return untilStopped({ st, ops, control, gone: `tun ${tun.name} removed`, stopLoop: () => loop.stop() }, (fail) => {
+    fatal = (err, port) => fail(`${port === 'tap' ? `the TUN ${tun.name} failed (deleted?)` : 'the UDP socket failed'}: ${err.message}`);
     log.info({ sources: cfg.allowAnySource ? 'any' : 'lease hosts only', icmpRate: cfg.icmpRate },
       `listening on udp ${formatHostPort(control.host.bindIp ?? '0.0.0.0', udp.port)}, udp backend: tun ${tun.name} mtu ${mtu} ` +
       `address ${address.ip}/32, route ${formatSubnet(conf.network)} dev ${tun.name}, peers from leases`);
