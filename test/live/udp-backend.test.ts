@@ -73,6 +73,8 @@ test('the TUN is flannel0: L3, the lease\'s address as /32, MTU underlay − 28,
     const d = JSON.parse(rig.exec(i, ['ip', '-d', '-j', 'addr', 'show', 'dev', 'flannel0']))[0];
     assert.is(d.linkinfo.info_data.type, 'tun');
     assert.is(d.mtu, 1472);
+    // One super-packet from the TUN fits one UDP GSO send: 65507 / 1472 → 44 datagrams.
+    assert.is(d.gso_max_segs, 44);
     assert.equal(d.addr_info.filter((a: { family: string }) => a.family === 'inet').map((a: { local: string; prefixlen: number }) => `${a.local}/${a.prefixlen}`), [`${gw(subnet[i])}/32`]);
     assert.is(rig.exec(i, ['ip', 'route', 'show', 'dev', 'flannel0']).trim().split('\n').filter((l) => l.includes('10.244.0.0/16')).length, 1);
     const third = gw(subnet[i]).split('.')[2];
@@ -188,12 +190,24 @@ test('a lease removed: the others drop its route and answer "net unreachable"; a
   assert.is(after.icmp_unreachable_sent - before.icmp_unreachable_sent, 1);
 
   const mark = [0, w[1].stderr().length, w[2].stderr().length];
-  w[3] = await rig.weft(3, weftArgs(3), 20_000);
+  // Back without offloads, for the next test.
+  w[3] = await rig.weft(3, [...weftArgs(3), '--no-offload'], 20_000);
   assert.is(leaseOf(w[3]), subnet[3], 'the subnet file gets the same subnet back');
   for (const i of [1, 2]) await routed(i, 3, mark[i]);
   for (const i of [1, 2]) await routed(3, i);
   assert.is(ping(rig, 1, gw(subnet[3]), 2).received, 2);
   assert.is(ping(rig, 3, gw(subnet[2]), 2).received, 2);
+});
+
+test('--no-offload: plain packets through the TUN and the socket, and TCP intact both ways with a host that has the offloads', async () => {
+  assert.match(w[3].stderr(), /peers from leases, offload off"/);
+  for (const [from, to] of [[1, 3], [3, 1]] as const) await transfer(from, to, 4 << 20);
+  const o = await offloadOf(3);
+  assert.ok(o.tso === false && o.gso === false && o.gro === false, JSON.stringify(o));
+  assert.is((o.superFramesIn as number) + (o.coalesced as number) + (o.gsoMessages as number) + (o.groMessages as number), 0, JSON.stringify(o));
+  const c = (await weftStatus(w[3])).counters;
+  assert.ok(c.tx_unicast > 2_000 && c.rx_frames > 2_000, JSON.stringify(c));
+  assert.is(c.tx_drop_too_big + c.rx_drop_not_ipv4 + c.rx_drop_tap, 0, JSON.stringify(c));
 });
 
 test('SIGTERM: exit 0, the TUN and its route gone', async () => {
