@@ -17,7 +17,9 @@
 // completed. Such a datagram is verified with the inner checksum completed
 // in the arithmetic (never in the bytes, which decap passes on as captured)
 // and counted as `udp_csum_lco`. Any other wrong checksum is dropped as
-// `bad_udp_checksum`.
+// `bad_udp_checksum`. The udp backend's datagrams (bare IPv4 from a
+// userspace socket) are never sent with LCO: for them only a full, zero or
+// partial checksum passes, and what passes is counted as `ipv4_datagrams`.
 
 import { EthernetView, ETH_HEADER_LEN, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from '../wire/ethernet.js';
 import { Ipv4View, IPV4_HEADER_LEN, IPPROTO_TCP, IPPROTO_UDP, ipv4ToNumber } from '../wire/ipv4.js';
@@ -41,6 +43,9 @@ function counterObject(names: readonly string[], v: Float64Array): Record<string
   return o;
 }
 
+/** What the datagrams carry: a VXLAN header and an Ethernet frame, or a bare IPv4 packet (the udp backend). */
+export type OuterPayload = 'vxlan' | 'ipv4';
+
 const R = Object.fromEntries(OUTER_REASONS.map((n, i) => [n, i])) as { [K in OuterReason]: number };
 
 /** Is the UDP checksum field the folded pseudo-header sum a sender left for offload? */
@@ -51,17 +56,22 @@ function isPartial(field: number, pseudo: number): boolean {
 
 export class OuterParser {
   readonly port: number;
+  private readonly payload: OuterPayload;
   private readonly v = new Float64Array(OUTER_REASONS.length);
   private readonly eth = new EthernetView();
   private readonly ip4 = new Ipv4View();
   private readonly ip6 = new Ipv6View();
   private readonly udp = new UdpView();
 
-  constructor(port: number) {
+  constructor(port: number, payload: OuterPayload = 'vxlan') {
     this.port = port;
+    this.payload = payload;
   }
 
-  counters(): Record<string, number> { return counterObject(OUTER_REASONS, this.v); }
+  /** Each outcome by name; the datagrams taken as `vxlan_datagrams` or `ipv4_datagrams`. */
+  counters(): Record<string, number> {
+    return counterObject(this.payload === 'vxlan' ? OUTER_REASONS : ['ipv4_datagrams', ...OUTER_REASONS.slice(1)], this.v);
+  }
 
   /**
    * Parses the frame at `off` (`len` bytes). On success fills entry `i` of
@@ -118,7 +128,7 @@ export class OuterParser {
       const s = sum16(buf, l4, ulen, ps);
       if (fold(s) !== 0xffff) {
         if (isPartial(field, ps)) c[R.udp_csum_partial]++;
-        else if (fold(s + innerCompletion(buf, l4 + UDP_HEADER_LEN + 8, ulen - UDP_HEADER_LEN - 8)) === 0xffff) c[R.udp_csum_lco]++;
+        else if (this.payload === 'vxlan' && fold(s + innerCompletion(buf, l4 + UDP_HEADER_LEN + 8, ulen - UDP_HEADER_LEN - 8)) === 0xffff) c[R.udp_csum_lco]++;
         else { c[R.bad_udp_checksum]++; return false; }
       }
     }
