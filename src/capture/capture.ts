@@ -19,7 +19,8 @@
 // datagrams as they arrived, drops included; packets read from the TUN with
 // the TTL they had. What a stage made for a port is captured after it.
 //
-// Cost: the loop checks one field for null per batch when no capture runs.
+// Cost: the loop checks one field for null at each of the hook's points
+// (twice per batch) when no capture runs.
 // While one runs, every frame is copied (underlay: and checksummed) once,
 // and each batch becomes one chunk handed to the sink. A capture stops by
 // itself after `count` frames; the session that owns it stops it at its

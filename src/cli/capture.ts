@@ -26,6 +26,13 @@ FILE.pcap (classic pcap, Ethernet: tcpdump, tshark and Wireshark read it;
                      (or ::). Received datagrams are captured before decap,
                      so ones it drops show too. For the wire itself, run
                      tcpdump on the underlay interface.
+
+With the udp backend (Backend.Type "udp"; --tap flannel0, its TUN), the
+overlay side is the bare IPv4 packets read from and written to the TUN, as
+raw IP (link type 101, as tcpdump writes for a TUN), and the underlay side
+the datagrams, IPv4 in UDP 8285, as above (tshark -d udp.port==8285,ip).
+What reaches weft is captured before it takes one off the TTL: packets from
+the TUN, and datagrams, with the TTL they came with.
   --count N          stop after N frames (default 1000)
   --duration S       stop after S seconds (default 60), whichever is first;
                      Ctrl-C stops earlier (the file is complete either way)
