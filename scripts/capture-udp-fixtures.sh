@@ -90,14 +90,9 @@ bg() {
     STARTED_PIDS+=("$BG_PID")
 }
 
+# wait_for_text FILE TEXT SECONDS: until FILE holds TEXT; shows FILE when it does not in time.
 wait_for_text() {
-    local f=$1 text=$2 secs=$3 i
-    for ((i = 0; i < secs * 10; i++)); do
-        grep -q -- "$text" "$f" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    cat "$f" >&2
-    return 1
+    timeout "$3" bash -c 'until grep -q -- "$1" "$2" 2>/dev/null; do sleep 0.1; done' _ "$2" "$1" || { cat "$1" >&2; return 1; }
 }
 
 bash "$REPO_ROOT/scripts/rig.sh" up "$RIG" 2
