@@ -186,6 +186,19 @@ function isExtensionHeader(nh: number): boolean {
 /** Outer MACs for replayed frames: the capture has no ARP to resolve real ones. */
 export const REPLAY_SRC_MAC = 0x020000000001;
 export const REPLAY_DST_MAC = 0x020000000002;
+
+const ethView = new EthernetView();
+
+/**
+ * Writes the made-up Ethernet header at `buf[start]`: from this host
+ * (REPLAY_SRC_MAC) to the remote one (REPLAY_DST_MAC), or the other way
+ * round when `inbound`.
+ */
+export function writeReplayEthernet(buf: Buffer, start: number, inbound: boolean, etherType: number): void {
+  writeMac(buf, start, inbound ? REPLAY_SRC_MAC : REPLAY_DST_MAC);
+  writeMac(buf, start + 6, inbound ? REPLAY_DST_MAC : REPLAY_SRC_MAC);
+  ethView.bind(buf, start).setEtherType(etherType);
+}
 /** Linux's default TTL / hop limit for tunnel packets (ip4_dst_hoplimit). */
 const OUTER_TTL = 64;
 
@@ -196,7 +209,6 @@ export class OuterBuilder {
   private readonly local: Buffer;
   private readonly v6: boolean;
   private readonly peers: PeerTable;
-  private readonly eth = new EthernetView();
   private readonly ip4 = new Ipv4View();
   private readonly ip6 = new Ipv6View();
   private readonly udp = new UdpView();
@@ -220,7 +232,7 @@ export class OuterBuilder {
   build(buf: Buffer, payOff: number, payLen: number, peer: number, srcPort: number, ecn = 0): number {
     if (this.peers.isV4(peer) === this.v6) { this.v[2]++; return -1; }
     this.peers.writeAddr(peer, this.peerAddr, 0);
-    return this.emit(buf, payOff, payLen, this.local, this.peerAddr, srcPort, this.peers.port(peer), REPLAY_SRC_MAC, REPLAY_DST_MAC, ecn);
+    return this.emit(buf, payOff, payLen, this.local, this.peerAddr, srcPort, this.peers.port(peer), false, ecn);
   }
 
   /**
@@ -235,11 +247,11 @@ export class OuterBuilder {
     const p = this.peerAddr;
     if (v4) p.writeUInt32BE(src[a + 3], 0);
     else for (let k = 0; k < 4; k++) p.writeUInt32BE(src[a + k], k * 4);
-    return this.emit(buf, payOff, payLen, p, this.local, srcPort, dstPort, REPLAY_DST_MAC, REPLAY_SRC_MAC, ecn);
+    return this.emit(buf, payOff, payLen, p, this.local, srcPort, dstPort, true, ecn);
   }
 
   private emit(buf: Buffer, payOff: number, payLen: number, srcIp: Buffer, dstIp: Buffer,
-    srcPort: number, dstPort: number, srcMac: number, dstMac: number, ecn: number): number {
+    srcPort: number, dstPort: number, inbound: boolean, ecn: number): number {
     const c = this.v;
     const ipLen = this.v6 ? IPV6_HEADER_LEN : IPV4_HEADER_LEN;
     const udpLen = UDP_HEADER_LEN + payLen;
@@ -248,10 +260,7 @@ export class OuterBuilder {
     const l3 = l4 - ipLen;
     const start = l3 - ETH_HEADER_LEN;
 
-    const eth = this.eth.bind(buf, start);
-    writeMac(buf, start, dstMac);
-    writeMac(buf, start + 6, srcMac);
-    eth.setEtherType(this.v6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4);
+    writeReplayEthernet(buf, start, inbound, this.v6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4);
 
     const udp = this.udp.bind(buf, l4);
     udp.setSrcPort(srcPort);

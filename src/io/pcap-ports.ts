@@ -37,9 +37,8 @@ import { DatagramBatch, FrameBatch, HEADROOM, type SendList } from './batch.js';
 import { TapWritePlan, planTapWrite, sendTapWrite, type Coalescer, type TapKernel } from './tap-write.js';
 import { newTapStats, type TapStats } from './tap.js';
 import { VNET_HDR_LEN } from './vnet.js';
-import { REPLAY_SRC_MAC, REPLAY_DST_MAC, type OuterParser, type OuterBuilder } from './outer.js';
+import { writeReplayEthernet, type OuterParser, type OuterBuilder } from './outer.js';
 import { ETH_HEADER_LEN, ETHERTYPE_IPV4 } from '../wire/ethernet.js';
-import { writeMac } from '../wire/mac.js';
 import type { PcapWriter } from './pcap-write.js';
 import type { FramePort, DatagramPort } from './ports.js';
 import type { PeerTable } from '../fdb/peers.js';
@@ -209,11 +208,7 @@ export class PcapTunPort extends PcapFramePort {
   constructor(o: PcapPortOptions, out: PcapWriter, framed = false) {
     super(o, out);
     this.framed = framed ? Buffer.alloc(ETH_HEADER_LEN + 65535) : null;
-    if (this.framed !== null) {
-      writeMac(this.framed, 0, REPLAY_SRC_MAC);
-      writeMac(this.framed, 6, REPLAY_DST_MAC);
-      this.framed.writeUInt16BE(ETHERTYPE_IPV4, 12);
-    }
+    if (this.framed !== null) writeReplayEthernet(this.framed, 0, true, ETHERTYPE_IPV4);
   }
 
   override write(b: FrameBatch): number {
