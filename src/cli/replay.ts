@@ -19,9 +19,10 @@ export const REPLAY_HELP = `Usage:
   weft replay --udp-backend --encap IN.pcap OUT.pcap --local IP --route SUBNET=IP
               [--route SUBNET=IP …] [--port N] [--mtu N]
 
-Runs a classic pcap (Ethernet link type) through weft's forwarding loop and
-data path, the same code the daemon runs (with the capture's timestamps as
-its clock), and writes the result as classic pcap.
+Runs a classic pcap (Ethernet link type; raw IPv4 for --udp-backend
+--encap) through weft's forwarding loop and data path, the same code the
+daemon runs (with the capture's timestamps as its clock), and writes the
+result as classic pcap.
 
   --decap            IN holds outer frames (Ethernet/IPv4 or IPv6/UDP/VXLAN);
                      OUT gets the inner frames that pass decap, in order,
@@ -70,9 +71,10 @@ bare IPv4 packets in UDP between the hosts' TUN devices) instead:
                      dropped (tx_drop_too_big); default: no limit
 
 The summary (stderr) counts every outcome by name and lists the forwarding
-table (--udp-backend: the routes) at the end; in --encap its first line says how many of the records in
-OUT are ICMP answers, when there are any. UDP source ports are a hash of the inner flow, in
-32768–60999 (Linux's default range). On a terminal, progress is shown.
+table (--udp-backend: the routes) at the end; in --encap its first line
+says how many of the records in OUT are ICMP answers, when there are any.
+VXLAN's UDP source ports are a hash of the inner flow, in 32768–60999
+(Linux's default range). On a terminal, progress is shown.
 
 Exit status: 0 done, 1 the input could not be read, 2 bad usage.`;
 
