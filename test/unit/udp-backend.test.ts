@@ -22,6 +22,7 @@ import { OuterParser } from '../../src/io/outer.js';
 import { DatagramBatch } from '../../src/io/batch.js';
 import { readPcapFrames, LINKTYPE_RAW, RAW_IP_LINKS } from '../../src/io/pcap-read.js';
 import { tempDir } from '../helpers/paths.js';
+import { replayUdpDecap } from '../../src/cli/replay-run.js';
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
 
@@ -221,6 +222,12 @@ test('weft capture on the loop: each port\'s input as it came (the TTL as read),
     assert.equal(rows, ['198.18.0.1:8285 > 198.18.0.2:8285 ttl 29', '198.18.0.2:40000 > 198.18.0.1:8285 ttl 50']);
     assert.ok(un[0].subarray(42 + 12).equals(outPkt.subarray(12)) && csumOk(un[0].subarray(42)), 'the packet as sent: only the TTL and its checksum changed');
     assert.ok(un[1].subarray(42).equals(inPkt), 'the datagram as received, before the stage took one off the TTL');
+    // What the capture holds replays: its received datagram through `weft replay --udp-backend --decap`
+    // becomes the packet the loop wrote; the one this host sent is from a host without a lease here.
+    const back = join(t.dir, 'back.pcap');
+    const r = await replayUdpDecap(files.underlay, back, { port: 8285, routes: [{ net: ip4('10.244.2.0'), len: 24, ip: '198.18.0.2' }] });
+    assert.equal((await readPcapFrames(back, RAW_IP_LINKS)).map((p) => p.toString('hex')), [ov[1].toString('hex')]);
+    assert.is(r.dp.counters.get('rx_drop_unknown_source'), 1);
   } finally { t.done(); }
 });
 
