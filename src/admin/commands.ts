@@ -183,7 +183,7 @@ export class Commands {
     if (!fwd.running) throw new Error('capture: the forwarding loop has stopped');
     let done = false;
     const session = new CaptureSession({
-      side, count,
+      side, count, overlay: fwd.overlay,
       sink: (chunk) => { socket.write(encodeData(chunk)); },
       backedUp: () => socket.writableLength > CAPTURE_MAX_BACKLOG,
       // Called from inside the loop's batch: end after it returns.

@@ -3,16 +3,24 @@
 //
 //   overlay   the inner Ethernet frames: as read from the TAP (after weft cut
 //             TCP super-frames into segments) and as handed to the TAP
-//             (before it merges segments again).
-//   underlay  the VXLAN datagrams weft sends and receives, each as a whole
-//             Ethernet/IP/UDP frame. The kernel adds and strips the real
-//             outer headers, so weft writes its own in front (OuterBuilder):
-//             the addresses, ports and payload are the real ones; the outer
-//             MACs (02:00:00:00:00:01 local, …:02 remote), the IPv4 ID and
-//             the TTL are made up. Received datagrams are captured before
-//             decap, so drops show too.
+//             (before it merges segments again). With the udp backend, the
+//             bare IPv4 packets read from the TUN and written to it, as
+//             LINKTYPE_RAW (what tcpdump writes for a TUN).
+//   underlay  the datagrams weft sends and receives (VXLAN, or the udp
+//             backend's bare IPv4 in UDP), each as a whole Ethernet/IP/UDP
+//             frame. The kernel adds and strips the real outer headers, so
+//             weft writes its own in front (OuterBuilder): the addresses,
+//             ports and payload are the real ones; the outer MACs
+//             (02:00:00:00:00:01 local, …:02 remote), the IPv4 ID and the
+//             TTL are made up.
 //
-// Cost: the loop checks one field for null per batch when no capture runs.
+// What a port handed over is captured before any stage changes it (the udp
+// backend takes one off the TTL in place, decap may mark ECN): received
+// datagrams as they arrived, drops included; packets read from the TUN with
+// the TTL they had. What a stage made for a port is captured after it.
+//
+// Cost: the loop checks one field for null at each of the hook's points
+// (twice per batch) when no capture runs.
 // While one runs, every frame is copied (underlay: and checksummed) once,
 // and each batch becomes one chunk handed to the sink. A capture stops by
 // itself after `count` frames; the session that owns it stops it at its
@@ -23,11 +31,12 @@
 // session of its own, and the one the control socket started takes their
 // records (`relay`): one file header, one count, one limit.
 
-import type { CaptureHook } from '../datapath/forwarder.js';
+import type { CaptureHook, OverlayKind } from '../datapath/forwarder.js';
 import { copyFrame, type DatagramBatch, type FrameBatch, type SendList } from '../io/batch.js';
 import type { PeerTable } from '../fdb/peers.js';
 import { OuterBuilder } from '../io/outer.js';
 import { PcapWriter, RECORD_HEADER_LEN } from '../io/pcap-write.js';
+import { LINKTYPE_ETHERNET, LINKTYPE_RAW } from '../io/pcap-read.js';
 
 /** Room in front of a copied payload for Ethernet + IPv6 + UDP. */
 const HEAD = 64;
@@ -45,6 +54,8 @@ export interface CaptureOptions {
   backedUp: () => boolean;
   /** Called once, from inside the loop, when `count` frames are captured. */
   onFull: () => void;
+  /** What the loop's overlay port carries (default Ethernet): the overlay side's link type. */
+  overlay?: OverlayKind;
   /** Underlay only: the peer table, the local address (its family) and the local UDP port. */
   peers?: PeerTable;
   local?: string;
@@ -76,7 +87,8 @@ export class CaptureSession implements CaptureHook {
     this.side = o.side;
     this.limit = o.count;
     this.nowMs = o.nowMs ?? (() => performance.timeOrigin + performance.now());
-    this.writer = new PcapWriter(o.sink, undefined, 256 << 10);
+    const raw = o.side === 'overlay' && o.overlay === 'ipv4';
+    this.writer = new PcapWriter(o.sink, raw ? LINKTYPE_RAW : LINKTYPE_ETHERNET, 256 << 10);
     if (o.side === 'underlay') {
       if (!o.peers || !o.local || !o.port) throw new Error('an underlay capture needs the peer table, the local address and the port');
       this.outer = new OuterBuilder(o.local, o.peers);
@@ -89,42 +101,46 @@ export class CaptureSession implements CaptureHook {
     }
   }
 
-  tapToWire(frames: FrameBatch, sends: SendList): void {
-    if (!this.begin(this.side === 'overlay' ? frames.count : sends.count)) return;
-    if (this.side === 'overlay') {
-      for (let i = 0; i < frames.count && this.frames < this.limit; i++) {
-        if (frames.tailLen[i] === 0) this.record(frames.buf, frames.off[i], frames.len[i]);
-        else this.record(this.whole, 0, copyFrame(frames, i, this.whole, 0));
-      }
-    } else {
-      const s = this.scratch!, b = frames.buf;
-      for (let k = 0; k < sends.count && this.frames < this.limit; k++) {
-        const off = sends.off[k], len = sends.len[k], tail = sends.tailLen[k];
-        b.copy(s, HEAD, off, off + len - tail);
-        if (tail > 0) b.copy(s, HEAD + len - tail, sends.tailOff[k], sends.tailOff[k] + tail);
-        // The port the datagram left from: the socket writes it back when it sends per-flow
-        // ports (io/src-ports.ts); 0 when it sends all from its bound port.
-        const start = this.outer!.build(s, HEAD, len, sends.peer[k], sends.srcPort[k] || this.port, sends.ecn[k]);
-        if (start >= 0) this.record(s, start, HEAD + len - start);
-      }
+  fromTap(frames: FrameBatch): void {
+    if (this.side !== 'overlay' || !this.begin(frames.count)) return;
+    for (let i = 0; i < frames.count && this.frames < this.limit; i++) {
+      if (frames.tailLen[i] === 0) this.record(frames.buf, frames.off[i], frames.len[i]);
+      else this.record(this.whole, 0, copyFrame(frames, i, this.whole, 0));
     }
     this.end();
   }
 
-  wireToTap(dgrams: DatagramBatch, inner: FrameBatch): void {
-    if (!this.begin(this.side === 'overlay' ? inner.count : dgrams.count)) return;
-    if (this.side === 'overlay') {
-      for (let i = 0; i < inner.count && this.frames < this.limit; i++) this.record(inner.buf, inner.off[i], inner.len[i]);
-    } else {
-      const s = this.scratch!, b = dgrams.buf;
-      for (let i = 0; i < dgrams.count && this.frames < this.limit; i++) {
-        const off = dgrams.off[i], len = dgrams.len[i];
-        if (len < 0) continue; // truncated by the socket: nothing whole to show
-        b.copy(s, HEAD, off, off + len);
-        const start = this.outer!.buildInbound(s, HEAD, len, dgrams.srcAddr, i * 4, dgrams.srcPort[i], this.port, dgrams.ecn[i]);
-        if (start >= 0) this.record(s, start, HEAD + len - start);
-      }
+  toWire(sends: SendList, b: Buffer): void {
+    if (this.side !== 'underlay' || !this.begin(sends.count)) return;
+    const s = this.scratch!;
+    for (let k = 0; k < sends.count && this.frames < this.limit; k++) {
+      const off = sends.off[k], len = sends.len[k], tail = sends.tailLen[k];
+      b.copy(s, HEAD, off, off + len - tail);
+      if (tail > 0) b.copy(s, HEAD + len - tail, sends.tailOff[k], sends.tailOff[k] + tail);
+      // The port the datagram left from: the socket writes it back when it sends per-flow
+      // ports (io/src-ports.ts); 0 when it sends all from its bound port.
+      const start = this.outer!.build(s, HEAD, len, sends.peer[k], sends.srcPort[k] || this.port, sends.ecn[k]);
+      if (start >= 0) this.record(s, start, HEAD + len - start);
     }
+    this.end();
+  }
+
+  fromWire(dgrams: DatagramBatch): void {
+    if (this.side !== 'underlay' || !this.begin(dgrams.count)) return;
+    const s = this.scratch!, b = dgrams.buf;
+    for (let i = 0; i < dgrams.count && this.frames < this.limit; i++) {
+      const off = dgrams.off[i], len = dgrams.len[i];
+      if (len < 0) continue; // truncated by the socket: nothing whole to show
+      b.copy(s, HEAD, off, off + len);
+      const start = this.outer!.buildInbound(s, HEAD, len, dgrams.srcAddr, i * 4, dgrams.srcPort[i], this.port, dgrams.ecn[i]);
+      if (start >= 0) this.record(s, start, HEAD + len - start);
+    }
+    this.end();
+  }
+
+  toTap(frames: FrameBatch): void {
+    if (this.side !== 'overlay' || !this.begin(frames.count)) return;
+    for (let i = 0; i < frames.count && this.frames < this.limit; i++) this.record(frames.buf, frames.off[i], frames.len[i]);
     this.end();
   }
 

@@ -10,8 +10,9 @@ import type { CaptureEnd } from '../admin/protocol.js';
 export const CAPTURE_HELP = `Usage: weft capture -w FILE.pcap [--side overlay|underlay] [--count N] [--duration S]
 
 Asks a running weft to copy the frames it handles, in both directions, into
-FILE.pcap (classic pcap, Ethernet: tcpdump, tshark and Wireshark read it;
--w - writes it to stdout, e.g. | tshark -r -).
+FILE.pcap (classic pcap, Ethernet, or raw IP for the udp backend's TUN:
+tcpdump, tshark and Wireshark read it; -w - writes it to stdout, e.g.
+| tshark -r -).
 
   --side overlay     (default) the inner Ethernet frames: as weft reads them
                      from the TAP (TCP super-frames already cut into the
@@ -32,6 +33,13 @@ FILE.pcap (classic pcap, Ethernet: tcpdump, tshark and Wireshark read it;
   -w FILE            where to write (required); overwritten
 ${TARGET_HELP}
   -h, --help         this text
+
+With the udp backend (Backend.Type "udp"; --tap flannel0, its TUN), the
+overlay side is the bare IPv4 packets read from and written to the TUN, as
+raw IP (link type 101, as tcpdump writes for a TUN), and the underlay side
+the datagrams, IPv4 in UDP 8285, as above (tshark -d udp.port==8285,ip).
+What reaches weft is captured before it takes one off the TTL: packets from
+the TUN, and datagrams, with the TTL they came with.
 
 weft copies frames only while a capture runs (one at a time); if the file
 cannot be written as fast as frames come, whole batches are left out and

@@ -11,6 +11,17 @@
 //            into the TAP, and the TAP twin writes those answers into OUT
 //            too, after the datagrams of their batch
 //
+// With --udp-backend the loop is the udp backend's (datapath/udp-loop.ts)
+// over the TUN's twin, its routes from --route:
+//
+//   --decap: outer frames → the socket twin (OuterParser, bare IPv4 payload)
+//            → the loop: wireToTunBatch → the TUN twin writes the packets
+//            (and ICMP answers) to OUT as raw IPv4
+//   --encap: raw IPv4 packets → the TUN twin → the loop: tunToWireBatch →
+//            the socket twin writes the outer frames to OUT; ICMP answers
+//            (no route, TTL) go into OUT after the datagrams of their batch,
+//            each behind an Ethernet header (OUT is Ethernet)
+//
 // Records are staged in the input port until a batch is full; then the
 // callback the loop gave that port's onReadable runs, as the poller runs it
 // for the daemon, and the batch's results are written before the slab is
@@ -18,12 +29,14 @@
 // the recorded pacing, and learned entries age in capture time: between
 // batches the driver asks the loop to age, as its timer would.
 
-import { readPcap, PcapFormatError } from '../io/pcap-read.js';
 import { PcapWriter, PCAP_SNAPLEN } from '../io/pcap-write.js';
 import { OuterParser, OuterBuilder } from '../io/outer.js';
-import { PcapFramePort, PcapDatagramPort, RecordTimes, type PcapPortOptions } from '../io/pcap-ports.js';
+import { readPcap, PcapFormatError, RAW_IP_LINKS, LINKTYPE_RAW } from '../io/pcap-read.js';
+import { PcapFramePort, PcapTunPort, PcapDatagramPort, RecordTimes, type PcapPortOptions } from '../io/pcap-ports.js';
 import { Datapath, type DatapathOptions } from '../datapath/datapath.js';
 import { Forwarder } from '../datapath/forwarder.js';
+import { UdpLoop } from '../datapath/udp-loop.js';
+import { UdpRoutes } from '../datapath/udp-routes.js';
 import type { VniState } from '../datapath/vni.js';
 
 export const REPLAY_BATCH = 256;
@@ -42,6 +55,17 @@ export interface ReplayEndpoints {
   mtu?: number;
 }
 
+/** What `weft replay --udp-backend` is given: the backend's port, the lease routes, and for encap the underlay address and the TUN's MTU. */
+export interface UdpReplayEndpoints {
+  port: number;
+  /** Lease routes: subnet → the PublicIP of the host that holds it. With none, decap takes datagrams from any host. */
+  routes: { net: number; len: number; ip: string }[];
+  /** Underlay source address (encap). */
+  local?: string;
+  /** The TUN's MTU (encap): larger packets are dropped. Absent: no limit. */
+  mtu?: number;
+}
+
 export interface ReplayProgress { (records: number, bytes: number): void }
 
 export interface ReplayResult {
@@ -52,6 +76,8 @@ export interface ReplayResult {
   toTap: number;
   dp: Datapath;
   outer: Record<string, number>;
+  /** The udp backend's routes (--udp-backend), as `weft peers` lists them. */
+  routes?: { net: number; len: number; to: string }[];
 }
 
 /** The data path as `weft replay` configures it: one VNI, its flood list and static entries. */
@@ -78,12 +104,12 @@ const portOptions = (times: RecordTimes, input: boolean): PcapPortOptions => ({ 
  * capture's time as its clock. Resolves with the record count; rejects with
  * the input's error, or with the error that stopped the loop.
  */
-async function drive(input: string, fwd: Forwarder, into: PcapFramePort | PcapDatagramPort,
-  clock: { ms: number }, failed: { err: Error | null }, progress?: ReplayProgress): Promise<number> {
+async function drive(input: string, between: () => void, into: PcapFramePort | PcapDatagramPort,
+  clock: { ms: number }, failed: { err: Error | null }, progress?: ReplayProgress, accept?: readonly number[]): Promise<number> {
   let seen = 0, bytes = 0;
   const run = () => {
     into.ready();
-    fwd.ageIfDue();
+    between();
     if (failed.err !== null) throw failed.err;
   };
   const records = await readPcap(input, (data, sec, usec) => {
@@ -95,7 +121,7 @@ async function drive(input: string, fwd: Forwarder, into: PcapFramePort | PcapDa
     bytes += data.length;
     clock.ms = sec * 1000 + usec / 1000;
     if (progress && (seen & 1023) === 0) progress(seen, bytes);
-  });
+  }, accept);
   run();
   return records;
 }
@@ -122,7 +148,7 @@ async function replayThrough(dp: Datapath, v: VniState, input: string, output: s
   let records: number;
   try {
     fwd.start();
-    records = await drive(input, fwd, parser !== null ? udp : tap, clock, failed, progress);
+    records = await drive(input, () => fwd.ageIfDue(), parser !== null ? udp : tap, clock, failed, progress);
   } finally {
     fwd.stop();
     w.close();
@@ -160,4 +186,51 @@ export async function replayEncap(
   if (!ep.local) throw new Error('replayEncap needs a local address');
   const { dp, v } = replayDatapath(ep, dpOpts);
   return replayThrough(dp, v, input, output, null, new OuterBuilder(ep.local, dp.peers), progress);
+}
+
+/** The udp backend's tables as `weft replay --udp-backend` sets them: the lease routes, their hosts the only sources taken (when there are any). */
+export function udpReplayBackend(ep: UdpReplayEndpoints): UdpRoutes {
+  const dp = new Datapath({ knownSourcesOnly: ep.routes.length > 0 });
+  const be = new UdpRoutes(dp, ep.port, ep.mtu ?? 65535);
+  for (const r of ep.routes) {
+    const refused = be.tryAdd(r.net, r.len, r.ip);
+    if (refused !== null) throw new Error(`route to ${r.ip}: ${refused}`);
+  }
+  return be;
+}
+
+/**
+ * The udp backend's loop over the pcap ports, the capture staged in the
+ * socket's twin (`parser`, decap) or the TUN's (`builder` sends, encap).
+ */
+async function replayUdpThrough(be: UdpRoutes, input: string, output: string,
+  parser: OuterParser | null, builder: OuterBuilder | null, progress?: ReplayProgress): Promise<ReplayResult> {
+  const times = new RecordTimes(REPLAY_BATCH);
+  const clock = { ms: 0 }, failed: { err: Error | null } = { err: null };
+  const w = new PcapWriter(output, parser !== null ? LINKTYPE_RAW : undefined);
+  const tun = new PcapTunPort(portOptions(times, parser === null), w, builder !== null);
+  const udp = new PcapDatagramPort({ ...portOptions(times, parser !== null), localPort: be.port }, parser, builder, builder && w);
+  const loop = new UdpLoop(be, tun, udp, { batch: REPLAY_BATCH, now: () => clock.ms, onFatal: (err) => { failed.err = err; } });
+  let records: number;
+  try {
+    loop.start();
+    records = await drive(input, () => {}, parser !== null ? udp : tun, clock, failed, progress, parser !== null ? undefined : RAW_IP_LINKS);
+  } finally {
+    loop.stop();
+    w.close();
+  }
+  const outer = parser !== null ? parser.counters() : builder !== null ? builder.counters() : {};
+  return { recordsIn: records, recordsOut: w.records, toTap: tun.written, dp: be.dp, outer, routes: be.list() };
+}
+
+/** The udp backend's wire → TUN: outer frames (bare IPv4 in UDP) in; the packets written into the TUN out, as raw IPv4. */
+export function replayUdpDecap(input: string, output: string, ep: UdpReplayEndpoints, progress?: ReplayProgress): Promise<ReplayResult> {
+  return replayUdpThrough(udpReplayBackend(ep), input, output, new OuterParser(ep.port, 'ipv4'), null, progress);
+}
+
+/** The udp backend's TUN → wire: raw IPv4 packets in; one outer frame per datagram sent out, and the ICMP answers into the TUN. */
+export function replayUdpEncap(input: string, output: string, ep: UdpReplayEndpoints, progress?: ReplayProgress): Promise<ReplayResult> {
+  if (!ep.local) throw new Error('replayUdpEncap needs a local address');
+  const be = udpReplayBackend(ep);
+  return replayUdpThrough(be, input, output, null, new OuterBuilder(ep.local, be.dp.peers), progress);
 }

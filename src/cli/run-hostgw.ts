@@ -21,7 +21,7 @@ import type { RunArgs } from './run.js';
 /** What the operator's side reads of a loop, for a daemon without one: nothing moves, nothing can fail. */
 function noLoop(): LoopView {
   return {
-    batchSizes: new BatchSizes(), lastDrop: new Uint32Array(5), lastDropSeq: 0, running: true,
+    batchSizes: new BatchSizes(), lastDrop: new Uint32Array(5), lastDropSeq: 0, running: true, overlay: 'ethernet',
     get capture() { return null; },
     set capture(hook) { if (hook !== null) throw new Error('capture: host-gw has no data path in weft (the kernel routes); capture on the underlay with tcpdump'); },
   };

@@ -14,7 +14,7 @@ import type { Logger } from '../log/logger.js';
 import type { Socket } from 'node:net';
 
 /** What the operator's side reads of a forwarding loop: the VXLAN Forwarder's or the udp backend's (datapath/udp-loop.ts). */
-export type LoopView = Pick<Forwarder, 'batchSizes' | 'lastDrop' | 'lastDropSeq' | 'capture' | 'running'>;
+export type LoopView = Pick<Forwarder, 'batchSizes' | 'lastDrop' | 'lastDropSeq' | 'capture' | 'overlay' | 'running'>;
 
 export interface DaemonState {
   dp: Datapath;

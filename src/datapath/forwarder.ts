@@ -66,16 +66,30 @@ export interface ForwarderOptions {
 }
 
 /**
- * What `weft capture` attaches to the loop. Called once per batch and only
- * while a capture runs. The batches are views of slabs the next read reuses:
- * a hook copies what it keeps and changes nothing.
+ * What `weft capture` attaches to a forwarding loop (this one or the udp
+ * backend's, udp-loop.ts). Called only while a capture runs, once per batch
+ * at each of four points: what a port handed over, before any stage looked
+ * at it (stages change packets in place: the udp backend's TTL, decap's ECN
+ * mark), and what the stages made for a port. The batches are views of
+ * slabs the next read reuses: a hook copies what it keeps and changes nothing.
  */
 export interface CaptureHook {
-  /** TAP → wire: the frames read from the TAP, and the datagrams encap made of them (views into frames.buf). */
-  tapToWire(frames: FrameBatch, sends: SendList): void;
-  /** wire → TAP: the datagrams received, and the inner frames decap let through (views into dgrams.buf). */
-  wireToTap(dgrams: DatagramBatch, inner: FrameBatch): void;
+  /** The frames (or bare IP packets) the overlay port's read returned. */
+  fromTap(frames: FrameBatch): void;
+  /** The datagrams sent: the send list (views into `slab`) after the socket's send, which writes back the source ports it used. */
+  toWire(sends: SendList, slab: Buffer): void;
+  /** The datagrams the socket's receive returned. */
+  fromWire(dgrams: DatagramBatch): void;
+  /** The frames for the overlay port (views into the socket's slab), before it is written. */
+  toTap(frames: FrameBatch): void;
 }
+
+/**
+ * What a loop's overlay port carries, which a capture's overlay side writes
+ * as its link type: Ethernet frames (a TAP) or bare IPv4 packets (the udp
+ * backend's TUN).
+ */
+export type OverlayKind = 'ethernet' | 'ipv4';
 
 /** One overlay the loop serves: a VNI and the TAP its frames come from and go to. */
 interface Lane {
@@ -96,6 +110,7 @@ export class Forwarder {
   lastDropSeq = 0;
   /** Set by `weft capture` while it runs; null otherwise. */
   capture: CaptureHook | null = null;
+  readonly overlay: OverlayKind = 'ethernet';
   private readonly lanes: Lane[] = [];
   private readonly batch: number;
   private readonly frames: FrameBatch;
@@ -208,6 +223,7 @@ export class Forwarder {
       const n = lane.tap.read(this.frames);
       if (n === 0) return;
       this.batchSizes.observe(TAP_TO_WIRE, n);
+      if (this.capture !== null) this.capture.fromTap(this.frames);
       const now = this.now();
       encapBatch(this.dp, lane.v, this.frames, this.sends, now);
       const sent = this.udp.send(this.sends, this.dp.peers, this.frames.buf);
@@ -215,7 +231,7 @@ export class Forwarder {
       if (this.sends.tooBigCount > 0 && answerTooBig(this.dp, lane.v, this.frames, this.sends, this.replies, now) > 0) {
         c[C.icmp_too_big_sent] += lane.tap.write(this.replies);
       }
-      if (this.capture !== null) this.capture.tapToWire(this.frames, this.sends);
+      if (this.capture !== null) this.capture.toWire(this.sends, this.frames.buf);
       if (n < this.frames.capacity) return;
     }
   }
@@ -227,10 +243,11 @@ export class Forwarder {
       const n = this.udp.recv(this.dgrams);
       if (n === 0) return;
       this.batchSizes.observe(WIRE_TO_TAP, n);
+      if (this.capture !== null) this.capture.fromWire(this.dgrams);
       const passed = c[C.rx_frames];
       decapBatch(this.dp, this.dgrams, this.inner, this.now());
       if (c[C.rx_frames] - passed !== n) this.noteDrop();
-      if (this.capture !== null) this.capture.wireToTap(this.dgrams, this.inner);
+      if (this.capture !== null) this.capture.toTap(this.inner);
       this.route();
       if (n < this.dgrams.capacity) return;
     }

@@ -88,8 +88,8 @@ export function buildIcmpError(src: Buffer, off: number, type: number, code: num
   return total;
 }
 
-/** Answers the packet at `buf[off..)` (`have` bytes of it there) into `replies` within the rate limit; counts what happened. */
-function answer(dp: Datapath, buf: Buffer, off: number, have: number, type: number, replies: FrameBatch, nowMs: number): void {
+/** Answers packet `i` of its batch, at `buf[off..)` (`have` bytes of it there), into `replies` within the rate limit; counts what happened. */
+function answer(dp: Datapath, buf: Buffer, off: number, have: number, i: number, type: number, replies: FrameBatch, nowMs: number): void {
   if (dp.icmp === null || replies.count >= replies.capacity) return;
   const c = dp.counters.v;
   const at = replies.count * REPLY_SLOT + HEADROOM;
@@ -97,7 +97,7 @@ function answer(dp: Datapath, buf: Buffer, off: number, have: number, type: numb
   const n = buildIcmpError(buf, off, type, code, replies.buf, at, have);
   if (n === 0) return;
   if (!dp.icmp.take(0, nowMs)) { c[C.icmp_error_limited]++; return; }
-  replies.push(at, n);
+  replies.push(at, n, 0, i);
   c[type === ICMP_TIME_EXCEEDED ? C.icmp_time_exceeded_sent : C.icmp_unreachable_sent]++;
 }
 
@@ -122,8 +122,8 @@ export function tunToWireBatch(be: UdpBackend, pkts: FrameBatch, sends: SendList
     const total = p.totalLength();
     if (total > mtu) { c[C.tx_drop_too_big]++; continue; }
     const peer = routes.lookup(p.dst());
-    if (peer < 0) { c[C.tx_drop_no_route]++; answer(dp, b, off, len - tail, ICMP_DEST_UNREACH, replies, nowMs); continue; }
-    if (p.decrementTtl() === 0) { c[C.tx_drop_ttl_expired]++; answer(dp, b, off, len - tail, ICMP_TIME_EXCEEDED, replies, nowMs); continue; }
+    if (peer < 0) { c[C.tx_drop_no_route]++; answer(dp, b, off, len - tail, i, ICMP_DEST_UNREACH, replies, nowMs); continue; }
+    if (p.decrementTtl() === 0) { c[C.tx_drop_ttl_expired]++; answer(dp, b, off, len - tail, i, ICMP_TIME_EXCEEDED, replies, nowMs); continue; }
     if (sends.count >= sends.capacity) { c[C.tx_drop_send_full]++; continue; }
     const k = sends.count++;
     sends.off[k] = off;
@@ -167,7 +167,7 @@ export function wireToTunBatch(be: UdpBackend, dgrams: DatagramBatch, out: Frame
     let drop = -1;
     if (len < 0) drop = C.rx_drop_truncated;
     else if (!ip.bind(b, off).isValid(len)) drop = C.rx_drop_not_ipv4;
-    else if (ip.decrementTtl() === 0) { drop = C.rx_drop_ttl_expired; answer(dp, b, off, len, ICMP_TIME_EXCEEDED, replies, nowMs); }
+    else if (ip.decrementTtl() === 0) { drop = C.rx_drop_ttl_expired; answer(dp, b, off, len, i, ICMP_TIME_EXCEEDED, replies, nowMs); }
     if (drop >= 0) { c[drop]++; dropped = i; continue; }
     const total = ip.totalLength();
     out.push(off, total, 0, i);

@@ -15,8 +15,9 @@
 // Each readiness callback moves at most MAX_BATCHES_PER_WAKE batches, then
 // returns to the event loop, so one busy direction cannot starve the other.
 // What operators see of it (batch sizes, the source of the latest dropped
-// datagram, `running`) has the Forwarder's names, so the daemon's state,
-// metrics and control socket read either loop alike.
+// datagram, the capture hook, `running`) has the Forwarder's names, so the
+// daemon's state, metrics and control socket read either loop alike. A
+// capture sees each port's input before the stage takes a TTL off it.
 
 import type { Datapath } from './datapath.js';
 import { DatagramBatch, FrameBatch, SendList } from '../io/batch.js';
@@ -25,7 +26,7 @@ import { C } from './counters.js';
 import { newReplyBatch } from './pmtu.js';
 import { BatchSizes, TAP_TO_WIRE, WIRE_TO_TAP } from './batch-sizes.js';
 import { tunToWireBatch, wireToTunBatch, type UdpBackend } from './udp-backend.js';
-import type { CaptureHook } from './forwarder.js';
+import type { CaptureHook, OverlayKind } from './forwarder.js';
 
 const MAX_BATCHES_PER_WAKE = 8;
 
@@ -42,11 +43,9 @@ export class UdpLoop {
   /** The underlay source of the latest datagram dropped: address words and port; lastDropSeq counts batches with drops. */
   readonly lastDrop = new Uint32Array(5);
   lastDropSeq = 0;
-  /** `weft capture` is not offered for the udp backend yet: none runs, and starting one says so. */
-  get capture(): CaptureHook | null { return null; }
-  set capture(hook: CaptureHook | null) {
-    if (hook !== null) throw new Error('capture: not offered for the udp backend yet');
-  }
+  /** Set by `weft capture` while it runs; null otherwise. */
+  capture: CaptureHook | null = null;
+  readonly overlay: OverlayKind = 'ipv4';
   private readonly dp: Datapath;
   private readonly pkts: FrameBatch;
   private readonly sends: SendList;
@@ -94,9 +93,11 @@ export class UdpLoop {
       const n = this.tun.read(this.pkts);
       if (n === 0) return;
       this.batchSizes.observe(TAP_TO_WIRE, n);
+      if (this.capture !== null) this.capture.fromTap(this.pkts);
       tunToWireBatch(this.be, this.pkts, this.sends, this.replies, this.now());
       const sent = this.udp.send(this.sends, this.dp.peers, this.pkts.buf);
       if (sent < this.sends.count) c[C.tx_drop_socket] += this.sends.count - sent;
+      if (this.capture !== null) this.capture.toWire(this.sends, this.pkts.buf);
       if (this.replies.count > 0) this.tun.write(this.replies);
       if (n < this.pkts.capacity) return;
     }
@@ -109,8 +110,10 @@ export class UdpLoop {
       const n = this.udp.recv(this.dgrams);
       if (n === 0) return;
       this.batchSizes.observe(WIRE_TO_TAP, n);
+      if (this.capture !== null) this.capture.fromWire(this.dgrams);
       const dropped = wireToTunBatch(this.be, this.dgrams, this.inner, this.replies, this.now());
       if (dropped >= 0) this.noteDrop(dropped);
+      if (this.capture !== null) this.capture.toTap(this.inner);
       if (this.inner.count > 0) {
         const written = this.tun.write(this.inner);
         if (written < this.inner.count) c[C.rx_drop_tap] += this.inner.count - written;

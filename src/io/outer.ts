@@ -17,7 +17,9 @@
 // completed. Such a datagram is verified with the inner checksum completed
 // in the arithmetic (never in the bytes, which decap passes on as captured)
 // and counted as `udp_csum_lco`. Any other wrong checksum is dropped as
-// `bad_udp_checksum`.
+// `bad_udp_checksum`. The udp backend's datagrams (bare IPv4 from a
+// userspace socket) are never sent with LCO: for them only a full, zero or
+// partial checksum passes, and what passes is counted as `ipv4_datagrams`.
 
 import { EthernetView, ETH_HEADER_LEN, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from '../wire/ethernet.js';
 import { Ipv4View, IPV4_HEADER_LEN, IPPROTO_TCP, IPPROTO_UDP, ipv4ToNumber } from '../wire/ipv4.js';
@@ -41,6 +43,9 @@ function counterObject(names: readonly string[], v: Float64Array): Record<string
   return o;
 }
 
+/** What the datagrams carry: a VXLAN header and an Ethernet frame, or a bare IPv4 packet (the udp backend). */
+export type OuterPayload = 'vxlan' | 'ipv4';
+
 const R = Object.fromEntries(OUTER_REASONS.map((n, i) => [n, i])) as { [K in OuterReason]: number };
 
 /** Is the UDP checksum field the folded pseudo-header sum a sender left for offload? */
@@ -51,17 +56,22 @@ function isPartial(field: number, pseudo: number): boolean {
 
 export class OuterParser {
   readonly port: number;
+  private readonly payload: OuterPayload;
   private readonly v = new Float64Array(OUTER_REASONS.length);
   private readonly eth = new EthernetView();
   private readonly ip4 = new Ipv4View();
   private readonly ip6 = new Ipv6View();
   private readonly udp = new UdpView();
 
-  constructor(port: number) {
+  constructor(port: number, payload: OuterPayload = 'vxlan') {
     this.port = port;
+    this.payload = payload;
   }
 
-  counters(): Record<string, number> { return counterObject(OUTER_REASONS, this.v); }
+  /** Each outcome by name; the datagrams taken as `vxlan_datagrams` or `ipv4_datagrams`. */
+  counters(): Record<string, number> {
+    return counterObject(this.payload === 'vxlan' ? OUTER_REASONS : ['ipv4_datagrams', ...OUTER_REASONS.slice(1)], this.v);
+  }
 
   /**
    * Parses the frame at `off` (`len` bytes). On success fills entry `i` of
@@ -118,7 +128,7 @@ export class OuterParser {
       const s = sum16(buf, l4, ulen, ps);
       if (fold(s) !== 0xffff) {
         if (isPartial(field, ps)) c[R.udp_csum_partial]++;
-        else if (fold(s + innerCompletion(buf, l4 + UDP_HEADER_LEN + 8, ulen - UDP_HEADER_LEN - 8)) === 0xffff) c[R.udp_csum_lco]++;
+        else if (this.payload === 'vxlan' && fold(s + innerCompletion(buf, l4 + UDP_HEADER_LEN + 8, ulen - UDP_HEADER_LEN - 8)) === 0xffff) c[R.udp_csum_lco]++;
         else { c[R.bad_udp_checksum]++; return false; }
       }
     }
@@ -176,6 +186,19 @@ function isExtensionHeader(nh: number): boolean {
 /** Outer MACs for replayed frames: the capture has no ARP to resolve real ones. */
 export const REPLAY_SRC_MAC = 0x020000000001;
 export const REPLAY_DST_MAC = 0x020000000002;
+
+const ethView = new EthernetView();
+
+/**
+ * Writes the made-up Ethernet header at `buf[start]`: from this host
+ * (REPLAY_SRC_MAC) to the remote one (REPLAY_DST_MAC), or the other way
+ * round when `inbound`.
+ */
+export function writeReplayEthernet(buf: Buffer, start: number, inbound: boolean, etherType: number): void {
+  writeMac(buf, start, inbound ? REPLAY_SRC_MAC : REPLAY_DST_MAC);
+  writeMac(buf, start + 6, inbound ? REPLAY_DST_MAC : REPLAY_SRC_MAC);
+  ethView.bind(buf, start).setEtherType(etherType);
+}
 /** Linux's default TTL / hop limit for tunnel packets (ip4_dst_hoplimit). */
 const OUTER_TTL = 64;
 
@@ -186,7 +209,6 @@ export class OuterBuilder {
   private readonly local: Buffer;
   private readonly v6: boolean;
   private readonly peers: PeerTable;
-  private readonly eth = new EthernetView();
   private readonly ip4 = new Ipv4View();
   private readonly ip6 = new Ipv6View();
   private readonly udp = new UdpView();
@@ -210,7 +232,7 @@ export class OuterBuilder {
   build(buf: Buffer, payOff: number, payLen: number, peer: number, srcPort: number, ecn = 0): number {
     if (this.peers.isV4(peer) === this.v6) { this.v[2]++; return -1; }
     this.peers.writeAddr(peer, this.peerAddr, 0);
-    return this.emit(buf, payOff, payLen, this.local, this.peerAddr, srcPort, this.peers.port(peer), REPLAY_SRC_MAC, REPLAY_DST_MAC, ecn);
+    return this.emit(buf, payOff, payLen, this.local, this.peerAddr, srcPort, this.peers.port(peer), false, ecn);
   }
 
   /**
@@ -225,11 +247,11 @@ export class OuterBuilder {
     const p = this.peerAddr;
     if (v4) p.writeUInt32BE(src[a + 3], 0);
     else for (let k = 0; k < 4; k++) p.writeUInt32BE(src[a + k], k * 4);
-    return this.emit(buf, payOff, payLen, p, this.local, srcPort, dstPort, REPLAY_DST_MAC, REPLAY_SRC_MAC, ecn);
+    return this.emit(buf, payOff, payLen, p, this.local, srcPort, dstPort, true, ecn);
   }
 
   private emit(buf: Buffer, payOff: number, payLen: number, srcIp: Buffer, dstIp: Buffer,
-    srcPort: number, dstPort: number, srcMac: number, dstMac: number, ecn: number): number {
+    srcPort: number, dstPort: number, inbound: boolean, ecn: number): number {
     const c = this.v;
     const ipLen = this.v6 ? IPV6_HEADER_LEN : IPV4_HEADER_LEN;
     const udpLen = UDP_HEADER_LEN + payLen;
@@ -238,10 +260,7 @@ export class OuterBuilder {
     const l3 = l4 - ipLen;
     const start = l3 - ETH_HEADER_LEN;
 
-    const eth = this.eth.bind(buf, start);
-    writeMac(buf, start, dstMac);
-    writeMac(buf, start + 6, srcMac);
-    eth.setEtherType(this.v6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4);
+    writeReplayEthernet(buf, start, inbound, this.v6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4);
 
     const udp = this.udp.bind(buf, l4);
     udp.setSrcPort(srcPort);

@@ -5,6 +5,9 @@
 //                     with HEADROOM free in front, in a slab the port owns;
 //                     write() records the frames the loop writes into the
 //                     TAP (decap output, ICMP answers) as the TAP gets them.
+//   PcapTunPort       the udp backend's TUN: reads as the TAP's twin (bare
+//                     IPv4 packets), writes each packet as it lies, as
+//                     Tun.write hands it to the kernel.
 //   PcapDatagramPort  the UDP socket. recv() hands out the payloads of
 //                     captured outer frames that the kernel's UDP receive
 //                     would deliver (OuterParser, counted by reason); send()
@@ -34,7 +37,8 @@ import { DatagramBatch, FrameBatch, HEADROOM, type SendList } from './batch.js';
 import { TapWritePlan, planTapWrite, sendTapWrite, type Coalescer, type TapKernel } from './tap-write.js';
 import { newTapStats, type TapStats } from './tap.js';
 import { VNET_HDR_LEN } from './vnet.js';
-import type { OuterParser, OuterBuilder } from './outer.js';
+import { writeReplayEthernet, type OuterParser, type OuterBuilder } from './outer.js';
+import { ETH_HEADER_LEN, ETHERTYPE_IPV4 } from '../wire/ethernet.js';
 import type { PcapWriter } from './pcap-write.js';
 import type { FramePort, DatagramPort } from './ports.js';
 import type { PeerTable } from '../fdb/peers.js';
@@ -58,6 +62,12 @@ export interface PcapPortOptions {
   /** Bytes of slab they are staged in; a record must fit with HEADROOM to spare. */
   slabBytes: number;
   times: RecordTimes;
+  /**
+   * The socket twin's bound port: a datagram whose send-list entry names no
+   * source port (SendList.wantSrcPort off, the udp backend) leaves from it,
+   * as from a bound socket.
+   */
+  localPort?: number;
 }
 
 /** What both ports share: the slab, staging bookkeeping and the readiness callback. */
@@ -123,7 +133,7 @@ export class PcapFramePort extends Staged implements FramePort, TapKernel {
   /** An output frame (its head, then its pieces) is put together here before it is written. */
   private whole = Buffer.alloc(0);
 
-  constructor(o: PcapPortOptions, private readonly out: PcapWriter) {
+  constructor(o: PcapPortOptions, protected readonly out: PcapWriter) {
     super(o);
     this.off = new Int32Array(o.slots);
     this.len = new Int32Array(o.slots);
@@ -186,9 +196,37 @@ export class PcapFramePort extends Staged implements FramePort, TapKernel {
   }
 }
 
+/**
+ * The TUN's twin (the udp backend): no virtio-net header and nothing
+ * merged, so OUT holds each packet as written. `framed`: OUT is Ethernet
+ * (replay's encap, where the datagrams go too), so each packet is written
+ * behind an Ethernet header with the replay MACs, towards this host.
+ */
+export class PcapTunPort extends PcapFramePort {
+  private readonly framed: Buffer | null;
+
+  constructor(o: PcapPortOptions, out: PcapWriter, framed = false) {
+    super(o, out);
+    this.framed = framed ? Buffer.alloc(ETH_HEADER_LEN + 65535) : null;
+    if (this.framed !== null) writeReplayEthernet(this.framed, 0, true, ETHERTYPE_IPV4);
+  }
+
+  override write(b: FrameBatch): number {
+    const t = this.times, f = this.framed;
+    for (let i = 0; i < b.count; i++) {
+      const k = t.base + b.from[i];
+      if (f === null) this.out.write(b.buf, b.off[i], b.len[i], t.sec[k], t.usec[k]);
+      else this.out.write(f, 0, ETH_HEADER_LEN + b.buf.copy(f, ETH_HEADER_LEN, b.off[i], b.off[i] + b.len[i]), t.sec[k], t.usec[k]);
+    }
+    this.written += b.count;
+    return b.count;
+  }
+}
+
 /** The UDP socket's twin: datagrams parsed from captured outer frames in, outer frames built and written out. */
 export class PcapDatagramPort extends Staged implements DatagramPort {
   private readonly batch: DatagramBatch;
+  private readonly localPort: number;
   /** A datagram with a tail (SendList) is put together here, HEADROOM in front, before its headers are built. */
   private whole = Buffer.alloc(0);
 
@@ -201,6 +239,7 @@ export class PcapDatagramPort extends Staged implements DatagramPort {
     private readonly builder: OuterBuilder | null, private readonly out: PcapWriter | null) {
     super(o);
     this.batch = new DatagramBatch(o.slots, this.slab);
+    this.localPort = o.localPort ?? 0;
   }
 
   /**
@@ -259,7 +298,7 @@ export class PcapDatagramPort extends Staged implements DatagramPort {
         buf = this.whole;
         off = HEADROOM;
       }
-      const start = builder.build(buf, off, len, list.peer[j], list.srcPort[j], list.ecn[j]);
+      const start = builder.build(buf, off, len, list.peer[j], list.srcPort[j] || this.localPort, list.ecn[j]);
       if (start < 0) continue;
       const k = t.base + list.from[j];
       out.write(buf, start, off + len - start, t.sec[k], t.usec[k]);

@@ -10,6 +10,23 @@ import { openSync, readSync, closeSync, createReadStream } from 'node:fs';
 import pcapParser from 'pcap-parser';
 
 export const LINKTYPE_ETHERNET = 1;
+/** Bare IP packets, no link header: what tcpdump writes for a TUN. */
+export const LINKTYPE_RAW = 101;
+/** Bare IPv4 packets: the same bytes as LINKTYPE_RAW, IPv4 only. */
+export const LINKTYPE_IPV4 = 228;
+/** What replay reads for each side: Ethernet frames, or bare IPv4 packets (the udp backend's TUN). */
+export const ETHERNET_LINKS: readonly number[] = [LINKTYPE_ETHERNET];
+export const RAW_IP_LINKS: readonly number[] = [LINKTYPE_RAW, LINKTYPE_IPV4];
+
+const LINK_NAMES: Record<number, string> = { [LINKTYPE_ETHERNET]: 'Ethernet (1)', [LINKTYPE_RAW]: 'raw IP (101)', [LINKTYPE_IPV4]: 'IPv4 (228)' };
+
+/** Why a file's link type is not one of `accept`, and how to convert it when there is a way. */
+function linkTypeError(path: string, type: number, accept: readonly number[]): PcapFormatError {
+  const wanted = accept.map((t) => LINK_NAMES[t]).join(' or ');
+  // editcap cuts the 14-byte Ethernet header off each record and relabels the file.
+  const hint = type === LINKTYPE_ETHERNET && accept.includes(LINKTYPE_RAW) ? `; convert it with: editcap -C 14 -T rawip ${path} OUT.pcap` : '';
+  return new PcapFormatError(`${path}: link type ${LINK_NAMES[type] ?? type} is not supported here, only ${wanted}${hint}`);
+}
 
 export class PcapFormatError extends Error {}
 
@@ -43,11 +60,11 @@ interface ParserHeader { linkLayerType: number }
 interface ParserPacket { header: { timestampSeconds: number; timestampMicroseconds: number }; data: Buffer }
 
 /**
- * Streams the Ethernet records of `path` into `sink`, in file order.
- * Resolves with the record count; rejects with PcapFormatError for a file
- * that is not classic Ethernet pcap or is truncated.
+ * Streams the records of `path` into `sink`, in file order. Resolves with
+ * the record count; rejects with PcapFormatError for a file that is not
+ * classic pcap of a link type in `accept` (default Ethernet) or is truncated.
  */
-export function readPcap(path: string, sink: PacketSink): Promise<number> {
+export function readPcap(path: string, sink: PacketSink, accept: readonly number[] = ETHERNET_LINKS): Promise<number> {
   return new Promise((resolve, reject) => {
     try { checkMagic(path); } catch (e) { reject(e); return; }
     const stream = createReadStream(path, { highWaterMark: 1 << 20 });
@@ -61,9 +78,7 @@ export function readPcap(path: string, sink: PacketSink): Promise<number> {
       reject(e);
     };
     parser.on('globalHeader', (h: ParserHeader) => {
-      if (h.linkLayerType !== LINKTYPE_ETHERNET) {
-        fail(new PcapFormatError(`${path}: link type ${h.linkLayerType} is not supported, only Ethernet (1)`));
-      }
+      if (!accept.includes(h.linkLayerType)) fail(linkTypeError(path, h.linkLayerType, accept));
     });
     parser.on('packet', (p: ParserPacket) => {
       if (failed) return;
@@ -89,8 +104,8 @@ export function readPcap(path: string, sink: PacketSink): Promise<number> {
 }
 
 /** Reads a whole (small) pcap into memory: for tests and fixtures. */
-export async function readPcapFrames(path: string): Promise<Buffer[]> {
+export async function readPcapFrames(path: string, accept: readonly number[] = ETHERNET_LINKS): Promise<Buffer[]> {
   const out: Buffer[] = [];
-  await readPcap(path, (d) => { out.push(Buffer.from(d)); });
+  await readPcap(path, (d) => { out.push(Buffer.from(d)); }, accept);
   return out;
 }

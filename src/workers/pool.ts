@@ -18,7 +18,7 @@
 
 import { Worker } from 'node:worker_threads';
 import type { Datapath, DatapathOptions } from '../datapath/datapath.js';
-import { ageEvery, type CaptureHook } from '../datapath/forwarder.js';
+import { ageEvery, type CaptureHook, type OverlayKind } from '../datapath/forwarder.js';
 import { BatchSizes } from '../datapath/batch-sizes.js';
 import { COUNTER_NAMES, type CounterName } from '../datapath/counters.js';
 import type { VniState } from '../datapath/vni.js';
@@ -152,6 +152,9 @@ export class WorkerPool {
   }
 
   get running(): boolean { return !this.stopped; }
+
+  /** The workers forward over TAP queues: Ethernet frames. */
+  readonly overlay: OverlayKind = 'ethernet';
 
   /** The capture running in the workers (admin/commands.ts sets and clears it, as on a Forwarder). */
   get capture(): CaptureHook | null { return this.session; }

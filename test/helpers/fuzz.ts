@@ -252,8 +252,10 @@ class Campaign {
     this.report.packets += inputs;
     this.report.byPath[outer ? 'outer' : 'decap'] += inputs;
     try {
+      const cap = this.capture();
+      cap?.fromWire(dg);
       decapBatch(this.w.dp, dg, this.out, this.nowMs);
-      this.capture()?.wireToTap(dg, this.out);
+      cap?.toTap(this.out);
       for (let i = 0; i < this.out.count; i++) {
         if (this.out.vni[i] !== VNI_A && this.out.vni[i] !== VNI_B) this.problem(`decap delivered a frame on VNI ${this.out.vni[i]}`);
       }
@@ -314,8 +316,10 @@ class Campaign {
     try {
       const n = tap.fill(got, batch, st);
       st.framesIn += got;
+      const cap = this.capture();
+      cap?.fromTap(batch);
       encapBatch(this.w.dp, v, batch, this.sends, this.nowMs);
-      this.capture()?.tapToWire(batch, this.sends);
+      cap?.toWire(this.sends, batch.buf);
       this.answerTooBig(v);
       // Every frame read is a plain frame, a super-frame cut into segments,
       // or counted bad; every plain frame and segment reaches encap, which

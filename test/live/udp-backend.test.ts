@@ -2,7 +2,8 @@
 // find each other through their leases, carry bare IPv4 in UDP 8285 between
 // their TUNs — TCP with the offloads (TSO on the TUN, UDP GSO/GRO, segments
 // merged back on write) while the wire stays flannel's, one packet of at most
-// the MTU per datagram — and follow a lease removed and added.
+// the MTU per datagram — and follow a lease removed and added; `weft capture`
+// on one of them records both sides as tshark reads them.
 //
 //   h1 h2 h3: weft --etcd-endpoints http://198.18.0.254:2379   (TUN flannel0 = <subnet>.0/32, 10.244.0.0/16 dev flannel0)
 //        └──────── 198.18.0.0/24 ── br0 198.18.0.254 ── etcd   [switch namespace]
@@ -13,7 +14,7 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { Rig, ping, weftStatus, stopWeft, waitFor, type Proc } from '../helpers/rig.js';
 import { Etcd } from '../helpers/etcd.js';
-import { ROOT, tempDir } from '../helpers/paths.js';
+import { ROOT, WEFT, tempDir } from '../helpers/paths.js';
 import { requireTool } from '../helpers/require.js';
 
 const PREFIX = '/coreos.com/network';
@@ -109,6 +110,46 @@ test('on the wire: IPv4 in UDP 8285, no header between; tshark finds valid inner
   assert.equal([...new Set(fields('icmp.checksum.status'))], ['1'], 'every ICMP checksum good');
   assert.equal([...new Set(fields('udp.length'))].length, 1);
   assert.is(Number(fields('udp.length')[0]), 8 + 84, 'UDP payload = the 84-byte IPv4 echo, nothing else');
+});
+
+/** `weft capture --side SIDE` on h2's weft while h1 pings h2's TUN address 3 times with TTL 20; tshark's view of the file, one line per packet. */
+async function captureOnH2(side: 'overlay' | 'underlay', fields: string[], tsharkArgs: string[] = []): Promise<{ lines: string[]; file: string; err: string }> {
+  const file = join(tmp.dir, `cap-${side}.pcap`);
+  const cap = rig.spawn(2, [process.execPath, WEFT, 'capture', '--tap', 'flannel0', '-w', file, '--side', side, '--duration', '3']);
+  const stats = () => rig.try(2, [process.execPath, WEFT, 'stats', '--tap', 'flannel0', '--json']).out;
+  await waitFor(() => { try { return (JSON.parse(stats()) as { capture: unknown }).capture !== null; } catch { return false; } }, 5000, 'the capture to start');
+  assert.is(ping(rig, 1, gw(subnet[2]), 3, ['-t', '20']).received, 3);
+  assert.is(await cap.exited, 0, cap.stderr());
+  const out = rig.exec(2, ['tshark', '-r', file, ...tsharkArgs, '-T', 'fields', '-E', 'occurrence=l', ...fields.flatMap((f) => ['-e', f])]);
+  return { lines: out.trimEnd().split('\n'), file, err: cap.stderr() };
+}
+
+test('weft capture --side overlay on a udp-backend weft: raw IPv4 (link type 101) as read from and written to the TUN, TTLs as they were there', async () => {
+  requireTool('tshark', 'tshark');
+  const { lines, file, err } = await captureOnH2('overlay', ['frame.protocols', 'ip.src', 'ip.ttl', 'icmp.type']);
+  assert.is(readFileSync(file).readUInt32LE(20), 101);
+  const echo = lines.filter((l) => l.startsWith('raw:ip:icmp'));
+  // Written to h2's TUN: h1's requests, sent with TTL 20, one less at each weft; read from it: h2's replies as its kernel made them.
+  assert.equal(echo.filter((l) => l.endsWith('\t8')), Array(3).fill(`raw:ip:icmp:data\t${gw(subnet[1])}\t18\t8`), lines.join('\n'));
+  assert.equal(echo.filter((l) => l.endsWith('\t0')), Array(3).fill(`raw:ip:icmp:data\t${gw(subnet[2])}\t64\t0`), lines.join('\n'));
+  assert.match(err, /^weft capture: \d+ overlay frames to .* in [\d.]+ s \(3 s\)\n$/);
+});
+
+test('weft capture --side underlay on a udp-backend weft: IPv4 in UDP 8285 between the hosts, the inner TTLs as on the wire', async () => {
+  requireTool('tshark', 'tshark');
+  // The first ip.src/ttl is the outer header's, the last the inner packet's.
+  const { lines } = await captureOnH2('underlay', ['ip.src', 'udp.srcport', 'udp.dstport', 'icmp.type'], ['-o', 'ip.check_checksum:TRUE', '-d', 'udp.port==8285,ip']);
+  const withTtl = rig.exec(2, ['tshark', '-r', join(tmp.dir, 'cap-underlay.pcap'), '-d', 'udp.port==8285,ip', '-T', 'fields', '-E', 'occurrence=a', '-e', 'ip.src', '-e', 'ip.ttl', '-e', 'ip.checksum.status'])
+    .trimEnd().split('\n');
+  const u1 = rig.underlay(1), u2 = rig.underlay(2);
+  // Received: h1's requests as they arrived (TTL 19: h1's weft took one); sent: h2's replies (TTL 63: h2's weft took one).
+  assert.equal(lines.filter((l) => l.endsWith('\t8')), Array(3).fill(`${gw(subnet[1])}\t8285\t8285\t8`), lines.join('\n'));
+  assert.equal(lines.filter((l) => l.endsWith('\t0')), Array(3).fill(`${gw(subnet[2])}\t8285\t8285\t0`), lines.join('\n'));
+  const echo = withTtl.filter((l) => l.startsWith(`${u1},${gw(subnet[1])}`) || l.startsWith(`${u2},${gw(subnet[2])}`));
+  assert.equal(echo.sort(), [
+    ...Array(3).fill(`${u1},${gw(subnet[1])}\t64,19\t2,2`),
+    ...Array(3).fill(`${u2},${gw(subnet[2])}\t64,63\t2,2`),
+  ].sort(), withTtl.join('\n'));
 });
 
 /** Sends `bytes` over TCP from host `from` to host `to`'s TUN address; asserts they arrived intact. */

@@ -70,6 +70,16 @@ function session(o: Partial<CaptureOptions> & Pick<CaptureOptions, 'side'>) {
   };
 }
 
+/** One batch each way, as the loop hands them to the hook: each port's input, then what the stage made of it. */
+function outward(s: CaptureSession, frames: FrameBatch, sends: SendList): void {
+  s.fromTap(frames);
+  s.toWire(sends, frames.buf);
+}
+function inward(s: CaptureSession, dg: DatagramBatch, inner: FrameBatch): void {
+  s.fromWire(dg);
+  s.toTap(inner);
+}
+
 const vxlan = (vni: number, inner: Buffer) => Buffer.concat([Buffer.from([0x08, 0, 0, 0, vni >> 16, (vni >> 8) & 0xff, vni & 0xff, 0]), inner]);
 
 test('overlay: the frames read from the TAP and the frames decap passes, byte for byte, in order', async () => {
@@ -83,8 +93,8 @@ test('overlay: the frames read from the TAP and the frames decap passes, byte fo
   const inner = new FrameBatch(2);
   decapBatch(dp, dg, inner, 0);
   const c = session({ side: 'overlay' });
-  c.s.tapToWire(frames, sends);
-  c.s.wireToTap(dg, inner);
+  outward(c.s, frames, sends);
+  inward(c.s, dg, inner);
   assert.is(c.chunks.length, 2, 'one chunk per batch');
   assert.equal(c.chunks[0].readUInt32LE(0), 0xa1b2c3d4, 'the first chunk starts with the pcap header');
   assert.equal((await c.read('overlay.pcap')).map((f) => f.toString('hex')), [...out, back].map((f) => f.toString('hex')));
@@ -105,8 +115,8 @@ test('underlay: outer frames a receiving host accepts, for each datagram sent (f
   assert.is(sends.count, 3);
   const dg = datagramBatch([vxlan(1, eth({ dst: MAC_A, src: MAC_B }))], '198.18.0.2');
   const c = session({ side: 'underlay', peers: dp.peers, local: '198.18.0.1', port: 8472 });
-  c.s.tapToWire(frames, sends);
-  c.s.wireToTap(dg, new FrameBatch(1));
+  outward(c.s, frames, sends);
+  inward(c.s, dg, new FrameBatch(1));
   const got = await c.read('underlay.pcap');
   assert.is(got.length, 4);
   const parser = new OuterParser(8472);
@@ -130,7 +140,7 @@ test('underlay: outer frames a receiving host accepts, for each datagram sent (f
   encapBatch(dp, v, frames, sends, 0);
   sends.srcPort[2] = 41234; sends.ecn[2] = 3;
   const c2 = session({ side: 'underlay', peers: dp.peers, local: '198.18.0.1', port: 8472 });
-  c2.s.tapToWire(frames, sends);
+  outward(c2.s, frames, sends);
   const uni = (await c2.read('underlay.pcap'))[2];
   assert.is(uni.readUInt16BE(34), 41234);
   assert.is(uni[15] & 3, 3);
@@ -146,8 +156,8 @@ test('underlay over IPv6', async () => {
   const words = [0xfd000000, 0, 0, 2] as [number, number, number, number];
   const dg = datagramBatch([vxlan(1, eth({ dst: MAC_A, src: MAC_B }))], '', words);
   const c = session({ side: 'underlay', peers: dp.peers, local: 'fd00::1', port: 8472 });
-  c.s.tapToWire(frames, sends);
-  c.s.wireToTap(dg, new FrameBatch(1));
+  outward(c.s, frames, sends);
+  inward(c.s, dg, new FrameBatch(1));
   const got = await c.read('underlay6.pcap');
   const parser = new OuterParser(8472);
   const d = new DatagramBatch(1);
@@ -165,8 +175,8 @@ test('--count: stops after N frames, says so once', async () => {
   const sends = new SendList(4);
   encapBatch(dp, v, frames, sends, 0);
   const c = session({ side: 'overlay', count: 2 });
-  c.s.tapToWire(frames, sends);
-  c.s.tapToWire(frames, sends);
+  outward(c.s, frames, sends);
+  outward(c.s, frames, sends);
   assert.is((await c.read('count.pcap')).length, 2);
   assert.is(c.full(), 1);
 });
@@ -178,11 +188,11 @@ test('a backed-up reader: whole batches are dropped and counted, nothing buffere
   encapBatch(dp, v, frames, sends, 0);
   let behind = true;
   const c = session({ side: 'overlay', backedUp: () => behind });
-  c.s.tapToWire(frames, sends);
+  outward(c.s, frames, sends);
   assert.is(c.s.dropped, 2);
   assert.is(c.chunks.length, 0);
   behind = false;
-  c.s.tapToWire(frames, sends);
+  outward(c.s, frames, sends);
   assert.is((await c.read('behind.pcap')).length, 2);
 });
 

@@ -17,6 +17,14 @@ import { IcmpView } from '../../src/wire/icmp.js';
 import { MemoryTap, MemoryUdp } from '../helpers/memory-ports.js';
 import { icmp4Echo, ipv4, udp4, udp6, v4words, type Ip4Opts } from '../helpers/packets.js';
 import { counterImbalances } from '../helpers/proc-stats.js';
+import { CaptureSession } from '../../src/capture/capture.js';
+import { OuterParser } from '../../src/io/outer.js';
+import { DatagramBatch } from '../../src/io/batch.js';
+import { readPcapFrames, LINKTYPE_RAW, RAW_IP_LINKS } from '../../src/io/pcap-read.js';
+import { tempDir } from '../helpers/paths.js';
+import { replayUdpDecap } from '../../src/cli/replay-run.js';
+import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 const MTU = udpBackendMtu(1500);
 
@@ -174,10 +182,53 @@ test('a full table refuses a lease and changes nothing', () => {
   assert.not.ok(dp.sources.has(...v4words('198.18.0.3')));
 });
 
-test('capture is not offered: starting one says so', () => {
-  const { loop } = world();
-  assert.is(loop.capture, null);
-  assert.throws(() => { loop.capture = { tapToWire() {}, wireToTap() {} }; }, /not offered for the udp backend/);
+test('weft capture on the loop: each port\'s input as it came (the TTL as read), each stage\'s output as it left (TTL − 1); the TUN side as raw IPv4', async () => {
+  const t = tempDir('udp-capture');
+  try {
+    const outPkt = udp4(1000, 2000, Buffer.alloc(40), from1({ ttl: 30 }));
+    const inPkt = icmp4Echo(0, { src: '10.244.2.7', dst: '10.244.1.5', ttl: 50 });
+    const files: Record<string, string> = {};
+    for (const side of ['overlay', 'underlay'] as const) {
+      const { dp, tun, udp, loop } = world();
+      const chunks: Buffer[] = [];
+      loop.capture = new CaptureSession({
+        side, count: 100, sink: (c) => chunks.push(c), backedUp: () => false, onFull: () => {},
+        overlay: loop.overlay, peers: dp.peers, local: '198.18.0.1', port: 8285,
+      });
+      tun.inbox.push(outPkt);
+      loop.tunToWire();
+      udp.inbox.push({ payload: inPkt, from: '198.18.0.2' });
+      loop.wireToTun();
+      assert.is(udp.sent.length, 1);
+      assert.is(tun.written.length, 1);
+      files[side] = join(t.dir, `${side}.pcap`);
+      writeFileSync(files[side], Buffer.concat(chunks));
+    }
+    // Overlay: link type 101, the packet the TUN handed over (TTL 30) and the one written to it (TTL 49).
+    assert.is(readFileSync(files.overlay).readUInt32LE(20), LINKTYPE_RAW);
+    const ov = await readPcapFrames(files.overlay, RAW_IP_LINKS);
+    assert.equal(ov.map((p) => ttlOf(p)), [30, 49]);
+    assert.ok(ov[0].equals(outPkt));
+    assert.ok(ov[1].subarray(12).equals(inPkt.subarray(12)) && csumOk(ov[1]));
+    // Underlay: whole Ethernet/IPv4/UDP frames on port 8285; the one sent carries TTL 29, the one received TTL 50 as it arrived.
+    const un = await readPcapFrames(files.underlay);
+    const parser = new OuterParser(8285, 'ipv4');
+    const d = new DatagramBatch(1);
+    const rows = un.map((f) => {
+      assert.ok(parser.parse(f, 0, f.length, d, 0), JSON.stringify(parser.counters()));
+      const ip = (o: number) => [...f.subarray(o, o + 4)].join('.');
+      return `${ip(26)}:${f.readUInt16BE(34)} > ${ip(30)}:${f.readUInt16BE(36)} ttl ${f[d.off[0] + 8]}`;
+    });
+    assert.equal(rows, ['198.18.0.1:8285 > 198.18.0.2:8285 ttl 29', '198.18.0.2:40000 > 198.18.0.1:8285 ttl 50']);
+    assert.ok(un[0].subarray(42 + 12).equals(outPkt.subarray(12)) && csumOk(un[0].subarray(42)), 'the packet as sent: only the TTL and its checksum changed');
+    assert.ok(un[1].subarray(42).equals(inPkt), 'the datagram as received, before the stage took one off the TTL');
+    // What the capture holds replays: its received datagram through `weft replay --udp-backend --decap`
+    // becomes the packet the loop wrote; the one this host sent is from a host without a lease here.
+    const back = join(t.dir, 'back.pcap');
+    const r = await replayUdpDecap(files.underlay, back, { port: 8285, routes: [{ net: ip4('10.244.2.0'), len: 24, ip: '198.18.0.2' }] });
+    assert.equal((await readPcapFrames(back, RAW_IP_LINKS)).map((p) => p.toString('hex')), [ov[1].toString('hex')]);
+    assert.is(r.dp.counters.get('rx_drop_unknown_source'), 1);
+  } finally { t.done(); }
 });
 
 test.run();
