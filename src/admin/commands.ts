@@ -45,9 +45,14 @@ export interface StatsResult {
 
 /** A remote lease: its IPv4 side (null in an IPv6-only network), and its IPv6 side's fields when it has one. */
 export interface LeaseView {
-  subnet: string; publicIp: string | null; vtepMac: string | null; subnet6?: string; publicIpv6?: string; vtepMac6?: string;
-  /** How its traffic leaves: vxlan (weft's tunnel), udp (the udp backend), direct (a kernel route via its host); optional: older wefts leave it out. */
+  subnet: string; publicIp: string | null; vtepMac: string | null; subnet6?: string; publicIpv6?: string; vtepMac6?: string | null;
+  /**
+   * How its traffic leaves: vxlan (weft's tunnel), udp (the udp backend), direct (a kernel route via its host); the
+   * IPv4 side's, or the IPv6 side's in an IPv6-only network. Optional: older wefts leave it out.
+   */
   path?: string;
+  /** The IPv6 side's path, when the lease has both sides (optional: older wefts leave it out). */
+  path6?: string;
 }
 
 export interface PeersResult {

@@ -23,11 +23,14 @@ export function formatPeers(r: PeersResult): string {
   return out.join('\n');
 }
 
-/** A lease's sides: `SUBNET public-ip IP vtep-mac MAC`, then ` public-ipv6 IP vtep-mac6 MAC` for its IPv6 side, then ` path P` when it has one. */
+/**
+ * A lease's sides: `SUBNET public-ip IP vtep-mac MAC`, then ` public-ipv6 IP vtep-mac6 MAC` for its IPv6 side,
+ * then ` path P` when it has one, and ` path6 P` for the IPv6 side of a lease with both.
+ */
 function leaseLine(l: LeaseView): string {
   const v4 = l.publicIp !== null ? ` public-ip ${l.publicIp} vtep-mac ${l.vtepMac ?? '-'}` : '';
-  const v6 = l.publicIpv6 ? ` public-ipv6 ${l.publicIpv6} vtep-mac6 ${l.vtepMac6}` : '';
-  return `${l.subnet}${v4}${v6}${l.path ? ` path ${l.path}` : ''}`;
+  const v6 = l.publicIpv6 ? ` public-ipv6 ${l.publicIpv6} vtep-mac6 ${l.vtepMac6 ?? '-'}` : '';
+  return `${l.subnet}${v4}${v6}${l.path ? ` path ${l.path}` : ''}${l.path6 ? ` path6 ${l.path6}` : ''}`;
 }
 
 /** Columns: a header and a value (and, when watching, a per-second rate) under each. */

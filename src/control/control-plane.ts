@@ -71,7 +71,7 @@ export async function prepareControl(ctl: ControlConfig, run: RunSide, log: (lin
     const under = underlayMtu(h.bindIp ?? h.publicIp ?? h.publicIpv6, null);
     // host-gw adds no header: its pods get the underlay's MTU, as flanneld's (RouteNetwork.Mtu).
     const mtu = conf.backend === 'udp' ? udpBackendMtu(under) : conf.backend === 'host-gw' ? under ?? UNDERLAY_MTU_DEFAULT : conf.mtu ?? overlayMtu(under, conf.ipv6 ? 6 : 4);
-    const segment = networkSegment(conf, h.bindIp ?? h.publicIp);
+    const segment = networkSegment(conf, h.bindIp ?? h.publicIp ?? h.publicIpv6, undefined, h.publicIpv6);
     const own = await acquireLease(store, {
       conf,
       attrs: { publicIp: h.publicIp, backendType: conf.backend, vni: conf.vni, vtepMac: mac, publicIpv6: h.publicIpv6, vtepMac6: h.publicIpv6 ? mac : null },
@@ -113,7 +113,8 @@ export function hostAddresses(conf: NetConf, ctl: ControlConfig, local: string |
   }
   publicIpv6 = ctl.publicIpv6 ?? local6 ?? interfaceAddress6(ctl.iface);
   if (!conf.ipv4) return { publicIp: null, publicIpv6, bindIp: local6, family: 6 };
-  if (readFileOr('/proc/sys/net/ipv6/bindv6only', '0').trim() === '1') {
+  // host-gw has no socket: the kernel routes both families.
+  if (conf.backend !== 'host-gw' && readFileOr('/proc/sys/net/ipv6/bindv6only', '0').trim() === '1') {
     throw new RuntimeError('net.ipv6.bindv6only is 1: a dual-stack network needs one socket for IPv4 and IPv6; sysctl -w net.ipv6.bindv6only=0');
   }
   return { publicIp, publicIpv6, bindIp: null, family: 6 };
@@ -163,17 +164,25 @@ async function readNetConf(store: LeaseStore, ctl: ControlConfig): Promise<NetCo
   return parseNetConf(text, where);
 }
 
-/** Remote leases programmed (in all, by the family of each side, by path); refused now and refused since start, by reason (every reason and path present, 0 or not). */
+/** Remote leases programmed (in all, by the family of each side, by each side's family and path); refused now and refused since start, by reason (every reason and path present, 0 or not). */
 export interface LeaseCounts {
-  programmed: number; families: { ipv4: number; ipv6: number }; paths: Record<LeasePath, number>;
+  programmed: number; families: { ipv4: number; ipv6: number }; paths: { ipv4: Record<LeasePath, number>; ipv6: Record<LeasePath, number> };
   refused: Record<string, number>; refusedTotal: Record<string, number>;
 }
 
-/** A lease for `weft peers` and the status record: the IPv4 side as before, the IPv6 side's fields when it has one. */
-function leaseView(l: RemoteLease): { subnet: string; publicIp: string | null; vtepMac: string | null; path: LeasePath; subnet6?: string; publicIpv6?: string; vtepMac6?: string } {
+/**
+ * A lease for `weft peers` and the status record: the IPv4 side as before,
+ * the IPv6 side's fields when it has one (a host-gw lease has no MACs).
+ * `path` is the first side's (IPv4, or IPv6 in an IPv6-only network);
+ * `path6` the IPv6 side's when the lease has both.
+ */
+function leaseView(l: RemoteLease): { subnet: string; publicIp: string | null; vtepMac: string | null; path: LeasePath; subnet6?: string; publicIpv6?: string; vtepMac6?: string | null; path6?: LeasePath } {
+  const v6 = l.subnet.v6 && l.publicIpv6 ? l.subnet.v6 : null;
   return {
-    subnet: formatSubnet(l.subnet), publicIp: l.publicIp, vtepMac: l.vtepMac === null || l.path === 'udp' ? null : formatMac(l.vtepMac), path: l.path ?? 'vxlan',
-    ...(l.subnet.v6 && l.publicIpv6 && l.vtepMac6 != null ? { subnet6: formatSubnet6(l.subnet.v6), publicIpv6: l.publicIpv6, vtepMac6: formatMac(l.vtepMac6) } : {}),
+    subnet: formatSubnet(l.subnet), publicIp: l.publicIp, vtepMac: l.vtepMac === null || l.path === 'udp' ? null : formatMac(l.vtepMac),
+    path: (l.publicIp === null && v6 ? l.path6 : l.path) ?? 'vxlan',
+    ...(v6 ? { subnet6: formatSubnet6(v6), publicIpv6: l.publicIpv6!, vtepMac6: l.vtepMac6 == null ? null : formatMac(l.vtepMac6) } : {}),
+    ...(v6 && l.publicIp !== null ? { path6: l.path6 ?? 'vxlan' } : {}),
   };
 }
 
@@ -239,7 +248,8 @@ export class ControlPlane {
   /** Steps 4–6. `ops` defaults to the live host (weft's FDB + ip). */
   async start(dp: Datapath, v: VniState, tap: string, ops: HostOps = new LiveHostOps(dp, v)): Promise<void> {
     writeSubnetEnv(this.ctl.subnetFile, subnetEnv(this.conf, this.own.subnet, this.host.mtu, false));
-    if (this.address6) {
+    // host-gw has no TAP to hold it: the pods' bridge holds the subnet's addresses there.
+    if (this.address6 && this.conf.backend !== 'host-gw') {
       const failed = await ops.ip([`addr replace ${this.address6} dev ${tap} nodad`]);
       if (failed.length) throw new RuntimeError(`cannot give ${tap} its IPv6 address ${this.address6}: ${failed[0].error}`);
     }
@@ -288,7 +298,7 @@ export class ControlPlane {
       leases: [...(this.reconciler?.programmed.values() ?? [])].map(leaseView),
       refused: [
         // A refused lease takes no path: its line says why instead.
-        ...[...(this.reconciler?.refused.values() ?? [])].map((r) => ({ ...leaseView(r.lease), path: undefined, reason: r.reason })),
+        ...[...(this.reconciler?.refused.values() ?? [])].map((r) => ({ ...leaseView(r.lease), path: undefined, path6: undefined, reason: r.reason })),
         // What a refused lease says is not to be trusted, so only its key and why are shown.
         ...[...this.tracker.invalid.values()].map((r) => ({ subnet: formatSubnet(r.subnet), publicIp: '-', vtepMac: '-', reason: r.reason, why: r.why })),
       ],
@@ -309,11 +319,11 @@ export class ControlPlane {
     refusedTotal.invalid += this.tracker.invalidTotal;
     refusedTotal.off_segment += this.tracker.offSegmentTotal;
     const families = { ipv4: 0, ipv6: 0 };
-    const paths = Object.fromEntries(LEASE_PATHS.map((p) => [p, 0])) as Record<LeasePath, number>;
+    const zero = () => Object.fromEntries(LEASE_PATHS.map((p) => [p, 0])) as Record<LeasePath, number>;
+    const paths = { ipv4: zero(), ipv6: zero() };
     for (const l of this.reconciler?.programmed.values() ?? []) {
-      if (l.publicIp !== null) families.ipv4++;
-      if (l.publicIpv6) families.ipv6++;
-      paths[l.path ?? 'vxlan']++;
+      if (l.publicIp !== null) { families.ipv4++; paths.ipv4[l.path ?? 'vxlan']++; }
+      if (l.publicIpv6) { families.ipv6++; paths.ipv6[l.path6 ?? 'vxlan']++; }
     }
     return { programmed: this.reconciler?.programmed.size ?? 0, families, paths, refused, refusedTotal };
   }

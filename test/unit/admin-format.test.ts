@@ -30,13 +30,18 @@ test('peers: flood list, VTEPs, and leases when there is a store', () => {
     // An older weft's lease has no path; a newer one's says it, a udp lease has no MAC.
     leases: [{ subnet: '10.244.7.0/24', publicIp: '198.18.0.2', vtepMac: '02:00:00:00:00:02' },
       { subnet: '10.244.8.0/24', publicIp: '198.18.0.3', vtepMac: '02:00:00:00:00:03', path: 'direct' },
-      { subnet: '10.244.9.0/24', publicIp: '198.18.0.4', vtepMac: null, path: 'udp' }],
+      { subnet: '10.244.9.0/24', publicIp: '198.18.0.4', vtepMac: null, path: 'udp' },
+      // A dual-stack host-gw lease (no MACs), and a DirectRouting one whose IPv6 host is behind a router.
+      { subnet: '10.244.10.0/24 + fd00:244:0:a::/64', publicIp: '198.18.0.5', vtepMac: null, publicIpv6: '2001:2::5', vtepMac6: null, path: 'direct', path6: 'direct' },
+      { subnet: '10.244.11.0/24 + fd00:244:0:b::/64', publicIp: '198.18.0.6', vtepMac: '02:00:00:00:00:06', publicIpv6: '2001:2:9::6', vtepMac6: '02:00:00:00:00:06', path: 'direct', path6: 'vxlan' }],
   };
   assert.is(formatPeers({ tap: 'weft0', vnis: [], vteps: [], control }), [
     'lease 10.244.5.0/24 public-ip 198.18.0.1 vtep-mac 02:00:00:00:00:01 ours store etcd http://198.18.0.254:2379 UNREACHABLE',
     'lease 10.244.7.0/24 public-ip 198.18.0.2 vtep-mac 02:00:00:00:00:02',
     'lease 10.244.8.0/24 public-ip 198.18.0.3 vtep-mac 02:00:00:00:00:03 path direct',
     'lease 10.244.9.0/24 public-ip 198.18.0.4 vtep-mac - path udp',
+    'lease 10.244.10.0/24 + fd00:244:0:a::/64 public-ip 198.18.0.5 vtep-mac - public-ipv6 2001:2::5 vtep-mac6 - path direct path6 direct',
+    'lease 10.244.11.0/24 + fd00:244:0:b::/64 public-ip 198.18.0.6 vtep-mac 02:00:00:00:00:06 public-ipv6 2001:2:9::6 vtep-mac6 02:00:00:00:00:06 path direct path6 vxlan',
   ].join('\n'));
 });
 
