@@ -158,7 +158,8 @@ test('metrics: weft_* read from the counters at scrape time; /healthz and /ready
 
 test('readiness with a lease store: ready once the leases are programmed, not after ours lapses', async () => {
   const own = { expiresMs: Date.now() + 3_600_000 };
-  const control = { own, status: () => ({ storeReachable: true, leases: [{}, {}] }), leaseCounts: () => ({ programmed: 2, families: { ipv4: 2, ipv6: 1 }, paths: { ipv4: { vxlan: 1, udp: 0, direct: 1 }, ipv6: { vxlan: 0, udp: 0, direct: 1 } }, refused: {}, refusedTotal: {} }),
+  const paths = { ipv4: { vxlan: 1, udp: 0, direct: 1 }, ipv6: { vxlan: 0, udp: 0, direct: 1 } };
+  const control = { own, status: () => ({ storeReachable: true, leases: [{}, {}] }), leaseCounts: () => ({ programmed: 2, families: { ipv4: 2, ipv6: 1 }, paths, refused: {}, refusedTotal: {} }),
     ipWork: () => ({ processes: 1, commands: 4 }) } as unknown as ControlPlane;
   const d = daemon(control);
   const ops = await start(d, true);
