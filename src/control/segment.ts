@@ -139,15 +139,17 @@ export function directRouteCmds(r: DirectRoute): { add: string; del: string } {
 /**
  * Our segment, when the network has direct paths (host-gw, or vxlan with
  * DirectRouting), else null: the interface holding `ip` (our IPv4 address,
- * or the IPv6 one in an IPv6-only network). host-gw needs our public
+ * or the IPv6 one in an IPv6-only network), with the prefixes of the
+ * families the network carries. host-gw needs our public
  * addresses on that interface, as flanneld's does ("your PublicIP differs
  * from interface IP"): behind NAT the other hosts' routes via them would
  * lead nowhere; a dual-stack one needs `ip6`, our PublicIPv6, in its IPv6
  * prefixes too, since the others route our IPv6 subnet via it.
  */
-export function networkSegment(conf: { backend: BackendType; directRouting: boolean }, ip: string | null, read = readSegment, ip6: string | null = null): Segment | null {
+export function networkSegment(conf: { backend: BackendType; directRouting: boolean; ipv4?: boolean; ipv6?: object | null }, ip: string | null, read = readSegment, ip6: string | null = null): Segment | null {
   if (conf.backend !== 'host-gw' && !conf.directRouting) return null;
-  const segment = ip === null ? null : read(ip);
+  const found = ip === null ? null : read(ip);
+  const segment = found && { dev: found.dev, prefixes: conf.ipv4 === false ? [] : found.prefixes, prefixes6: conf.ipv6 ? found.prefixes6 : [] };
   if (conf.backend !== 'host-gw') return segment;
   if (!segment) {
     throw new RuntimeError(`host-gw: no interface here has the public IP ${ip}; host-gw routes to hosts by it (no NAT): give --public-ip or --iface an address of this host`);

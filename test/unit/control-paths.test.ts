@@ -74,13 +74,16 @@ test('networkSegment: read only for host-gw and DirectRouting; host-gw without o
   const read = (ip: string) => { reads++; return ip === '198.18.0.1' ? SEG : null; };
   assert.is(networkSegment({ backend: 'vxlan', directRouting: false }, '198.18.0.1', read), null);
   assert.is(reads, 0);
-  assert.is(networkSegment({ backend: 'vxlan', directRouting: true }, '198.18.0.1', read), SEG);
+  // The prefixes of the families the network carries.
+  assert.equal(networkSegment({ backend: 'vxlan', directRouting: true }, '198.18.0.1', read), { ...SEG, prefixes6: [] });
+  assert.equal(networkSegment({ backend: 'vxlan', directRouting: true, ipv4: true, ipv6: {} }, '198.18.0.1', read), SEG);
+  assert.equal(networkSegment({ backend: 'vxlan', directRouting: true, ipv4: false, ipv6: {} }, '198.18.0.1', read), { ...SEG, prefixes: [] });
   assert.is(networkSegment({ backend: 'vxlan', directRouting: true }, '203.0.113.1', read), null);
   assert.throws(() => networkSegment({ backend: 'host-gw', directRouting: false }, '203.0.113.1', read),
     (e: Error) => e instanceof RuntimeError && /^host-gw: no interface here has the public IP 203.0.113.1;/.test(e.message));
   // Dual-stack host-gw: our PublicIPv6 must be on the same interface, as the others route our IPv6 subnet via it.
-  assert.is(networkSegment({ backend: 'host-gw', directRouting: false }, '198.18.0.1', read, '2001:2::1'), SEG);
-  assert.throws(() => networkSegment({ backend: 'host-gw', directRouting: false }, '198.18.0.1', read, '2001:2:9::1'),
+  assert.equal(networkSegment({ backend: 'host-gw', directRouting: false, ipv6: {} }, '198.18.0.1', read, '2001:2::1'), SEG);
+  assert.throws(() => networkSegment({ backend: 'host-gw', directRouting: false, ipv6: {} }, '198.18.0.1', read, '2001:2:9::1'),
     (e: Error) => e instanceof RuntimeError && /^host-gw: the public IPv6 2001:2:9::1 is not on eth0 /.test(e.message));
 });
 
