@@ -28,8 +28,11 @@ export interface StatsResult {
   peers: number;
   /** The peer table's size (optional: a weft from before it was shown leaves it out). */
   peerCapacity?: number;
-  /** With a lease store: remote leases programmed, refused now and since start by reason. */
-  leases?: { programmed: number; refused: Record<string, number>; refusedTotal: Record<string, number> };
+  /**
+   * With a lease store: remote leases programmed, refused now and since start by reason; with direct paths, route
+   * checks and direct routes put back (optional: older wefts leave it out).
+   */
+  leases?: { programmed: number; refused: Record<string, number>; refusedTotal: Record<string, number>; routes?: { checks: number; restored: number } };
   batches: Record<string, { reads: number; packets: number }>;
   offload: Record<string, number | boolean> | null;
   capture: { side: string; frames: number } | null;

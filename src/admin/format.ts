@@ -104,6 +104,7 @@ export function formatStats(r: StatsResult, prev?: StatsResult, dtS?: number): s
   if (l) {
     const nonzero = (m: Record<string, number>) => Object.entries(m).filter(([, n]) => n).map(([k, n]) => `${k} ${n}`).join(' ') || 'none';
     lines.push(`    leases: programmed ${l.programmed} refused ${Object.values(l.refused).reduce((a, n) => a + n, 0)} (now: ${nonzero(l.refused)}; since start: ${nonzero(l.refusedTotal)})`);
+    if (l.routes) lines.push(`    direct routes: checks ${l.routes.checks} put back ${l.routes.restored}`);
   }
   lines.push(`    batches: ${Object.entries(r.batches).map(([d, b]) => `${d.replace(/_/g, '-')} ${b.reads} reads ${b.reads ? (b.packets / b.reads).toFixed(1) : '0'}/read`).join(', ')}`);
   if (o) {

@@ -12,7 +12,10 @@
 //     4. write subnet.env;
 //     5. list the leases and program every remote one (reconcile.ts), then
 //        watch for changes from the listed revision;
-//     6. renew our lease RENEW_MARGIN before it lapses.
+//     6. renew our lease RENEW_MARGIN before it lapses; with direct paths,
+//        check every ROUTE_CHECK_MS that our direct routes are still in the
+//        kernel and put back any that went (reconcile.ts, checkRoutes).
+
 //   shutdown
 //     7. stop watching, remove every route, neighbour and forwarding entry
 //        programmed, and keep the lease, so a restart gets the same subnet
@@ -36,7 +39,7 @@ import { UNDERLAY_MTU_DEFAULT, overlayMtu } from '../wire/vxlan.js';
 import { udpBackendMtu } from '../datapath/udp-routes.js';
 import { formatMac, stableMac } from '../wire/mac.js';
 import { acquireLease, renewDelayMs, renewLease } from './allocate.js';
-import { LEASE_TTL_MS, PEER_CAPACITY_CEILING } from './defaults.js';
+import { LEASE_TTL_MS, PEER_CAPACITY_CEILING, ROUTE_CHECK_MS } from './defaults.js';
 import { FileStore } from './file-store.js';
 import { LiveHostOps, interfaceAddress, interfaceAddress6, type IpCounts } from './host.js';
 import { formatSubnet, hasV4, sameSubnet } from './ip4.js';
@@ -168,6 +171,8 @@ async function readNetConf(store: LeaseStore, ctl: ControlConfig): Promise<NetCo
 export interface LeaseCounts {
   programmed: number; families: { ipv4: number; ipv6: number }; paths: { ipv4: Record<LeasePath, number>; ipv6: Record<LeasePath, number> };
   refused: Record<string, number>; refusedTotal: Record<string, number>;
+  /** With direct paths: route checks done and direct routes put back since start. */
+  routes?: { checks: number; restored: number };
 }
 
 /**
@@ -194,6 +199,9 @@ export class ControlPlane {
   private watch: StoreWatch | null = null;
   private configWatch: StoreWatch | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
+  private routeTimer: NodeJS.Timeout | null = null;
+  /** A route check is queued behind the batch that runs now. */
+  private routeCheckQueued = false;
   private chain: Promise<void> = Promise.resolve();
   /** Changes waiting for the next batch, and whether a batch is queued to take them. */
   private pending: LeaseChange[] = [];
@@ -270,6 +278,10 @@ export class ControlPlane {
       });
     }
     this.scheduleRenew(renewDelayMs(this.own.expiresMs, this.now(), this.ctl.renewMarginMs));
+    if (this.host.segment) {
+      this.routeTimer = setInterval(() => this.queueRouteCheck(), ROUTE_CHECK_MS);
+      this.routeTimer.unref();
+    }
     const n = this.reconciler.programmed.size, refused = this.reconciler.refused.size;
     this.log(`weft: ${n} remote lease${n === 1 ? '' : 's'} programmed${refused ? `, ${refused} refused (see weft peers)` : ''}; watching ${this.store.describe}`);
   }
@@ -285,6 +297,7 @@ export class ControlPlane {
     this.watch?.close();
     this.configWatch?.close();
     if (this.renewTimer) clearTimeout(this.renewTimer);
+    if (this.routeTimer) clearInterval(this.routeTimer);
     if (this.reconciler && !keepRoutes) this.reconciler.clearSync();
     void this.store.close();
   }
@@ -325,7 +338,11 @@ export class ControlPlane {
       if (l.publicIp !== null) { families.ipv4++; paths.ipv4[l.path ?? 'vxlan']++; }
       if (l.publicIpv6) { families.ipv6++; paths.ipv6[l.path6 ?? 'vxlan']++; }
     }
-    return { programmed: this.reconciler?.programmed.size ?? 0, families, paths, refused, refusedTotal };
+    const r = this.reconciler;
+    return {
+      programmed: r?.programmed.size ?? 0, families, paths, refused, refusedTotal,
+      ...(this.host.segment ? { routes: { checks: r?.routeChecks ?? 0, restored: r?.routesRestored ?? 0 } } : {}),
+    };
   }
 
   private onEvent(e: WatchEvent): void {
@@ -403,6 +420,17 @@ export class ControlPlane {
         this.log(`weft: programming ${batch.length} lease change${batch.length === 1 ? '' : 's'} failed: ${(e as Error)?.message ?? String(e)}`));
     });
     return this.chain;
+  }
+
+  /** Queues one route check behind whatever batch runs now (one at a time: a slow one is not stacked on). */
+  private queueRouteCheck(): void {
+    if (this.stopped || this.routeCheckQueued || !this.reconciler) return;
+    this.routeCheckQueued = true;
+    this.chain = this.chain.then(() => {
+      this.routeCheckQueued = false;
+      if (this.stopped) return;
+      return this.reconciler!.checkRoutes().catch((e: unknown) => this.log(`weft: route check failed: ${(e as Error)?.message ?? String(e)}`));
+    });
   }
 
   /** Queues one retry of the refused leases behind whatever batch runs now (several calls meanwhile: one retry). */

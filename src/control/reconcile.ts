@@ -52,7 +52,8 @@ import { numberToIpv4 } from '../wire/ipv4.js';
 import { checkLease, type LeaseCheckContext } from './lease-check.js';
 import type { StoredLease, WatchEvent } from './store.js';
 import { RAISE_FOR, type Refusal } from '../datapath/datapath.js';
-import { directRouteCmds, leasePaths, type DirectRoute, type LeasePath, type Segment } from './segment.js';
+import { directRouteCmds, leasePaths, missingRoutes, type DirectRoute, type LeasePath, type Segment, type ShownRoute } from './segment.js';
+import { ROUTE_CHECK_MS } from './defaults.js';
 import type { BackendType } from './net-conf.js';
 
 /**
@@ -228,6 +229,8 @@ export interface HostOps {
   ip(cmds: string[]): Promise<{ cmd: string; error: string }[]>;
   /** The same, blocking: for shutdown, which must finish before the TAP closes. */
   ipSync(cmds: string[]): { cmd: string; error: string }[];
+  /** The kernel's main routing table for a family (`ip -j route show`); absent in twins without a kernel (no route check then). */
+  routeTable?(family: 4 | 6): Promise<ShownRoute[]>;
 }
 
 /** Errors that mean "already gone" when removing. */
@@ -244,6 +247,13 @@ export class Reconciler {
   readonly refusedTotal = new Map<LeaseRefusal, number>();
   /** Reasons already logged; a reason is logged again only after every lease it refused was taken or went. */
   private readonly warned = new Set<LeaseRefusal>();
+  /** Route checks done, and direct routes found missing and put back, since start. */
+  routeChecks = 0;
+  routesRestored = 0;
+  /** Missing routes that could not be put back, by command: said once until they can (or are no longer ours). */
+  private unrestorable = new Set<string>();
+  /** The last route check could not read the table: said once until one can. */
+  private dumpFailed = false;
 
   /** `underlay`: the interface direct routes leave by (segment.ts); null when no lease can take that path. */
   constructor(
@@ -281,6 +291,54 @@ export class Reconciler {
     }
     this.rearm();
     if (cmds.length) this.report(await this.ops.ip(cmds));
+  }
+
+  /** The direct routes programmed now: what the route check looks for. */
+  ownedRoutes(): DirectRoute[] {
+    return [...this.programmed.values()].flatMap((l) => directRoutes(l, this.underlay));
+  }
+
+  /**
+   * flannel's routeCheck: reads the kernel's table (one dump per family
+   * that has a direct route) and puts back each direct route of ours that
+   * someone removed, in one `ip` batch. Each put back is said and counted;
+   * one that cannot be is said once, and tried again at every check.
+   * Runs in the control plane's chain, so no lease change is half done
+   * meanwhile (a route just removed with its lease is not ours any more).
+   */
+  async checkRoutes(): Promise<void> {
+    const owned = this.ownedRoutes();
+    if (owned.length === 0 || !this.ops.routeTable) return;
+    let shown: ShownRoute[];
+    try {
+      const families = [...new Set(owned.map((r) => (r.dst.includes(':') ? 6 : 4) as 4 | 6))];
+      shown = (await Promise.all(families.map((f) => this.ops.routeTable!(f)))).flat();
+    } catch (e) {
+      if (!this.dumpFailed) this.log(`weft: route check: cannot read the routing table (${(e as Error).message}); trying again every ${ROUTE_CHECK_MS / 1000} s`);
+      this.dumpFailed = true;
+      return;
+    }
+    this.dumpFailed = false;
+    this.routeChecks++;
+    const missing = missingRoutes(owned, shown);
+    const cmds = missing.map((r) => directRouteCmds(r).add);
+    const failures = cmds.length ? await this.ops.ip(cmds) : [];
+    const failed = new Map(failures.map((f) => [f.cmd, f.error]));
+    // A failure `ip` did not tie to a line leaves every line in doubt.
+    const unsure = failures.find((f) => !cmds.includes(f.cmd))?.error;
+    const still = new Set<string>();
+    missing.forEach((r, i) => {
+      const error = unsure ?? failed.get(cmds[i]);
+      const what = `route ${r.dst} via ${r.via} dev ${r.dev}`;
+      if (error === undefined) {
+        this.routesRestored++;
+        this.log(`weft: ${what} was missing from the kernel: put back (weft_direct_routes_restored_total)`);
+        return;
+      }
+      still.add(cmds[i]);
+      if (!this.unrestorable.has(cmds[i])) this.log(`weft: ${what} is missing from the kernel and could not be put back: ${error}; trying again every ${ROUTE_CHECK_MS / 1000} s`);
+    });
+    this.unrestorable = still;
   }
 
   /** Removes everything programmed (shutdown). The leases stay in the store. */

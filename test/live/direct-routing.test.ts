@@ -261,4 +261,30 @@ test('dual-stack host-gw: both families by routes via the hosts; h3 refused with
   assert.is(route6(1, subnet6[2]), '');
 });
 
+test('route check: direct routes removed by hand are put back within 10 s, said once each and counted', async () => {
+  await startWefts(GW6, 'gw6-check', true);
+  for (const i of [1, 2]) await said(i, `lease ${both(3 - i)} → direct via ${addr(3 - i)}, direct via ${addr6(3 - i)}`);
+  const restored = () => (JSON.parse(cli(1, ['stats', '--json']).out) as { leases: { routes: { checks: number; restored: number } } }).leases.routes;
+  const was = restored();
+  assert.is(was.restored, 0);
+  const from = w[1].stderr().length;
+  const t0 = Date.now();
+  rig.exec(1, ['ip', 'route', 'del', subnet[2]]);
+  rig.exec(1, ['ip', '-6', 'route', 'del', subnet6[2]]);
+  assert.is(route(1, subnet[2]), '');
+  await waitFor(() => route(1, subnet[2]) !== '' && route6(1, subnet6[2]) !== '', 12_000, 'the routes put back');
+  const tookMs = Date.now() - t0;
+  assert.is(route(1, subnet[2]), `${subnet[2]} via 198.18.0.2 dev eth0`);
+  assert.is(route6(1, subnet6[2]), `${subnet6[2]} via 2001:2::2 dev eth0`);
+  await said(1, `route ${subnet6[2]} via 2001:2::2 dev eth0 was missing from the kernel: put back`, from);
+  const put = w[1].stderr().slice(from).split('\n').filter((l) => l.includes('was missing from the kernel: put back'));
+  assert.is(put.length, 2, put.join('\n'));
+  const now = restored();
+  assert.is(now.restored, 2);
+  assert.ok(now.checks > was.checks, JSON.stringify([was, now]));
+  assert.ok(tookMs <= 11_000, `put back after ${tookMs} ms`);
+  for (const i of [1, 2, 3]) assert.is(await stopWeft(w[i]), 0);
+  assert.is(route6(1, subnet6[2]), '');
+});
+
 test.run();

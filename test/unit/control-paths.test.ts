@@ -7,7 +7,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { describeSegment, leasePaths, networkSegment, onSegment, segmentPrefixes, type Segment } from '../../src/control/segment.js';
+import { describeSegment, leasePaths, missingRoutes, networkSegment, onSegment, segmentPrefixes, type Segment, type ShownRoute } from '../../src/control/segment.js';
 import { LeaseTracker, Reconciler, type HostOps, type RemoteLease } from '../../src/control/reconcile.js';
 import { encodeAttrs } from '../../src/control/lease.js';
 import { parseNetConf } from '../../src/control/net-conf.js';
@@ -142,7 +142,7 @@ class Recorder implements HostOps {
   readonly log: string[] = [];
   fdbAdd(mac: number, ip: string) { this.log.push(`fdb add ${mac} ${ip}`); return null; }
   fdbRemove(mac: number): void { this.log.push(`fdb del ${mac}`); }
-  async ip(cmds: string[]) { this.log.push(...cmds); return []; }
+  async ip(cmds: string[]): Promise<{ cmd: string; error: string }[]> { this.log.push(...cmds); return []; }
   ipSync(cmds: string[]) { this.log.push(...cmds); return []; }
 }
 
@@ -224,6 +224,76 @@ test('reconciler (dual-stack): each side by its own path; the IPv6 route via Pub
     'neigh del fd00:244:0:2:: dev weft0',
     'fdb del 2',
   ]);
+});
+
+/** A host whose kernel table is `table`: each `route replace` lands in it unless `refuse` names its destination. */
+class KernelTwin extends Recorder {
+  table: ShownRoute[] = [];
+  refuse: string | null = null;
+  dumps = 0;
+  async routeTable(family: 4 | 6) { this.dumps++; return this.table.filter((r) => r.dst!.includes(':') === (family === 6)); }
+  override async ip(cmds: string[]) {
+    this.log.push(...cmds);
+    const failed: { cmd: string; error: string }[] = [];
+    for (const c of cmds) {
+      const m = /^route replace (\S+) via (\S+) dev (\S+)$/.exec(c);
+      if (!m) continue;
+      if (m[1] === this.refuse) failed.push({ cmd: c, error: 'Nexthop has invalid gateway' });
+      else this.table.push({ dst: m[1], gateway: m[2], dev: m[3] });
+    }
+    return failed;
+  }
+}
+
+test('missingRoutes: told by destination, gateway and interface; a host route as ip prints it', () => {
+  const owned = [{ dst: '10.244.2.0/24', via: '198.18.0.2', dev: 'eth0' }, { dst: '10.244.3.5/32', via: '198.18.0.3', dev: 'eth0' }, { dst: 'fd00:244:0:2::/64', via: '2001:2::2', dev: 'eth0' }];
+  assert.equal(missingRoutes(owned, [
+    { dst: '10.244.2.0/24', gateway: '198.18.0.2', dev: 'eth0' },
+    { dst: '10.244.3.5', gateway: '198.18.0.3', dev: 'eth0' },
+    { dst: 'fd00:244:0:2::/64', gateway: '2001:2::9', dev: 'eth0' },   // another gateway: not ours
+    { dst: 'default', gateway: '198.18.0.254', dev: 'eth0' },
+  ]), [owned[2]]);
+  assert.equal(missingRoutes(owned, [{ dst: '10.244.2.0/24', gateway: '198.18.0.2', dev: 'eth1' }]), owned);
+});
+
+test('route check: a direct route gone from the kernel is put back, said and counted once per put-back; one that cannot be is said once', async () => {
+  const ops = new KernelTwin();
+  const lines: string[] = [];
+  const r = new Reconciler(ops, 'weft0', (l) => lines.push(l), 'eth0');
+  const lease: RemoteLease = { subnet: dual('10.244.2.0/24', 'fd00:244:0:2::/64'), publicIp: '198.18.0.2', vtepMac: null, publicIpv6: '2001:2::2', vtepMac6: null, revision: 1, path: 'direct', path6: 'direct' };
+  const far: RemoteLease = { subnet: sn('10.244.3.0/24'), publicIp: '198.18.9.3', vtepMac: 3, revision: 1, path: 'vxlan' };
+  await r.apply([{ type: 'add', lease, old: null }, { type: 'add', lease: far, old: null }]);
+  assert.equal(ops.table.length, 2);
+  lines.length = 0;
+  ops.log.length = 0;
+  await r.checkRoutes();
+  assert.equal([r.routeChecks, r.routesRestored, ops.dumps, ops.log, lines], [1, 0, 2, [], []]);
+
+  // Someone removes the IPv6 route: the next check puts it back, in one batch, and says so.
+  ops.table = ops.table.filter((x) => !x.dst!.includes(':'));
+  await r.checkRoutes();
+  assert.equal(ops.log, ['route replace fd00:244:0:2::/64 via 2001:2::2 dev eth0']);
+  assert.is(r.routesRestored, 1);
+  assert.equal(lines, ['weft: route fd00:244:0:2::/64 via 2001:2::2 dev eth0 was missing from the kernel: put back (weft_direct_routes_restored_total)']);
+
+  // One the kernel refuses: said once over two checks, not counted; put back once it can be.
+  ops.table = ops.table.filter((x) => x.dst !== '10.244.2.0/24');
+  ops.refuse = '10.244.2.0/24';
+  lines.length = 0;
+  await r.checkRoutes();
+  await r.checkRoutes();
+  assert.is(lines.length, 1);
+  assert.match(lines[0], /^weft: route 10\.244\.2\.0\/24 via 198\.18\.0\.2 dev eth0 is missing from the kernel and could not be put back: Nexthop has invalid gateway; trying again every 10 s$/);
+  assert.is(r.routesRestored, 1);
+  ops.refuse = null;
+  await r.checkRoutes();
+  assert.is(r.routesRestored, 2);
+
+  // Without direct routes, no dump at all.
+  await r.apply([{ type: 'remove', lease }]);
+  const dumps = ops.dumps;
+  await r.checkRoutes();
+  assert.is(ops.dumps, dumps);
 });
 
 test.run();
