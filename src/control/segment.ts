@@ -141,14 +141,13 @@ export interface ShownRoute { dst?: string; gateway?: string; dev?: string }
  */
 export function missingRoutes(owned: readonly DirectRoute[], shown: readonly ShownRoute[]): DirectRoute[] {
   const have = new Set<string>();
-  for (const r of shown) if (r.dst && r.gateway && r.dev) have.add(routeKey(r.dst, r.gateway, r.dev));
-  return owned.filter((r) => !have.has(routeKey(r.dst, r.via, r.dev)));
+  for (const r of shown) if (r.dst !== undefined && r.gateway !== undefined && r.dev !== undefined) have.add(`${r.dst} ${r.gateway} ${r.dev}`);
+  return owned.filter((r) => !have.has(`${shownDst(r.dst)} ${r.via} ${r.dev}`));
 }
 
 /** `ip` prints a host route without its length (`10.244.2.5`, not `/32`). */
-function routeKey(dst: string, via: string, dev: string): string {
-  const len = dst.includes('/') ? '' : isIP(dst) === 6 ? '/128' : '/32';
-  return `${dst}${len} ${via} ${dev}`;
+function shownDst(dst: string): string {
+  return dst.endsWith('/32') || dst.endsWith('/128') ? dst.slice(0, dst.lastIndexOf('/')) : dst;
 }
 
 /** `ip route` text for a direct route. */
