@@ -18,7 +18,6 @@ import { COUNTER_NAMES, C, type CounterName } from '../datapath/counters.js';
 import { BATCH_BUCKETS, BATCH_DIRECTIONS } from '../datapath/batch-sizes.js';
 import { VNI_RX_BYTES, VNI_RX_FRAMES, VNI_TX_BYTES, VNI_TX_FRAMES } from '../datapath/vni.js';
 import type { DaemonState } from '../daemon/state.js';
-import { ROUTE_CHECK_MS } from '../control/defaults.js';
 
 type Labels = Record<string, string | number>;
 interface Value { value: number; labels: Labels; metricName?: string }
@@ -155,8 +154,9 @@ export function createRegistry(st: DaemonState, o: MetricsOptions): Registry {
     add('weft_kernel_batches_total', 'ip -batch processes run to program routes and neighbour entries (a burst of lease changes is one, or one per 2,000 commands).', 'counter',
       () => one(ctl.ipWork().processes));
     add('weft_kernel_commands_total', 'Route and neighbour commands fed to them.', 'counter', () => one(ctl.ipWork().commands));
-    if (ctl.host.segment) {
-      add('weft_route_checks_total', `Checks that the direct routes weft made are still in the kernel (every ${ROUTE_CHECK_MS / 1000} s, as flannel\'s routeCheck).`, 'counter',
+    // Only a network with direct paths checks its routes (leaseCounts says so by having the field).
+    if (ctl.leaseCounts().routes) {
+      add('weft_route_checks_total', 'Checks that the direct routes weft made are still in the kernel (as flannel\'s routeCheck).', 'counter',
         () => one(ctl.leaseCounts().routes?.checks ?? 0));
       add('weft_direct_routes_restored_total', 'Direct routes found missing from the kernel (removed by someone else) and put back.', 'counter',
         () => one(ctl.leaseCounts().routes?.restored ?? 0));

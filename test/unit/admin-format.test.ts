@@ -71,6 +71,15 @@ test('stats: ip -s link tables, drops by name, fdb and batches', () => {
   ].join('\n'));
 });
 
+test('stats: the lease line, and the route check\'s line in a network with direct paths', () => {
+  const r = { ...stats({}), leases: { programmed: 3, refused: { off_segment: 1 }, refusedTotal: { off_segment: 2 }, routes: { checks: 12, restored: 2 } } };
+  const lines = formatStats(r).split('\n');
+  assert.ok(lines.includes('    leases: programmed 3 refused 1 (now: off_segment 1; since start: off_segment 2)'), lines.join('\n'));
+  assert.ok(lines.includes('    direct routes: checks 12 put back 2'), lines.join('\n'));
+  const { routes: _, ...noRoutes } = r.leases;
+  assert.not.ok(formatStats({ ...r, leases: noRoutes }).includes('direct routes'));
+});
+
 test('stats --watch: a rate row under each table', () => {
   const a = stats({ rx_datagrams: 100, rx_frames: 100, rx_bytes: 150_000 });
   const b = stats({ rx_datagrams: 300, rx_frames: 300, rx_bytes: 450_000 }, 77.2);
