@@ -16,7 +16,9 @@
 // onto the segment is taken.
 // Dual-stack: each family's side takes the path its host's address gives
 // (the IPv6 route via PublicIPv6 on eth0), ping6 on the segment moves no
-// weft counter, ping6 to h3 goes through weft.
+// weft counter, ping6 to h3 goes through weft; the route check puts back
+// direct routes deleted by hand. IPv6-only host-gw: the same by PublicIPv6
+// alone.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -31,6 +33,7 @@ const DR = '/dr/network';
 const GW = '/gw/network';
 const DR6 = '/dr6/network';
 const GW6 = '/gw6/network';
+const GW6ONLY = '/gw6only/network';
 const SIX = '"EnableIPv6": true, "IPv6Network": "fd00:244::/48"';
 let rig: Rig;
 let etcd: Etcd;
@@ -69,14 +72,19 @@ function buildRouter(): void {
   for (const i of [1, 2]) rig.exec(i, ['ip', '-6', 'route', 'add', '2001:2:3::/64', 'via', '2001:2::4']);
 }
 
-/** Starts a weft on h1–h3 in the network at `prefix`; `dual`: a dual-stack one, each host's PublicIPv6 its 2001:2:… address. */
-async function startWefts(prefix: string, name: string, dual = false): Promise<void> {
+/**
+ * Starts a weft on h1–h3 in the network at `prefix`; `six`: 'dual' for a
+ * dual-stack one, each host's PublicIPv6 its 2001:2:… address; 'only' for an
+ * IPv6-only one, that address its --local (its one subnet in `subnet`).
+ */
+async function startWefts(prefix: string, name: string, six: 'dual' | 'only' | null = null): Promise<void> {
   w = [];
   subnet = [];
   subnet6 = [];
   for (const i of [1, 2, 3]) {
-    w[i] = await rig.weft(i, ['--etcd-endpoints', etcd.endpoint, '--etcd-prefix', prefix, '--local', addr(i),
-      ...(dual ? ['--public-ipv6', addr6(i)] : []), '--subnet-file', join(tmp.dir, `${name}-h${i}.env`)], 20_000);
+    const host = six === 'only' ? ['--local', addr6(i)] : ['--local', addr(i), ...(six === 'dual' ? ['--public-ipv6', addr6(i)] : [])];
+    w[i] = await rig.weft(i, ['--etcd-endpoints', etcd.endpoint, '--etcd-prefix', prefix, ...host,
+      '--subnet-file', join(tmp.dir, `${name}-h${i}.env`)], 20_000);
     const m = /"msg":"lease (\S+)(?: \+ (\S+))? in /.exec(w[i].stderr());
     if (!m) throw new Error(`no lease line in: ${w[i].stderr()}`);
     subnet[i] = m[1];
@@ -103,6 +111,7 @@ test.before(async () => {
   etcd.put(`${GW}/config`, '{"Network": "10.244.0.0/16", "Backend": {"Type": "host-gw"}}');
   etcd.put(`${DR6}/config`, `{"Network": "10.244.0.0/16", ${SIX}, "Backend": {"Type": "vxlan", "DirectRouting": true}}`);
   etcd.put(`${GW6}/config`, `{"Network": "10.244.0.0/16", ${SIX}, "Backend": {"Type": "host-gw"}}`);
+  etcd.put(`${GW6ONLY}/config`, `{"EnableIPv4": false, ${SIX}, "Backend": {"Type": "host-gw"}}`);
   await startWefts(DR, 'dr');
   for (const i of [1, 2]) await said(i, `lease ${subnet[3 - i]} → direct via ${addr(3 - i)}`);
   for (const i of [1, 2]) await said(i, `lease ${subnet[3]} → vtep `);
@@ -218,7 +227,7 @@ test('host-gw: a refused lease whose host moves onto our segment is taken; stopp
 });
 
 test('dual-stack DirectRouting: each side by its host\'s address; ping6 h1 ↔ h2 carries no VXLAN, h1 ↔ h3 goes through weft', async () => {
-  await startWefts(DR6, 'dr6', true);
+  await startWefts(DR6, 'dr6', 'dual');
   for (const i of [1, 2]) await said(i, `lease ${both(3 - i)} → direct via ${addr(3 - i)}, direct via ${addr6(3 - i)}`);
   for (const i of [1, 2]) await said(i, `lease ${both(3)} → vtep `);
   assert.is(route6(1, subnet6[2]), `${subnet6[2]} via 2001:2::2 dev eth0`);
@@ -244,7 +253,7 @@ test('dual-stack DirectRouting: each side by its host\'s address; ping6 h1 ↔ h
 });
 
 test('dual-stack host-gw: both families by routes via the hosts; h3 refused with one line; ping6 between h1 and h2\'s pods', async () => {
-  await startWefts(GW6, 'gw6', true);
+  await startWefts(GW6, 'gw6', 'dual');
   for (const i of [1, 2]) await said(i, `lease ${both(3 - i)} → direct via ${addr(3 - i)}, direct via ${addr6(3 - i)}`);
   for (const i of [1, 2]) await said(i, `lease ${both(3)} refused: PublicIP 198.18.3.3 is not on our segment`);
   const own = etcd.list(`${GW6}/subnets/`).find((kv) => kv.key.includes(subnet[1].replace('/', '-')))!;
@@ -262,7 +271,7 @@ test('dual-stack host-gw: both families by routes via the hosts; h3 refused with
 });
 
 test('route check: direct routes removed by hand are put back within 10 s, said once each and counted', async () => {
-  await startWefts(GW6, 'gw6-check', true);
+  await startWefts(GW6, 'gw6-check', 'dual');
   for (const i of [1, 2]) await said(i, `lease ${both(3 - i)} → direct via ${addr(3 - i)}, direct via ${addr6(3 - i)}`);
   const restored = () => (JSON.parse(cli(1, ['stats', '--json']).out) as { leases: { routes: { checks: number; restored: number } } }).leases.routes;
   const was = restored();
@@ -285,6 +294,21 @@ test('route check: direct routes removed by hand are put back within 10 s, said 
   assert.ok(tookMs <= 11_000, `put back after ${tookMs} ms`);
   for (const i of [1, 2, 3]) assert.is(await stopWeft(w[i]), 0);
   assert.is(route6(1, subnet6[2]), '');
+});
+
+test('IPv6-only host-gw: the lease is flanneld\'s (PublicIP 0.0.0.0); h1 ↔ h2 by IPv6 routes alone; h3 refused by its PublicIPv6', async () => {
+  await startWefts(GW6ONLY, 'gw6only', 'only');
+  for (const i of [1, 2]) await said(i, `lease ${subnet[3 - i]} → direct via ${addr6(3 - i)}`);
+  for (const i of [1, 2]) await said(i, `lease ${subnet[3]} refused: PublicIPv6 2001:2:3::3 is not on our segment`);
+  const own = etcd.list(`${GW6ONLY}/subnets/`).find((kv) => kv.key.endsWith(`0.0.0.0-0&${subnet[1].replace('/', '-')}`));
+  assert.is(own?.value, '{"PublicIP":"0.0.0.0","PublicIPv6":"2001:2::1","BackendType":"host-gw"}');
+  assert.match(w[1].stderr(), /leases via their hosts on eth0 [^"]*2001:2::\/64/);
+  assert.is(route6(1, subnet[2]), `${subnet[2]} via 2001:2::2 dev eth0`);
+  const pod6 = (i: number) => `${gw(subnet[i])}1`;
+  for (const i of [1, 2]) rig.exec(i, ['ip', '-6', 'addr', 'add', `${pod6(i)}/128`, 'dev', 'lo']);
+  assert.is(ping(rig, 1, pod6(2), 3, ['-I', pod6(1)]).received, 3);
+  for (const i of [1, 2, 3]) assert.is(await stopWeft(w[i]), 0);
+  assert.is(route6(1, subnet[2]), '');
 });
 
 test.run();
