@@ -325,7 +325,8 @@ export class Reconciler {
     const failures = cmds.length ? await this.ops.ip(cmds) : [];
     const failed = new Map(failures.map((f) => [f.cmd, f.error]));
     // A failure `ip` did not tie to a line leaves every line in doubt.
-    const unsure = failures.find((f) => !cmds.includes(f.cmd))?.error;
+    const asked = new Set(cmds);
+    const unsure = failures.find((f) => !asked.has(f.cmd))?.error;
     const still = new Set<string>();
     missing.forEach((r, i) => {
       const error = unsure ?? failed.get(cmds[i]);
