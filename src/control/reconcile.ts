@@ -233,6 +233,9 @@ export interface HostOps {
   routeTable?(family: 4 | 6): Promise<ShownRoute[]>;
 }
 
+/** Routes the route check names one by one in one check, of those put back and of those it could not put back. */
+const ROUTE_LINES_MAX = 20;
+
 /** Errors that mean "already gone" when removing. */
 const GONE = /No such process|No such file|Cannot find device|does not exist|not found/i;
 
@@ -328,17 +331,24 @@ export class Reconciler {
     const asked = new Set(cmds);
     const unsure = failures.find((f) => !asked.has(f.cmd))?.error;
     const still = new Set<string>();
+    // One line per route, up to ROUTE_LINES_MAX of each kind per check; past that one line says how many more
+    // (a link that bounced can take every IPv6 route with it).
+    let put = 0, stuck = 0;
     missing.forEach((r, i) => {
       const error = unsure ?? failed.get(cmds[i]);
       const what = `route ${r.dst} via ${r.via} dev ${r.dev}`;
       if (error === undefined) {
         this.routesRestored++;
-        this.log(`weft: ${what} was missing from the kernel: put back (weft_direct_routes_restored_total)`);
+        if (++put <= ROUTE_LINES_MAX) this.log(`weft: ${what} was missing from the kernel: put back (weft_direct_routes_restored_total)`);
         return;
       }
       still.add(cmds[i]);
-      if (!this.unrestorable.has(cmds[i])) this.log(`weft: ${what} is missing from the kernel and could not be put back: ${error}; trying again every ${ROUTE_CHECK_MS / 1000} s`);
+      if (!this.unrestorable.has(cmds[i]) && ++stuck <= ROUTE_LINES_MAX) {
+        this.log(`weft: ${what} is missing from the kernel and could not be put back: ${error}; trying again every ${ROUTE_CHECK_MS / 1000} s`);
+      }
     });
+    if (put > ROUTE_LINES_MAX) this.log(`weft: and ${put - ROUTE_LINES_MAX} more direct routes were missing from the kernel: put back (weft_direct_routes_restored_total)`);
+    if (stuck > ROUTE_LINES_MAX) this.log(`weft: and ${stuck - ROUTE_LINES_MAX} more direct routes are missing and could not be put back; trying again every ${ROUTE_CHECK_MS / 1000} s`);
     this.unrestorable = still;
   }
 

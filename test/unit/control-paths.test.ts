@@ -289,8 +289,19 @@ test('route check: a direct route gone from the kernel is put back, said and cou
   await r.checkRoutes();
   assert.is(r.routesRestored, 2);
 
+  // Many at once (a link that bounced): twenty lines by name, then one for the rest; all counted.
+  const many: RemoteLease[] = Array.from({ length: 25 }, (_, i) => ({ subnet: sn(`10.244.${100 + i}.0/24`), publicIp: `198.18.0.${100 + i}`, vtepMac: null, revision: 1, path: 'direct' }));
+  await r.apply(many.map((lease) => ({ type: 'add' as const, lease, old: null })));
+  ops.table = ops.table.filter((x) => !x.dst!.startsWith('10.244.1'));
+  lines.length = 0;
+  const before = r.routesRestored;
+  await r.checkRoutes();
+  assert.is(r.routesRestored - before, 25);
+  assert.is(lines.length, 21);
+  assert.is(lines[20], 'weft: and 5 more direct routes were missing from the kernel: put back (weft_direct_routes_restored_total)');
+
   // Without direct routes, no dump at all.
-  await r.apply([{ type: 'remove', lease }]);
+  await r.apply([{ type: 'remove', lease }, ...many.map((l) => ({ type: 'remove' as const, lease: l }))]);
   const dumps = ops.dumps;
   await r.checkRoutes();
   assert.is(ops.dumps, dumps);
