@@ -14,7 +14,7 @@
 //        watch for changes from the listed revision;
 //     6. renew our lease RENEW_MARGIN before it lapses; with direct paths,
 //        check every ROUTE_CHECK_MS that our direct routes are still in the
-//        kernel and put back any that went (reconcile.ts, checkRoutes).
+//        kernel and put back any that went (route-check.ts).
 
 //   shutdown
 //     7. stop watching, remove every route, neighbour and forwarding entry
@@ -48,6 +48,7 @@ import { numberToIpv4 } from '../wire/ipv4.js';
 import { parseNetConf, type NetConf } from './net-conf.js';
 import { configChangeLine } from './config-watch.js';
 import { LEASE_REFUSALS, LeaseTracker, Reconciler, type HostOps, type LeaseChange, type RemoteLease } from './reconcile.js';
+import { RouteCheck } from './route-check.js';
 import type { LeaseStore, StoredLease, StoreWatch, WatchEvent } from './store.js';
 import { LEASE_PATHS, describeSegment, networkSegment, type LeasePath, type Segment } from './segment.js';
 import { readPreviousSubnet, subnetEnv, writeSubnetEnv } from './subnet-env.js';
@@ -200,6 +201,7 @@ export class ControlPlane {
   private configWatch: StoreWatch | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
   private routeTimer: NodeJS.Timeout | null = null;
+  private routeCheck: RouteCheck | null = null;
   /** A route check is queued behind the batch that runs now. */
   private routeCheckQueued = false;
   private chain: Promise<void> = Promise.resolve();
@@ -279,6 +281,7 @@ export class ControlPlane {
     }
     this.scheduleRenew(renewDelayMs(this.own.expiresMs, this.now(), this.ctl.renewMarginMs));
     if (this.host.segment) {
+      this.routeCheck = new RouteCheck(ops, this.log);
       this.routeTimer = setInterval(() => this.queueRouteCheck(), ROUTE_CHECK_MS);
       this.routeTimer.unref();
     }
@@ -341,7 +344,7 @@ export class ControlPlane {
     const r = this.reconciler;
     return {
       programmed: r?.programmed.size ?? 0, families, paths, refused, refusedTotal,
-      ...(this.host.segment ? { routes: { checks: r?.routeChecks ?? 0, restored: r?.routesRestored ?? 0 } } : {}),
+      ...(this.host.segment ? { routes: { checks: this.routeCheck?.checks ?? 0, restored: this.routeCheck?.restored ?? 0 } } : {}),
     };
   }
 
@@ -424,12 +427,12 @@ export class ControlPlane {
 
   /** Queues one route check behind whatever batch runs now (one at a time: a slow one is not stacked on). */
   private queueRouteCheck(): void {
-    if (this.stopped || this.routeCheckQueued || !this.reconciler) return;
+    if (this.stopped || this.routeCheckQueued || !this.reconciler || !this.routeCheck) return;
     this.routeCheckQueued = true;
     this.chain = this.chain.then(() => {
       this.routeCheckQueued = false;
       if (this.stopped) return;
-      return this.reconciler!.checkRoutes().catch((e: unknown) => this.log(`weft: route check failed: ${(e as Error)?.message ?? String(e)}`));
+      return this.routeCheck!.run(this.reconciler!.ownedRoutes()).catch((e: unknown) => this.log(`weft: route check failed: ${(e as Error)?.message ?? String(e)}`));
     });
   }
 

@@ -52,8 +52,7 @@ import { numberToIpv4 } from '../wire/ipv4.js';
 import { checkLease, type LeaseCheckContext } from './lease-check.js';
 import type { StoredLease, WatchEvent } from './store.js';
 import { RAISE_FOR, type Refusal } from '../datapath/datapath.js';
-import { directRouteCmds, leasePaths, missingRoutes, type DirectRoute, type LeasePath, type Segment, type ShownRoute } from './segment.js';
-import { ROUTE_CHECK_MS } from './defaults.js';
+import { directRouteCmds, leasePaths, type DirectRoute, type LeasePath, type Segment, type ShownRoute } from './segment.js';
 import type { BackendType } from './net-conf.js';
 
 /**
@@ -233,9 +232,6 @@ export interface HostOps {
   routeTable?(family: 4 | 6): Promise<ShownRoute[]>;
 }
 
-/** Routes the route check names one by one in one check, of those put back and of those it could not put back. */
-const ROUTE_LINES_MAX = 20;
-
 /** Errors that mean "already gone" when removing. */
 const GONE = /No such process|No such file|Cannot find device|does not exist|not found/i;
 
@@ -250,13 +246,6 @@ export class Reconciler {
   readonly refusedTotal = new Map<LeaseRefusal, number>();
   /** Reasons already logged; a reason is logged again only after every lease it refused was taken or went. */
   private readonly warned = new Set<LeaseRefusal>();
-  /** Route checks done, and direct routes found missing and put back, since start. */
-  routeChecks = 0;
-  routesRestored = 0;
-  /** Missing routes that could not be put back, by command: said once until they can (or are no longer ours). */
-  private unrestorable = new Set<string>();
-  /** The last route check could not read the table: said once until one can. */
-  private dumpFailed = false;
 
   /** `underlay`: the interface direct routes leave by (segment.ts); null when no lease can take that path. */
   constructor(
@@ -296,60 +285,9 @@ export class Reconciler {
     if (cmds.length) this.report(await this.ops.ip(cmds));
   }
 
-  /** The direct routes programmed now: what the route check looks for. */
+  /** The direct routes programmed now: what the route check (route-check.ts) looks for. */
   ownedRoutes(): DirectRoute[] {
     return [...this.programmed.values()].flatMap((l) => directRoutes(l, this.underlay));
-  }
-
-  /**
-   * flannel's routeCheck: reads the kernel's table (one dump per family
-   * that has a direct route) and puts back each direct route of ours that
-   * someone removed, in one `ip` batch. Each put back is said and counted;
-   * one that cannot be is said once, and tried again at every check.
-   * Runs in the control plane's chain, so no lease change is half done
-   * meanwhile (a route just removed with its lease is not ours any more).
-   */
-  async checkRoutes(): Promise<void> {
-    const owned = this.ownedRoutes();
-    if (owned.length === 0 || !this.ops.routeTable) return;
-    let shown: ShownRoute[];
-    try {
-      const families = [...new Set(owned.map((r) => (r.dst.includes(':') ? 6 : 4) as 4 | 6))];
-      shown = (await Promise.all(families.map((f) => this.ops.routeTable!(f)))).flat();
-    } catch (e) {
-      if (!this.dumpFailed) this.log(`weft: route check: cannot read the routing table (${(e as Error).message}); trying again every ${ROUTE_CHECK_MS / 1000} s`);
-      this.dumpFailed = true;
-      return;
-    }
-    this.dumpFailed = false;
-    this.routeChecks++;
-    const missing = missingRoutes(owned, shown);
-    const cmds = missing.map((r) => directRouteCmds(r).add);
-    const failures = cmds.length ? await this.ops.ip(cmds) : [];
-    const failed = new Map(failures.map((f) => [f.cmd, f.error]));
-    // A failure `ip` did not tie to a line leaves every line in doubt.
-    const asked = new Set(cmds);
-    const unsure = failures.find((f) => !asked.has(f.cmd))?.error;
-    const still = new Set<string>();
-    // One line per route, up to ROUTE_LINES_MAX of each kind per check; past that one line says how many more
-    // (a link that bounced can take every IPv6 route with it).
-    let put = 0, stuck = 0;
-    missing.forEach((r, i) => {
-      const error = unsure ?? failed.get(cmds[i]);
-      const what = `route ${r.dst} via ${r.via} dev ${r.dev}`;
-      if (error === undefined) {
-        this.routesRestored++;
-        if (++put <= ROUTE_LINES_MAX) this.log(`weft: ${what} was missing from the kernel: put back (weft_direct_routes_restored_total)`);
-        return;
-      }
-      still.add(cmds[i]);
-      if (!this.unrestorable.has(cmds[i]) && ++stuck <= ROUTE_LINES_MAX) {
-        this.log(`weft: ${what} is missing from the kernel and could not be put back: ${error}; trying again every ${ROUTE_CHECK_MS / 1000} s`);
-      }
-    });
-    if (put > ROUTE_LINES_MAX) this.log(`weft: and ${put - ROUTE_LINES_MAX} more direct routes were missing from the kernel: put back (weft_direct_routes_restored_total)`);
-    if (stuck > ROUTE_LINES_MAX) this.log(`weft: and ${stuck - ROUTE_LINES_MAX} more direct routes are missing and could not be put back; trying again every ${ROUTE_CHECK_MS / 1000} s`);
-    this.unrestorable = still;
   }
 
   /** Removes everything programmed (shutdown). The leases stay in the store. */

@@ -10,6 +10,7 @@ import * as assert from 'uvu/assert';
 import { describeSegment, leasePaths, missingRoutes, networkSegment, onSegment, segmentPrefixes, type Segment, type ShownRoute } from '../../src/control/segment.js';
 import { LeaseTracker, Reconciler, type HostOps, type RemoteLease } from '../../src/control/reconcile.js';
 import { encodeAttrs } from '../../src/control/lease.js';
+import { RouteCheck } from '../../src/control/route-check.js';
 import { parseNetConf } from '../../src/control/net-conf.js';
 import { parseCidr4 } from '../../src/control/ip4.js';
 import { parseCidr6 } from '../../src/control/ip6.js';
@@ -260,50 +261,51 @@ test('route check: a direct route gone from the kernel is put back, said and cou
   const ops = new KernelTwin();
   const lines: string[] = [];
   const r = new Reconciler(ops, 'weft0', (l) => lines.push(l), 'eth0');
+  const check = new RouteCheck(ops, (l) => lines.push(l));
   const lease: RemoteLease = { subnet: dual('10.244.2.0/24', 'fd00:244:0:2::/64'), publicIp: '198.18.0.2', vtepMac: null, publicIpv6: '2001:2::2', vtepMac6: null, revision: 1, path: 'direct', path6: 'direct' };
   const far: RemoteLease = { subnet: sn('10.244.3.0/24'), publicIp: '198.18.9.3', vtepMac: 3, revision: 1, path: 'vxlan' };
   await r.apply([{ type: 'add', lease, old: null }, { type: 'add', lease: far, old: null }]);
   assert.equal(ops.table.length, 2);
   lines.length = 0;
   ops.log.length = 0;
-  await r.checkRoutes();
-  assert.equal([r.routeChecks, r.routesRestored, ops.dumps, ops.log, lines], [1, 0, 2, [], []]);
+  await check.run(r.ownedRoutes());
+  assert.equal([check.checks, check.restored, ops.dumps, ops.log, lines], [1, 0, 2, [], []]);
 
   // Someone removes the IPv6 route: the next check puts it back, in one batch, and says so.
   ops.table = ops.table.filter((x) => !x.dst!.includes(':'));
-  await r.checkRoutes();
+  await check.run(r.ownedRoutes());
   assert.equal(ops.log, ['route replace fd00:244:0:2::/64 via 2001:2::2 dev eth0']);
-  assert.is(r.routesRestored, 1);
+  assert.is(check.restored, 1);
   assert.equal(lines, ['weft: route fd00:244:0:2::/64 via 2001:2::2 dev eth0 was missing from the kernel: put back (weft_direct_routes_restored_total)']);
 
   // One the kernel refuses: said once over two checks, not counted; put back once it can be.
   ops.table = ops.table.filter((x) => x.dst !== '10.244.2.0/24');
   ops.refuse = '10.244.2.0/24';
   lines.length = 0;
-  await r.checkRoutes();
-  await r.checkRoutes();
+  await check.run(r.ownedRoutes());
+  await check.run(r.ownedRoutes());
   assert.is(lines.length, 1);
   assert.match(lines[0], /^weft: route 10\.244\.2\.0\/24 via 198\.18\.0\.2 dev eth0 is missing from the kernel and could not be put back: Nexthop has invalid gateway; trying again every 10 s$/);
-  assert.is(r.routesRestored, 1);
+  assert.is(check.restored, 1);
   ops.refuse = null;
-  await r.checkRoutes();
-  assert.is(r.routesRestored, 2);
+  await check.run(r.ownedRoutes());
+  assert.is(check.restored, 2);
 
   // Many at once (a link that bounced): twenty lines by name, then one for the rest; all counted.
   const many: RemoteLease[] = Array.from({ length: 25 }, (_, i) => ({ subnet: sn(`10.244.${100 + i}.0/24`), publicIp: `198.18.0.${100 + i}`, vtepMac: null, revision: 1, path: 'direct' }));
   await r.apply(many.map((lease) => ({ type: 'add' as const, lease, old: null })));
   ops.table = ops.table.filter((x) => !x.dst!.startsWith('10.244.1'));
   lines.length = 0;
-  const before = r.routesRestored;
-  await r.checkRoutes();
-  assert.is(r.routesRestored - before, 25);
+  const before = check.restored;
+  await check.run(r.ownedRoutes());
+  assert.is(check.restored - before, 25);
   assert.is(lines.length, 21);
   assert.is(lines[20], 'weft: and 5 more direct routes were missing from the kernel: put back (weft_direct_routes_restored_total)');
 
   // Without direct routes, no dump at all.
   await r.apply([{ type: 'remove', lease }, ...many.map((l) => ({ type: 'remove' as const, lease: l }))]);
   const dumps = ops.dumps;
-  await r.checkRoutes();
+  await check.run(r.ownedRoutes());
   assert.is(ops.dumps, dumps);
 });
 
