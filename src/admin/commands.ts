@@ -28,8 +28,11 @@ export interface StatsResult {
   peers: number;
   /** The peer table's size (optional: a weft from before it was shown leaves it out). */
   peerCapacity?: number;
-  /** With a lease store: remote leases programmed, refused now and since start by reason. */
-  leases?: { programmed: number; refused: Record<string, number>; refusedTotal: Record<string, number> };
+  /**
+   * With a lease store: remote leases programmed, refused now and since start by reason; with direct paths, route
+   * checks and direct routes put back (optional: older wefts leave it out).
+   */
+  leases?: { programmed: number; refused: Record<string, number>; refusedTotal: Record<string, number>; routes?: { checks: number; restored: number } };
   batches: Record<string, { reads: number; packets: number }>;
   offload: Record<string, number | boolean> | null;
   capture: { side: string; frames: number } | null;
@@ -45,9 +48,14 @@ export interface StatsResult {
 
 /** A remote lease: its IPv4 side (null in an IPv6-only network), and its IPv6 side's fields when it has one. */
 export interface LeaseView {
-  subnet: string; publicIp: string | null; vtepMac: string | null; subnet6?: string; publicIpv6?: string; vtepMac6?: string;
-  /** How its traffic leaves: vxlan (weft's tunnel), udp (the udp backend), direct (a kernel route via its host); optional: older wefts leave it out. */
+  subnet: string; publicIp: string | null; vtepMac: string | null; subnet6?: string; publicIpv6?: string; vtepMac6?: string | null;
+  /**
+   * How its traffic leaves: vxlan (weft's tunnel), udp (the udp backend), direct (a kernel route via its host); the
+   * IPv4 side's, or the IPv6 side's in an IPv6-only network. Optional: older wefts leave it out.
+   */
   path?: string;
+  /** The IPv6 side's path, when the lease has both sides (optional: older wefts leave it out). */
+  path6?: string;
 }
 
 export interface PeersResult {

@@ -23,11 +23,14 @@ export function formatPeers(r: PeersResult): string {
   return out.join('\n');
 }
 
-/** A lease's sides: `SUBNET public-ip IP vtep-mac MAC`, then ` public-ipv6 IP vtep-mac6 MAC` for its IPv6 side, then ` path P` when it has one. */
+/**
+ * A lease's sides: `SUBNET public-ip IP vtep-mac MAC`, then ` public-ipv6 IP vtep-mac6 MAC` for its IPv6 side,
+ * then ` path P` when it has one, and ` path6 P` for the IPv6 side of a lease with both.
+ */
 function leaseLine(l: LeaseView): string {
   const v4 = l.publicIp !== null ? ` public-ip ${l.publicIp} vtep-mac ${l.vtepMac ?? '-'}` : '';
-  const v6 = l.publicIpv6 ? ` public-ipv6 ${l.publicIpv6} vtep-mac6 ${l.vtepMac6}` : '';
-  return `${l.subnet}${v4}${v6}${l.path ? ` path ${l.path}` : ''}`;
+  const v6 = l.publicIpv6 ? ` public-ipv6 ${l.publicIpv6} vtep-mac6 ${l.vtepMac6 ?? '-'}` : '';
+  return `${l.subnet}${v4}${v6}${l.path ? ` path ${l.path}` : ''}${l.path6 ? ` path6 ${l.path6}` : ''}`;
 }
 
 /** Columns: a header and a value (and, when watching, a per-second rate) under each. */
@@ -101,6 +104,7 @@ export function formatStats(r: StatsResult, prev?: StatsResult, dtS?: number): s
   if (l) {
     const nonzero = (m: Record<string, number>) => Object.entries(m).filter(([, n]) => n).map(([k, n]) => `${k} ${n}`).join(' ') || 'none';
     lines.push(`    leases: programmed ${l.programmed} refused ${Object.values(l.refused).reduce((a, n) => a + n, 0)} (now: ${nonzero(l.refused)}; since start: ${nonzero(l.refusedTotal)})`);
+    if (l.routes) lines.push(`    direct routes: checks ${l.routes.checks} put back ${l.routes.restored}`);
   }
   lines.push(`    batches: ${Object.entries(r.batches).map(([d, b]) => `${d.replace(/_/g, '-')} ${b.reads} reads ${b.reads ? (b.packets / b.reads).toFixed(1) : '0'}/read`).join(', ')}`);
   if (o) {

@@ -1,7 +1,8 @@
 // `weft run` for a network whose net-conf.json says Backend.Type "host-gw":
 // flannel's host-gw, where the data path is the kernel's. There is no TAP,
 // no UDP socket and no forwarding loop: each other lease is a kernel route
-// `SUBNET via PUBLICIP dev UNDERLAY` (control/segment.ts, reconcile.ts), and
+// `SUBNET via PUBLICIP dev UNDERLAY`, and `SUBNET6 via PUBLICIPV6` for its IPv6
+// side (control/segment.ts, reconcile.ts, checked every 10 s), and
 // a lease whose host is not on our segment is refused. What stays is weft's
 // control plane (lease, renewal, subnet.env, the lease check), its control
 // socket (`weft peers`, `weft stats`: named after --tap, as always, though

@@ -12,7 +12,10 @@
 //     4. write subnet.env;
 //     5. list the leases and program every remote one (reconcile.ts), then
 //        watch for changes from the listed revision;
-//     6. renew our lease RENEW_MARGIN before it lapses.
+//     6. renew our lease RENEW_MARGIN before it lapses; with direct paths,
+//        check every ROUTE_CHECK_MS that our direct routes are still in the
+//        kernel and put back any that went (route-check.ts).
+
 //   shutdown
 //     7. stop watching, remove every route, neighbour and forwarding entry
 //        programmed, and keep the lease, so a restart gets the same subnet
@@ -36,7 +39,7 @@ import { UNDERLAY_MTU_DEFAULT, overlayMtu } from '../wire/vxlan.js';
 import { udpBackendMtu } from '../datapath/udp-routes.js';
 import { formatMac, stableMac } from '../wire/mac.js';
 import { acquireLease, renewDelayMs, renewLease } from './allocate.js';
-import { LEASE_TTL_MS, PEER_CAPACITY_CEILING } from './defaults.js';
+import { LEASE_TTL_MS, PEER_CAPACITY_CEILING, ROUTE_CHECK_MS } from './defaults.js';
 import { FileStore } from './file-store.js';
 import { LiveHostOps, interfaceAddress, interfaceAddress6, type IpCounts } from './host.js';
 import { formatSubnet, hasV4, sameSubnet } from './ip4.js';
@@ -45,6 +48,7 @@ import { numberToIpv4 } from '../wire/ipv4.js';
 import { parseNetConf, type NetConf } from './net-conf.js';
 import { configChangeLine } from './config-watch.js';
 import { LEASE_REFUSALS, LeaseTracker, Reconciler, type HostOps, type LeaseChange, type RemoteLease } from './reconcile.js';
+import { RouteCheck } from './route-check.js';
 import type { LeaseStore, StoredLease, StoreWatch, WatchEvent } from './store.js';
 import { LEASE_PATHS, describeSegment, networkSegment, type LeasePath, type Segment } from './segment.js';
 import { readPreviousSubnet, subnetEnv, writeSubnetEnv } from './subnet-env.js';
@@ -71,7 +75,7 @@ export async function prepareControl(ctl: ControlConfig, run: RunSide, log: (lin
     const under = underlayMtu(h.bindIp ?? h.publicIp ?? h.publicIpv6, null);
     // host-gw adds no header: its pods get the underlay's MTU, as flanneld's (RouteNetwork.Mtu).
     const mtu = conf.backend === 'udp' ? udpBackendMtu(under) : conf.backend === 'host-gw' ? under ?? UNDERLAY_MTU_DEFAULT : conf.mtu ?? overlayMtu(under, conf.ipv6 ? 6 : 4);
-    const segment = networkSegment(conf, h.bindIp ?? h.publicIp);
+    const segment = networkSegment(conf, h.bindIp ?? h.publicIp ?? h.publicIpv6, undefined, h.publicIpv6);
     const own = await acquireLease(store, {
       conf,
       attrs: { publicIp: h.publicIp, backendType: conf.backend, vni: conf.vni, vtepMac: mac, publicIpv6: h.publicIpv6, vtepMac6: h.publicIpv6 ? mac : null },
@@ -113,7 +117,8 @@ export function hostAddresses(conf: NetConf, ctl: ControlConfig, local: string |
   }
   publicIpv6 = ctl.publicIpv6 ?? local6 ?? interfaceAddress6(ctl.iface);
   if (!conf.ipv4) return { publicIp: null, publicIpv6, bindIp: local6, family: 6 };
-  if (readFileOr('/proc/sys/net/ipv6/bindv6only', '0').trim() === '1') {
+  // host-gw has no socket: the kernel routes both families.
+  if (conf.backend !== 'host-gw' && readFileOr('/proc/sys/net/ipv6/bindv6only', '0').trim() === '1') {
     throw new RuntimeError('net.ipv6.bindv6only is 1: a dual-stack network needs one socket for IPv4 and IPv6; sysctl -w net.ipv6.bindv6only=0');
   }
   return { publicIp, publicIpv6, bindIp: null, family: 6 };
@@ -163,17 +168,27 @@ async function readNetConf(store: LeaseStore, ctl: ControlConfig): Promise<NetCo
   return parseNetConf(text, where);
 }
 
-/** Remote leases programmed (in all, by the family of each side, by path); refused now and refused since start, by reason (every reason and path present, 0 or not). */
+/** Remote leases programmed (in all, by the family of each side, by each side's family and path); refused now and refused since start, by reason (every reason and path present, 0 or not). */
 export interface LeaseCounts {
-  programmed: number; families: { ipv4: number; ipv6: number }; paths: Record<LeasePath, number>;
+  programmed: number; families: { ipv4: number; ipv6: number }; paths: { ipv4: Record<LeasePath, number>; ipv6: Record<LeasePath, number> };
   refused: Record<string, number>; refusedTotal: Record<string, number>;
+  /** With direct paths: route checks done and direct routes put back since start. */
+  routes?: { checks: number; restored: number };
 }
 
-/** A lease for `weft peers` and the status record: the IPv4 side as before, the IPv6 side's fields when it has one. */
-function leaseView(l: RemoteLease): { subnet: string; publicIp: string | null; vtepMac: string | null; path: LeasePath; subnet6?: string; publicIpv6?: string; vtepMac6?: string } {
+/**
+ * A lease for `weft peers` and the status record: the IPv4 side as before,
+ * the IPv6 side's fields when it has one (a host-gw lease has no MACs).
+ * `path` is the first side's (IPv4, or IPv6 in an IPv6-only network);
+ * `path6` the IPv6 side's when the lease has both.
+ */
+function leaseView(l: RemoteLease): { subnet: string; publicIp: string | null; vtepMac: string | null; path: LeasePath; subnet6?: string; publicIpv6?: string; vtepMac6?: string | null; path6?: LeasePath } {
+  const v6 = l.subnet.v6 && l.publicIpv6 ? l.subnet.v6 : null;
   return {
-    subnet: formatSubnet(l.subnet), publicIp: l.publicIp, vtepMac: l.vtepMac === null || l.path === 'udp' ? null : formatMac(l.vtepMac), path: l.path ?? 'vxlan',
-    ...(l.subnet.v6 && l.publicIpv6 && l.vtepMac6 != null ? { subnet6: formatSubnet6(l.subnet.v6), publicIpv6: l.publicIpv6, vtepMac6: formatMac(l.vtepMac6) } : {}),
+    subnet: formatSubnet(l.subnet), publicIp: l.publicIp, vtepMac: l.vtepMac === null || l.path === 'udp' ? null : formatMac(l.vtepMac),
+    path: (l.publicIp === null && v6 ? l.path6 : l.path) ?? 'vxlan',
+    ...(v6 ? { subnet6: formatSubnet6(v6), publicIpv6: l.publicIpv6!, vtepMac6: l.vtepMac6 == null ? null : formatMac(l.vtepMac6) } : {}),
+    ...(v6 && l.publicIp !== null ? { path6: l.path6 ?? 'vxlan' } : {}),
   };
 }
 
@@ -185,6 +200,10 @@ export class ControlPlane {
   private watch: StoreWatch | null = null;
   private configWatch: StoreWatch | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
+  private routeTimer: NodeJS.Timeout | null = null;
+  private routeCheck: RouteCheck | null = null;
+  /** A route check is queued behind the batch that runs now. */
+  private routeCheckQueued = false;
   private chain: Promise<void> = Promise.resolve();
   /** Changes waiting for the next batch, and whether a batch is queued to take them. */
   private pending: LeaseChange[] = [];
@@ -239,7 +258,8 @@ export class ControlPlane {
   /** Steps 4–6. `ops` defaults to the live host (weft's FDB + ip). */
   async start(dp: Datapath, v: VniState, tap: string, ops: HostOps = new LiveHostOps(dp, v)): Promise<void> {
     writeSubnetEnv(this.ctl.subnetFile, subnetEnv(this.conf, this.own.subnet, this.host.mtu, false));
-    if (this.address6) {
+    // host-gw has no TAP to hold it: the pods' bridge holds the subnet's addresses there.
+    if (this.address6 && this.conf.backend !== 'host-gw') {
       const failed = await ops.ip([`addr replace ${this.address6} dev ${tap} nodad`]);
       if (failed.length) throw new RuntimeError(`cannot give ${tap} its IPv6 address ${this.address6}: ${failed[0].error}`);
     }
@@ -260,6 +280,11 @@ export class ControlPlane {
       });
     }
     this.scheduleRenew(renewDelayMs(this.own.expiresMs, this.now(), this.ctl.renewMarginMs));
+    if (this.host.segment) {
+      this.routeCheck = new RouteCheck(ops, this.log);
+      this.routeTimer = setInterval(() => this.queueRouteCheck(), ROUTE_CHECK_MS);
+      this.routeTimer.unref();
+    }
     const n = this.reconciler.programmed.size, refused = this.reconciler.refused.size;
     this.log(`weft: ${n} remote lease${n === 1 ? '' : 's'} programmed${refused ? `, ${refused} refused (see weft peers)` : ''}; watching ${this.store.describe}`);
   }
@@ -275,6 +300,7 @@ export class ControlPlane {
     this.watch?.close();
     this.configWatch?.close();
     if (this.renewTimer) clearTimeout(this.renewTimer);
+    if (this.routeTimer) clearInterval(this.routeTimer);
     if (this.reconciler && !keepRoutes) this.reconciler.clearSync();
     void this.store.close();
   }
@@ -288,7 +314,7 @@ export class ControlPlane {
       leases: [...(this.reconciler?.programmed.values() ?? [])].map(leaseView),
       refused: [
         // A refused lease takes no path: its line says why instead.
-        ...[...(this.reconciler?.refused.values() ?? [])].map((r) => ({ ...leaseView(r.lease), path: undefined, reason: r.reason })),
+        ...[...(this.reconciler?.refused.values() ?? [])].map((r) => ({ ...leaseView(r.lease), path: undefined, path6: undefined, reason: r.reason })),
         // What a refused lease says is not to be trusted, so only its key and why are shown.
         ...[...this.tracker.invalid.values()].map((r) => ({ subnet: formatSubnet(r.subnet), publicIp: '-', vtepMac: '-', reason: r.reason, why: r.why })),
       ],
@@ -309,13 +335,17 @@ export class ControlPlane {
     refusedTotal.invalid += this.tracker.invalidTotal;
     refusedTotal.off_segment += this.tracker.offSegmentTotal;
     const families = { ipv4: 0, ipv6: 0 };
-    const paths = Object.fromEntries(LEASE_PATHS.map((p) => [p, 0])) as Record<LeasePath, number>;
+    const zero = () => Object.fromEntries(LEASE_PATHS.map((p) => [p, 0])) as Record<LeasePath, number>;
+    const paths = { ipv4: zero(), ipv6: zero() };
     for (const l of this.reconciler?.programmed.values() ?? []) {
-      if (l.publicIp !== null) families.ipv4++;
-      if (l.publicIpv6) families.ipv6++;
-      paths[l.path ?? 'vxlan']++;
+      if (l.publicIp !== null) { families.ipv4++; paths.ipv4[l.path ?? 'vxlan']++; }
+      if (l.publicIpv6) { families.ipv6++; paths.ipv6[l.path6 ?? 'vxlan']++; }
     }
-    return { programmed: this.reconciler?.programmed.size ?? 0, families, paths, refused, refusedTotal };
+    const r = this.reconciler;
+    return {
+      programmed: r?.programmed.size ?? 0, families, paths, refused, refusedTotal,
+      ...(this.host.segment ? { routes: { checks: this.routeCheck?.checks ?? 0, restored: this.routeCheck?.restored ?? 0 } } : {}),
+    };
   }
 
   private onEvent(e: WatchEvent): void {
@@ -393,6 +423,17 @@ export class ControlPlane {
         this.log(`weft: programming ${batch.length} lease change${batch.length === 1 ? '' : 's'} failed: ${(e as Error)?.message ?? String(e)}`));
     });
     return this.chain;
+  }
+
+  /** Queues one route check behind whatever batch runs now (one at a time: a slow one is not stacked on). */
+  private queueRouteCheck(): void {
+    if (this.stopped || this.routeCheckQueued || !this.reconciler || !this.routeCheck) return;
+    this.routeCheckQueued = true;
+    this.chain = this.chain.then(() => {
+      this.routeCheckQueued = false;
+      if (this.stopped) return;
+      return this.routeCheck!.run(this.reconciler!.ownedRoutes()).catch((e: unknown) => this.log(`weft: route check failed: ${(e as Error)?.message ?? String(e)}`));
+    });
   }
 
   /** Queues one retry of the refused leases behind whatever batch runs now (several calls meanwhile: one retry). */

@@ -14,3 +14,9 @@ export const RENEW_MARGIN_MS = 3600_000;
  * peer table and source allow-list. Larger networks need --peer-capacity.
  */
 export const PEER_CAPACITY_CEILING = 65536;
+/**
+ * How often the direct routes weft owns are checked for and any missing one
+ * put back: flannel's routeCheck (pkg/backend/route_network.go,
+ * routeCheckRetries seconds), a constant there too.
+ */
+export const ROUTE_CHECK_MS = 10_000;

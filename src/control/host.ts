@@ -10,6 +10,7 @@ import { RuntimeError, UsageError } from '../config/errors.js';
 import type { Datapath, Refusal } from '../datapath/datapath.js';
 import type { VniState } from '../datapath/vni.js';
 import type { HostOps } from './reconcile.js';
+import type { ShownRoute } from './segment.js';
 
 const IP_BATCH_TIMEOUT_MS = 10_000;
 /**
@@ -19,6 +20,9 @@ const IP_BATCH_TIMEOUT_MS = 10_000;
  * this long, one process after another, each well within it.
  */
 export const IP_BATCH_MAX = 2000;
+
+/** The largest routing table dump read: about 100 bytes a route, so room for a million. */
+const ROUTE_DUMP_MAX = 128 << 20;
 
 /** What programming the kernel has cost so far: `ip` processes run and the commands fed to them. */
 export interface IpCounts { processes: number; commands: number }
@@ -43,6 +47,19 @@ export class LiveHostOps implements HostOps {
 
   ipSync(cmds: string[]): { cmd: string; error: string }[] {
     return ipRuns(cmds).flatMap((run) => { count(this.counts, run); return runIpBatchSync(run); });
+  }
+
+  routeTable(family: 4 | 6): Promise<ShownRoute[]> {
+    return new Promise((resolve, reject) => {
+      execFile('ip', ['-j', `-${family}`, 'route', 'show'], { timeout: IP_BATCH_TIMEOUT_MS, encoding: 'utf8', maxBuffer: ROUTE_DUMP_MAX }, (err, out, stderr) => {
+        if (err) return reject(new Error(String(stderr).trim().split('\n')[0] || err.message));
+        try {
+          resolve(JSON.parse(out) as ShownRoute[]);
+        } catch (e) {
+          reject(e as Error);
+        }
+      });
+    });
   }
 }
 

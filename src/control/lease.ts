@@ -29,7 +29,8 @@
 //
 //     {"PublicIP":"198.18.0.1","PublicIPv6":null,"BackendType":"host-gw"}
 //
-// and weft writes that. A vxlan network with DirectRouting writes its
+// and weft writes that; with EnableIPv6 PublicIPv6 is the host's IPv6
+// address, and in an IPv6-only network PublicIP is Go's zero IP4, "0.0.0.0". A vxlan network with DirectRouting writes its
 // ordinary vxlan lease: the path is each reader's choice.
 
 import { parseMac, formatMac } from '../wire/mac.js';
@@ -66,7 +67,7 @@ export interface Lease {
 
 export function encodeAttrs(a: LeaseAttrs): string {
   if (a.backendType === 'udp') return JSON.stringify({ PublicIP: a.publicIp, PublicIPv6: null });
-  if (a.backendType === 'host-gw') return JSON.stringify({ PublicIP: a.publicIp, PublicIPv6: null, BackendType: 'host-gw' });
+  if (a.backendType === 'host-gw') return JSON.stringify({ PublicIP: a.publicIp ?? NO_PUBLIC_IP, PublicIPv6: a.publicIpv6 ?? null, BackendType: 'host-gw' });
   const vxlan = a.backendType === 'vxlan';
   const backend = vxlan && a.publicIp !== null ? { VNI: a.vni ?? 1, VtepMAC: formatMac(a.vtepMac ?? 0) } : undefined;
   const v6 = a.publicIpv6 ? a.publicIpv6 : null;

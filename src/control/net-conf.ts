@@ -119,8 +119,6 @@ function parseBackend(obj: Record<string, unknown>, ipv6on: boolean, bad: Bad): 
     return { vni: 1, port, mtu: null, backend: 'udp', directRouting: false };
   }
   if (be.Type === 'host-gw') {
-    // weft's direct routes are IPv4 only so far (segment.ts); flannel's host-gw also routes IPv6.
-    if (ipv6on) bad('Backend.Type', '"host-gw" is IPv4 only in weft; remove "EnableIPv6" or use "vxlan"');
     for (const k of Object.keys(be)) if (k !== 'Type') bad(`Backend.${k}`, 'not a key of the host-gw backend (it takes Type alone)');
     return { vni: 1, port: 0, mtu: null, backend: 'host-gw', directRouting: false };
   }
@@ -130,7 +128,6 @@ function parseBackend(obj: Record<string, unknown>, ipv6on: boolean, bad: Bad): 
   }
   if ('DirectRouting' in be && typeof be.DirectRouting !== 'boolean') bad('Backend.DirectRouting', `must be true or false, got ${JSON.stringify(be.DirectRouting)}`);
   const directRouting = be.DirectRouting === true;
-  if (directRouting && ipv6on) bad('Backend.DirectRouting', 'true is IPv4 only in weft; remove "EnableIPv6" or set it to false');
   const vni = 'VNI' in be ? int(be.VNI, 'Backend.VNI', 0, VNI_MAX, bad) : 1;
   const port = 'Port' in be ? int(be.Port, 'Backend.Port', 1, 65535, bad) : VXLAN_PORT_LINUX;
   const mtu = 'MTU' in be ? int(be.MTU, 'Backend.MTU', 68, IP_LEN_MAX - VXLAN_OVERHEAD_V4, bad) : null;

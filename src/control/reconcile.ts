@@ -11,8 +11,10 @@
 // (segment.ts): 'vxlan' is programmed as below; 'udp' is only a route in
 // weft's own table (HostOps); 'direct' (host-gw, or vxlan with
 // DirectRouting for a host on our segment) is one kernel route via the host
-// on the underlay, with no forwarding entry and no neighbour. A lease whose
-// host moves between segments changes path: the new route replaces the old.
+// on the underlay, with no forwarding entry and no neighbour. Each side has
+// its own path (a dual-stack lease's IPv4 host may be on our segment while
+// its IPv6 host is not). A lease whose host moves between segments changes
+// path: the new route replaces the old.
 //
 // Reconciler programs what flannel's vxlan backend programs for each remote
 // lease (pkg/backend/vxlan/vxlan_network.go), for each family the lease and
@@ -50,7 +52,7 @@ import { numberToIpv4 } from '../wire/ipv4.js';
 import { checkLease, type LeaseCheckContext } from './lease-check.js';
 import type { StoredLease, WatchEvent } from './store.js';
 import { RAISE_FOR, type Refusal } from '../datapath/datapath.js';
-import { directRoute, leasePath, type LeasePath, type Segment } from './segment.js';
+import { directRouteCmds, leasePaths, type DirectRoute, type LeasePath, type Segment, type ShownRoute } from './segment.js';
 import type { BackendType } from './net-conf.js';
 
 /**
@@ -65,16 +67,18 @@ export interface RemoteLease {
   publicIpv6?: string | null;
   vtepMac6?: number | null;
   revision: number;
-  /** How its traffic leaves (segment.ts); absent: 'vxlan'. */
+  /** How its IPv4 side's traffic leaves (segment.ts); absent: 'vxlan'. */
   path?: LeasePath;
+  /** How its IPv6 side's traffic leaves; absent: 'vxlan'. */
+  path6?: LeasePath;
 }
 
 /** The forwarding entries a lease needs: one per distinct VTEP MAC (see the file's comment for a shared MAC). */
 export function fdbEntries(l: RemoteLease): { mac: number; ip: string }[] {
   const out: { mac: number; ip: string }[] = [];
-  if (l.path === 'direct') return out;
-  if (l.publicIp !== null && l.vtepMac !== null) out.push({ mac: l.vtepMac, ip: l.publicIp });
-  if (l.publicIpv6 && l.vtepMac6 !== undefined && l.vtepMac6 !== null && l.vtepMac6 !== l.vtepMac) out.push({ mac: l.vtepMac6, ip: l.publicIpv6 });
+  const v4 = l.publicIp !== null && l.vtepMac !== null && l.path !== 'direct';
+  if (v4) out.push({ mac: l.vtepMac!, ip: l.publicIp! });
+  if (l.publicIpv6 && l.vtepMac6 != null && l.path6 !== 'direct' && !(v4 && l.vtepMac6 === l.vtepMac)) out.push({ mac: l.vtepMac6, ip: l.publicIpv6 });
   return out;
 }
 
@@ -84,7 +88,8 @@ export function describeVteps(l: RemoteLease): string {
   if (l.publicIp !== null && l.path === 'direct') sides.push(`direct via ${l.publicIp}`);
   else if (l.publicIp !== null && l.vtepMac === 0) sides.push(l.publicIp);
   else if (l.publicIp !== null && l.vtepMac !== null) sides.push(`vtep ${formatMac(l.vtepMac)} at ${l.publicIp}`);
-  if (l.publicIpv6 && l.vtepMac6 != null) sides.push(`vtep ${formatMac(l.vtepMac6)} at ${l.publicIpv6}`);
+  if (l.publicIpv6 && l.path6 === 'direct') sides.push(`direct via ${l.publicIpv6}`);
+  else if (l.publicIpv6 && l.vtepMac6 != null) sides.push(`vtep ${formatMac(l.vtepMac6)} at ${l.publicIpv6}`);
   return sides.join(', ');
 }
 
@@ -148,7 +153,7 @@ export class LeaseTracker {
   private set(r: RemoteLease): LeaseChange[] {
     const k = subnetKey(r.subnet);
     const old = this.known.get(k) ?? null;
-    if (old && old.path === r.path && old.publicIp === r.publicIp && old.vtepMac === r.vtepMac && (old.publicIpv6 ?? null) === (r.publicIpv6 ?? null) && (old.vtepMac6 ?? null) === (r.vtepMac6 ?? null)) {
+    if (old && old.path === r.path && old.path6 === r.path6 && old.publicIp === r.publicIp && old.vtepMac === r.vtepMac && (old.publicIpv6 ?? null) === (r.publicIpv6 ?? null) && (old.vtepMac6 ?? null) === (r.vtepMac6 ?? null)) {
       old.revision = r.revision;
       return [];
     }
@@ -175,12 +180,15 @@ export class LeaseTracker {
     const checked = checkLease(l.subnet, l.value, this.check);
     const a = typeof checked !== 'string' && leasesOverlap(l.subnet, this.own) ? `it overlaps our subnet ${formatSubnet(this.own)}` : checked;
     if (typeof a === 'string') return this.refuse(l, a, 'invalid');
-    const path = leasePath(this.check.backendType as BackendType, this.paths.directRouting, a.publicIp, this.paths.segment);
-    if (typeof path !== 'string') return this.refuse(l, path.refused, 'off_segment');
+    const p = leasePaths(this.check.backendType as BackendType, this.paths.directRouting, a.publicIp, a.publicIpv6, this.paths.segment);
+    if ('refused' in p) return this.refuse(l, p.refused, 'off_segment');
     if (this.invalid.delete(k)) this.log(`weft: lease ${formatSubnet(l.subnet)} is valid now: taken`);
     // A udp lease has no MAC: its one table entry is a route keyed by the subnet (HostOps), marked by MAC 0.
-    const vtepMac = path === 'udp' ? 0 : a.vtepMac;
-    return { subnet: l.subnet, publicIp: a.publicIp, vtepMac, publicIpv6: a.publicIpv6, vtepMac6: a.vtepMac6, revision: l.revision, path };
+    const vtepMac = p.path4 === 'udp' ? 0 : a.vtepMac;
+    return {
+      subnet: l.subnet, publicIp: a.publicIp, vtepMac, publicIpv6: a.publicIpv6, vtepMac6: a.vtepMac6, revision: l.revision,
+      ...(p.path4 ? { path: p.path4 } : {}), ...(p.path6 ? { path6: p.path6 } : {}),
+    };
   }
 
   /** Records a refusal (said and counted once per value) and forgets what was taken of the lease. */
@@ -220,6 +228,8 @@ export interface HostOps {
   ip(cmds: string[]): Promise<{ cmd: string; error: string }[]>;
   /** The same, blocking: for shutdown, which must finish before the TAP closes. */
   ipSync(cmds: string[]): { cmd: string; error: string }[];
+  /** The kernel's main routing table for a family (`ip -j route show`); absent in twins without a kernel (no route check then). */
+  routeTable?(family: 4 | 6): Promise<ShownRoute[]>;
 }
 
 /** Errors that mean "already gone" when removing. */
@@ -273,6 +283,11 @@ export class Reconciler {
     }
     this.rearm();
     if (cmds.length) this.report(await this.ops.ip(cmds));
+  }
+
+  /** The direct routes programmed now: what the route check (route-check.ts) looks for. */
+  ownedRoutes(): DirectRoute[] {
+    return [...this.programmed.values()].flatMap((l) => directRoutes(l, this.underlay));
   }
 
   /** Removes everything programmed (shutdown). The leases stay in the store. */
@@ -387,33 +402,39 @@ export class Reconciler {
   }
 }
 
-/** The neighbour and route per side: IPv4 (subnet, vtepMac) and IPv6 (subnet.v6, vtepMac6). */
+/** The neighbour and route per tunnelled side: IPv4 (subnet, vtepMac) and IPv6 (subnet.v6, vtepMac6). */
 function sides(l: RemoteLease): { gw: string; dst: string; mac: number }[] {
   const out: { gw: string; dst: string; mac: number }[] = [];
-  if (l.vtepMac !== null && hasV4(l.subnet)) out.push({ gw: numberToIpv4(l.subnet.ip), dst: `${numberToIpv4(l.subnet.ip)}/${l.subnet.len}`, mac: l.vtepMac });
-  if (l.vtepMac6 != null && l.subnet.v6) out.push({ gw: formatIpv6(l.subnet.v6.ip), dst: formatSubnet6(l.subnet.v6), mac: l.vtepMac6 });
+  if (l.vtepMac !== null && hasV4(l.subnet) && l.path !== 'direct') out.push({ gw: numberToIpv4(l.subnet.ip), dst: `${numberToIpv4(l.subnet.ip)}/${l.subnet.len}`, mac: l.vtepMac });
+  if (l.vtepMac6 != null && l.subnet.v6 && l.path6 !== 'direct') out.push({ gw: formatIpv6(l.subnet.v6.ip), dst: formatSubnet6(l.subnet.v6), mac: l.vtepMac6 });
+  return out;
+}
+
+/** The direct routes of a lease: one per side whose path is 'direct', via that side's host on `underlay`. */
+export function directRoutes(l: RemoteLease, underlay: string | null): DirectRoute[] {
+  const out: DirectRoute[] = [];
+  if (l.path === 'direct' && l.publicIp !== null) out.push({ dst: `${numberToIpv4(l.subnet.ip)}/${l.subnet.len}`, via: l.publicIp, dev: underlay! });
+  if (l.path6 === 'direct' && l.publicIpv6 && l.subnet.v6) out.push({ dst: formatSubnet6(l.subnet.v6), via: l.publicIpv6, dev: underlay! });
   return out;
 }
 
 /**
- * The kernel's part of a lease, by its path: a vxlan lease's neighbour and
- * onlink route per side on the TAP; a direct lease's route via its host on
- * the underlay; nothing for a udp lease (the kernel holds one route for the
- * whole network, made with the TUN; the lease is a route in weft's table).
+ * The kernel's part of a lease, by each side's path: a direct side's route
+ * via its host on the underlay; a tunnelled side's neighbour and onlink
+ * route on the TAP; nothing for a udp lease (the kernel holds one route for
+ * the whole network, made with the TUN; the lease is a route in weft's table).
  */
 export function addCmds(l: RemoteLease, tap: string, underlay: string | null = null): string[] {
   if (l.path === 'udp') return [];
-  if (l.path === 'direct') return [directRoute(l.subnet, l.publicIp!, underlay!).add];
-  return sides(l).flatMap(({ gw, dst, mac }) => [
+  return [...directRoutes(l, underlay).map((r) => directRouteCmds(r).add), ...sides(l).flatMap(({ gw, dst, mac }) => [
     `neigh replace ${gw} lladdr ${formatMac(mac)} dev ${tap} nud permanent`,
     `route replace ${dst} via ${gw} dev ${tap} onlink`,
-  ]);
+  ])];
 }
 
 export function removeCmds(l: RemoteLease, tap: string, underlay: string | null = null): string[] {
   if (l.path === 'udp') return [];
-  if (l.path === 'direct') return [directRoute(l.subnet, l.publicIp!, underlay!).del];
-  return sides(l).flatMap(({ gw, dst }) => [`route del ${dst} via ${gw} dev ${tap}`, `neigh del ${gw} dev ${tap}`]);
+  return [...directRoutes(l, underlay).map((r) => directRouteCmds(r).del), ...sides(l).flatMap(({ gw, dst }) => [`route del ${dst} via ${gw} dev ${tap}`, `neigh del ${gw} dev ${tap}`])];
 }
 
 /** True when an add command and a remove command touch the same route or neighbour. */

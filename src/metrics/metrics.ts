@@ -146,14 +146,21 @@ export function createRegistry(st: DaemonState, o: MetricsOptions): Registry {
     add('weft_remote_leases', 'Other hosts\' leases programmed here (forwarding entry, neighbour, route).', 'gauge', () => one(ctl.leaseCounts().programmed));
     add('weft_remote_lease_sides', 'Other hosts\' leases programmed here, by the family of the side programmed (ipv4, ipv6): a dual-stack lease counts in both.', 'gauge',
       () => Object.entries(ctl.leaseCounts().families).map(([family, value]) => ({ value, labels: { family } })));
-    add('weft_remote_lease_paths', 'Other hosts\' leases programmed here, by the path their traffic takes (vxlan: weft\'s tunnel; udp: the udp backend; direct: a kernel route via the host, host-gw or DirectRouting).', 'gauge',
-      () => Object.entries(ctl.leaseCounts().paths).map(([path, value]) => ({ value, labels: { path } })));
+    add('weft_remote_lease_paths', 'Other hosts\' leases programmed here, by the family of each side and the path its traffic takes (vxlan: weft\'s tunnel; udp: the udp backend; direct: a kernel route via the host, host-gw or DirectRouting): a dual-stack lease counts once per side.', 'gauge',
+      () => Object.entries(ctl.leaseCounts().paths).flatMap(([family, byPath]) => Object.entries(byPath).map(([path, value]) => ({ value, labels: { path, family } }))));
     const byReason = (m: Record<string, number>): Value[] => Object.entries(m).map(([reason, value]) => ({ value, labels: { reason } }));
     add('weft_leases_refused', 'Other hosts\' leases left out now, by reason (peer_table_full, fdb_full, source_set_full: a table is full; invalid; off_segment: a host-gw host not on our segment); taken when a removal makes room or a write makes it right.', 'gauge',
       () => byReason(ctl.leaseCounts().refused));
     add('weft_kernel_batches_total', 'ip -batch processes run to program routes and neighbour entries (a burst of lease changes is one, or one per 2,000 commands).', 'counter',
       () => one(ctl.ipWork().processes));
     add('weft_kernel_commands_total', 'Route and neighbour commands fed to them.', 'counter', () => one(ctl.ipWork().commands));
+    // Only a network with direct paths checks its routes (leaseCounts says so by having the field).
+    if (ctl.leaseCounts().routes) {
+      add('weft_route_checks_total', 'Checks that the direct routes weft made are still in the kernel (as flannel\'s routeCheck).', 'counter',
+        () => one(ctl.leaseCounts().routes?.checks ?? 0));
+      add('weft_direct_routes_restored_total', 'Direct routes found missing from the kernel (removed by someone else) and put back.', 'counter',
+        () => one(ctl.leaseCounts().routes?.restored ?? 0));
+    }
     add('weft_leases_refused_total', 'Leases refused since start, by reason (each time a new or changed lease did not fit).', 'counter',
       () => byReason(ctl.leaseCounts().refusedTotal));
   }

@@ -5,6 +5,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT, WEFT } from './paths.js';
+import { parseSnmp } from '../../bench/live/netns-counters.js';
 import { requireRoot, requireTool } from './require.js';
 
 const RIG = join(ROOT, 'scripts/rig.sh');
@@ -69,15 +70,7 @@ export class Rig {
 
   /** Host i's kernel counters from /proc/net/snmp: table (`Ip`, `Tcp`, `Udp`, …) → counter → value. */
   snmp(i: number): Record<string, Record<string, number>> {
-    const out: Record<string, Record<string, number>> = {};
-    const lines = this.exec(i, ['cat', '/proc/net/snmp']).split('\n').filter(Boolean).map((l) => l.split(/\s+/));
-    // Each table is two lines: the counters' names, then their values.
-    for (let k = 0; k + 1 < lines.length; k += 2) {
-      const [name, ...keys] = lines[k];
-      const values = lines[k + 1].slice(1);
-      out[name.replace(/:$/, '')] = Object.fromEntries(keys.map((key, j) => [key, Number(values[j])]));
-    }
-    return out;
+    return parseSnmp(this.exec(i, ['cat', '/proc/net/snmp']));
   }
 
   /** Starts a long-running command in host i, tracked for cleanup. */

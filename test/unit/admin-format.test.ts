@@ -30,13 +30,18 @@ test('peers: flood list, VTEPs, and leases when there is a store', () => {
     // An older weft's lease has no path; a newer one's says it, a udp lease has no MAC.
     leases: [{ subnet: '10.244.7.0/24', publicIp: '198.18.0.2', vtepMac: '02:00:00:00:00:02' },
       { subnet: '10.244.8.0/24', publicIp: '198.18.0.3', vtepMac: '02:00:00:00:00:03', path: 'direct' },
-      { subnet: '10.244.9.0/24', publicIp: '198.18.0.4', vtepMac: null, path: 'udp' }],
+      { subnet: '10.244.9.0/24', publicIp: '198.18.0.4', vtepMac: null, path: 'udp' },
+      // A dual-stack host-gw lease (no MACs), and a DirectRouting one whose IPv6 host is behind a router.
+      { subnet: '10.244.10.0/24 + fd00:244:0:a::/64', publicIp: '198.18.0.5', vtepMac: null, publicIpv6: '2001:2::5', vtepMac6: null, path: 'direct', path6: 'direct' },
+      { subnet: '10.244.11.0/24 + fd00:244:0:b::/64', publicIp: '198.18.0.6', vtepMac: '02:00:00:00:00:06', publicIpv6: '2001:2:9::6', vtepMac6: '02:00:00:00:00:06', path: 'direct', path6: 'vxlan' }],
   };
   assert.is(formatPeers({ tap: 'weft0', vnis: [], vteps: [], control }), [
     'lease 10.244.5.0/24 public-ip 198.18.0.1 vtep-mac 02:00:00:00:00:01 ours store etcd http://198.18.0.254:2379 UNREACHABLE',
     'lease 10.244.7.0/24 public-ip 198.18.0.2 vtep-mac 02:00:00:00:00:02',
     'lease 10.244.8.0/24 public-ip 198.18.0.3 vtep-mac 02:00:00:00:00:03 path direct',
     'lease 10.244.9.0/24 public-ip 198.18.0.4 vtep-mac - path udp',
+    'lease 10.244.10.0/24 + fd00:244:0:a::/64 public-ip 198.18.0.5 vtep-mac - public-ipv6 2001:2::5 vtep-mac6 - path direct path6 direct',
+    'lease 10.244.11.0/24 + fd00:244:0:b::/64 public-ip 198.18.0.6 vtep-mac 02:00:00:00:00:06 public-ipv6 2001:2:9::6 vtep-mac6 02:00:00:00:00:06 path direct path6 vxlan',
   ].join('\n'));
 });
 
@@ -64,6 +69,15 @@ test('stats: ip -s link tables, drops by name, fdb and batches', () => {
     '    fdb: entries 1 of 65536 learned 1 moved 0 aged 0 removed 0',
     '    batches: tap-to-wire 4 reads 1.5/read, wire-to-tap 0 reads 0/read',
   ].join('\n'));
+});
+
+test('stats: the lease line, and the route check\'s line in a network with direct paths', () => {
+  const r = { ...stats({}), leases: { programmed: 3, refused: { off_segment: 1 }, refusedTotal: { off_segment: 2 }, routes: { checks: 12, restored: 2 } } };
+  const lines = formatStats(r).split('\n');
+  assert.ok(lines.includes('    leases: programmed 3 refused 1 (now: off_segment 1; since start: off_segment 2)'), lines.join('\n'));
+  assert.ok(lines.includes('    direct routes: checks 12 put back 2'), lines.join('\n'));
+  const { routes: _, ...noRoutes } = r.leases;
+  assert.not.ok(formatStats({ ...r, leases: noRoutes }).includes('direct routes'));
 });
 
 test('stats --watch: a rate row under each table', () => {

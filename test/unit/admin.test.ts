@@ -158,7 +158,8 @@ test('metrics: weft_* read from the counters at scrape time; /healthz and /ready
 
 test('readiness with a lease store: ready once the leases are programmed, not after ours lapses', async () => {
   const own = { expiresMs: Date.now() + 3_600_000 };
-  const control = { own, status: () => ({ storeReachable: true, leases: [{}, {}] }), leaseCounts: () => ({ programmed: 2, families: { ipv4: 2, ipv6: 1 }, paths: { vxlan: 1, udp: 0, direct: 1 }, refused: {}, refusedTotal: {} }),
+  const paths = { ipv4: { vxlan: 1, udp: 0, direct: 1 }, ipv6: { vxlan: 0, udp: 0, direct: 1 } };
+  const control = { own, status: () => ({ storeReachable: true, leases: [{}, {}] }), leaseCounts: () => ({ programmed: 2, families: { ipv4: 2, ipv6: 1 }, paths, refused: {}, refusedTotal: {}, routes: { checks: 3, restored: 1 } }),
     ipWork: () => ({ processes: 1, commands: 4 }) } as unknown as ControlPlane;
   const d = daemon(control);
   const ops = await start(d, true);
@@ -171,7 +172,9 @@ test('readiness with a lease store: ready once the leases are programmed, not af
     const m = (await get(`${base}/metrics`)).body.split('\n');
     assert.ok(m.includes('weft_lease_held 1') && m.includes('weft_remote_leases 2') && m.includes('weft_lease_store_reachable 1'));
     assert.ok(m.includes('weft_remote_lease_sides{family="ipv6"} 1'), m.join('\n'));
-    assert.ok(m.includes('weft_remote_lease_paths{path="direct"} 1'), m.join('\n'));
+    assert.ok(m.includes('weft_remote_lease_paths{path="direct",family="ipv4"} 1'), m.join('\n'));
+    assert.ok(m.includes('weft_remote_lease_paths{path="direct",family="ipv6"} 1'), m.join('\n'));
+    assert.ok(m.includes('weft_route_checks_total 3') && m.includes('weft_direct_routes_restored_total 1'), m.join('\n'));
     own.expiresMs = Date.now() - 1;
     assert.equal(await get(`${base}/readyz`), { status: 503, body: 'our lease has lapsed\n' });
     assert.ok((await get(`${base}/metrics`)).body.split('\n').includes('weft_lease_held 0'));

@@ -159,7 +159,7 @@ test('control plane: 20 leases into a peer table of 8 start without a throw; cou
     assert.equal(cp.leaseCounts(), {
       programmed: 8,
       families: { ipv4: 8, ipv6: 0 },
-      paths: { vxlan: 8, udp: 0, direct: 0 },
+      paths: { ipv4: { vxlan: 8, udp: 0, direct: 0 }, ipv6: { vxlan: 0, udp: 0, direct: 0 } },
       refused: { peer_table_full: 12, fdb_full: 0, source_set_full: 0, invalid: 0, off_segment: 0 },
       refusedTotal: { peer_table_full: 12, fdb_full: 0, source_set_full: 0, invalid: 0, off_segment: 0 },
     });
@@ -171,8 +171,10 @@ test('control plane: 20 leases into a peer table of 8 start without a throw; cou
     assert.match(text, /weft_leases_refused_total\{reason="peer_table_full"\} 12/);
     assert.match(text, /weft_leases_refused\{reason="peer_table_full"\} 12/);
     assert.match(text, /weft_remote_leases 8/);
-    assert.match(text, /weft_remote_lease_paths\{path="vxlan"\} 8/);
-    assert.match(text, /weft_remote_lease_paths\{path="direct"\} 0/);
+    assert.match(text, /weft_remote_lease_paths\{path="vxlan",family="ipv4"\} 8/);
+    assert.match(text, /weft_remote_lease_paths\{path="direct",family="ipv4"\} 0/);
+    // No direct paths in this network: no route check to count.
+    assert.not.match(text, /weft_direct_routes_restored_total/);
     assert.match(text, /weft_remote_lease_sides\{family="ipv4"\} 8/);
     assert.match(text, /weft_remote_lease_sides\{family="ipv6"\} 0/);
     assert.match(text, /weft_peer_capacity 8/);
