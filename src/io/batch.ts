@@ -31,6 +31,13 @@ export class FrameBatch {
   readonly vni: Int32Array;
   /** For decap output: the index of the datagram each frame came from. */
   readonly from: Int32Array;
+  /**
+   * 1: frame i is a later segment of the super-frame frame i − 1 was cut
+   * from (tap-read.ts), so its headers are frame i − 1's but for lengths,
+   * IP ID, sequence number, flags and checksums, and it is no longer. Encap
+   * carries such a frame the way it carried the one before.
+   */
+  readonly follows: Uint8Array;
 
   constructor(capacity: number, buf: Buffer = Buffer.alloc(0)) {
     this.capacity = capacity;
@@ -41,6 +48,7 @@ export class FrameBatch {
     this.tailLen = new Int32Array(capacity);
     this.vni = new Int32Array(capacity);
     this.from = new Int32Array(capacity);
+    this.follows = new Uint8Array(capacity);
   }
 
   push(off: number, len: number, vni = 0, from = 0): void {
@@ -50,6 +58,7 @@ export class FrameBatch {
     this.tailLen[i] = 0;
     this.vni[i] = vni;
     this.from[i] = from;
+    this.follows[i] = 0;
   }
 
   /** A frame of `len` bytes whose last `tailLen` sit at `tailOff`. */
@@ -61,6 +70,7 @@ export class FrameBatch {
     this.tailLen[i] = tailLen;
     this.vni[i] = 0;
     this.from[i] = 0;
+    this.follows[i] = 0;
   }
 }
 
