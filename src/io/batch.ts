@@ -97,6 +97,13 @@ export class DatagramBatch {
   readonly srcPort: Uint16Array;
   /** The outer IP header's ECN field (RFC 3168 §5), where the port reads it; 0 (Not-ECT) otherwise. */
   readonly ecn: Uint8Array;
+  /**
+   * 1: datagram i was cut from the same coalesced (GRO) message as datagram
+   * i − 1, so it has the same source and outer ECN field. Decap takes such
+   * a datagram as it took the one before when their VXLAN header and inner
+   * source MAC match. A port that cuts no messages leaves it 0.
+   */
+  readonly follows: Uint8Array;
 
   constructor(capacity: number, buf: Buffer = Buffer.alloc(0)) {
     this.capacity = capacity;
@@ -106,6 +113,7 @@ export class DatagramBatch {
     this.srcAddr = new Uint32Array(capacity * 4);
     this.srcPort = new Uint16Array(capacity);
     this.ecn = new Uint8Array(capacity);
+    this.follows = new Uint8Array(capacity);
   }
 }
 
