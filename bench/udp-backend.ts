@@ -52,8 +52,9 @@ async function main(): Promise<void> {
   const target: Record<string, string> = { vxlan: '10.244.0.2', udp: '' };
   for (const [i, j] of [[1, 2], [2, 1]]) {
     await started(rig.spawn(i, [process.execPath, WEFT, 'run', '--local', underlay(i), '--peer', underlay(j), '--address', `10.244.0.${i}/24`]), `weft (vxlan) in h${i}`);
+    // Its own control socket: the check for a running weft looks for --tap's (weft0), the VXLAN weft's.
     const u = await started(rig.spawn(i, [process.execPath, WEFT, 'run', '--lease-file', join(dir, 'leases.json'), '--net-config-path', netConf,
-      '--local', underlay(i), '--subnet-file', join(dir, `h${i}.env`)]), `weft (udp) in h${i}`);
+      '--local', underlay(i), '--subnet-file', join(dir, `h${i}.env`), '--control-socket', join(dir, `udp-h${i}.sock`)]), `weft (udp) in h${i}`);
     if (i === 2) target.udp = /"msg":"lease (\d+\.\d+\.\d+\.\d+)\//.exec(u.stderr())![1];
   }
   await waitFor(() => { try { rig.exec(1, ['ping', '-c', '1', '-W', '1', target.udp]); return true; } catch { return false; } }, 10_000, 'the udp backend to route');

@@ -5,7 +5,10 @@
 //      and the lease routes (datapath/udp-routes.ts);
 //   2. the UDP socket on Backend.Port (8285) and the TUN (`flannel0`, or
 //      --tun/--tap), configured as flanneld's configureIface does
-//      (io/link.ts configureTun);
+//      (io/link.ts configureTun), with the offloads the VXLAN mode has
+//      unless --no-offload: TSO/USO on the TUN (io/tun.ts), UDP GSO/GRO on
+//      the socket, and the TUN's GSO segment limit set so that one
+//      super-packet leaves as one UDP GSO send;
 //   3. the loop (datapath/udp-loop.ts), the control socket and metrics;
 //   4. the control plane, whose leases become routes (control/udp-host.ts).
 // It stops as the VXLAN daemon does: SIGINT/SIGTERM exit 0, a lost lease or
@@ -15,16 +18,17 @@ import { RuntimeError } from '../config/errors.js';
 import { Datapath } from '../datapath/datapath.js';
 import { UdpRoutes } from '../datapath/udp-routes.js';
 import { UdpLoop } from '../datapath/udp-loop.js';
-import { newTapStats, type TapStats } from '../io/tap.js';
+import { Tap } from '../io/tap.js';
 import { Tun } from '../io/tun.js';
-import { UdpSocket } from '../io/udp.js';
-import { configureTun } from '../io/link.js';
+import { UdpSocket, datagramsPerSend } from '../io/udp.js';
+import { configureTun, limitTapGsoSegs } from '../io/link.js';
 import { formatHostPort } from '../wire/ipv6.js';
 import { formatSubnet } from '../control/ip4.js';
 import { leasePeerCapacity, type ControlPlane } from '../control/control-plane.js';
 import { UdpHostOps } from '../control/udp-host.js';
 import { Operations } from './run-ops.js';
 import { untilStopped } from './until-stopped.js';
+import { offloadWord, warnMissingOffloads } from './offloads.js';
 import type { DaemonState } from '../daemon/state.js';
 import type { Logger } from '../log/logger.js';
 import type { RunArgs } from './run.js';
@@ -49,22 +53,30 @@ export async function runUdpDaemon(cfg: RunArgs, control: ControlPlane, log: Log
   const dp = new Datapath({ peerCapacity, knownSourcesOnly: !cfg.allowAnySource, icmpRate: cfg.icmpRate });
   const v = dp.addVni(conf.vni, { port: conf.port, mtu });
   const routes = new UdpRoutes(dp, conf.port, mtu);
-  // The socket's batches are the TUN's: no super-frames on either side.
-  const batch = cfg.batch;
+  // As the VXLAN mode sizes them: one TUN read yields up to 64 segments per
+  // super-packet, one UDP read up to 64 datagrams per coalesced message.
+  const offload = !cfg.noOffload;
+  const batch = Tap.batchFor(cfg.batch, offload);
   let udp: UdpSocket;
   try {
-    udp = new UdpSocket({ family: 4, address: control.host.bindIp ?? '0.0.0.0', port: conf.port, batch, offload: !cfg.noOffload });
+    udp = new UdpSocket({ family: 4, address: control.host.bindIp ?? '0.0.0.0', port: conf.port, batch, offload });
   } catch (e) { openLine(e); }
   const name = cfg.tun ?? UDP_TUN_DEFAULT;
   let tun: Tun;
   try {
-    tun = new Tun(name, batch);
+    tun = new Tun({ name, mtu, batch, offload, tails: udp.gso });
   } catch (e) {
     udp.close();
     openLine(e);
   }
+  // Each datagram is one packet of at most the MTU: a super-packet of more
+  // segments than one UDP GSO send carries would leave as two. Set before
+  // forwarding: `ip` blocks the loop.
+  const segs = datagramsPerSend(mtu);
+  let capped = true;
   try {
     configureTun(tun.name, mtu, cfg.tapQueue, address.ip, formatSubnet(conf.network));
+    if (offload && tun.offload && udp.gso) capped = limitTapGsoSegs(tun.name, segs);
   } catch (e) {
     tun.close();
     udp.close();
@@ -76,7 +88,7 @@ export async function runUdpDaemon(cfg: RunArgs, control: ControlPlane, log: Log
   loop.start();
   const st: DaemonState = {
     dp, v, fwd: loop, tap: tun.name, family: 4, local: control.host.bindIp, port: udp.port, startedMs: Date.now(),
-    io: { tap: { offload: false, uso: false, stats: tunStats(tun) }, udp }, control, log,
+    io: { tap: { offload: tun.offload, uso: tun.uso, stats: tun.stats }, udp }, control, log,
   };
   let ops: Operations;
   try {
@@ -97,13 +109,8 @@ export async function runUdpDaemon(cfg: RunArgs, control: ControlPlane, log: Log
     fatal = (err, port) => fail(`${port === 'tap' ? `the TUN ${tun.name} failed (deleted?)` : 'the UDP socket failed'}: ${err.message}`);
     log.info({ sources: cfg.allowAnySource ? 'any' : 'lease hosts only', icmpRate: cfg.icmpRate },
       `listening on udp ${formatHostPort(control.host.bindIp ?? '0.0.0.0', udp.port)}, udp backend: tun ${tun.name} mtu ${mtu} ` +
-      `address ${address.ip}/32, route ${formatSubnet(conf.network)} dev ${tun.name}, peers from leases`);
+      `address ${address.ip}/32, route ${formatSubnet(conf.network)} dev ${tun.name}, peers from leases, ` +
+      `offload ${offloadWord({ tso: tun.offload, uso: tun.uso, gso: udp.gso, gro: udp.gro })}`);
+    if (offload) warnMissingOffloads(log, 'TUN', { tso: tun.offload, uso: tun.uso, gso: udp.gso, gro: udp.gro }, capped, segs);
   });
-}
-
-/** The device counters the status record and `weft stats` show: a TUN has no offloads, only refusals, to count. */
-function tunStats(tun: Tun): TapStats {
-  const s = newTapStats();
-  Object.defineProperty(s, 'refused', { enumerable: true, get: () => tun.stats.refused });
-  return s;
 }

@@ -37,6 +37,7 @@ import { sharedMem } from '../fdb/mem.js';
 import { startWorkers, workersRefusal } from './run-workers.js';
 import { RUN_HELP } from './run-help.js';
 import { runUdpDaemon } from './run-udp.js';
+import { offloadWord, warnMissingOffloads } from './offloads.js';
 import { runHostGwDaemon } from './run-hostgw.js';
 
 /** The run configuration, and the control plane's when a lease store was given. */
@@ -403,15 +404,13 @@ async function serve(cfg: RunArgs, control: ControlPlane | null, log: Logger, dp
       { sources: knownSourcesOnly ? 'known VTEPs only' : 'any', bumRate: cfg.bumRate, bumBurst: cfg.bumBurst, icmpRate: cfg.icmpRate },
       `listening on udp ${where}, ${overlays.join('; ')}, ` +
       `peers ${cfg.peers.length ? cfg.peers.map((p) => `${p.ip}:${p.port}`).join(' ') : (control ? 'from leases' : 'none (learning only)')}, ` +
-      `offload ${[tap.offload ? 'tso' : '', tap.uso ? 'uso' : '', udp.gso ? 'gso' : '', udp.gro ? 'gro' : ''].filter(Boolean).join('+') || 'off'}`,
+      `offload ${offloadWord({ tso: tap.offload, uso: tap.uso, gso: udp.gso, gro: udp.gro })}`,
     );
     notifySystemd('READY=1', log);
     // Kernel features asked for but missing: said once, and weft carries on without them.
     if (!cfg.noOffload) {
       const { segs, capped } = loop.gso ?? gsoLimit(cfg, taps.map((t) => t.name), tap.offload, udp.gso, mtu);
-      const missing = [tap.offload ? '' : 'TSO on the TAP (TUNSETOFFLOAD)', udp.gso ? '' : 'UDP GSO (UDP_SEGMENT)', udp.gro ? '' : 'UDP GRO (UDP_GRO)',
-        capped ? '' : `a GSO segment limit on the TAP (ip link set gso_max_segs ${segs})`].filter(Boolean);
-      if (missing.length) log.warn(`this kernel lacks ${missing.join(', ')}: falling back to one packet per system call there`);
+      warnMissingOffloads(log, 'TAP', { tso: tap.offload, uso: tap.uso, gso: udp.gso, gro: udp.gro }, capped, segs);
     }
   });
 }

@@ -11,6 +11,9 @@
 //   4. TTL − 1, the header checksum patched (RFC 1624)        tx_drop_ttl_expired → ICMP time exceeded
 //   5. a send-list entry: the packet itself, to the lease's
 //      PublicIP and the backend's port                        tx_unicast
+//      (a segment the TUN cut from a super-packet is its headers here and
+//      its payload where the read left it, the FrameBatch's tail: the
+//      socket gathers both, so no payload is copied)
 // wire → TUN (wireToTunBatch), per datagram:
 //   0. from a host that holds a lease (sources.ts)            rx_drop_unknown_source
 //   1. not cut short by the socket                            rx_drop_truncated
@@ -63,14 +66,16 @@ const icmp = new IcmpView();
  * valid by the caller) at `dst[dOff]`, as a bare IP packet from the
  * packet's destination to its source. Returns its length, or 0 when the
  * packet gets no answer (the cases in the file's opening). `dst` needs
- * ICMPV4_ERROR_MAX bytes from `dOff`.
+ * ICMPV4_ERROR_MAX bytes from `dOff`. `have`: the bytes of the packet that
+ * lie at `off` (a cut segment's headers, its payload elsewhere), the most
+ * quoted; the headers hold more than the 64 bits of data RFC 792 asks for.
  */
-export function buildIcmpError(src: Buffer, off: number, type: number, code: number, dst: Buffer, dOff: number): number {
+export function buildIcmpError(src: Buffer, off: number, type: number, code: number, dst: Buffer, dOff: number, have = Infinity): number {
   const p = ip.bind(src, off);
   const s = p.src(), d = p.dst();
   if (!unicastV4(s) || !unicastV4(d) || p.fragmentOffset() !== 0) return 0;
   if (p.protocol() === IPPROTO_ICMP && p.payloadLength() > 0 && isIcmpV4Error(src[p.payloadOffset()])) return 0;
-  const total = Math.min(ICMPV4_ERROR_MAX, IPV4_HEADER_LEN + ICMP_HEADER_LEN + p.totalLength());
+  const total = Math.min(ICMPV4_ERROR_MAX, IPV4_HEADER_LEN + ICMP_HEADER_LEN + Math.min(p.totalLength(), have));
   const quote = total - IPV4_HEADER_LEN - ICMP_HEADER_LEN;
   writeIcmpV4Header(dst, dOff, total, d, s, 0);
   const icmpOff = dOff + IPV4_HEADER_LEN;
@@ -83,13 +88,13 @@ export function buildIcmpError(src: Buffer, off: number, type: number, code: num
   return total;
 }
 
-/** Answers the packet at `buf[off..)` into `replies` within the rate limit; counts what happened. */
-function answer(dp: Datapath, buf: Buffer, off: number, type: number, replies: FrameBatch, nowMs: number): void {
+/** Answers the packet at `buf[off..)` (`have` bytes of it there) into `replies` within the rate limit; counts what happened. */
+function answer(dp: Datapath, buf: Buffer, off: number, have: number, type: number, replies: FrameBatch, nowMs: number): void {
   if (dp.icmp === null || replies.count >= replies.capacity) return;
   const c = dp.counters.v;
   const at = replies.count * REPLY_SLOT + HEADROOM;
   const code = type === ICMP_TIME_EXCEEDED ? ICMP_TTL_EXCEEDED : ICMP_NET_UNREACH;
-  const n = buildIcmpError(buf, off, type, code, replies.buf, at);
+  const n = buildIcmpError(buf, off, type, code, replies.buf, at, have);
   if (n === 0) return;
   if (!dp.icmp.take(0, nowMs)) { c[C.icmp_error_limited]++; return; }
   replies.push(at, n);
@@ -109,22 +114,24 @@ export function tunToWireBatch(be: UdpBackend, pkts: FrameBatch, sends: SendList
   replies.count = 0;
   c[C.tx_frames] += pkts.count;
   for (let i = 0; i < pkts.count; i++) {
-    const off = pkts.off[i], len = pkts.len[i];
+    const off = pkts.off[i], len = pkts.len[i], tail = pkts.tailLen[i];
     c[C.tx_bytes] += len;
     const p = ip.bind(b, off);
-    if (!p.isValid(len)) { c[C.tx_drop_not_ipv4]++; continue; }
+    // A cut segment is exactly as long as its header says (tap-read.ts writes both).
+    if (!p.isValid(len) || (tail > 0 && p.totalLength() !== len)) { c[C.tx_drop_not_ipv4]++; continue; }
     const total = p.totalLength();
     if (total > mtu) { c[C.tx_drop_too_big]++; continue; }
     const peer = routes.lookup(p.dst());
-    if (peer < 0) { c[C.tx_drop_no_route]++; answer(dp, b, off, ICMP_DEST_UNREACH, replies, nowMs); continue; }
-    if (p.decrementTtl() === 0) { c[C.tx_drop_ttl_expired]++; answer(dp, b, off, ICMP_TIME_EXCEEDED, replies, nowMs); continue; }
+    if (peer < 0) { c[C.tx_drop_no_route]++; answer(dp, b, off, len - tail, ICMP_DEST_UNREACH, replies, nowMs); continue; }
+    if (p.decrementTtl() === 0) { c[C.tx_drop_ttl_expired]++; answer(dp, b, off, len - tail, ICMP_TIME_EXCEEDED, replies, nowMs); continue; }
     if (sends.count >= sends.capacity) { c[C.tx_drop_send_full]++; continue; }
     const k = sends.count++;
     sends.off[k] = off;
     sends.len[k] = total;
     sends.peer[k] = peer;
     sends.from[k] = i;
-    sends.tailLen[k] = 0;
+    sends.tailOff[k] = pkts.tailOff[i];
+    sends.tailLen[k] = tail;
     sends.srcPort[k] = 0;
     c[C.tx_unicast]++;
   }
@@ -160,7 +167,7 @@ export function wireToTunBatch(be: UdpBackend, dgrams: DatagramBatch, out: Frame
     let drop = -1;
     if (len < 0) drop = C.rx_drop_truncated;
     else if (!ip.bind(b, off).isValid(len)) drop = C.rx_drop_not_ipv4;
-    else if (ip.decrementTtl() === 0) { drop = C.rx_drop_ttl_expired; answer(dp, b, off, ICMP_TIME_EXCEEDED, replies, nowMs); }
+    else if (ip.decrementTtl() === 0) { drop = C.rx_drop_ttl_expired; answer(dp, b, off, len, ICMP_TIME_EXCEEDED, replies, nowMs); }
     if (drop >= 0) { c[drop]++; dropped = i; continue; }
     const total = ip.totalLength();
     out.push(off, total, 0, i);

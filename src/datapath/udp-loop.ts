@@ -7,6 +7,11 @@
 //   UDP readable → udp.recv(dgrams) → wireToTunBatch → tun.write(inner)
 //                                                    ↘ tun.write(replies)
 //
+// With the TUN's offloads (io/tun.ts) read cuts super-packets and write
+// merges segments, so the stages still see one IPv4 packet each; a cut
+// segment's payload stays in the TUN's slab (its tail) until the send that
+// gathers it returns, before the next read.
+//
 // Each readiness callback moves at most MAX_BATCHES_PER_WAKE batches, then
 // returns to the event loop, so one busy direction cannot starve the other.
 // What operators see of it (batch sizes, the source of the latest dropped

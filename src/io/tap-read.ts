@@ -11,6 +11,10 @@
 // and equal-sized — exactly what one UDP GSO send needs (io/udp.ts). The
 // data path (encap/decap) never sees a virtio-net header.
 //
+// The udp backend's TUN (io/tun.ts) reads through the same functions: its
+// packets are bare IP, so every one takes the link header's length, `l2`
+// (ETH_HEADER_LEN for the TAP, 0 for the TUN), instead of assuming Ethernet.
+//
 // Every frame read is accounted for: a plain frame or segments in the
 // batch, or counted in TapStats.badIn. Nothing trusts the header's hdr_len:
 // header lengths come from the packet.
@@ -21,7 +25,7 @@ import { ETHERTYPE_IPV6, ETH_HEADER_LEN } from '../wire/ethernet.js';
 import { IPPROTO_TCP as TCP, IPPROTO_UDP as UDP } from '../wire/ipv4.js';
 import * as tcpWire from '../wire/tcp.js';
 import * as udpWire from '../wire/udp.js';
-import { layersOf, lyL4, lyProto, LY_TAGGED, LY_L4, LY_IPV4, LY_IPV6 } from '../wire/layers.js';
+import { layersAt, lyL4, lyProto, LY_TAGGED, LY_L4, LY_IPV4, LY_IPV6 } from '../wire/layers.js';
 import {
   VNET_HDR_LEN, VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VIRTIO_NET_HDR_GSO_UDP_L4,
   vnetGsoType, vnetNeedsCsum, vnetGsoSize, vnetCsumStart, vnetCsumOffset,
@@ -96,9 +100,9 @@ function ipSegment(dst: Buffer, ip: number, v6: boolean, base: number, ipHdrLen:
   putBe16(dst, ip + 10, finish(base + total + id));
 }
 
-/** The L4 offset of an untagged super-frame (its IP header at src + 14) of IP version `v6` and protocol `proto`, or SEG_BAD. */
-function l4Of(b: Buffer, src: number, len: number, v6: boolean, proto: number): number {
-  const w = layersOf(b, src, len), want = LY_L4 | (v6 ? LY_IPV6 : LY_IPV4);
+/** The L4 offset of an untagged super-frame (its IP header at src + l2) of IP version `v6` and protocol `proto`, or SEG_BAD. */
+function l4Of(b: Buffer, src: number, len: number, v6: boolean, proto: number, l2: number): number {
+  const w = layersAt(b, src, len, l2), want = LY_L4 | (v6 ? LY_IPV6 : LY_IPV4);
   if ((w & (LY_TAGGED | want)) !== want || lyProto(w) !== proto) return SEG_BAD;
   return src + lyL4(w);
 }
@@ -118,7 +122,8 @@ function cutSlices(b: Buffer, src: number, hdr: number, payload: number, mss: nu
 export type SegmentSink = (off: number, len: number, tailOff: number, tailLen: number) => void;
 
 /**
- * Cuts the TCP super-frame at `src` (`len` bytes, Ethernet first) into
+ * Cuts the TCP super-frame at `src` (`len` bytes, `l2` bytes of link header
+ * first: Ethernet's from a TAP, none from a TUN) into
  * segments of at most `mss` payload bytes, written to `dst` from `dstOff`:
  * segment k starts at dstOff + gap + k * stride with `gap` bytes free before
  * it (for the VXLAN header), and reports each segment to `emit(off, len)`.
@@ -138,14 +143,15 @@ export function segmentTcp(
   emit: SegmentSink, maxSegs = Infinity,
   /** Leave each payload in the super-frame (a gathering send): only headers go to dst. */
   tails = false,
+  l2 = ETH_HEADER_LEN,
 ): number {
   if (mss <= 0) return SEG_BAD;
-  const l4 = l4Of(b, src, len, v6, IPPROTO_TCP);
+  const l4 = l4Of(b, src, len, v6, IPPROTO_TCP, l2);
   const end = src + len;
   if (l4 < 0 || l4 + TCP_HEADER_LEN > end) return SEG_BAD;
-  const l3 = src + ETH_HEADER_LEN;
+  const l3 = src + l2;
   const thl = tcpDataOffsetAt(b, l4);
-  const hdr = l4 + thl - src;  // Ethernet + IP + TCP headers
+  const hdr = l4 + thl - src;  // link + IP + TCP headers
   if (thl < TCP_HEADER_LEN || src + hdr > end) return SEG_BAD;
   const payload = len - hdr;
   if (payload <= 0) return SEG_BAD;
@@ -201,18 +207,18 @@ export function segmentTcp(
  * Cuts a UDP super-frame (USO: GSO_UDP_L4) into datagrams of `mss` payload
  * bytes, laid out as segmentTcp lays out segments. Each gets its own IP
  * length/ID/checksum, UDP length and UDP checksum (RFC 768; zero becomes
- * 0xffff). Returns the bytes used in `dst`, or SEG_BAD; `maxSegs` as for
- * segmentTcp.
+ * 0xffff). Returns the bytes used in `dst`, or SEG_BAD; `maxSegs` and `l2`
+ * as for segmentTcp.
  */
 export function segmentUdp(
   b: Buffer, src: number, len: number, mss: number, v6: boolean,
   dst: Buffer, dstOff: number, dstRoom: number, gap: number,
-  emit: SegmentSink, maxSegs = Infinity,
+  emit: SegmentSink, maxSegs = Infinity, l2 = ETH_HEADER_LEN,
 ): number {
   if (mss <= 0) return SEG_BAD;
-  const l4 = l4Of(b, src, len, v6, IPPROTO_UDP);
+  const l4 = l4Of(b, src, len, v6, IPPROTO_UDP, l2);
   if (l4 < 0) return SEG_BAD;
-  const l3 = src + ETH_HEADER_LEN;
+  const l3 = src + l2;
   const hdr = l4 + UDP_HEADER_LEN - src;
   const payload = len - hdr;
   if (payload <= 0) return SEG_BAD;
@@ -267,9 +273,10 @@ export class TapReadSlab {
   /**
    * `rawMax` frames per read; `offload`: room for cutting super-frames;
    * `tails`: TCP segments keep their payload in the super-frame (FrameBatch
-   * tails), for a socket that gathers.
+   * tails), for a socket that gathers; `l2`: the link header in front of
+   * each packet (a TAP's Ethernet; 0 for a TUN's bare IP).
    */
-  constructor(readonly rawMax: number, readonly offload: boolean, readonly tails = false) {
+  constructor(readonly rawMax: number, readonly offload: boolean, readonly tails = false, readonly l2 = ETH_HEADER_LEN) {
     const rawSlot = (HEADROOM + this.maxLen + 63) & ~63;
     this.splitBase = rawSlot * rawMax;
     this.slab = Buffer.alloc(this.splitBase + (offload ? SPLIT_ROOM * rawMax : 0));
@@ -291,7 +298,7 @@ export class TapReadSlab {
   /** readTapFrames with this slab's segment sink. */
   fill(got: number, batch: FrameBatch, stats: TapStats): number {
     this.cur = batch;
-    const n = readTapFrames(this.slab, this.rawOffs, this.rawLens, got, batch, stats, this.splitBase, this.emit, this.tails);
+    const n = readTapFrames(this.slab, this.rawOffs, this.rawLens, got, batch, stats, this.splitBase, this.emit, this.tails, this.l2);
     this.cur = null;
     return n;
   }
@@ -304,10 +311,11 @@ export class TapReadSlab {
  * `splitBase` on, each reported to `emit`, which adds it to `batch`).
  * Partial checksums are completed; frames that cannot be used are counted in
  * stats.badIn, super-frames and segments in stats. Returns batch.count.
+ * `l2`: the link header's length (a TAP's Ethernet, or 0 for a TUN).
  */
 export function readTapFrames(
   s: Buffer, offs: Int32Array, lens: Int32Array, got: number, batch: FrameBatch, stats: TapStats,
-  splitBase: number, emit: SegmentSink, tails: boolean,
+  splitBase: number, emit: SegmentSink, tails: boolean, l2 = ETH_HEADER_LEN,
 ): number {
   batch.buf = s;
   batch.count = 0;
@@ -330,9 +338,11 @@ export function readTapFrames(
     const before = batch.count;
     let used: number;
     if (gso === VIRTIO_NET_HDR_GSO_TCPV4 || gso === VIRTIO_NET_HDR_GSO_TCPV6) {
-      used = segmentTcp(s, f, len, vnetGsoSize(s, h), gso === VIRTIO_NET_HDR_GSO_TCPV6, s, split, s.length - split, SEG_GAP, emit, batch.capacity - before, tails);
+      used = segmentTcp(s, f, len, vnetGsoSize(s, h), gso === VIRTIO_NET_HDR_GSO_TCPV6, s, split, s.length - split, SEG_GAP, emit, batch.capacity - before, tails, l2);
     } else if (gso === VIRTIO_NET_HDR_GSO_UDP_L4) {
-      used = segmentUdp(s, f, len, vnetGsoSize(s, h), len >= ETH_HEADER_LEN && be16(s, f + ETH_HEADER_LEN - 2) === ETHERTYPE_IPV6, s, split, s.length - split, SEG_GAP, emit, batch.capacity - before);
+      // The header says UDP, not which IP: the EtherType, or a bare packet's version nibble.
+      const v6 = l2 === 0 ? s[f] >>> 4 === 6 : len >= ETH_HEADER_LEN && be16(s, f + ETH_HEADER_LEN - 2) === ETHERTYPE_IPV6;
+      used = segmentUdp(s, f, len, vnetGsoSize(s, h), v6, s, split, s.length - split, SEG_GAP, emit, batch.capacity - before, l2);
     } else {
       stats.badIn++;
       continue;

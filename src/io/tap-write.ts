@@ -13,6 +13,8 @@
 //                 queue filled (EAGAIN) and which outputs were refused.
 // Every other frame passes through with a plain header; a "partial" inner
 // checksum from a kernel peer is marked for completion (writeVnetHeader).
+// The udp backend's TUN (io/tun.ts) writes through the same plan with no
+// link header in front of its packets (`l2` 0, where the TAP has Ethernet's 14).
 
 import { csumImpl, csumRangesImpl } from './csum.js';
 import { pseudoSumV4, pseudoSumV6, sum16, fold, finish } from '../wire/checksum.js';
@@ -21,7 +23,7 @@ import * as ipv4Wire from '../wire/ipv4.js';
 import { IPV6_HEADER_LEN } from '../wire/ipv6.js';
 import * as udpWire from '../wire/udp.js';
 import * as tcpWire from '../wire/tcp.js';
-import { layersOf, lyL3, lyL4, lyProto, LY_TAGGED, LY_L4, LY_IPV6, LY_FRAGMENT } from '../wire/layers.js';
+import { layersAt, lyL3, lyL4, lyProto, LY_TAGGED, LY_L4, LY_IPV6, LY_FRAGMENT } from '../wire/layers.js';
 import {
   writeVnetHeader, writeVnet, writeVnetPlain, VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM,
   VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VIRTIO_NET_HDR_GSO_UDP_L4,
@@ -45,9 +47,6 @@ const GATHER_MAX_SEGS = 64;
  * with options, 60).
  */
 export const GATHER_HEAD = 140;
-
-/** Ethernet and IPv6 headers: where an untagged IPv6 frame's payload starts. */
-const V6_HDRS = ETH_HEADER_LEN + IPV6_HEADER_LEN;
 
 /**
  * Coalesces in-order TCP segments, and same-size UDP datagrams of one flow
@@ -117,7 +116,9 @@ export class Coalescer {
     /** Also merge UDP runs into USO frames (a kernel that takes GSO_UDP_L4 writes). */
     public udp = false,
     /** List merged payloads as pieces where they are, for writev: copied once, by the kernel, not twice. */
-    readonly gather = false) {
+    readonly gather = false,
+    /** The link header in front of each frame's IP header: a TAP's Ethernet, or 0 for a TUN's bare IP packets. */
+    private readonly l2 = ETH_HEADER_LEN) {
     this.offs = new Int32Array(capacity); this.lens = new Int32Array(capacity);
     this.pOffs = new Int32Array(gather ? capacity : 0);
     this.pLens = new Int32Array(gather ? capacity : 0);
@@ -141,11 +142,12 @@ export class Coalescer {
    */
   sumBatch(b: Buffer, offs: Int32Array, lens: Int32Array, count: number): void {
     if (!this.merge) return;
-    const n = Math.min(count, this.sums.length), so = this.sumOffs, sl = this.sumLens;
+    const n = Math.min(count, this.sums.length), so = this.sumOffs, sl = this.sumLens, l2 = this.l2, v6Hdrs = l2 + IPV6_HEADER_LEN;
     for (let i = 0; i < n; i++) {
       const off = offs[i], len = lens[i];
-      const type = len >= ETH_HEADER_LEN + IPV4_HEADER_LEN ? be16(b, off + ETH_HEADER_LEN - 2) : 0;
-      const at = type === ETHERTYPE_IPV4 ? ETH_HEADER_LEN : type === ETHERTYPE_IPV6 && len >= V6_HDRS ? V6_HDRS : len;
+      // Which IP: the EtherType, or a bare packet's version nibble.
+      const ip = len < l2 + IPV4_HEADER_LEN ? 0 : l2 === 0 ? b[off] >>> 4 : be16(b, off + l2 - 2);
+      const at = ip === (l2 === 0 ? 4 : ETHERTYPE_IPV4) ? l2 : ip === (l2 === 0 ? 6 : ETHERTYPE_IPV6) && len >= v6Hdrs ? v6Hdrs : len;
       so[i] = off + at;
       sl[i] = len - at;
     }
@@ -183,7 +185,7 @@ export class Coalescer {
       this.openTotal = VNET_HDR_LEN + len;
       this.openSrc = b;
       writeVnetPlain(this.out, h);
-    } else if (writeVnetHeader(this.out, h + VNET_HDR_LEN, len)) {
+    } else if (writeVnetHeader(this.out, h + VNET_HDR_LEN, len, this.l2)) {
       this.csumMarked++;
     }
     return true;
@@ -207,7 +209,7 @@ export class Coalescer {
     const end = f + len;
     // Untagged IPv4 without options or fragments, or IPv6; lengths exactly
     // the frame's (no padding, no truncation).
-    const w = layersOf(o, f, len);
+    const w = layersAt(o, f, len, this.l2);
     if ((w & (LY_TAGGED | LY_L4)) !== LY_L4) return false;
     const l3 = f + lyL3(w), l4 = f + lyL4(w), proto = lyProto(w), v6 = (w & LY_IPV6) !== 0;
     if (!v6) {
@@ -301,15 +303,16 @@ export class Coalescer {
     const f = this.offs[this.open] + VNET_HDR_LEN;
     const oL3 = this.openL3, oL4 = this.openL4;
     const l3 = off + oL3 - f, l4 = off + oL4 - f;
-    // Ethernet header, and the IP header but for length, ID and checksum.
-    let d = (v.getInt32(off, true) ^ w.getInt32(f, true)) | (v.getInt32(off + 4, true) ^ w.getInt32(f + 4, true))
+    // Ethernet header (a TUN's packets have none), and the IP header but for length, ID and checksum.
+    const l2 = this.l2;
+    let d = l2 === 0 ? 0 : (v.getInt32(off, true) ^ w.getInt32(f, true)) | (v.getInt32(off + 4, true) ^ w.getInt32(f + 4, true))
       | (v.getInt32(off + 8, true) ^ w.getInt32(f + 8, true)) | (v.getUint16(off + 12, true) ^ w.getUint16(f + 12, true));
     if (!this.openV6) {
-      if (b[l3] !== 0x45 || v.getUint16(l3 + 2) !== len - 14) return false;
+      if (b[l3] !== 0x45 || v.getUint16(l3 + 2) !== len - l2) return false;
       d |= (b[l3 + 1] ^ o[oL3 + 1]) | (v.getInt32(l3 + 6, true) ^ w.getInt32(oL3 + 6, true))
         | (v.getInt32(l3 + 12, true) ^ w.getInt32(oL3 + 12, true)) | (v.getInt32(l3 + 16, true) ^ w.getInt32(oL3 + 16, true));
     } else {
-      if (v.getUint16(l3 + 4) !== len - V6_HDRS) return false;
+      if (v.getUint16(l3 + 4) !== len - l2 - IPV6_HEADER_LEN) return false;
       d |= (v.getInt32(l3, true) ^ w.getInt32(oL3, true)) | (v.getUint16(l3 + 6, true) ^ w.getUint16(oL3 + 6, true));
       for (let i = 8; i < 40; i += 4) d |= v.getInt32(l3 + i, true) ^ w.getInt32(oL3 + i, true);
     }
@@ -368,7 +371,7 @@ export class Coalescer {
     const l3 = this.openL3, l4 = this.openL4;
     const l4len = len - (l4 - f);
     if (!this.openV6) {
-      putBe16(o, l3 + 2, len - ETH_HEADER_LEN);
+      putBe16(o, l3 + 2, len - this.l2);
       putBe16(o, l3 + 10, 0);
       putBe16(o, l3 + 10, finish(sum16(o, l3, IPV4_HEADER_LEN)));
     } else {
@@ -391,11 +394,11 @@ export class Coalescer {
         gso = VIRTIO_NET_HDR_GSO_UDP_L4; hdrLen = this.openHdr; gsoSize = this.openMss;
         this.udpFrames++;
       }
-    } else if (this.openSegs > 1 || len - ETH_HEADER_LEN > this.mtu) {
+    } else if (this.openSegs > 1 || len - this.l2 > this.mtu) {
       gso = this.openV6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
       hdrLen = this.openHdr;
       // gso_size: the segments' size, or for a lone super-frame what fits the MTU.
-      gsoSize = this.openSegs > 1 ? this.openMss : Math.max(1, this.mtu - (this.openHdr - ETH_HEADER_LEN));
+      gsoSize = this.openSegs > 1 ? this.openMss : Math.max(1, this.mtu - (this.openHdr - this.l2));
     }
     writeVnet(o, h, VIRTIO_NET_HDR_F_NEEDS_CSUM, gso, hdrLen, gsoSize, l4 - f, csumOff);
   }
@@ -426,10 +429,11 @@ export class TapWritePlan {
   /**
    * As Tap writes: frames of a batch of `batch`, each head behind a fresh
    * header and the rest gathered from the batch's slab (writev); merging
-   * with `offload`, UDP runs too with `uso`; `mtu` the TAP's.
+   * with `offload`, UDP runs too with `uso`; `mtu` the TAP's; `l2` the link
+   * header's length (0: a TUN's packets, as Tun writes them).
    */
-  constructor(batch: number, offload: boolean, mtu: number, uso: boolean) {
-    this.c = new Coalescer(Buffer.alloc(batch * (VNET_HDR_LEN + GATHER_HEAD)), batch, offload, mtu, 65535, uso, true);
+  constructor(batch: number, offload: boolean, mtu: number, uso: boolean, l2 = ETH_HEADER_LEN) {
+    this.c = new Coalescer(Buffer.alloc(batch * (VNET_HDR_LEN + GATHER_HEAD)), batch, offload, mtu, 65535, uso, true, l2);
     this.outOf = new Int32Array(batch);
     this.refusedOut = new Uint8Array(batch);
   }

@@ -31,6 +31,7 @@ import { VNET_HDR_LEN } from './vnet.js';
 import { TapReadSlab } from './tap-read.js';
 import { TapWritePlan, planTapWrite, sendTapWrite, type Coalescer, type TapKernel } from './tap-write.js';
 import type { FramePort } from './ports.js';
+import { ETH_HEADER_LEN } from '../wire/ethernet.js';
 
 export interface TapStats {
   /** Super-frames read and cut into segments. */
@@ -82,10 +83,16 @@ export interface TapOptions {
 /** An open TAP fd and what the kernel granted it: what a worker needs to take it over. */
 export interface OpenedTap { fd: number; name: string; offload: boolean; uso: boolean }
 
-/** Opens the TAP (or one more queue of it; or takes `adopt`'s fd) with its virtio-net header and the offloads the kernel takes. */
-export function openTapFd(o: Pick<TapOptions, 'name' | 'offload' | 'multiQueue' | 'adopt'>): OpenedTap {
+/**
+ * Opens the TAP (or one more queue of it; or takes `adopt`'s fd) with its
+ * virtio-net header and the offloads the kernel takes. With `tun`, a TUN
+ * (IFF_TUN: bare IP packets, the udp backend's) the same way: the kernel
+ * offers a TUN the same header and offloads.
+ */
+export function openTapFd(o: Pick<TapOptions, 'name' | 'offload' | 'multiQueue' | 'adopt'> & { tun?: boolean }): OpenedTap {
   const n = native();
-  const t = o.adopt !== undefined ? { fd: o.adopt, name: o.name } : n.tapOpen(o.name, n.TAP_VNET_HDR | (o.multiQueue === true ? n.TAP_MULTI_QUEUE : 0));
+  const t = o.adopt !== undefined ? { fd: o.adopt, name: o.name }
+    : n.tapOpen(o.name, n.TAP_VNET_HDR | (o.multiQueue === true ? n.TAP_MULTI_QUEUE : 0) | (o.tun === true ? n.TAP_TUN : 0));
   const fd = t.fd;
   let offload = false;
   let uso = false;
@@ -112,47 +119,42 @@ export function openTapFd(o: Pick<TapOptions, 'name' | 'offload' | 'multiQueue' 
   return { fd, name: t.name, offload, uso };
 }
 
-export class Tap implements FramePort {
+/**
+ * What an open TAP and the udp backend's TUN (io/tun.ts) share: the fd with
+ * its virtio-net header, read through tap-read.ts (super-frames cut) and
+ * written through tap-write.ts (runs merged), behind a link header of `l2`
+ * bytes: the TAP's Ethernet, none for the TUN's bare IP. The subclasses say
+ * how the device is opened and what closing it does.
+ */
+export abstract class VnetPort implements FramePort {
   readonly fd: number;
-  private readonly watch: PolledFd;
+  protected readonly watch: PolledFd;
   readonly name: string;
   /** Whether the kernel took the offload flags (TSO), and USO too. */
   readonly offload: boolean;
   readonly uso: boolean;
   readonly stats: TapStats = newTapStats();
-  /** Whether close() deletes the device (turns persistence off first). */
-  removeOnClose = true;
-  private closed = false;
   private readonly rx: TapReadSlab;
   private readonly tx: TapWritePlan;
   private readonly kernel: TapKernel;
 
-  constructor(o: TapOptions) {
-    const n = native();
-    const t = o.opened ?? openTapFd(o);
+  /** `t` opened; batches of `batch` frames for the data path; `mtu` the device's; `tails` as TapOptions'. */
+  protected constructor(t: OpenedTap, batch: number, mtu: number, tails: boolean, l2: number) {
     this.fd = t.fd;
-    if (o.opened === undefined && o.multiQueue !== true) {
-      try {
-        n.tapSetPersist(this.fd, true);
-      } catch (e) {
-        if (o.adopt === undefined) n.close(this.fd);
-        throw e;
-      }
-    }
     this.watch = new PolledFd(this.fd);
     this.name = t.name;
     const offload = this.offload = t.offload;
     this.uso = t.uso;
-    // Room for the largest frame whatever the offloads: the TAP's MTU can be
+    // Room for the largest frame whatever the offloads: the device's MTU can be
     // raised by hand above weft's (and a tagged frame is 4 bytes longer), and
     // a frame cut short by the read would go out truncated instead of being
     // dropped as too big and answered (datapath/pmtu.ts). Few enough frames
     // per read that their segments fit the data path's batch.
-    this.rx = new TapReadSlab(TapReadSlab.readsFor(o.batch, offload), offload, offload && o.tails === true);
+    this.rx = new TapReadSlab(TapReadSlab.readsFor(batch, offload), offload, offload && tails, l2);
     // Writes: a fresh header and each frame's head go in front of the rest,
     // which stays in the socket's slab and goes out by writev; TCP runs are
     // merged.
-    this.tx = new TapWritePlan(o.batch, offload, o.mtu, t.uso);
+    this.tx = new TapWritePlan(batch, offload, mtu, t.uso, l2);
     const fd = this.fd;
     this.kernel = {
       writev(c: Coalescer, from: number, slab: Buffer): number {
@@ -187,6 +189,28 @@ export class Tap implements FramePort {
   pauseReading(): void { this.watch.pause(); }
 
   resumeReading(): void { this.watch.resume(); }
+
+  abstract close(): void;
+}
+
+export class Tap extends VnetPort {
+  /** Whether close() deletes the device (turns persistence off first). */
+  removeOnClose = true;
+  private closed = false;
+
+  constructor(o: TapOptions) {
+    const n = native();
+    const t = o.opened ?? openTapFd(o);
+    if (o.opened === undefined && o.multiQueue !== true) {
+      try {
+        n.tapSetPersist(t.fd, true);
+      } catch (e) {
+        if (o.adopt === undefined) n.close(t.fd);
+        throw e;
+      }
+    }
+    super(t, o.batch, o.mtu, o.tails === true, ETH_HEADER_LEN);
+  }
 
   /** Closes the fd; with removeOnClose the device goes with it. */
   close(): void {

@@ -27,7 +27,8 @@ import { pseudoSumV4, pseudoSumV6, fold } from '../wire/checksum.js';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../wire/ipv4.js';
 import { TCP_OFF_CHECKSUM } from '../wire/tcp.js';
 import { UDP_OFF_CHECKSUM } from '../wire/udp.js';
-import { layersOf, lyL3, lyL4, lyProto, LY_L4, LY_FRAGMENT, LY_IPV4 } from '../wire/layers.js';
+import { ETH_HEADER_LEN } from '../wire/ethernet.js';
+import { layersAt, lyL3, lyL4, lyProto, LY_L4, LY_FRAGMENT, LY_IPV4 } from '../wire/layers.js';
 import type { FrameBatch } from './batch.js';
 
 export const VNET_HDR_LEN = 10;
@@ -73,13 +74,14 @@ export function writeVnetPlain(b: Buffer, h: number): void { writeVnet(b, h, 0, 
 
 /**
  * Writes the 10-byte virtio-net header into the 10 bytes in front of the
- * frame at `off`. Returns true when the frame was marked NEEDS_CSUM.
+ * frame at `off` (`l2` bytes of link header first: Ethernet, or 0 for a
+ * TUN's bare IP). Returns true when the frame was marked NEEDS_CSUM.
  */
-export function writeVnetHeader(b: Buffer, off: number, len: number): boolean {
+export function writeVnetHeader(b: Buffer, off: number, len: number, l2 = ETH_HEADER_LEN): boolean {
   const h = off - VNET_HDR_LEN;
   writeVnetPlain(b, h);
   const end = off + len;
-  const w = layersOf(b, off, len);
+  const w = layersAt(b, off, len, l2);
   // Fragments carry no complete L4 header to fix.
   if ((w & LY_L4) === 0 || (w & LY_FRAGMENT) !== 0) return false;
   const l3 = off + lyL3(w), l4 = off + lyL4(w), proto = lyProto(w);

@@ -1,7 +1,8 @@
 // Where L3 and L4 start in an Ethernet frame: the one header walk the TAP
 // offloads (segmentation, coalescing, the virtio-net header's checksum
 // marking) and the flow hash share, so each does not walk Ethernet → IP →
-// L4 its own way.
+// L4 its own way. The same walk over a bare IP packet (layersOfIp: a TUN's,
+// for the udp backend's offloads) starts at L3 and gives the same word.
 //
 // Contract: `layersOf(b, off, len)` never allocates and never throws. It
 // reads at most one 802.1Q / 802.1ad tag (a QinQ frame's inner tag leaves
@@ -61,6 +62,31 @@ export function layersOf(b: Buffer, off: number, len: number): number {
     l3 += ETH_VLAN_TAG_LEN;
     type = (b[off + l3 - 2] << 8) | b[off + l3 - 1];
   }
+  return ipLayers(b, off, len, l3, type, w);
+}
+
+/**
+ * As layersOf for a bare IP packet at b[off] — a TUN's (IFF_TUN, no
+ * Ethernet header): the version nibble says which IP, L3 is at offset 0,
+ * and there is no tag.
+ */
+export function layersOfIp(b: Buffer, off: number, len: number): number {
+  if (len < 1) return 0;
+  const version = b[off] >>> 4;
+  return ipLayers(b, off, len, 0, version === 4 ? ETHERTYPE_IPV4 : version === 6 ? ETHERTYPE_IPV6 : 0, 0);
+}
+
+/**
+ * layersOf behind a link header of `l2` bytes: ETH_HEADER_LEN for a TAP's
+ * frames, 0 for a TUN's packets (layersOfIp). The offloads take the
+ * header's length as an argument so that one walk serves both devices.
+ */
+export function layersAt(b: Buffer, off: number, len: number, l2: number): number {
+  return l2 === 0 ? layersOfIp(b, off, len) : layersOf(b, off, len);
+}
+
+/** The IP part of the walk: the header of EtherType `type` at `l3` from `off`, or-ed into `w`. */
+function ipLayers(b: Buffer, off: number, len: number, l3: number, type: number, w: number): number {
   const p = off + l3;
   if (type === ETHERTYPE_IPV4) {
     if (l3 + IPV4_HEADER_LEN > len) return w;

@@ -17,6 +17,7 @@ import {
 import { TapReadSlab } from '../../src/io/tap-read.js';
 import { TapWritePlan, planTapWrite, sendTapWrite, type Coalescer, type TapKernel } from '../../src/io/tap-write.js';
 import { newTapStats, type TapStats } from '../../src/io/tap.js';
+import type { FramePort } from '../../src/io/ports.js';
 import { OuterParser } from '../../src/io/outer.js';
 import { answerTooBig, newReplyBatch } from '../../src/datapath/pmtu.js';
 import { parseMac } from '../../src/wire/mac.js';
@@ -71,8 +72,9 @@ export function newWorld(kind: WorldKind): World {
  * What the kernel's virtio_net_hdr_to_skb would refuse in a header weft
  * writes to the TAP, or null: checksum offsets inside the frame, a known GSO
  * type with a size and the checksum flag, lengths that match for super-frames.
+ * `l2`: the link header before IP (the TAP's Ethernet; 0 for the TUN).
  */
-export function vnetProblem(b: Buffer, h: number, len: number): string | null {
+export function vnetProblem(b: Buffer, h: number, len: number, l2 = 14): string | null {
   const flags = vnetFlags(b, h), gso = vnetGsoType(b, h);
   const hdrLen = vnetHdrLen(b, h), gsoSize = vnetGsoSize(b, h);
   const start = vnetCsumStart(b, h), off = vnetCsumOffset(b, h);
@@ -83,7 +85,8 @@ export function vnetProblem(b: Buffer, h: number, len: number): string | null {
   if (!(flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) return 'GSO without NEEDS_CSUM';
   if (gsoSize === 0 || hdrLen > len) return `gso_size ${gsoSize}, hdr_len ${hdrLen} of ${len}`;
   const f = h + VNET_HDR_LEN;
-  if (gso === VIRTIO_NET_HDR_GSO_TCPV4 && (b.readUInt16BE(f + 12) !== 0x0800 || b.readUInt16BE(f + 16) !== len - 14)) return 'TCPv4 GSO frame with a wrong IP length';
+  const isV4 = l2 === 0 ? b[f] >>> 4 === 4 : b.readUInt16BE(f + 12) === 0x0800;
+  if (gso === VIRTIO_NET_HDR_GSO_TCPV4 && (!isV4 || b.readUInt16BE(f + l2 + 2) !== len - l2)) return 'TCPv4 GSO frame with a wrong IP length';
   return null;
 }
 
@@ -224,24 +227,27 @@ export class FakeTapKernel implements TapKernel {
  * headers the kernel would refuse, and a count of written frames other than
  * what the kernel's outcome implies, to `problem`. Returns how many input
  * frames were written (the forwarder counts the rest as rx_drop_tap).
+ * `l2` as for vnetProblem; the smallest frame is 14 bytes (Ethernet) or,
+ * with no link header, an IPv4 header's 20.
  */
-export function tapWrite(w: TapWritePlan, frames: FrameBatch, stats: TapStats, kernel: FakeTapKernel, problem: (s: string) => void): number {
+export function tapWrite(w: TapWritePlan, frames: FrameBatch, stats: TapStats, kernel: FakeTapKernel, problem: (s: string) => void, l2 = 14): number {
+  const least = l2 === 0 ? 20 : 14;
   for (let i = 0; i < frames.count; i++) {
     const off = frames.off[i], len = frames.len[i];
-    if (off < 0 || len < 14 || off + len > frames.buf.length) problem(`a bad frame view (${off}, ${len}) of a ${frames.buf.length}-byte slab`);
+    if (off < 0 || len < least || off + len > frames.buf.length) problem(`a bad frame view (${off}, ${len}) of a ${frames.buf.length}-byte slab`);
   }
   const taken = planTapWrite(w, frames, stats);
   const c = w.c;
   for (let i = 0; i < c.count; i++) {
     const h = c.offs[i], head = c.lens[i];
-    if (h < 0 || h + head > c.out.length || head < VNET_HDR_LEN + 14) { problem(`the coalescer wrote a bad view (${h}, ${head})`); continue; }
+    if (h < 0 || h + head > c.out.length || head < VNET_HDR_LEN + least) { problem(`the coalescer wrote a bad view (${h}, ${head})`); continue; }
     // Gathering, the frame goes on in pieces of the input slab (what writev sends after the head).
     let l = head;
     for (let j = c.pStart[i]; j < c.pStart[i + 1]; j++) {
       if (c.pOffs[j] < 0 || c.pLens[j] <= 0 || c.pOffs[j] + c.pLens[j] > frames.buf.length) problem(`the coalescer listed a bad piece (${c.pOffs[j]}, ${c.pLens[j]})`);
       l += c.pLens[j];
     }
-    const p = vnetProblem(c.out, h, l - VNET_HDR_LEN);
+    const p = vnetProblem(c.out, h, l - VNET_HDR_LEN, l2);
     if (p) problem(`the coalescer wrote a virtio-net header the kernel refuses: ${p}`);
   }
   const refused0 = stats.refused;
@@ -257,6 +263,61 @@ export function tapWrite(w: TapWritePlan, frames: FrameBatch, stats: TapStats, k
   if (kernel.fullAt <= 0 && written !== want) problem(`the write reported ${written} frames written of ${taken}, the kernel's outcome implies ${want}`);
   if (written < 0 || written > taken) problem(`the write reported ${written} frames written of ${taken}`);
   return written;
+}
+
+/**
+ * The udp backend's TUN with its offloads (io/tun.ts), for its fuzz test:
+ * what the kernel would hand weft's read (a virtio-net header and a bare IP
+ * packet, raw) is queued in `inbox`; read and write are the shipped code —
+ * TapReadSlab.fill and planTapWrite/sendTapWrite with no link header (l2 0),
+ * as VnetPort calls them — with a copy in place of the read system call and
+ * `kernel` in place of writev. `written` holds each output the kernel took,
+ * whole, virtio-net header first; `problem` hears what tapWrite finds wrong.
+ */
+export class FuzzTun implements FramePort {
+  readonly inbox: Buffer[] = [];
+  readonly written: Buffer[] = [];
+  readonly stats = newTapStats();
+  readonly kernel = new FakeTapKernel();
+  /** Raw reads taken from the inbox. */
+  reads = 0;
+  private readonly rx: TapReadSlab;
+  private readonly tx: TapWritePlan;
+
+  /** `reads` raw reads per read call, as Tun makes them for a data path batch of TapReadSlab.batchFor(reads, true). */
+  constructor(reads: number, mtu: number, private readonly problem: (s: string) => void) {
+    this.rx = new TapReadSlab(reads, true, true, 0);
+    this.tx = new TapWritePlan(TapReadSlab.batchFor(reads, true), true, mtu, true, 0);
+  }
+
+  read(b: FrameBatch): number {
+    const rx = this.rx;
+    let got = 0;
+    while (got < rx.rawMax && this.inbox.length > 0) {
+      const raw = this.inbox.shift()!;
+      const n = Math.min(raw.length, rx.maxLen);
+      raw.copy(rx.slab, rx.rawOffs[got], 0, n);
+      rx.rawLens[got++] = n;
+    }
+    this.reads += got;
+    return rx.fill(got, b, this.stats);
+  }
+
+  write(b: FrameBatch): number {
+    const n = tapWrite(this.tx, b, this.stats, this.kernel, this.problem, 0);
+    const c = this.tx.c;
+    const took = this.kernel.fullAt >= 0 ? Math.min(c.count, this.kernel.fullAt) : c.count;
+    for (let i = 0; i < took; i++) {
+      if (i === this.kernel.refuse) continue;
+      const parts = [c.out.subarray(c.offs[i], c.offs[i] + c.lens[i])];
+      for (let j = c.pStart[i]; j < c.pStart[i + 1]; j++) parts.push(b.buf.subarray(c.pOffs[j], c.pOffs[j] + c.pLens[j]));
+      this.written.push(Buffer.concat(parts));
+    }
+    return n;
+  }
+
+  onReadable(): void { /* the test calls the loop's stages itself */ }
+  close(): void { /* nothing held */ }
 }
 
 /**

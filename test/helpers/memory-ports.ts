@@ -76,7 +76,10 @@ export class MemoryUdp implements DatagramPort {
 
   send(list: SendList, peers: PeerTable, slab: Buffer): number {
     for (let j = 0; j < list.count; j++) {
-      this.sent.push({ peer: peers.ipString(list.peer[j]), port: peers.port(list.peer[j]), payload: Buffer.from(slab.subarray(list.off[j], list.off[j] + list.len[j])) });
+      // A datagram with a tail is its head here and its last tailLen bytes where the read left them, as the socket gathers it.
+      const off = list.off[j], len = list.len[j], tail = list.tailLen[j];
+      const payload = Buffer.concat([slab.subarray(off, off + len - tail), slab.subarray(list.tailOff[j], list.tailOff[j] + tail)]);
+      this.sent.push({ peer: peers.ipString(list.peer[j]), port: peers.port(list.peer[j]), payload });
     }
     return list.count;
   }

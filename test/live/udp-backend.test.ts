@@ -1,6 +1,8 @@
 // flannel's udp backend (Backend.Type "udp") with a real etcd: three wefts
 // find each other through their leases, carry bare IPv4 in UDP 8285 between
-// their TUNs, and follow a lease removed and added.
+// their TUNs — TCP with the offloads (TSO on the TUN, UDP GSO/GRO, segments
+// merged back on write) while the wire stays flannel's, one packet of at most
+// the MTU per datagram — and follow a lease removed and added.
 //
 //   h1 h2 h3: weft --etcd-endpoints http://198.18.0.254:2379   (TUN flannel0 = <subnet>.0/32, 10.244.0.0/16 dev flannel0)
 //        └──────── 198.18.0.0/24 ── br0 198.18.0.254 ── etcd   [switch namespace]
@@ -71,6 +73,8 @@ test('the TUN is flannel0: L3, the lease\'s address as /32, MTU underlay − 28,
     const d = JSON.parse(rig.exec(i, ['ip', '-d', '-j', 'addr', 'show', 'dev', 'flannel0']))[0];
     assert.is(d.linkinfo.info_data.type, 'tun');
     assert.is(d.mtu, 1472);
+    // One super-packet from the TUN fits one UDP GSO send: 65507 / 1472 → 44 datagrams.
+    assert.is(d.gso_max_segs, 44);
     assert.equal(d.addr_info.filter((a: { family: string }) => a.family === 'inet').map((a: { local: string; prefixlen: number }) => `${a.local}/${a.prefixlen}`), [`${gw(subnet[i])}/32`]);
     assert.is(rig.exec(i, ['ip', 'route', 'show', 'dev', 'flannel0']).trim().split('\n').filter((l) => l.includes('10.244.0.0/16')).length, 1);
     const third = gw(subnet[i]).split('.')[2];
@@ -107,19 +111,70 @@ test('on the wire: IPv4 in UDP 8285, no header between; tshark finds valid inner
   assert.is(Number(fields('udp.length')[0]), 8 + 84, 'UDP payload = the 84-byte IPv4 echo, nothing else');
 });
 
-test('a 20 MB TCP transfer arrives intact, both directions', async () => {
-  for (const [from, to] of [[1, 2], [2, 1]] as const) {
-    const srv = rig.spawn(to, [process.execPath, XFER, 'serve', gw(subnet[to]), '5001']);
-    await waitFor(() => /listening/.test(srv.stderr()), 5000, 'xfer server');
-    const sent = rig.exec(from, [process.execPath, XFER, 'send', gw(subnet[to]), '5001', String(20 << 20)], 70_000).trim();
-    await srv.exited;
-    assert.is(srv.stdout().trim(), sent, `${from}→${to}`);
-    assert.match(sent, new RegExp(`^${20 << 20} [0-9a-f]{64}$`));
+/** Sends `bytes` over TCP from host `from` to host `to`'s TUN address; asserts they arrived intact. */
+async function transfer(from: number, to: number, bytes: number): Promise<void> {
+  const srv = rig.spawn(to, [process.execPath, XFER, 'serve', gw(subnet[to]), '5001']);
+  await waitFor(() => /listening/.test(srv.stderr()), 5000, 'xfer server');
+  const sent = rig.exec(from, [process.execPath, XFER, 'send', gw(subnet[to]), '5001', String(bytes)], 70_000).trim();
+  await srv.exited;
+  assert.is(srv.stdout().trim(), sent, `${from}→${to}`);
+  assert.match(sent, new RegExp(`^${bytes} [0-9a-f]{64}$`));
+}
+
+type Offload = Record<string, number | boolean>;
+const offloadOf = async (i: number) => (await weftStatus(w[i]) as unknown as { offload: Offload }).offload;
+
+test('a 20 MB TCP transfer arrives intact, both directions, through the offloads: super-packets read from the TUN and merged ones written to it', async () => {
+  const before = [0, await offloadOf(1), await offloadOf(2)];
+  for (const [from, to] of [[1, 2], [2, 1]] as const) await transfer(from, to, 20 << 20);
+  for (const i of [1, 2]) {
+    const o = await offloadOf(i), b = before[i] as Offload;
+    const d = (k: string) => (o[k] as number) - (b[k] as number);
+    assert.ok(o.tso === true && o.gso === true && o.gro === true, JSON.stringify(o));
+    // Each way: the sender's TUN hands over 64 KiB super-packets, cut and sent as UDP GSO runs;
+    // the receiver's socket hands over GRO messages, whose segments go into its TUN merged.
+    assert.ok(d('superFramesIn') > 100 && d('segmentsOut') > 20 * d('superFramesIn'), `h${i}: ${JSON.stringify(o)}`);
+    assert.ok(d('gsoMessages') > 100 && d('groMessages') > 100 && d('coalesced') > 5_000, `h${i}: ${JSON.stringify(o)}`);
+    assert.is(o.badIn, 0);
   }
   const c = (await weftStatus(w[1])).counters;
   assert.ok(c.tx_unicast > 10_000 && c.rx_frames > 5_000, JSON.stringify(c));
   // (The kernel's own IPv6 on the TUN — router solicitations — is tx_drop_not_ipv4, as it should be.)
-  assert.is(c.rx_drop_not_ipv4 + c.rx_drop_unknown_source + c.rx_drop_ttl_expired + c.tx_drop_ttl_expired, 0, JSON.stringify(c));
+  assert.is(c.rx_drop_not_ipv4 + c.rx_drop_unknown_source + c.rx_drop_ttl_expired + c.tx_drop_ttl_expired + c.tx_drop_too_big, 0, JSON.stringify(c));
+});
+
+test('TCP on the wire with the offloads on: each datagram one IPv4 packet of at most the MTU, inner IPv4 and TCP checksums valid', async () => {
+  requireTool('tshark', 'tshark');
+  requireTool('tcpdump', 'tcpdump');
+  requireTool('ethtool', 'ethtool');
+  // A veth passes a UDP GSO send on whole (so would a NIC with USO, cutting it in hardware):
+  // h1's eth0 without USO makes the kernel cut it before the capture sees it, as on a plain NIC.
+  rig.exec(1, ['ethtool', '-K', 'eth0', 'tx-udp-segmentation', 'off']);
+  const pcap = join(tmp.dir, 'tcp.pcap');
+  const dump = rig.spawn(1, ['timeout', '-s', 'INT', '30', 'tcpdump', '-Z', 'root', '-c', '2000', '-i', 'eth0', '-Q', 'out', '-U', '-w', pcap, 'udp port 8285']);
+  try {
+    await waitFor(() => /listening on/.test(dump.stderr()), 5000, 'tcpdump');
+    const o0 = await offloadOf(1);
+    await transfer(1, 2, 4 << 20);
+    await dump.exited;
+    const o1 = await offloadOf(1);
+    assert.ok((o1.superFramesIn as number) > (o0.superFramesIn as number) && (o1.gsoMessages as number) > (o0.gsoMessages as number), 'the capture saw offloaded traffic');
+  } finally {
+    rig.exec(1, ['ethtool', '-K', 'eth0', 'tx-udp-segmentation', 'on']);
+  }
+  // -d udp.port==8285,ip: the payload is a bare IPv4 packet. The last occurrence of a field is the inner one.
+  const rows = rig.exec(1, ['tshark', '-r', pcap, '-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-d', 'udp.port==8285,ip',
+    '-T', 'fields', '-E', 'occurrence=l', '-e', 'udp.length', '-e', 'ip.len', '-e', 'ip.checksum.status', '-e', 'tcp.checksum.status'], 30_000)
+    .trim().split('\n').map((l) => l.split('\t'));
+  assert.ok(rows.length >= 1000, `${rows.length} datagrams captured`);
+  const full = rows.filter((r) => Number(r[0]) > 1000).length;
+  assert.ok(full > rows.length / 3, `${full} of ${rows.length} datagrams carry full-size segments`);
+  for (const [udpLen, ipLen, ipOk, tcpOk] of rows) {
+    assert.ok(Number(udpLen) <= 8 + 1472, `a datagram of ${udpLen} bytes: larger than the TUN's MTU allows`);
+    assert.is(Number(ipLen), Number(udpLen) - 8, 'the datagram is one inner packet, nothing after it');
+    assert.is(ipOk, '1', 'inner IPv4 header checksum good');
+    assert.is(tcpOk, '1', 'inner TCP checksum good');
+  }
 });
 
 test('a lease removed: the others drop its route and answer "net unreachable"; added again: routed again', async () => {
@@ -135,12 +190,24 @@ test('a lease removed: the others drop its route and answer "net unreachable"; a
   assert.is(after.icmp_unreachable_sent - before.icmp_unreachable_sent, 1);
 
   const mark = [0, w[1].stderr().length, w[2].stderr().length];
-  w[3] = await rig.weft(3, weftArgs(3), 20_000);
+  // Back without offloads, for the next test.
+  w[3] = await rig.weft(3, [...weftArgs(3), '--no-offload'], 20_000);
   assert.is(leaseOf(w[3]), subnet[3], 'the subnet file gets the same subnet back');
   for (const i of [1, 2]) await routed(i, 3, mark[i]);
   for (const i of [1, 2]) await routed(3, i);
   assert.is(ping(rig, 1, gw(subnet[3]), 2).received, 2);
   assert.is(ping(rig, 3, gw(subnet[2]), 2).received, 2);
+});
+
+test('--no-offload: plain packets through the TUN and the socket, and TCP intact both ways with a host that has the offloads', async () => {
+  assert.match(w[3].stderr(), /peers from leases, offload off"/);
+  for (const [from, to] of [[1, 3], [3, 1]] as const) await transfer(from, to, 4 << 20);
+  const o = await offloadOf(3);
+  assert.ok(o.tso === false && o.gso === false && o.gro === false, JSON.stringify(o));
+  assert.is((o.superFramesIn as number) + (o.coalesced as number) + (o.gsoMessages as number) + (o.groMessages as number), 0, JSON.stringify(o));
+  const c = (await weftStatus(w[3])).counters;
+  assert.ok(c.tx_unicast > 2_000 && c.rx_frames > 2_000, JSON.stringify(c));
+  assert.is(c.tx_drop_too_big + c.rx_drop_not_ipv4 + c.rx_drop_tap, 0, JSON.stringify(c));
 });
 
 test('SIGTERM: exit 0, the TUN and its route gone', async () => {

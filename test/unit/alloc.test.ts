@@ -2,16 +2,18 @@
 // heap profiler (node:inspector, HeapProfiler.startSampling, keeping what
 // young-generation GCs collected too) on the TAP's two sides as Tap uses
 // them: segmentTcp cutting super-frames, and Coalescer (gathering)
-// merging a GRO read's segments and passing ACK-sized frames. Each check
+// merging a GRO read's segments and passing ACK-sized frames; and on the
+// udp backend's stages, alone and between its TUN's offloads. Each check
 // first runs a control that does allocate per frame (Buffer#copy, which
 // makes a view per call), so a profiler that sees nothing cannot pass it.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { segmentTcp } from '../../src/io/tap-read.js';
-import { Coalescer, GATHER_HEAD } from '../../src/io/tap-write.js';
-import { VNET_HDR_LEN } from '../../src/io/vnet.js';
+import { segmentTcp, TapReadSlab } from '../../src/io/tap-read.js';
+import { Coalescer, GATHER_HEAD, TapWritePlan, planTapWrite } from '../../src/io/tap-write.js';
+import { VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4, writeVnet } from '../../src/io/vnet.js';
+import { newTapStats } from '../../src/io/tap.js';
 import { readPcapFrames } from '../../src/io/pcap-read.js';
 import { PCAPS } from '../helpers/paths.js';
 import { allocatedDuring, leastAllocatedOf3 } from '../helpers/alloc.js';
@@ -21,7 +23,7 @@ import { tunToWireBatch, wireToTunBatch } from '../../src/datapath/udp-backend.j
 import { newReplyBatch } from '../../src/datapath/pmtu.js';
 import { DatagramBatch, FrameBatch, SendList } from '../../src/io/batch.js';
 import { ipv4ToNumber } from '../../src/wire/ipv4.js';
-import { udp4, v4words } from '../helpers/packets.js';
+import { tcp4, udp4, v4words } from '../helpers/packets.js';
 
 const MSS = 1398;
 const ROUNDS = 4000;
@@ -118,6 +120,50 @@ test('the udp backend\'s two stages (route lookup, TTL patch, allow-list) alloca
   // Below half a byte a packet: the smallest allocation is 16 bytes, so one per packet is 32 times this;
   // what remains is per batch (the allow-list call for a batch's first source boxes its address words).
   assert.ok(got < packets / 2, `the udp backend allocated ${got} bytes for ${packets} packets`);
+});
+
+test('the udp backend over its TUN\'s offloads (a super-packet cut into segments with tails and routed; received segments merged) allocates nothing per packet', () => {
+  const MTU = 1472, mss = MTU - 40, segs = 45;
+  const dp = new Datapath({ knownSourcesOnly: true, peerCapacity: 256 });
+  const be = new UdpRoutes(dp, 8285, MTU);
+  be.tryAdd(ipv4ToNumber('10.244.3.0'), 24, '198.18.0.3');
+  // TUN → wire: one read, a TCPv4 super-packet, as Tun reads it (tails, for the gathering socket).
+  const rx = new TapReadSlab(1, true, true, 0), stats = newTapStats();
+  const sp = tcp4(40000, 5201, Buffer.alloc(segs * mss, 7), {}, { src: '10.244.1.5', dst: '10.244.3.9' }, 'partial');
+  writeVnet(rx.slab, rx.rawOffs[0], VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4, 40, mss, 20, 16);
+  sp.copy(rx.slab, rx.rawOffs[0] + VNET_HDR_LEN);
+  rx.rawLens[0] = VNET_HDR_LEN + sp.length;
+  const pkts = new FrameBatch(TapReadSlab.batchFor(1, true)), sends = new SendList(pkts.capacity), replies = newReplyBatch();
+  // wire → TUN: the same segments as one GRO read leaves them in the socket's slab, merged as Tun writes them.
+  const pristine = Buffer.alloc(segs * MTU);
+  const dgrams = new DatagramBatch(segs, Buffer.alloc(pristine.length)), inner = new FrameBatch(segs);
+  segmentTcp(sp, 0, sp.length, mss, false, pristine, 0, pristine.length, 0, (o, l) => {
+    const k = dgrams.count++;
+    dgrams.off[k] = o; dgrams.len[k] = l; dgrams.srcAddr.set(v4words('198.18.0.3'), k * 4);
+  }, 64, false, 0);
+  const plan = new TapWritePlan(segs, true, MTU, true, 0);
+  let views = 0;
+  const run = (copy: boolean) => () => {
+    for (let k = 0; k < ROUNDS / 8; k++) {
+      rx.fill(1, pkts, stats);
+      tunToWireBatch(be, pkts, sends, replies, 0);
+      if (copy) for (let i = 0; i < pkts.count; i++) views += pkts.buf.subarray(pkts.off[i], pkts.off[i] + 1).length;
+      // The TTL back (wireToTunBatch takes one off): a copy per batch, not per packet.
+      dgrams.buf.set(pristine);
+      wireToTunBatch(be, dgrams, inner, replies, 0);
+      planTapWrite(plan, inner, stats);
+    }
+  };
+  run(false)(); run(true)();
+  assert.is(sends.count, segs, 'every segment routed');
+  assert.ok(sends.tailLen[0] > 0, 'segments sent with their payload left in place');
+  assert.is(inner.count, segs, 'every datagram delivered');
+  assert.is(plan.c.count, 1, 'the segments merged into one super-packet');
+  const packets = (ROUNDS / 8) * segs * 2;
+  const control = allocatedDuring(run(true));
+  assert.ok(views > 0 && control > packets * 4, `control: Buffer#subarray allocates per packet (${control} bytes for ${packets} packets)`);
+  const got = leastAllocatedOf3(run(false));
+  assert.ok(got < packets / 2, `the udp backend with offloads allocated ${got} bytes for ${packets} packets`);
 });
 
 test.run();

@@ -1,9 +1,10 @@
 // layersOf: the one L2 → L3 → L4 walk the TAP offloads and the flow hash
-// share (src/wire/layers.ts), its answer packed in one number.
+// share (src/wire/layers.ts), its answer packed in one number; layersOfIp,
+// the same walk over a TUN's bare IP packet.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { layersOf, lyL3, lyL4, lyProto, LY_TAGGED, LY_IPV4, LY_IPV6, LY_L4, LY_FRAGMENT, LY_LATER_FRAGMENT } from '../../src/wire/layers.js';
+import { layersAt, layersOf, layersOfIp, lyL3, lyL4, lyProto, LY_TAGGED, LY_IPV4, LY_IPV6, LY_L4, LY_FRAGMENT, LY_LATER_FRAGMENT } from '../../src/wire/layers.js';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../../src/wire/ipv4.js';
 import { unhex } from '../helpers/bytes.js';
 
@@ -63,6 +64,33 @@ test('impossible lengths: no L3 or L4 claimed past the frame', () => {
   assert.is(walk(MACS + '86dd' + V6.slice(0, 70)), 0);
   // Not IP at all.
   assert.is(walk(MACS + '0806' + '0001080006040001'), 0);
+});
+
+test('a bare IP packet (a TUN\'s): the version nibble picks the IP, L3 at 0, the same word as behind Ethernet less 14', () => {
+  const at = 5;
+  const bare = (hex: string): number => {
+    const f = unhex(hex);
+    const b = Buffer.alloc(at + f.length + 64, 0x45);
+    f.copy(b, at);
+    assert.is(layersAt(b, at, f.length, 0), layersOfIp(b, at, f.length), 'layersAt with no link header is layersOfIp');
+    return layersOfIp(b, at, f.length);
+  };
+  const v4 = bare(V4 + TCP);
+  assert.equal([v4 & FLAGS, lyL3(v4), lyL4(v4), lyProto(v4)], [LY_IPV4 | LY_L4, 0, 20, IPPROTO_TCP]);
+  const opts = bare(V4_OPTS + '0000');
+  assert.equal([opts & FLAGS, lyL4(opts), lyProto(opts)], [LY_IPV4 | LY_L4, 24, IPPROTO_UDP]);
+  const v6 = bare(V6 + '00000000');
+  assert.equal([v6 & FLAGS, lyL3(v6), lyL4(v6), lyProto(v6)], [LY_IPV6 | LY_L4, 0, 40, IPPROTO_UDP]);
+  assert.is(bare(V4.replace('00004000', '00002000') + TCP) & FLAGS, LY_IPV4 | LY_L4 | LY_FRAGMENT);
+  // The same packet behind Ethernet: the offsets move by 14, nothing else.
+  const eth = walk(MACS + '0800' + V4 + TCP);
+  assert.equal([eth & FLAGS, lyProto(eth), lyL4(eth) - 14], [v4 & FLAGS, lyProto(v4), lyL4(v4)]);
+  // Impossible lengths and other versions: nothing claimed.
+  assert.is(bare(''), 0);
+  assert.is(bare(V4.slice(0, 30)), 0);
+  assert.is(bare(V6.slice(0, 70)), 0);
+  assert.is(bare('55' + V4.slice(2) + TCP), 0);
+  assert.is(bare('00'.repeat(40)), 0);
 });
 
 test.run();
