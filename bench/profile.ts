@@ -20,12 +20,18 @@
 //        that Node writes the profiles; self time summed per function.
 // - Phases 2 and 3 need `perf` (Debian's linux-perf) and a kernel that
 //   allows perf_event_open; without them the report says which and goes on.
+// - With `--against DIR` (another checkout, built: the commit before a
+//   change), none of that: instead --reps turns of a clean run and a
+//   system-call count (phases 1 and 2) for this tree's weft pair and for
+//   DIR's, the order alternating every turn so that both see the same
+//   machine; the medians per GB side by side. What an A/B of a change to
+//   the data path needs, within the VM's ±20 % from run to run.
 // - Every process is started through the rig and tracked by PID; Ctrl-C,
 //   SIGTERM, a failure or the time budget all end in Rig.down(). The
 //   perf map files weft writes to /tmp are removed by PID.
 //
-// Usage: sudo npm run bench -- --only profile [--seconds S]
-//   (or: sudo unshare --net node dist/bench/profile.js [--seconds S])
+// Usage: sudo npm run bench -- --only profile [--seconds S] [--reps N --against DIR]
+//   (or: sudo unshare --net node dist/bench/profile.js [--seconds S] [--reps N --against DIR])
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,7 +40,7 @@ import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CASES, parseReport, type Sample } from './live/iperf.js';
 import { cpuTimes } from './live/procstat.js';
-import { num } from './live/report.js';
+import { num, stat } from './live/report.js';
 import { ROOT, WEFT, Rig, kill, sleep, waitFor, type Proc } from './live/rig.js';
 import { startWeft, tail, weftOverlay } from './live/weft.js';
 import { selfTimes, type SelfTimes } from './live/cpuprofile.js';
@@ -46,20 +52,24 @@ const SYSCALLS = ['read', 'write', 'writev', 'sendmmsg', 'sendmsg', 'recvmmsg', 
 const progress = (s: string) => process.stderr.write(`profile: ${s}\n`);
 
 function usage(msg: string): never {
-  process.stderr.write(`profile: ${msg}\nusage: node dist/bench/profile.js [--seconds S]\n`);
+  process.stderr.write(`profile: ${msg}\nusage: node dist/bench/profile.js [--seconds S] [--reps N --against DIR]\n`);
   process.exit(2);
 }
 
-function options(): { seconds: number } {
+function options(): { seconds: number; reps: number; against: string | null } {
   let v;
   try {
-    v = parseArgs({ options: { seconds: { type: 'string' } } }).values;
+    v = parseArgs({ options: { seconds: { type: 'string' }, reps: { type: 'string' }, against: { type: 'string' } } }).values;
   } catch (e) {
     usage((e as Error).message);
   }
   const seconds = v.seconds === undefined ? 10 : Number(v.seconds);
   if (!Number.isInteger(seconds) || seconds < 2 || seconds > 120) usage(`--seconds must be an integer 2–120, got '${v.seconds}'`);
-  return { seconds };
+  const reps = v.reps === undefined ? 3 : Number(v.reps);
+  if (!Number.isInteger(reps) || reps < 1 || reps > 20) usage(`--reps must be an integer 1–20, got '${v.reps}'`);
+  const against = v.against ?? null;
+  if (against !== null && !existsSync(join(against, 'dist/src/cli/main.js'))) usage(`--against: no built weft in ${against} (run npm ci there)`);
+  return { seconds, reps, against };
 }
 
 /** Why perf cannot be used here, or null when it can (one tracepoint count and one cpu-clock sample of `true`). */
@@ -117,9 +127,9 @@ function batches(rig: Rig, i: number): Record<string, { reads: number; packets: 
   return (JSON.parse(out) as { batches: Record<string, { reads: number; packets: number }> }).batches;
 }
 
-async function pair(rig: Rig, nodeFlags: (i: number) => string[] = () => []): Promise<Proc[]> {
+async function pair(rig: Rig, nodeFlags: (i: number) => string[] = () => [], weft = WEFT): Promise<Proc[]> {
   rig.up();
-  const wefts = [await startWeft(rig, 1, 2, nodeFlags(1)), await startWeft(rig, 2, 1, nodeFlags(2))];
+  const wefts = [await startWeft(rig, 1, 2, nodeFlags(1), weft), await startWeft(rig, 2, 1, nodeFlags(2), weft)];
   const end = Date.now() + 15_000;
   for (;;) {
     try {
@@ -164,30 +174,38 @@ function perfCounts(csv: string): Record<string, number> {
   return o;
 }
 
-async function phaseSyscalls(rig: Rig, seconds: number, dir: string, report: string[], json: Record<string, unknown>): Promise<void> {
-  const wefts = await pair(rig);
+type Counts = Record<string, Record<string, number>>;
+
+/** One tcp-1 run with `perf stat` counting each weft's system calls; `tag` names its files in `dir`. */
+async function syscallRun(rig: Rig, seconds: number, dir: string, weft = WEFT, tag = ''): Promise<{ r: Run; counts: Counts }> {
+  const wefts = await pair(rig, undefined, weft);
   try {
     const events = ['raw_syscalls:sys_enter', ...SYSCALLS.map((s) => `syscalls:sys_enter_${s}`)].join(',');
-    const files = wefts.map((_, k) => join(dir, `syscalls-h${k + 1}.csv`));
+    const files = wefts.map((_, k) => join(dir, `syscalls${tag}-h${k + 1}.csv`));
     // perf stat runs beside iperf3 for the run's length (its own `sleep` bounds it).
     const r = await tcp1(rig, wefts, seconds, () => Promise.all(wefts.map((w, k) =>
       rig.run(k + 1, ['perf', 'stat', '-x', ',', '-o', files[k], '-e', events, '-p', String(w.pid), '--', 'sleep', String(seconds)], (seconds + 20) * 1000))));
-    report.push('', `2. system calls (perf stat, tracepoints), ${seconds} s:`, runLine(r), ...cpuLines(r));
-    const counts: Record<string, Record<string, number>> = {};
+    const counts: Counts = {};
     wefts.forEach((_, k) => {
-      const h = `h${k + 1}`;
       const c = perfCounts(existsSync(files[k]) ? readFileSync(files[k], 'utf8') : '');
       const total = c['raw_syscalls:sys_enter'] ?? NaN;
       const named = SYSCALLS.reduce((a, s) => a + (c[s] ?? 0), 0);
-      counts[h] = { total, ...Object.fromEntries(SYSCALLS.map((s) => [s, c[s] ?? 0])), other: total - named };
-      const parts = [...SYSCALLS, 'other'].filter((s) => counts[h][s] > 0)
-        .map((s) => `${s} ${num(perGB(counts[h][s], r) / 1000)} k`).join(', ');
-      report.push(`  ${h}: ${num(perGB(total, r) / 1000)} k system calls per GB (${parts})`);
+      counts[`h${k + 1}`] = { total, ...Object.fromEntries(SYSCALLS.map((s) => [s, c[s] ?? 0])), other: total - named };
     });
-    json.syscalls = { run: r, counts };
+    return { r, counts };
   } finally {
     await stopPair(rig, wefts);
   }
+}
+
+async function phaseSyscalls(rig: Rig, seconds: number, dir: string, report: string[], json: Record<string, unknown>): Promise<void> {
+  const { r, counts } = await syscallRun(rig, seconds, dir);
+  report.push('', `2. system calls (perf stat, tracepoints), ${seconds} s:`, runLine(r), ...cpuLines(r));
+  for (const [h, c] of Object.entries(counts)) {
+    const parts = [...SYSCALLS, 'other'].filter((s) => c[s] > 0).map((s) => `${s} ${num(perGB(c[s], r) / 1000)} k`).join(', ');
+    report.push(`  ${h}: ${num(perGB(c.total, r) / 1000)} k system calls per GB (${parts})`);
+  }
+  json.syscalls = { run: r, counts };
 }
 
 /** Where a sample landed, by the object it was in: the kernel, JIT-compiled JavaScript, Node/V8 itself, weft's addon, libc. */
@@ -279,15 +297,57 @@ async function phaseV8(rig: Rig, seconds: number, dir: string, report: string[],
   json.v8 = { run: r, per };
 }
 
+// ---- A/B against another build ----
+
+/** One variant's turns: per GB, user and system of each side; system calls per GB of each side. */
+interface Turns { runs: Run[]; calls: { r: Run; counts: Counts }[] }
+
+async function ab(rig: Rig, seconds: number, reps: number, against: string, dir: string, report: string[], json: Record<string, unknown>): Promise<void> {
+  const weft = { this: WEFT, base: join(against, 'dist/src/cli/main.js') };
+  const turns: Record<'this' | 'base', Turns> = { this: { runs: [], calls: [] }, base: { runs: [], calls: [] } };
+  const perf = perfProblem();
+  for (let k = 0; k < reps; k++) {
+    for (const which of (k % 2 === 0 ? ['this', 'base'] : ['base', 'this']) as ('this' | 'base')[]) {
+      progress(`turn ${k + 1}/${reps}: ${which}, clean run`);
+      const wefts = await pair(rig, undefined, weft[which]);
+      try {
+        turns[which].runs.push(await tcp1(rig, wefts, seconds));
+      } finally {
+        await stopPair(rig, wefts);
+      }
+      if (perf !== null) continue;
+      progress(`turn ${k + 1}/${reps}: ${which}, system calls`);
+      turns[which].calls.push(await syscallRun(rig, seconds, dir, weft[which], `-${which}-${k + 1}`));
+    }
+  }
+  const med = (xs: number[]) => stat(xs)?.median ?? NaN;
+  report.push('', `A/B: this tree against ${against}, ${reps} turns of ${seconds} s each, alternating; medians, per GB the receiver got:`);
+  for (const which of ['this', 'base'] as const) {
+    const t = turns[which];
+    const side = (h: 'h1' | 'h2', f: 'user' | 'system') => med(t.runs.map((r) => perGB(r.cpu[h][f], r)));
+    const calls = (h: 'h1' | 'h2') => med(t.calls.map(({ r, counts }) => perGB(counts[h].total, r) / 1000));
+    report.push(`  ${which}: ${num(med(t.runs.map((r) => r.sample.gbps)))} Gbit/s; sender user ${num(side('h1', 'user'))} + system ${num(side('h1', 'system'))}, `
+      + `receiver user ${num(side('h2', 'user'))} + system ${num(side('h2', 'system'))}; pair user ${num(med(t.runs.map((r) => perGB(r.cpu.h1.user + r.cpu.h2.user, r))))}`
+      + ` + system ${num(med(t.runs.map((r) => perGB(r.cpu.h1.system + r.cpu.h2.system, r))))} s/GB; machine idle ${num(med(t.runs.map((r) => r.idlePct)))} %`
+      + (t.calls.length > 0 ? `; system calls ${num(calls('h1'))} k sender, ${num(calls('h2'))} k receiver per GB` : `; system calls: not counted (${perf})`));
+    for (const r of t.runs) report.push(`    ${runLine(r).trim()}`, ...cpuLines(r).map((l) => `  ${l}`));
+  }
+  json.ab = { against, reps, turns };
+}
+
 // ---- main ----
 
-async function main(rig: Rig, seconds: number): Promise<number> {
+async function main(rig: Rig, seconds: number, reps: number, against: string | null): Promise<number> {
   const started = new Date();
   const dir = join(ROOT, 'bench/results', `profile-${started.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-')}`);
   mkdirSync(dir, { recursive: true });
   const perf = perfProblem();
   const report = [`weft profile: tcp-1 through the weft pair, ${seconds} s per phase; Linux ${release()}; weft ${execFileSync('git', ['describe', '--always', '--dirty'], { cwd: ROOT, encoding: 'utf8' }).trim()}`];
   const json: Record<string, unknown> = { version: 1, started: started.toISOString(), seconds, perf: perf ?? 'ok' };
+  if (against !== null) {
+    await ab(rig, seconds, reps, against, dir, report, json);
+    return done(dir, report, json);
+  }
 
   progress('phase 1: clean run');
   const wefts = await pair(rig);
@@ -319,6 +379,10 @@ async function main(rig: Rig, seconds: number): Promise<number> {
   progress('phase 4: V8 profiler');
   await phaseV8(rig, seconds, dir, report, json);
 
+  return done(dir, report, json);
+}
+
+function done(dir: string, report: string[], json: Record<string, unknown>): number {
   json.finished = new Date().toISOString();
   writeFileSync(join(dir, 'results.json'), JSON.stringify(json, null, 2) + '\n');
   writeFileSync(join(dir, 'report.txt'), report.join('\n') + '\n');
@@ -327,7 +391,7 @@ async function main(rig: Rig, seconds: number): Promise<number> {
   return 0;
 }
 
-const { seconds } = options();
+const { seconds, reps, against } = options();
 if (process.getuid?.() !== 0) usage('needs root (network namespaces, TAP devices): sudo npm run bench -- --only profile');
 for (const [cmd, pkg] of [['iperf3', 'iperf3'], ['ip', 'iproute2']]) {
   try {
@@ -340,14 +404,14 @@ for (const [cmd, pkg] of [['iperf3', 'iperf3'], ['ip', 'iproute2']]) {
 if (!existsSync(WEFT)) { progress(`weft is not built (${relative(ROOT, WEFT)} missing): npm ci`); process.exit(1); }
 const rig = new Rig(2);
 const finish = (code: number) => { clearTimeout(watchdog); rig.down(); process.exit(code); };
-// Four phases of one run each, plus rig and weft start-up and perf's report.
-const budgetS = 4 * (seconds + 60) + 240;
+// Four phases of one run each (A/B: two runs per variant and turn), plus rig and weft start-up and perf's report.
+const budgetS = (against !== null ? 4 * reps : 4) * (seconds + 60) + 240;
 const watchdog = setTimeout(() => { progress(`the run exceeded its budget of ${budgetS} s; stopping`); finish(1); }, budgetS * 1000);
 for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
   process.on(sig, () => { progress(`${sig}: stopping weft, perf and iperf3, removing rig ${rig.name}`); finish(code); });
 }
 process.on('exit', () => rig.down());
-main(rig, seconds).then(finish, (e: Error) => {
+main(rig, seconds, reps, against).then(finish, (e: Error) => {
   progress(e.message);
   finish(1);
 });

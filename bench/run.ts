@@ -9,7 +9,8 @@
 // `--only profile` runs profile.js instead (where weft's CPU goes on one
 // tcp-1 run: user and system time, system calls, perf, V8's profiler).
 //
-// Usage: npm run bench -- [--only micro|live|scale] [--quick] [--reps N] [--seconds S] [--cases a,b] [--leases 1000,10000] [--workers 1,2] [name …]
+// Usage: npm run bench -- [--only micro|live|scale|profile] [--quick] [--reps N] [--seconds S] [--cases a,b] [--leases 1000,10000] [--workers 1,2] [--against DIR] [name …]
+//   --against DIR  with --only profile: an A/B of this tree's weft pair against DIR's (built)
 //   --workers 1,2  the live part is workers.js instead: one weft host at each
 //                  worker count opposite a kernel vxlan host
 //   name …   run only the micro-benchmark files whose name contains one
@@ -30,6 +31,7 @@ try {
     options: {
       only: { type: 'string' }, quick: { type: 'boolean' },
       reps: { type: 'string' }, seconds: { type: 'string' }, cases: { type: 'string' }, leases: { type: 'string' }, workers: { type: 'string' },
+      against: { type: 'string' },
     },
   });
 } catch (e) {
@@ -64,7 +66,11 @@ async function live(script: string, args: string[]): Promise<number> {
   return wrap ? run('unshare', ['--net', '--', process.execPath, ...cmd]) : run(process.execPath, cmd);
 }
 
-if (v.only === 'profile') process.exit(await live('profile.js', v.seconds !== undefined ? ['--seconds', v.seconds] : []));
+if (v.only === 'profile') {
+  const args = [...(v.seconds !== undefined ? ['--seconds', v.seconds] : []), ...(v.reps !== undefined ? ['--reps', v.reps] : []),
+    ...(v.against !== undefined ? ['--against', v.against] : [])];
+  process.exit(await live('profile.js', args));
+}
 let failed = 0;
 if (v.only === 'scale') {
   if (await live('scale.js', v.leases !== undefined ? ['--leases', v.leases] : [])) failed++;

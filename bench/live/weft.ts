@@ -12,9 +12,13 @@ export function tail(s: string, lines = 5): string {
   return s.trim().split('\n').slice(-lines).join('\n');
 }
 
-/** Starts weft in host i, peered with host j; resolves once it listens, throws with its last words if it exits first. */
-export async function startWeft(rig: Rig, i: number, j: number, nodeFlags: string[] = []): Promise<Proc> {
-  const p = rig.spawn(i, [process.execPath, ...nodeFlags, WEFT, 'run', '--local', underlay(i), '--peer', underlay(j),
+/**
+ * Starts weft in host i, peered with host j; resolves once it listens, throws
+ * with its last words if it exits first. `weft`: another build's
+ * dist/src/cli/main.js (an A/B against an older checkout).
+ */
+export async function startWeft(rig: Rig, i: number, j: number, nodeFlags: string[] = [], weft = WEFT): Promise<Proc> {
+  const p = rig.spawn(i, [process.execPath, ...nodeFlags, weft, 'run', '--local', underlay(i), '--peer', underlay(j),
     '--address', `${weftOverlay(i)}/24`, '--tap', 'weft0', '--vni', '1', '--port', '8472']);
   await waitFor(() => /listening on/.test(p.stderr()) || !p.running(), 15_000, `weft to start in ${rig.ns(i)}`);
   if (!p.running()) throw new Error(`weft in ${rig.ns(i)} exited at start:\n${tail(p.stderr())}`);

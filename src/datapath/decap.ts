@@ -22,6 +22,14 @@
 // Nothing here can throw: every read is behind the length check of step 1,
 // and the tables have fixed capacity.
 //
+// A later datagram of one GRO message (DatagramBatch.follows: the same
+// source and outer ECN field) whose VXLAN header and inner source MAC are
+// the datagram before's, which was let through with a Not-ECT outer field,
+// passes checks 0 and 2–8 as that one did and would learn nothing new: only
+// its length is checked. The datagrams one GRO message carries are one
+// sender's segments of one inner flow, so nearly every datagram after a
+// message's first takes that way.
+//
 // Learning records the datagram's source IP with the VNI's configured
 // destination port, not the datagram's source port: VTEPs (Linux among them)
 // send from a per-flow source port (RFC 7348 §5) but listen on the VXLAN
@@ -52,6 +60,10 @@ export function decapBatch(dp: Datapath, dgrams: DatagramBatch, out: FrameBatch,
   let l0 = -1, l1 = -1, l2 = -1, l3 = -1, lVni = -1, lHi = -1, lLo = -1;
   // The last VNI looked up, and what it found (the set cannot change during the call).
   let lastVni = -1, lastV: VniState | undefined;
+  // The datagram before, when it was let through with a Not-ECT outer
+  // field (pV set): its VXLAN header and inner source MAC, as words.
+  const follows = dgrams.follows, dv = viewOf(b);
+  let pV: VniState | undefined, p0 = 0, p1 = 0, p2 = 0, p3 = 0;
   if (out.capacity < dgrams.count) throw new RangeError(`decap: output batch holds ${out.capacity}, input has ${dgrams.count}`);
   out.buf = b;
   out.count = 0;
@@ -61,6 +73,16 @@ export function decapBatch(dp: Datapath, dgrams: DatagramBatch, out: FrameBatch,
   for (let i = 0; i < dgrams.count; i++) {
     const off = dgrams.off[i];
     const len = dgrams.len[i];
+    if (pV !== undefined && follows[i] === 1 && len >= VXLAN_HEADER_LEN + ETH_HEADER_LEN && off + len <= b.length
+      && dv.getInt32(off, true) === p0 && dv.getInt32(off + 4, true) === p1
+      && dv.getInt32(off + VXLAN_HEADER_LEN + 6, true) === p2 && dv.getUint16(off + VXLAN_HEADER_LEN + 10, true) === p3) {
+      bytes += len - VXLAN_HEADER_LEN;
+      pV.counters[VNI_RX_FRAMES]++;
+      pV.counters[VNI_RX_BYTES] += len - VXLAN_HEADER_LEN;
+      out.push(off + VXLAN_HEADER_LEN, len - VXLAN_HEADER_LEN, pV.vni, i);
+      continue;
+    }
+    pV = undefined;
     // Before anything else: nothing from a stranger is looked at (sources.ts).
     const a = i * 4;
     if (knownOnly && (sa[a + 3] !== k3 || sa[a + 2] !== k2 || sa[a + 1] !== k1 || sa[a] !== k0)) {
@@ -114,9 +136,25 @@ export function decapBatch(dp: Datapath, dgrams: DatagramBatch, out: FrameBatch,
     v.counters[VNI_RX_FRAMES]++;
     v.counters[VNI_RX_BYTES] += len - VXLAN_HEADER_LEN;
     out.push(eth, len - VXLAN_HEADER_LEN, vni, i);
+    if (ecn[i] === 0) {
+      pV = v;
+      p0 = dv.getInt32(off, true); p1 = dv.getInt32(off + 4, true);
+      p2 = dv.getInt32(s, true); p3 = dv.getUint16(s + 4, true);
+    }
   }
   c[C.rx_frames] += out.count;
   c[C.rx_bytes] += bytes;
+}
+
+/** A DataView of the slab decap reads, kept while the slab stays the same (one per socket, not per call). */
+let viewBuf: Buffer | null = null;
+let view: DataView = new DataView(new ArrayBuffer(0));
+function viewOf(b: Buffer): DataView {
+  if (b !== viewBuf) {
+    viewBuf = b;
+    view = new DataView(b.buffer, b.byteOffset, b.length);
+  }
+  return view;
 }
 
 /** learn's answer when the peer table had no room for the source. */

@@ -20,6 +20,13 @@
 // Each datagram carries the outer ECN field the socket sets (RFC 6040 §4.1,
 // wire/ecn.ts: the inner field copied) and, when the port sends from
 // per-flow source ports, the port from the inner flow's hash (flowhash.ts).
+//
+// A later segment of a super-frame (FrameBatch.follows) whose first went
+// out unicast takes the first's way: its headers are the same but for
+// lengths, IP ID, sequence, flags and checksums, and it is no longer, so
+// it passes every check above, goes to the same VTEP with the same ECN
+// field and hashes to the same port. Only its VXLAN header is written:
+// the checks and the hash run once per super-frame, not per segment.
 
 import type { Datapath } from './datapath.js';
 import type { FrameBatch, SendList } from '../io/batch.js';
@@ -46,10 +53,21 @@ export function encapBatch(dp: Datapath, v: VniState, frames: FrameBatch, out: S
   out.tooBigCount = 0;
   // Counted in locals and added once a batch: a super-frame's segments are many.
   let unicast = 0;
+  // How the frame before went, when it went out unicast (prevPeer ≥ 0).
+  const follows = frames.follows;
+  let prevPeer = -1, prevSport = 0, prevEcn = 0;
   for (let i = 0; i < frames.count; i++) {
     const off = frames.off[i];
     const len = frames.len[i];
     bytes += len;
+    if (prevPeer >= 0 && follows[i] === 1) {
+      if (out.count === out.capacity) { c[C.tx_drop_send_full]++; continue; }
+      writeVxlan(b, off - VXLAN_HEADER_LEN, vni);
+      push(out, off - VXLAN_HEADER_LEN, len + VXLAN_HEADER_LEN, prevPeer, prevSport, prevEcn, i, frames);
+      unicast++;
+      continue;
+    }
+    prevPeer = -1;
     if (len < ETH_HEADER_LEN) { c[C.tx_drop_too_short]++; continue; }
     // The 4 bytes of an 802.1Q or 802.1ad tag are not part of the MTU.
     if (len > maxUntagged && (len > maxLen || !isTagged(b, off))) {
@@ -71,10 +89,8 @@ export function encapBatch(dp: Datapath, v: VniState, frames: FrameBatch, out: S
     if (peer < 0 && v.flood.count === 0) { c[C.tx_drop_no_destination]++; continue; }
     if (peer < 0 && bum !== null && !bum.allow(vni, b, off + 6, nowMs)) { c[C.tx_drop_bum_rate]++; continue; }
 
-    // RFC 7348 §5: I flag set, VNI, every reserved bit zero.
     const h = off - VXLAN_HEADER_LEN;
-    b[h] = VXLAN_FLAG_I; b[h + 1] = 0; b[h + 2] = 0; b[h + 3] = 0;
-    b[h + 4] = vni >>> 16; b[h + 5] = vni >>> 8; b[h + 6] = vni; b[h + 7] = 0;
+    writeVxlan(b, h, vni);
     const sport = out.wantSrcPort ? flowSourcePort(b, off, len, out.srcPortMin, out.srcPortMax) : 0;
     const ecn = encapEcn(frameEcn(b, off, len));
     const plen = len + VXLAN_HEADER_LEN;
@@ -83,6 +99,7 @@ export function encapBatch(dp: Datapath, v: VniState, frames: FrameBatch, out: S
       if (out.count === out.capacity) { c[C.tx_drop_send_full]++; continue; }
       push(out, h, plen, peer, sport, ecn, i, frames);
       unicast++;
+      prevPeer = peer; prevSport = sport; prevEcn = ecn;
       continue;
     }
 
@@ -109,6 +126,12 @@ export function encapBatch(dp: Datapath, v: VniState, frames: FrameBatch, out: S
   c[C.tx_datagrams] += unicast;
   v.counters[VNI_TX_FRAMES] += frames.count;
   v.counters[VNI_TX_BYTES] += bytes;
+}
+
+/** RFC 7348 §5: I flag set, the VNI, every reserved bit zero; at b[h], 8 bytes. */
+function writeVxlan(b: Uint8Array, h: number, vni: number): void {
+  b[h] = VXLAN_FLAG_I; b[h + 1] = 0; b[h + 2] = 0; b[h + 3] = 0;
+  b[h + 4] = vni >>> 16; b[h + 5] = vni >>> 8; b[h + 6] = vni; b[h + 7] = 0;
 }
 
 function isTagged(b: Uint8Array, off: number): boolean {

@@ -31,6 +31,13 @@ export class FrameBatch {
   readonly vni: Int32Array;
   /** For decap output: the index of the datagram each frame came from. */
   readonly from: Int32Array;
+  /**
+   * 1: frame i is a later segment of the super-frame frame i − 1 was cut
+   * from (tap-read.ts), so its headers are frame i − 1's but for lengths,
+   * IP ID, sequence number, flags and checksums, and it is no longer. Encap
+   * carries such a frame the way it carried the one before.
+   */
+  readonly follows: Uint8Array;
 
   constructor(capacity: number, buf: Buffer = Buffer.alloc(0)) {
     this.capacity = capacity;
@@ -41,6 +48,7 @@ export class FrameBatch {
     this.tailLen = new Int32Array(capacity);
     this.vni = new Int32Array(capacity);
     this.from = new Int32Array(capacity);
+    this.follows = new Uint8Array(capacity);
   }
 
   push(off: number, len: number, vni = 0, from = 0): void {
@@ -50,6 +58,7 @@ export class FrameBatch {
     this.tailLen[i] = 0;
     this.vni[i] = vni;
     this.from[i] = from;
+    this.follows[i] = 0;
   }
 
   /** A frame of `len` bytes whose last `tailLen` sit at `tailOff`. */
@@ -61,6 +70,7 @@ export class FrameBatch {
     this.tailLen[i] = tailLen;
     this.vni[i] = 0;
     this.from[i] = 0;
+    this.follows[i] = 0;
   }
 }
 
@@ -87,6 +97,13 @@ export class DatagramBatch {
   readonly srcPort: Uint16Array;
   /** The outer IP header's ECN field (RFC 3168 §5), where the port reads it; 0 (Not-ECT) otherwise. */
   readonly ecn: Uint8Array;
+  /**
+   * 1: datagram i was cut from the same coalesced (GRO) message as datagram
+   * i − 1, so it has the same source and outer ECN field. Decap takes such
+   * a datagram as it took the one before when their VXLAN header and inner
+   * source MAC match. A port that cuts no messages leaves it 0.
+   */
+  readonly follows: Uint8Array;
 
   constructor(capacity: number, buf: Buffer = Buffer.alloc(0)) {
     this.capacity = capacity;
@@ -96,6 +113,7 @@ export class DatagramBatch {
     this.srcAddr = new Uint32Array(capacity * 4);
     this.srcPort = new Uint16Array(capacity);
     this.ecn = new Uint8Array(capacity);
+    this.follows = new Uint8Array(capacity);
   }
 }
 

@@ -348,6 +348,7 @@ export function readTapFrames(
       continue;
     }
     if (used < 0) { stats.badIn++; continue; }
+    batch.follows.fill(1, before + 1, batch.count);
     split += used;
     stats.superFramesIn++;
     stats.segmentsOut += batch.count - before;

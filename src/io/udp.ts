@@ -191,6 +191,7 @@ export class UdpSocket implements DatagramPort {
         batch.srcAddr[a] = a0; batch.srcAddr[a + 1] = a1; batch.srcAddr[a + 2] = a2; batch.srcAddr[a + 3] = a3;
         batch.srcPort[k] = port;
         batch.ecn[k] = ecn;
+        batch.follows[k] = at > 0 ? 1 : 0;
         k++;
         if (len <= 0) break;
       }

@@ -9,7 +9,8 @@ import type { VniState } from '../../src/datapath/vni.js';
 import { v4words } from './packets.js';
 
 /** A datagram as received: its payload, underlay source and outer ECN field (default Not-ECT). */
-export interface Rx { payload: Buffer; from: string; ecn?: number }
+/** A datagram; `follows`: cut from the same GRO message as the one before (DatagramBatch.follows). */
+export interface Rx { payload: Buffer; from: string; ecn?: number; follows?: boolean }
 
 /** Runs one decap batch; returns the delivered frames as copies, with their VNI. */
 export function decapAll(dp: Datapath, rx: Rx[], nowMs = 0): { frame: Buffer; vni: number }[] {
@@ -24,6 +25,7 @@ export function decapAll(dp: Datapath, rx: Rx[], nowMs = 0): { frame: Buffer; vn
     dg.srcAddr.set(v4words(r.from), i * 4);
     dg.srcPort[i] = 40000 + i;
     dg.ecn[i] = r.ecn ?? 0;
+    dg.follows[i] = r.follows ? 1 : 0;
     at += r.payload.length;
   });
   dg.count = rx.length;

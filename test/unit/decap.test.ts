@@ -137,6 +137,40 @@ test('decap: a batch keeps order and drops only the bad ones', () => {
   assert.ok(out[1].frame.equals(good2.subarray(8)));
 });
 
+test('decap: the later datagrams of a GRO message give what they give one by one: frames, VNIs, drops, learning', () => {
+  const seg = (src: string, payload: number) => eth({ src, dst: MAC_B, payload });
+  // One sender's message: the same header and inner source mostly, and every way a datagram may still differ.
+  const message: Buffer[] = [
+    vxlan(seg(MAC_A, 100)), vxlan(seg(MAC_A, 100)),
+    vxlan(seg(MAC_A, 100), { vni: 9 }),            // a VNI not configured here
+    vxlan(seg(MAC_A, 100)),
+    vxlan(seg(MAC_A, 100), { r2: 1 }),             // a reserved bit
+    vxlan(seg('02:00:0a:f4:09:09', 100)),           // another inner source: learned
+    vxlan(seg('02:00:0a:f4:09:09', 100)),
+    vxlan(seg(OWN, 100)),                           // our own MAC: a loop
+    vxlan(seg(MAC_A, 100)),
+    vxlan(seg(MAC_A, 100)).subarray(0, 8 + 13),     // too short for an inner Ethernet header
+    vxlan(seg(MAC_A, 100)), vxlan(seg(MAC_A, 40)),
+  ];
+  for (const ecn of [0, 1]) {
+    const run = (follows: boolean) => {
+      const dp = setup();
+      const rx = message.map((payload, i) => ({ payload, from: PEER, ecn, follows: follows && i > 0 }));
+      // A second message from another VTEP, in the same batch.
+      rx.push({ payload: vxlan(seg(MAC_A, 100)), from: '198.18.0.7', ecn, follows: false }, { payload: vxlan(seg(MAC_A, 100)), from: '198.18.0.7', ecn, follows });
+      return { out: decapAll(dp, rx), counters: dp.counters.snapshot(), a: dp.fdb.lookupMac(1, parseMac(MAC_A)) };
+    };
+    const one = run(false), cut = run(true);
+    assert.equal(cut.out, one.out, `ECN ${ecn}: the same frames, in order`);
+    assert.equal(cut.counters, one.counters, `ECN ${ecn}: the same counters`);
+    assert.is(cut.a, one.a, 'MAC_A learned behind the last sender, both ways');
+    assert.is(one.out.length, 10);
+    for (const k of ['rx_drop_unknown_vni', 'rx_drop_reserved_bits', 'rx_drop_own_mac', 'rx_drop_too_short'] as const) assert.is(cut.counters[k], 1, k);
+    assert.is(cut.counters.fdb_learned, 2, 'MAC_A and the second source');
+    assert.is(cut.counters.fdb_moved, 1, 'MAC_A, behind the second sender');
+  }
+});
+
 test('decap: 200,000 random and mutated datagrams never throw, and every one is counted once', () => {
   const dp = setup();
   const r = rng(42);

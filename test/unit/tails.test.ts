@@ -6,7 +6,9 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { segmentTcp } from '../../src/io/tap-read.js';
+import { segmentTcp, TapReadSlab } from '../../src/io/tap-read.js';
+import { newTapStats } from '../../src/io/tap.js';
+import { writeVnet, VNET_HDR_LEN, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../../src/io/vnet.js';
 import { Datapath } from '../../src/datapath/datapath.js';
 import { encapBatch } from '../../src/datapath/encap.js';
 import { FrameBatch, SendList, HEADROOM, copyFrame } from '../../src/io/batch.js';
@@ -101,6 +103,43 @@ test('tails: a split segment too big for the VNI gets the same ICMP answer as th
   const a = answer(split), b = answer(whole);
   assert.ok(a.length > 14 + 20 + 8 + 28);
   assert.ok(a.equals(b), 'same answer, quoting the same bytes');
+});
+
+test('tails: a TAP read\'s later segments follow their first, and encap gives each the port, ECN and VTEP it would get alone', () => {
+  const dp = new Datapath();
+  const v = dp.addVni(1, { port: 8472 });
+  dp.addStatic(v, parseMac(DST), '198.18.0.2');
+  dp.addStatic(v, parseMac('02:00:0a:f4:03:01'), '198.18.0.3');
+  // Three reads: a super-frame of one flow (ECT(0)), one of another flow to another VTEP, a plain frame of the first.
+  const a = superFrame(30 * 1398 + 7, 1), b = superFrame(12 * 1398, 2), plain = superFrame(100, 3);
+  a[15] = 2;
+  writeMac(b, 0, parseMac('02:00:0a:f4:03:01')); b.writeUInt16BE(40001, 34);
+  const tap = new TapReadSlab(3, true, true);
+  [a, b, plain].forEach((f, i) => {
+    const h = tap.rawOffs[i], super_ = f !== plain;
+    writeVnet(tap.slab, h, super_ ? VIRTIO_NET_HDR_F_NEEDS_CSUM : 0, super_ ? VIRTIO_NET_HDR_GSO_TCPV4 : 0, 66, super_ ? 1398 : 0, super_ ? 34 : 0, super_ ? 16 : 0);
+    f.copy(tap.slab, h + VNET_HDR_LEN);
+    tap.rawLens[i] = VNET_HDR_LEN + f.length;
+  });
+  const frames = new FrameBatch(TapReadSlab.batchFor(3, true));
+  assert.is(tap.fill(3, frames, newTapStats()), 31 + 12 + 1);
+  const marked = Array.from(frames.follows.subarray(0, frames.count));
+  assert.equal(marked, [0, ...Array(30).fill(1), 0, ...Array(11).fill(1), 0], 'every segment but a read\'s first follows');
+  const sends = new SendList(256);
+  encapBatch(dp, v, frames, sends, 0);
+  // Each frame on its own, as encap takes a frame that follows nothing.
+  const alone = new SendList(256);
+  frames.follows.fill(0);
+  encapBatch(dp, v, frames, alone, 0);
+  assert.is(sends.count, frames.count);
+  assert.is(alone.count, frames.count);
+  for (let j = 0; j < sends.count; j++) {
+    for (const k of ['off', 'len', 'peer', 'srcPort', 'ecn', 'from', 'tailOff', 'tailLen'] as const) assert.is(sends[k][j], alone[k][j], `${k} of datagram ${j}`);
+  }
+  assert.is(sends.ecn[0], 2, 'ECT(0) outside, as inside');
+  assert.is.not(sends.srcPort[0], sends.srcPort[31], 'two flows, two ports');
+  assert.is(sends.srcPort[0], sends.srcPort[43], 'the plain frame of the first flow: its port');
+  assert.equal(dp.counters.snapshot().tx_unicast, 2 * frames.count);
 });
 
 test.run();
