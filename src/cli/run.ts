@@ -36,7 +36,7 @@ import { recordPath, removeRecord, writeRecord, type TapRecord } from '../persis
 import { sharedMem } from '../fdb/mem.js';
 import { startWorkers, workersRefusal } from './run-workers.js';
 import { RUN_HELP } from './run-help.js';
-import { runUdpDaemon } from './run-udp.js';
+import { runUdpDaemon, UDP_TUN_DEFAULT } from './run-udp.js';
 import { offloadWord, warnMissingOffloads } from './offloads.js';
 import { runHostGwDaemon } from './run-hostgw.js';
 
@@ -123,14 +123,27 @@ export async function runCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const log = createLogger({ format: cfg.ops.logFormat, level: cfg.ops.logLevel });
-  // A weft already on this TAP: refused, or replaced with --takeover (persist/lifecycle.ts).
-  const socketPath = cfg.ops.controlSocket ?? defaultSocketPath(cfg.tap);
-  const takeover = await runningWeft(socketPath, cfg.tap, cfg.persist.takeover, log);
+  // A weft already on this TAP: refused, or replaced with --takeover (persist/lifecycle.ts). Its control
+  // socket is named after the device the backend opens, known once the network's config is read; without
+  // a store the backend is VXLAN, and the check comes before anything else.
+  const socketFor = (backend: string) => cfg.ops.controlSocket ?? defaultSocketPath(backend === 'udp' ? cfg.tun ?? UDP_TUN_DEFAULT : cfg.tap);
+  let takeover = cfg.control ? false : await runningWeft(socketFor('vxlan'), cfg.tap, cfg.persist.takeover, log);
   // With a lease store, the control plane decides the VNI, port, MTU, and the
   // TAP's address and MAC before anything is opened (control/control-plane.ts).
   const control = cfg.control
     ? await prepareControl(cfg.control, { tap: cfg.tap, local: cfg.local, mac: cfg.macDerived ? null : cfg.mac }, lineLogger(log))
     : null;
+  if (control) {
+    const backend = control.conf.backend;
+    try {
+      takeover = await runningWeft(socketFor(backend), backend === 'udp' ? cfg.tun ?? UDP_TUN_DEFAULT : cfg.tap, cfg.persist.takeover, log);
+      if (takeover && backend !== 'vxlan') throw new UsageError(`--takeover: the ${backend} backend is not handed over; stop the running weft, then start this one`);
+    } catch (e) {
+      control.shutdown();
+      throw e;
+    }
+  }
+  const socketPath = socketFor(control?.conf.backend ?? 'vxlan');
   if (control?.conf.backend === 'udp') return runBackend(cfg, control, () => runUdpDaemon(cfg, control, log));
   if (control?.conf.backend === 'host-gw') return runBackend(cfg, control, () => runHostGwDaemon(cfg, control, log));
   if (control) {

@@ -218,6 +218,17 @@ test('TCP on the wire with the offloads on: each datagram one IPv4 packet of at 
   }
 });
 
+test('a second weft on a host whose udp-backend weft runs: refused with the TUN\'s control socket named, --takeover refused, the running one untouched', () => {
+  const sock = `/run/weft/netns/${rig.ns(3)}/flannel0.sock`;
+  const second = rig.try(3, [process.execPath, WEFT, 'run', ...weftArgs(3)], 20_000);
+  assert.is(second.status, 1, second.err);
+  assert.match(second.err, new RegExp(`another weft is running with control socket ${sock}: stop it first`));
+  const takeover = rig.try(3, [process.execPath, WEFT, 'run', ...weftArgs(3), '--takeover'], 20_000);
+  assert.is(takeover.status, 2, takeover.err);
+  assert.match(takeover.err, /--takeover: the udp backend is not handed over; stop the running weft, then start this one/);
+  assert.is(ping(rig, 1, gw(subnet[3])).received, 3, 'h3 still forwards');
+});
+
 test('a lease removed: the others drop its route and answer "net unreachable"; added again: routed again', async () => {
   assert.is(await stopWeft(w[3], 3000), 0);
   assert.is(rig.try(3, ['ip', 'link', 'show', 'flannel0']).status, 1, 'the TUN goes with weft');
