@@ -17,7 +17,8 @@ export const PERSIST_HELP = `Restarts and upgrades (docs/operating.md, "Restarts
                        once this one forwards; no queued packet is lost. Use
                        the same arguments. Nothing running: starts normally.
                        A failed handover leaves the running weft forwarding
-                       and exits 1
+                       and exits 1. The vxlan backend only (with udp or
+                       host-gw it is refused: stop the running weft first)
   --keep-tap           at SIGINT/SIGTERM leave the TAP (with its addresses,
                        routes and neighbours) for the next weft to reattach;
                        by default it is removed. A weft that is killed or
