@@ -108,7 +108,9 @@ test('each worker sends each flow from a port of its own pool: flows leave from 
   // Both workers sent, each from its own sockets: weft's sockets bound in the range are as many as their ports.
   s.workers!.forEach((x, k) => assert.ok((x.counters.tx_datagrams ?? 0) > (before.workers![k].counters.tx_datagrams ?? 0), `worker ${k} sent`));
   const bound = [...rig.exec(1, ['ss', '-Huan', 'src', '198.18.0.1']).matchAll(/198\.18\.0\.1:(\d+)\s/g)].map((m) => Number(m[1])).filter((p) => p >= lo && p <= hi);
-  assert.is(bound.length, s.offload?.srcPortSockets, bound.join(' '));
+  // A late segment of a flow may open a pool socket between the two reads: the count read after `ss` bounds it too.
+  const after = (await stats()).offload?.srcPortSockets as number;
+  assert.ok(bound.length >= (s.offload?.srcPortSockets as number) && bound.length <= after, `${bound.length} bound, pool sockets ${s.offload?.srcPortSockets} then ${after}: ${bound.join(' ')}`);
   assert.is(new Set(bound).size, bound.length, `a port bound twice: ${bound.join(' ')}`);
 });
 
