@@ -96,12 +96,17 @@ export class Operations {
     const drops = COUNTER_NAMES.map((n, i) => [n, i] as const).filter(([n]) => /_drop_/.test(n));
     const reported = new Float64Array(c.length);
     const limiter = new RateLimiter(DROP_WARN_EVERY_MS);
+    // Workers' counters are live, the source of their latest drop comes with their stats a beat later
+    // (workers/layout.ts STATS_EVERY_MS): a received drop whose source is not known yet waits one check.
+    const waited = new Uint8Array(c.length);
     this.timer = setInterval(() => {
       const now = Date.now();
       for (const [name, i] of drops) {
-        if (c[i] === reported[i] || limiter.allow(name, now) < 0) continue;
+        if (c[i] === reported[i]) continue;
         const rx = name.startsWith('rx_');
         const from = rx && this.st.fwd.lastDropSeq > 0 ? formatHostPort(wordsToIp(this.st.fwd.lastDrop), this.st.fwd.lastDrop[4]) : undefined;
+        if (rx && from === undefined && waited[i] === 0) { waited[i] = 1; continue; }
+        if (limiter.allow(name, now) < 0) continue;
         this.log.warn({ reason: name, dropped: c[i] - reported[i], total: c[i], lastFrom: from },
           `dropping ${rx ? 'datagrams from the underlay' : 'frames from the TAP'}: ${name}`);
         reported[i] = c[i];
